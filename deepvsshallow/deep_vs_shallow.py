@@ -1,0 +1,381 @@
+"""The main job: deep vs shallow MLPs at matched parameter counts.
+
+`train_and_evaluate(config, workdir)` builds the grid of architectures, trains
+each architecture's candidates x seeds as one vmapped population (one compile
+per shape), picks each architecture's learning rate on validation, reads test
+once for the picked models, and writes:
+
+  trials.jsonl   one record per trial (config, status, metrics), as it goes
+  results.json   per-architecture summary, selection optimism, run metadata
+  results.md     the Seide et al. 2011-style table and the full table
+  results.png    test error against parameter count, one line per depth
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+import platform
+import time
+from typing import Sequence
+
+import jax
+import numpy as np
+from absl import logging
+
+from deepvsshallow import data as data_lib
+from deepvsshallow import models, params, reference, report, selection, train
+from deepvsshallow.errors import UsageError
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+  hidden_widths: tuple[int, ...]
+  roles: tuple[str, ...]   # 'deep', 'matched:5x128', 'budget:40000'
+  param_count: int
+
+  @property
+  def depth(self) -> int:
+    return len(self.hidden_widths)
+
+  @property
+  def name(self) -> str:
+    widths = set(self.hidden_widths)
+    if len(widths) == 1:
+      return f'{self.depth}x{self.hidden_widths[0]}'
+    return '-'.join(map(str, self.hidden_widths))
+
+
+def _positive_ints(name, values, allow_empty=False):
+  values = tuple(values)
+  if (not values and not allow_empty) or any(
+      not isinstance(v, (int, np.integer)) or v < 1 for v in values):
+    raise UsageError(f'config.{name} must be a {"" if allow_empty else "non-empty "}'
+                     f'list of integers >= 1, got {values}.')
+  return values
+
+
+def build_grid(config, input_dim: int, num_classes: int) -> list[Architecture]:
+  """Deep nets (depth x width), a matched 1-hidden-layer net for each, and
+  the widest net of every depth within each budget; duplicates merged."""
+  depths = _positive_ints('depths', config.depths)
+  width = _positive_ints('width', [config.width])[0]
+  budgets = _positive_ints('budgets', config.budgets, allow_empty=True)
+  count = functools.partial(params.mlp_param_count, input_dim,
+                            output_dim=num_classes, biases=config.count_biases)
+  roles: dict[tuple[int, ...], list[str]] = {}
+  for depth in sorted(set(depths)):
+    deep = (width,) * depth
+    roles.setdefault(deep, []).append('deep')
+    if depth > 1:
+      shallow = params.match_shallow_width(input_dim, deep, num_classes,
+                                           biases=config.count_biases)
+      roles.setdefault((shallow,), []).append(f'matched:{depth}x{width}')
+  for budget in budgets:
+    for depth in sorted(set(depths)):
+      w = params.budget_width(input_dim, depth, num_classes, budget,
+                              biases=config.count_biases).width
+      roles.setdefault((w,) * depth, []).append(f'budget:{budget}')
+  return [Architecture(widths, tuple(r), count(list(widths)))
+          for widths, r in roles.items()]
+
+
+def validate_config(config) -> data_lib.DatasetSpec:
+  """Every check that needs no data, so bad input fails before any work."""
+  spec = data_lib.get_spec(config.dataset)
+  models.get_model_cls(config.model)
+  models.get_activation(config.activation)
+  train.make_optimizer(config.optimizer, 1.0, schedule=config.schedule)
+  lrs = tuple(config.learning_rates)
+  if not lrs or any(not np.isfinite(lr) or lr <= 0 for lr in lrs):
+    raise UsageError(f'config.learning_rates must be positive numbers, got '
+                     f'{lrs}.')
+  for name in ('num_seeds', 'num_epochs', 'batch_size', 'eval_batch_size'):
+    _positive_ints(name, [getattr(config, name)])
+  if config.patience < 0:
+    raise UsageError(f'config.patience must be >= 0, got {config.patience}.')
+  if config.model != 'mlp':
+    raise UsageError(f'this experiment compares MLPs; config.model must be '
+                     f'"mlp", got {config.model!r}.')
+  build_grid(config, int(np.prod(spec.image_shape)), spec.num_classes)
+  return spec
+
+
+def _trial_config(config) -> dict:
+  keys = ('dataset', 'val_fraction', 'split_seed', 'model', 'activation',
+          'optimizer', 'schedule', 'weight_decay', 'batch_size', 'num_epochs',
+          'patience')
+  return {k: config[k] for k in keys}
+
+
+def train_and_evaluate(config, workdir: str) -> dict:
+  """Runs the whole sweep; returns the summary written to results.json."""
+  t0 = time.time()
+  spec = validate_config(config)
+  workdir = report.ensure_writable_dir(workdir)
+  dataset = data_lib.load_dataset(
+      config.dataset, data_dir=config.data_dir or None,
+      val_fraction=config.val_fraction, split_seed=config.split_seed)
+  grid = build_grid(config, dataset.input_dim, dataset.num_classes)
+  seeds = list(range(config.num_seeds))
+  lrs = list(config.learning_rates)
+  member_lrs = [lr for lr in lrs for _ in seeds]
+  member_seeds = [s for _ in lrs for s in seeds]
+  settings = train.TrainSettings(
+      optimizer=config.optimizer, schedule=config.schedule,
+      weight_decay=config.weight_decay, batch_size=config.batch_size,
+      num_epochs=config.num_epochs, patience=config.patience,
+      eval_batch_size=config.eval_batch_size, shard=config.shard)
+  print(f'deep_vs_shallow: {dataset.name} (train {len(dataset.train)}, '
+        f'validation {len(dataset.validation)}), {len(grid)} architectures x '
+        f'{len(lrs)} learning rates x {len(seeds)} seeds on '
+        f'{jax.local_device_count()} {jax.default_backend()} device(s); '
+        f'writing to {workdir}', flush=True)
+
+  os.makedirs(workdir, exist_ok=True)
+  trials_path = os.path.join(workdir, 'trials.jsonl')
+  trial_config = _trial_config(config)
+  picked = []  # (arch, pick, best params of the picked members, graphdef)
+  with open(trials_path, 'w') as trials_file:
+    for i, arch in enumerate(grid):
+      t_arch = time.time()
+      model_fn = functools.partial(
+          models.MLP, dataset.input_dim, arch.hidden_widths,
+          dataset.num_classes, activation=config.activation)
+      result = train.train_population(
+          model_fn, dataset, member_seeds, member_lrs, settings,
+          desc=f'[{i + 1}/{len(grid)}] {arch.name}')
+      exact = params.count_params(
+          jax.tree.map(lambda a: a[0], result.best_params))
+      assert exact == arch.param_count, (arch, exact)  # Closed form == model.
+      for m in range(len(member_seeds)):
+        status = 'diverged' if result.diverged[m] else 'done'
+        trials_file.write(json.dumps({
+            'trial': f'{arch.name}/lr={member_lrs[m]:g}/seed={member_seeds[m]}',
+            'architecture': arch.name, 'hidden_widths': list(arch.hidden_widths),
+            'roles': list(arch.roles), 'param_count': arch.param_count,
+            'learning_rate': member_lrs[m], 'seed': member_seeds[m],
+            'status': status, 'config': trial_config,
+            'metrics': {
+                'best_val_error': _finite_or_none(result.best_val_error[m]),
+                'best_epoch': int(result.best_epoch[m]),
+                'final_train_loss': _finite_or_none(result.final_train_loss[m]),
+                'epochs_run': result.epochs_run}}) + '\n')
+      trials_file.flush()
+      pick = selection.pick_by_validation(member_lrs, result.best_val_error,
+                                          result.diverged)
+      kept = None
+      if pick is not None:
+        idx = np.asarray(pick.members)
+        kept = jax.tree.map(lambda a: a[idx], result.best_params)
+      picked.append((arch, pick, kept, result.graphdef))
+      best = 'all diverged' if pick is None else (
+          f'val err {100 * pick.val_errors.mean():.2f}% at lr={pick.candidate:g}')
+      print(f'  [{i + 1}/{len(grid)}] {arch.name:>12} {arch.param_count:>10,} '
+            f'params: {best} ({result.epochs_run} epochs, '
+            f'{result.diverged.sum()} diverged, {time.time() - t_arch:.1f}s)',
+            flush=True)
+
+  # Test is read here, once, for the picked models only.
+  test = dataset.test()
+  rows = []
+  for arch, pick, kept, graphdef in picked:
+    row = {'architecture': arch.name, 'depth': arch.depth,
+           'hidden_widths': list(arch.hidden_widths), 'roles': list(arch.roles),
+           'param_count': arch.param_count}
+    if pick is None:
+      row.update(status='diverged', num_candidates=len(lrs))
+    else:
+      test_err, _ = train.evaluate_population(graphdef, kept, test,
+                                              chunk=config.eval_batch_size)
+      val_mean, val_std = selection.mean_std(pick.val_errors)
+      test_mean, test_std = selection.mean_std(test_err)
+      row.update(status='done', learning_rate=pick.candidate,
+                 val_error_mean=val_mean, val_error_std=val_std,
+                 test_error_mean=test_mean, test_error_std=test_std,
+                 test_errors=[float(e) for e in test_err],
+                 val_minus_test=val_mean - test_mean,
+                 num_candidates=pick.num_candidates,
+                 num_diverged=pick.num_diverged)
+    rows.append(row)
+
+  summary = {
+      'experiment': 'deep_vs_shallow',
+      'config': config.to_dict(),
+      'dataset': {'name': dataset.name, 'train': len(dataset.train),
+                  'validation': len(dataset.validation), 'test': len(test),
+                  'input_dim': dataset.input_dim,
+                  'num_classes': dataset.num_classes},
+      'architectures': rows,
+      'overall_pick': _overall_pick(rows),
+      'seeds': seeds,
+      'runtime_s': round(time.time() - t0, 1),
+      'platform': {'backend': jax.default_backend(),
+                   'devices': jax.local_device_count(),
+                   'jax': jax.__version__, 'python': platform.python_version()},
+  }
+  markdown = render_markdown(summary)
+  report.write_json(os.path.join(workdir, 'results.json'), summary)
+  report.atomic_write(os.path.join(workdir, 'results.md'), markdown)
+  plot_results(summary, os.path.join(workdir, 'results.png'))
+  print('\n' + seide_table(rows) + '\n\n' + verdict(rows) + '\n')
+  print(f'Wrote {trials_path}, results.json, results.md and results.png in '
+        f'{workdir} ({summary["runtime_s"]:.0f}s).', flush=True)
+  return summary
+
+
+def _finite_or_none(x):
+  return float(x) if np.isfinite(x) else None
+
+
+def _overall_pick(rows):
+  """Picking the architecture too: the winner's val error is more optimistic
+  still, because it is the minimum over every architecture's candidates."""
+  done = [r for r in rows if r['status'] == 'done']
+  if not done:
+    return None
+  best = min(done, key=lambda r: r['val_error_mean'])
+  return {'architecture': best['architecture'],
+          'num_candidates': sum(r['num_candidates'] for r in rows),
+          'val_error_mean': best['val_error_mean'],
+          'test_error_mean': best['test_error_mean'],
+          'val_minus_test': best['val_minus_test']}
+
+
+def seide_table(rows) -> str:
+  """Seide et al. 2011's layout: each deep net beside its matched shallow net."""
+  err = lambda r: (report.pct(r['test_error_mean'], r['test_error_std'])
+                   if r['status'] == 'done' else 'diverged')
+  out = []
+  for r in rows:
+    if 'deep' not in r['roles']:
+      continue
+    match = next((m for m in rows
+                  if f'matched:{r["architecture"]}' in m['roles']), None)
+    out.append([r['architecture'], f'{r["param_count"]:,}', err(r),
+                match['architecture'] if match else '',
+                f'{match["param_count"]:,}' if match else '',
+                err(match) if match else ''])
+  return report.markdown_table(
+      ['L x N', 'params', 'test err %', '1 x N (matched)', 'params',
+       'test err %'], out)
+
+
+def verdict(rows) -> str:
+  """Deep vs matched shallow, pair by pair, said plainly either way."""
+  pairs = []
+  for r in rows:
+    m = next((m for m in rows if f'matched:{r["architecture"]}' in m['roles']),
+             None)
+    if 'deep' in r['roles'] and m and r['status'] == m['status'] == 'done':
+      pairs.append((r, m))
+  if not pairs:
+    return 'No deep net has a trained matched shallow net to compare with.'
+  wins = [(d, s) for d, s in pairs if d['test_error_mean'] < s['test_error_mean']]
+  clear = [(d, s) for d, s in pairs
+           if abs(d['test_error_mean'] - s['test_error_mean'])
+           > np.hypot(d['test_error_std'], s['test_error_std'])]
+  clear_wins = [p for p in clear if p in wins]
+  return (f'Deep beat its parameter-matched one-hidden-layer net in '
+          f'{len(wins)} of {len(pairs)} pairs on test error; the difference '
+          f'exceeded the seeds\' combined spread in {len(clear)} pair(s), '
+          f'{len(clear_wins)} of them in favour of depth.')
+
+
+def full_table(rows) -> str:
+  out = []
+  for r in sorted(rows, key=lambda r: (r['depth'], r['param_count'])):
+    if r['status'] != 'done':
+      out.append([r['architecture'], f'{r["param_count"]:,}', 'diverged', '',
+                  '', '', r['num_candidates'], ', '.join(r['roles'])])
+      continue
+    out.append([r['architecture'], f'{r["param_count"]:,}',
+                report.pct(r['val_error_mean'], r['val_error_std']),
+                report.pct(r['test_error_mean'], r['test_error_std']),
+                f'{100 * r["val_minus_test"]:+.2f}', f'{r["learning_rate"]:g}',
+                r['num_candidates'], ', '.join(r['roles'])])
+  return report.markdown_table(
+      ['layers x units', 'params', 'val err %', 'test err %', 'val − test',
+       'picked lr', 'candidates', 'roles'], out)
+
+
+def render_markdown(summary) -> str:
+  rows, ds = summary['architectures'], summary['dataset']
+  seeds = len(summary['seeds'])
+  lines = [
+      f'# Deep vs shallow at matched parameter counts: {ds["name"]}', '',
+      f'Train {ds["train"]}, validation {ds["validation"]} (carved from '
+      f'train), test {ds["test"]}. Mean ± standard deviation over {seeds} '
+      'seeds (replicates). Each architecture\'s learning rate was picked on '
+      'validation error; test was read once, for the picked models.', '',
+      '## Deep nets beside their parameter-matched one-hidden-layer nets', '',
+      seide_table(rows), '', verdict(rows), '',
+      '## Every architecture', '',
+      full_table(rows), '',
+      '`val − test` below zero means the validation error of the picked model '
+      'was optimistic: picking the best of several candidates on validation '
+      'fits the validation set a little.', '']
+  overall = summary['overall_pick']
+  if overall:
+    lines += [
+        f'Picking the architecture as well ({overall["num_candidates"]} '
+        f'candidates in all) selects {overall["architecture"]}: validation '
+        f'{report.pct(overall["val_error_mean"])}%, test '
+        f'{report.pct(overall["test_error_mean"])}% (val − test '
+        f'{100 * overall["val_minus_test"]:+.2f}).', '']
+  lines += [
+      '## For reference: Seide et al. 2011 (Switchboard RT03S, WER %)', '',
+      'Source: Seide, Li, Yu, Interspeech 2011; weights-only matching with 429 '
+      'inputs and 9304 outputs (deepvsshallow/reference/seide2011_switchboard.csv).',
+      '', reference_seide_table(), '',
+      f'Runtime {summary["runtime_s"]:.0f}s on {summary["platform"]["devices"]} '
+      f'{summary["platform"]["backend"]} device(s), jax '
+      f'{summary["platform"]["jax"]}.', '']
+  return '\n'.join(lines)
+
+
+def reference_seide_table() -> str:
+  rows = reference.load_csv('seide2011_switchboard.csv')
+  deep = [r for r in rows if r['units'] == '2048']
+  shallow = {r['layers'] + 'x' + r['units']: r for r in rows
+             if r['units'] != '2048'}
+  pairs = {'5': '1x3772', '7': '1x4634'}
+  out = []
+  for r in deep:
+    m = shallow.get(pairs.get(r['layers'], ''))
+    out.append([f'{r["layers"]}x2k', r['wer_percent'],
+                m['layers'] + 'x' + m['units'] if m else '',
+                m['wer_percent'] if m else ''])
+  out.append(['', '', '1x16k', shallow['1x16384']['wer_percent']])
+  return report.markdown_table(['L x N', 'WER %', '1 x N', 'WER %'], out)
+
+
+def plot_results(summary, path: str) -> None:
+  import matplotlib
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+  rows = [r for r in summary['architectures'] if r['status'] == 'done']
+  fig, ax = plt.subplots(figsize=(8, 4.5))
+  depths = sorted({r['depth'] for r in rows})
+  for k, depth in enumerate(depths):
+    pts = sorted((r for r in rows if r['depth'] == depth),
+                 key=lambda r: r['param_count'])
+    # Nets of one budget have the same count: dodge them by 1.5% per depth.
+    dodge = 1 + 0.015 * (k - (len(depths) - 1) / 2)
+    ax.errorbar([r['param_count'] * dodge for r in pts],
+                [100 * r['test_error_mean'] for r in pts],
+                yerr=[100 * r['test_error_std'] for r in pts],
+                marker='o', capsize=3,
+                label=f'{depth} hidden layer{"s" if depth > 1 else ""}')
+  ax.set_xscale('log')
+  ax.set_xlabel('parameters (points dodged sideways by depth)')
+  ax.set_ylabel('test error (%)')
+  ds = summary['dataset']['name']
+  ax.set_title(f'{ds}: test error vs parameter count '
+               f'(mean ± std over {len(summary["seeds"])} seeds)')
+  ax.grid(True, which='both', alpha=0.3)
+  ax.legend(loc='upper left', bbox_to_anchor=(1.01, 1))
+  report.save_figure(fig, path)
+  plt.close(fig)

@@ -1,0 +1,1 @@
+from deepvsshallow.ops.sampling import affine_grid, bilinear_sample, nearest_sample

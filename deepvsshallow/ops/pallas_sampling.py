@@ -1,0 +1,2 @@
+def bilinear_sample_pixels(*a, **k):
+  raise NotImplementedError

@@ -1,0 +1,128 @@
+"""Parameter accounting for multilayer perceptrons.
+
+Conventions: an MLP maps `input_dim` features through hidden layers of the
+given widths to `output_dim` logits. Every layer is dense; `biases=True`
+counts one bias per unit of every hidden and output layer, `biases=False`
+counts weights only (the convention of Seide et al. 2011, whose 5x2048 and
+1x3772 Switchboard networks, 429 inputs and 9304 outputs, match this way).
+
+`mlp_param_count` is the closed form; `count_params` reads a model's own
+parameters, and the tests check that the two agree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Sequence
+
+from deepvsshallow.errors import UsageError
+
+
+@dataclasses.dataclass(frozen=True)
+class WidthMatch:
+  """A width chosen to meet a parameter target, and how far off it is.
+
+  `relative_mismatch` is (param_count - target) / target: positive when the
+  chosen net is larger than the target.
+  """
+  width: int
+  param_count: int
+  target: int
+  rounding: str
+
+  @property
+  def relative_mismatch(self) -> float:
+    return (self.param_count - self.target) / self.target
+
+
+def _check_dims(input_dim: int, hidden_widths: Sequence[int], output_dim: int):
+  if input_dim < 1 or output_dim < 1:
+    raise UsageError(
+        f'input_dim and output_dim must be >= 1, got {input_dim} and '
+        f'{output_dim}.')
+  if len(hidden_widths) < 1:
+    raise UsageError('an MLP needs depth >= 1 (at least one hidden layer), '
+                     'got no hidden widths.')
+  bad = [w for w in hidden_widths if int(w) != w or w < 1]
+  if bad:
+    raise UsageError(f'hidden widths must be integers >= 1, got '
+                     f'{list(hidden_widths)}.')
+
+
+def mlp_param_count(input_dim: int, hidden_widths: Sequence[int],
+                    output_dim: int, *, biases: bool = True) -> int:
+  """Exact parameter count of a dense MLP (closed form)."""
+  _check_dims(input_dim, hidden_widths, output_dim)
+  dims = [input_dim, *hidden_widths, output_dim]
+  weights = sum(a * b for a, b in zip(dims[:-1], dims[1:]))
+  return weights + (sum(dims[1:]) if biases else 0)
+
+
+def count_params(state) -> int:
+  """Number of scalars in a pytree of parameters (e.g. `nnx.state(model)`)."""
+  import jax  # Local import: params.py stays usable without a backend.
+  return sum(int(math.prod(x.shape)) for x in jax.tree.leaves(state))
+
+
+def shallow_match(input_dim: int, hidden_widths: Sequence[int],
+                  output_dim: int, *, biases: bool = True) -> WidthMatch:
+  """The one-hidden-layer width whose count is nearest the deep net's.
+
+  Rounding: to the nearest count (ties go to the smaller width). A
+  one-hidden-layer net has (input_dim + output_dim + biases) * w + biases *
+  output_dim parameters, linear in w, so the nearest width is the rounded
+  solution of that equation.
+  """
+  target = mlp_param_count(input_dim, hidden_widths, output_dim, biases=biases)
+  per_unit = input_dim + output_dim + int(biases)
+  fixed = output_dim if biases else 0
+  lo = max(1, (target - fixed) // per_unit)
+  candidates = [w for w in (lo, lo + 1) if w >= 1]
+  width = min(candidates, key=lambda w: (abs(per_unit * w + fixed - target), w))
+  return WidthMatch(width=width,
+                    param_count=mlp_param_count(input_dim, [width], output_dim,
+                                                biases=biases),
+                    target=target, rounding='nearest')
+
+
+def match_shallow_width(input_dim: int, hidden_widths: Sequence[int],
+                        output_dim: int, *, biases: bool = True) -> int:
+  """The one-hidden-layer width whose parameter count is nearest the deep net's.
+
+  See `shallow_match` for the mismatch and the rounding rule.
+  """
+  return shallow_match(input_dim, hidden_widths, output_dim,
+                       biases=biases).width
+
+
+def budget_width(input_dim: int, depth: int, output_dim: int, budget: int, *,
+                 biases: bool = True) -> WidthMatch:
+  """The largest width of a depth-`depth` net (all hidden layers equal) that
+  fits in `budget` parameters.
+
+  Rounding: down, so the net never exceeds the budget. Raises `UsageError`
+  when even width 1 is over budget.
+  """
+  if depth < 1:
+    raise UsageError(f'depth must be >= 1, got {depth}.')
+  smallest = mlp_param_count(input_dim, [1] * depth, output_dim, biases=biases)
+  if budget < smallest:
+    raise UsageError(
+        f'a parameter budget of {budget} is below the smallest depth-{depth} '
+        f'net ({smallest} parameters at width 1); raise the budget.')
+  # count(w) = (L-1) w^2 + (in + out + L*b) w + b*out: solve the quadratic,
+  # then step to the exact integer boundary (float roots can be off by one).
+  a = depth - 1
+  b = input_dim + output_dim + depth * int(biases)
+  c = (output_dim if biases else 0) - budget
+  w = int(-c / b) if a == 0 else int((-b + math.sqrt(b * b - 4 * a * c)) / (2 * a))
+  w = max(w, 1)
+  count = lambda w: mlp_param_count(input_dim, [w] * depth, output_dim,
+                                    biases=biases)
+  while count(w + 1) <= budget:
+    w += 1
+  while w > 1 and count(w) > budget:
+    w -= 1
+  return WidthMatch(width=w, param_count=count(w), target=budget,
+                    rounding='down')

@@ -1,0 +1,101 @@
+"""The dataset registry, the digits TFDS dataset, splits, offline errors."""
+
+import socket
+import time
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from deepvsshallow import data
+from deepvsshallow.errors import UsageError
+
+
+def test_digits_shapes_and_sizes(digits):
+  assert digits.image_shape == (8, 8, 1) and digits.num_classes == 10
+  n_train_full = len(digits.train) + len(digits.validation)
+  assert n_train_full + len(digits.test()) == 1797  # sklearn's digits.
+  assert len(digits.validation) == round(0.15 * n_train_full)
+  assert digits.train.images.dtype == np.uint8
+  assert digits.train.images.max() == 255  # 0..16 scaled to 0..255.
+  assert set(np.unique(digits.train.labels)) == set(range(10))
+
+
+def test_digits_pixels_match_sklearn(digits):
+  from sklearn.datasets import load_digits
+  ref = np.round(load_digits().images * (255 / 16)).astype(np.uint8)
+  ref_set = {x.tobytes() for x in ref}
+  for split in (digits.train, digits.validation, digits.test()):
+    assert all(x[..., 0].tobytes() in ref_set for x in split.images)
+
+
+def test_digits_test_split_is_fixed_stratified_and_disjoint():
+  from sklearn.datasets import load_digits
+  labels = load_digits().target
+  test_idx = data._digits_test_indices()
+  assert np.array_equal(test_idx, data._digits_test_indices())
+  assert len(test_idx) == len(np.unique(test_idx)) == 359
+  counts = np.bincount(labels[test_idx], minlength=10)
+  assert np.all(np.abs(counts - 0.2 * np.bincount(labels)) <= 0.5)
+
+
+def test_validation_carving_is_disjoint_deterministic_and_seeded():
+  tr, val = data.carve_validation(1000, 0.2, seed=3)
+  assert len(val) == 200 and len(tr) == 800
+  assert not set(tr) & set(val) and set(tr) | set(val) == set(range(1000))
+  tr2, val2 = data.carve_validation(1000, 0.2, seed=3)
+  assert np.array_equal(tr, tr2) and np.array_equal(val, val2)
+  _, val3 = data.carve_validation(1000, 0.2, seed=4)
+  assert not np.array_equal(val, val3)
+
+
+def test_validation_comes_from_train_never_test(digits, tfds_dir):
+  again = data.load_dataset('digits', data_dir=tfds_dir)
+  assert np.array_equal(again.validation.images, digits.validation.images)
+  b = tfds.builder('sklearn_digits', data_dir=tfds_dir,
+                   file_format='array_record')
+  full = data._read_split(b.as_data_source(split='train'))
+  tr, val = data.carve_validation(len(full), 0.15, 0)
+  assert np.array_equal(full.images[val], digits.validation.images)
+  assert np.array_equal(full.images[tr], digits.train.images)
+
+
+@pytest.mark.parametrize('fraction', [0.0, 1.0, -0.1, 1e-9])
+def test_bad_validation_fraction(fraction):
+  with pytest.raises(UsageError, match='val_fraction'):
+    data.carve_validation(100, fraction, 0)
+
+
+def test_unknown_dataset_lists_known_ones():
+  with pytest.raises(UsageError, match="unknown dataset 'imagenet'.*digits.*mnist"):
+    data.load_dataset('imagenet')
+
+
+def test_offline_unprepared_dataset_fails_in_seconds(tmp_path, monkeypatch):
+  def offline(*args, **kwargs):
+    raise socket.gaierror(-2, 'Name or service not known')
+  monkeypatch.setattr(socket, 'create_connection', offline)
+  t0 = time.time()
+  with pytest.raises(UsageError) as e:
+    data.load_dataset('mnist', data_dir=str(tmp_path))
+  assert time.time() - t0 < 10
+  message = str(e.value)
+  assert '\n' not in message
+  for needle in ("'mnist'", str(tmp_path), 'TFDS_DATA_DIR', 'tfds build mnist',
+                 'storage.googleapis.com'):
+    assert needle in message
+
+
+@pytest.mark.parametrize('name,shape', [('mnist', (28, 28, 1)),
+                                        ('fashion_mnist', (28, 28, 1)),
+                                        ('cifar10', (32, 32, 3))])
+def test_real_datasets_through_tfds_mock(name, shape, tmp_path, monkeypatch):
+  monkeypatch.setattr(data, '_unreachable_hosts', lambda *a: [])
+  with tfds.testing.mock_data(num_examples=40):
+    ds = data.load_dataset(name, data_dir=str(tmp_path), val_fraction=0.25)
+    test = ds.test()
+  assert ds.train.images.shape == (30, *shape)
+  assert ds.validation.images.shape == (10, *shape)
+  assert test.images.shape == (40, *shape)
+  assert ds.train.labels.dtype == np.int32
+  assert ds.train.labels.max() < 10

@@ -1,0 +1,75 @@
+"""Parameter accounting against Seide et al. 2011 and brute force."""
+
+import jax
+import pytest
+from flax import nnx
+
+from deepvsshallow import models, params, reference
+from deepvsshallow.errors import UsageError
+
+SEIDE_IN, SEIDE_OUT = 429, 9304  # 11 frames x 39 features; senones.
+
+
+def test_seide_2011_matches_weights_only():
+  rows = reference.load_csv('seide2011_switchboard.csv')
+  assert {'1x3772', '1x4634'} <= {r['layers'] + 'x' + r['units'] for r in rows}
+  for depth, shallow in [(5, 3772), (7, 4634)]:
+    assert params.match_shallow_width(
+        SEIDE_IN, [2048] * depth, SEIDE_OUT, biases=False) == shallow
+  # The counts themselves, by hand: 429*2048 + 4*2048^2 + 2048*9304.
+  assert params.mlp_param_count(SEIDE_IN, [2048] * 5, SEIDE_OUT,
+                                biases=False) == 36_710_400
+  match = params.shallow_match(SEIDE_IN, [2048] * 5, SEIDE_OUT, biases=False)
+  assert match.param_count == 3772 * (SEIDE_IN + SEIDE_OUT) == 36_712_876
+  assert match.rounding == 'nearest'
+  assert match.relative_mismatch == pytest.approx(2476 / 36_710_400)
+
+
+@pytest.mark.parametrize('biases', [True, False])
+@pytest.mark.parametrize('hidden', [[3], [2048] * 5, [5, 17, 2], [100] * 7])
+def test_match_is_nearest_by_brute_force(hidden, biases):
+  target = params.mlp_param_count(64, hidden, 10, biases=biases)
+  width = params.match_shallow_width(64, hidden, 10, biases=biases)
+  miss = lambda w: abs(params.mlp_param_count(64, [w], 10, biases=biases)
+                       - target)
+  best = min(range(1, 2 * width + 10), key=lambda w: (miss(w), w))
+  assert width == best
+
+
+@pytest.mark.parametrize('biases', [True, False])
+@pytest.mark.parametrize('depth,budget', [(1, 5000), (2, 26_122), (3, 40_000),
+                                          (5, 10_000), (7, 123_457)])
+def test_budget_width_is_largest_within_budget(depth, budget, biases):
+  m = params.budget_width(64, depth, 10, budget, biases=biases)
+  count = lambda w: params.mlp_param_count(64, [w] * depth, 10, biases=biases)
+  assert m.rounding == 'down'
+  assert m.param_count == count(m.width) <= budget < count(m.width + 1)
+  assert -1 < m.relative_mismatch <= 0
+
+
+def test_budget_exact_hit_returns_that_width():
+  budget = params.mlp_param_count(64, [128] * 2, 10)
+  assert params.budget_width(64, 2, 10, budget).width == 128
+
+
+def test_model_count_equals_closed_form_and_is_pinned():
+  model = models.MLP(64, [128] * 5, 10, rngs=nnx.Rngs(0))
+  counted = params.count_params(nnx.state(model, nnx.Param))
+  # 64*128+128 + 4*(128*128+128) + 128*10+10, written out.
+  assert counted == params.mlp_param_count(64, [128] * 5, 10) == 75_658
+  weights = sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param))
+                if x.ndim == 2)
+  assert weights == params.mlp_param_count(64, [128] * 5, 10, biases=False)
+
+
+@pytest.mark.parametrize('call,match', [
+    (lambda: params.mlp_param_count(64, [], 10), 'depth >= 1'),
+    (lambda: params.mlp_param_count(64, [32, 0], 10), 'widths must be'),
+    (lambda: params.mlp_param_count(64, [-4], 10), 'widths must be'),
+    (lambda: params.match_shallow_width(64, [], 10), 'depth >= 1'),
+    (lambda: params.budget_width(64, 0, 10, 1000), 'depth must be >= 1'),
+    (lambda: params.budget_width(64, 3, 10, 50), 'below the smallest'),
+])
+def test_impossible_requests_are_usage_errors(call, match):
+  with pytest.raises(UsageError, match=match):
+    call()
