@@ -50,7 +50,9 @@ def define_config(default_file: str, argv=None):
 def config_value(config_flag):
   """The parsed config, or a one-line error if its file could not load."""
   try:
-    return config_flag.value
+    config = config_flag.value
+    config.keys()  # A config that failed to load raises on first use only.
+    return config
   except OSError as e:
     errno_lines = [l.strip() for l in str(e).splitlines() if 'Errno' in l]
     usage_exit('could not load the config file: '
