@@ -124,6 +124,7 @@ def main():
       f"jax {jax.__version__} backend={jax.default_backend()} "
       f"cpus={os.cpu_count()} {platform.processor() or platform.machine()}"
       + (f" torch {torch.__version__}" if have_torch else " (torch not installed)")
+      + f"; load average {os.getloadavg()[0]:.1f}"
   )
   print(
       f"workload: batch {BATCH}, C=1, HxW -> {OUT_HW[0]}x{OUT_HW[1]}, "
@@ -142,7 +143,7 @@ def main():
     print(f"  deepvsshallow bilinear_sample (jnp): {t_ours:8.3f} ms")
     print(
         f"  jax map_coordinates(order=1):        {t_mc:8.3f} ms"
-        f"   ours is {t_mc / t_ours:5.2f}x faster"
+        f"   speed-up of ours vs this {t_mc / t_ours:5.2f}x"
     )
     if have_torch:
       for threads in args.torch_threads:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import os
 import platform
 import time
@@ -26,7 +25,7 @@ import numpy as np
 from absl import logging
 
 from deepvsshallow import data as data_lib
-from deepvsshallow import models, params, reference, report, selection, train
+from deepvsshallow import models, params, reference, report, train, trials
 from deepvsshallow.errors import UsageError
 
 
@@ -121,8 +120,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   grid = build_grid(config, dataset.input_dim, dataset.num_classes)
   seeds = list(range(config.num_seeds))
   lrs = list(config.learning_rates)
-  member_lrs = [lr for lr in lrs for _ in seeds]
-  member_seeds = [s for _ in lrs for s in seeds]
+  member_seeds, member_lrs = trials.grid(lrs, config.num_seeds)
   settings = train.TrainSettings(
       optimizer=config.optimizer, schedule=config.schedule,
       weight_decay=config.weight_decay, batch_size=config.batch_size,
@@ -137,69 +135,34 @@ def train_and_evaluate(config, workdir: str) -> dict:
   os.makedirs(workdir, exist_ok=True)
   trials_path = os.path.join(workdir, 'trials.jsonl')
   trial_config = _trial_config(config)
-  picked = []  # (arch, pick, best params of the picked members, graphdef)
+  picked = []
   with open(trials_path, 'w') as trials_file:
     for i, arch in enumerate(grid):
-      t_arch = time.time()
       model_fn = functools.partial(
           models.MLP, dataset.input_dim, arch.hidden_widths,
           dataset.num_classes, activation=config.activation)
-      result = train.train_population(
-          model_fn, dataset, member_seeds, member_lrs, settings,
-          desc=f'[{i + 1}/{len(grid)}] {arch.name}')
+      p = trials.train_and_pick(
+          arch.name, model_fn, dataset, member_seeds, member_lrs, settings,
+          info={'architecture': arch.name,
+                'hidden_widths': list(arch.hidden_widths),
+                'roles': list(arch.roles), 'param_count': arch.param_count},
+          trial_config=trial_config, trials_file=trials_file,
+          desc=f'[{i + 1}/{len(grid)}] {arch.name} '
+               f'({arch.param_count:,} params)')
       exact = params.count_params(
-          jax.tree.map(lambda a: a[0], result.best_params))
+          jax.tree.map(lambda a: a[0], p.result.best_params))
       assert exact == arch.param_count, (arch, exact)  # Closed form == model.
-      for m in range(len(member_seeds)):
-        status = 'diverged' if result.diverged[m] else 'done'
-        trials_file.write(json.dumps({
-            'trial': f'{arch.name}/lr={member_lrs[m]:g}/seed={member_seeds[m]}',
-            'architecture': arch.name, 'hidden_widths': list(arch.hidden_widths),
-            'roles': list(arch.roles), 'param_count': arch.param_count,
-            'learning_rate': member_lrs[m], 'seed': member_seeds[m],
-            'status': status, 'config': trial_config,
-            'metrics': {
-                'best_val_error': _finite_or_none(result.best_val_error[m]),
-                'best_epoch': int(result.best_epoch[m]),
-                'final_train_loss': _finite_or_none(result.final_train_loss[m]),
-                'epochs_run': result.epochs_run}}) + '\n')
-      trials_file.flush()
-      pick = selection.pick_by_validation(member_lrs, result.best_val_error,
-                                          result.diverged)
-      kept = None
-      if pick is not None:
-        idx = np.asarray(pick.members)
-        kept = jax.tree.map(lambda a: a[idx], result.best_params)
-      picked.append((arch, pick, kept, result.graphdef))
-      best = 'all diverged' if pick is None else (
-          f'val err {100 * pick.val_errors.mean():.2f}% at lr={pick.candidate:g}')
-      print(f'  [{i + 1}/{len(grid)}] {arch.name:>12} {arch.param_count:>10,} '
-            f'params: {best} ({result.epochs_run} epochs, '
-            f'{result.diverged.sum()} diverged, {time.time() - t_arch:.1f}s)',
-            flush=True)
+      picked.append((arch, p))
 
   # Test is read here, once, for the picked models only.
   test = dataset.test()
   rows = []
-  for arch, pick, kept, graphdef in picked:
-    row = {'architecture': arch.name, 'depth': arch.depth,
-           'hidden_widths': list(arch.hidden_widths), 'roles': list(arch.roles),
-           'param_count': arch.param_count}
-    if pick is None:
-      row.update(status='diverged', num_candidates=len(lrs))
-    else:
-      test_err, _ = train.evaluate_population(graphdef, kept, test,
-                                              chunk=config.eval_batch_size)
-      val_mean, val_std = selection.mean_std(pick.val_errors)
-      test_mean, test_std = selection.mean_std(test_err)
-      row.update(status='done', learning_rate=pick.candidate,
-                 val_error_mean=val_mean, val_error_std=val_std,
-                 test_error_mean=test_mean, test_error_std=test_std,
-                 test_errors=[float(e) for e in test_err],
-                 val_minus_test=val_mean - test_mean,
-                 num_candidates=pick.num_candidates,
-                 num_diverged=pick.num_diverged)
-    rows.append(row)
+  for arch, p in picked:
+    rows.append({'architecture': arch.name, 'depth': arch.depth,
+                 'hidden_widths': list(arch.hidden_widths),
+                 'roles': list(arch.roles), 'param_count': arch.param_count,
+                 **trials.test_summary(p, test, chunk=config.eval_batch_size,
+                                       num_candidates=len(lrs))})
 
   summary = {
       'experiment': 'deep_vs_shallow',
@@ -226,18 +189,16 @@ def train_and_evaluate(config, workdir: str) -> dict:
   return summary
 
 
-def _finite_or_none(x):
-  return float(x) if np.isfinite(x) else None
-
-
 def _overall_pick(rows):
   """Picking the architecture too: the winner's val error is more optimistic
   still, because it is the minimum over every architecture's candidates."""
   done = [r for r in rows if r['status'] == 'done']
   if not done:
     return None
-  best = min(done, key=lambda r: r['val_error_mean'])
-  return {'architecture': best['architecture'],
+  best = min(done, key=lambda r: r['val_error_mean'])  # Ties: grid order.
+  tied = [r['architecture'] for r in done
+          if r['val_error_mean'] == best['val_error_mean']]
+  return {'architecture': best['architecture'], 'tied_on_validation': tied,
           'num_candidates': sum(r['num_candidates'] for r in rows),
           'val_error_mean': best['val_error_mean'],
           'test_error_mean': best['test_error_mean'],
@@ -261,6 +222,18 @@ def seide_table(rows) -> str:
   return report.markdown_table(
       ['L x N', 'params', 'test err %', '1 x N (matched)', 'params',
        'test err %'], out)
+
+
+def _sampling_note(rows, ds) -> str:
+  done = [r for r in rows if r['status'] == 'done']
+  if not done:
+    return ''
+  p = float(np.median([r['test_error_mean'] for r in done]))
+  se = lambda n: 100 * np.sqrt(p * (1 - p) / n)
+  return (f'at the median test error ({100 * p:.1f}%) the binomial standard '
+          f'error is ±{se(ds["validation"]):.2f} points on {ds["validation"]} '
+          f'validation images and ±{se(ds["test"]):.2f} on {ds["test"]} test '
+          'images, and every architecture shares the same two splits.')
 
 
 def verdict(rows) -> str:
@@ -315,8 +288,11 @@ def render_markdown(summary) -> str:
       '## Every architecture', '',
       full_table(rows), '',
       '`val − test` below zero means the validation error of the picked model '
-      'was optimistic: picking the best of several candidates on validation '
-      'fits the validation set a little.', '']
+      'was optimistic. Two things select on validation here: the learning '
+      f'rate (the candidates column) and early stopping (the best of '
+      f'{summary["config"]["num_epochs"]} epochs), and picking a minimum of '
+      'noisy numbers biases it low. The gap also holds plain sampling noise: '
+      + _sampling_note(rows, ds), '']
   overall = summary['overall_pick']
   if overall:
     lines += [
@@ -324,7 +300,11 @@ def render_markdown(summary) -> str:
         f'candidates in all) selects {overall["architecture"]}: validation '
         f'{report.pct(overall["val_error_mean"])}%, test '
         f'{report.pct(overall["test_error_mean"])}% (val − test '
-        f'{100 * overall["val_minus_test"]:+.2f}).', '']
+        f'{100 * overall["val_minus_test"]:+.2f}).'
+        + (f' {len(overall["tied_on_validation"])} architectures tied on '
+           'validation; the first in the grid was taken, and their test '
+           'errors differ by more than the ties suggest.'
+           if len(overall.get('tied_on_validation', [])) > 1 else ''), '']
   lines += [
       '## For reference: Seide et al. 2011 (Switchboard RT03S, WER %)', '',
       'Source: Seide, Li, Yu, Interspeech 2011; weights-only matching with 429 '

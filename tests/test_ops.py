@@ -1,0 +1,405 @@
+"""Tests for deepvsshallow.ops (affine_grid, bilinear_sample, nearest_sample)."""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from deepvsshallow import ops
+from deepvsshallow.ops import sampling
+
+ALIGN = (False, True)
+PADDING = ("zeros", "border")
+MODES = list(itertools.product(ALIGN, PADDING))
+
+
+# ----------------------------------------------------------------------------
+# Independent numpy reference, written plainly with loops (torch semantics).
+# ----------------------------------------------------------------------------
+
+
+def ref_affine_grid(theta, size, align_corners):
+  n, h, w, _ = size
+
+  def base(num):
+    if num == 1:
+      return [0.0]
+    if align_corners:
+      return [-1.0 + 2.0 * k / (num - 1) for k in range(num)]
+    return [(2.0 * k + 1.0) / num - 1.0 for k in range(num)]
+
+  xs, ys = base(w), base(h)
+  grid = np.zeros((n, h, w, 2))
+  for b in range(n):
+    for i in range(h):
+      for j in range(w):
+        for k in range(2):
+          grid[b, i, j, k] = (
+              theta[b, k, 0] * xs[j] + theta[b, k, 1] * ys[i] + theta[b, k, 2]
+          )
+  return grid
+
+
+def ref_unnormalize(c, size, align_corners):
+  if align_corners:
+    return (c + 1.0) / 2.0 * (size - 1)
+  return ((c + 1.0) * size - 1.0) / 2.0
+
+
+def ref_pixel(image, yi, xi, padding_mode):
+  h, w, c = image.shape
+  if 0 <= yi < h and 0 <= xi < w:
+    return image[yi, xi]
+  return np.zeros(c)
+
+
+def ref_grid_sample(images, grid, mode, padding_mode, align_corners):
+  n, h_in, w_in, c = images.shape
+  _, h, w, _ = grid.shape
+  out = np.zeros((n, h, w, c))
+  for b in range(n):
+    for i in range(h):
+      for j in range(w):
+        x = ref_unnormalize(grid[b, i, j, 0], w_in, align_corners)
+        y = ref_unnormalize(grid[b, i, j, 1], h_in, align_corners)
+        if padding_mode == "border":
+          x = min(max(x, 0.0), w_in - 1.0)
+          y = min(max(y, 0.0), h_in - 1.0)
+        if mode == "nearest":
+          xr, yr = int(np.rint(x)), int(np.rint(y))  # rint: half to even
+          out[b, i, j] = ref_pixel(images[b], yr, xr, padding_mode)
+          continue
+        x0, y0 = int(np.floor(x)), int(np.floor(y))
+        x1, y1 = x0 + 1, y0 + 1
+        for yy, xx, wgt in (
+            (y0, x0, (x1 - x) * (y1 - y)),
+            (y0, x1, (x - x0) * (y1 - y)),
+            (y1, x0, (x1 - x) * (y - y0)),
+            (y1, x1, (x - x0) * (y - y0)),
+        ):
+          out[b, i, j] += wgt * ref_pixel(images[b], yy, xx, padding_mode)
+  return out
+
+
+def _random_inputs(seed=0, n=2, in_hw=(5, 7), out_hw=(4, 6), c=2, spread=0.5):
+  rng = np.random.default_rng(seed)
+  images = rng.standard_normal((n, *in_hw, c))
+  identity = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+  # Spread > 0 pushes part of the grid outside [-1, 1] to exercise padding.
+  theta = identity + spread * rng.standard_normal((n, 2, 3))
+  return images, theta, (n, *out_hw, c)
+
+
+@pytest.fixture
+def x64():
+  previous = jax.config.jax_enable_x64
+  jax.config.update("jax_enable_x64", True)
+  yield
+  jax.config.update("jax_enable_x64", previous)
+
+
+# ----------------------------------------------------------------------------
+# Values.
+# ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("align_corners", ALIGN)
+def test_affine_grid_matches_reference(align_corners):
+  _, theta, size = _random_inputs()
+  for out_hw in [(4, 6), (1, 3), (3, 1)]:
+    size = (2, *out_hw, 1)
+    got = ops.affine_grid(jnp.asarray(theta, jnp.float32), size, align_corners=align_corners)
+    assert got.shape == (*size[:3], 2)
+    np.testing.assert_allclose(
+        got, ref_affine_grid(theta, size, align_corners), atol=2e-6
+    )
+
+
+@pytest.mark.parametrize("align_corners,padding_mode", MODES)
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+def test_sampling_matches_reference(mode, align_corners, padding_mode):
+  images, theta, size = _random_inputs(spread=0.6)
+  grid = ref_affine_grid(theta, size, align_corners)
+  fn = ops.bilinear_sample if mode == "bilinear" else ops.nearest_sample
+  got = fn(
+      jnp.asarray(images, jnp.float32),
+      jnp.asarray(grid, jnp.float32),
+      padding_mode=padding_mode,
+      align_corners=align_corners,
+  )
+  want = ref_grid_sample(images, grid, mode, padding_mode, align_corners)
+  assert got.shape == want.shape and got.dtype == jnp.float32
+  if mode == "nearest":
+    # float32 grid rounding could flip a tie; the grid here has no ties.
+    np.testing.assert_allclose(got, want, atol=1e-6)
+  else:
+    np.testing.assert_allclose(got, want, atol=3e-6)
+
+
+def test_nearest_rounds_half_to_even():
+  # Pixel coordinates 0.5, 1.5, 2.5 (align_corners=True, W=5 -> x = p/2 - 1)
+  # round to 0, 2, 2 under nearbyint; half-up rounding would give 1, 2, 3.
+  images = np.arange(5.0).reshape(1, 1, 5, 1)
+  xs = np.array([0.5, 1.5, 2.5]) / 2.0 - 1.0
+  grid = np.stack([xs, np.zeros(3)], -1).reshape(1, 1, 3, 2)
+  got = ops.nearest_sample(images, grid, align_corners=True)
+  np.testing.assert_array_equal(np.asarray(got).ravel(), [0.0, 2.0, 2.0])
+
+
+def test_nearest_gradient_wrt_grid_is_zero():
+  images, theta, size = _random_inputs()
+  grid = jnp.asarray(ref_affine_grid(theta, size, False), jnp.float32)
+  loss = lambda g: jnp.sum(ops.nearest_sample(jnp.asarray(images, jnp.float32), g) ** 2)
+  np.testing.assert_array_equal(jax.grad(loss)(grid), 0.0)
+
+
+@pytest.mark.parametrize("hw", [(1, 1), (1, 4), (5, 1), (6, 9)])
+@pytest.mark.parametrize("padding_mode", PADDING)
+def test_identity_reproduces_input(hw, padding_mode):
+  rng = np.random.default_rng(1)
+  images = jnp.asarray(rng.standard_normal((2, *hw, 3)), jnp.float32)
+  theta = jnp.tile(jnp.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), (2, 1, 1))
+  for align_corners in ALIGN:
+    grid = ops.affine_grid(theta, images.shape, align_corners=align_corners)
+    for fn in (ops.bilinear_sample, ops.nearest_sample):
+      out = fn(images, grid, padding_mode=padding_mode, align_corners=align_corners)
+      np.testing.assert_allclose(out, images, atol=1e-6, err_msg=fn.__name__)
+
+
+def test_identity_is_exact_with_align_corners():
+  # With align_corners=True the identity samples exactly at pixel centres.
+  rng = np.random.default_rng(2)
+  images = jnp.asarray(rng.standard_normal((1, 11, 13, 1)), jnp.float32)
+  theta = jnp.array([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+  grid = ops.affine_grid(theta, images.shape, align_corners=True)
+  out = ops.bilinear_sample(images, grid, align_corners=True)
+  np.testing.assert_array_equal(out, images)
+
+
+def test_jit_and_vmap_match_eager():
+  images, theta, size = _random_inputs()
+  images = jnp.asarray(images, jnp.float32)
+  theta = jnp.asarray(theta, jnp.float32)
+
+  def f(images, theta):
+    grid = ops.affine_grid(theta, size, align_corners=False)
+    return ops.bilinear_sample(images, grid, padding_mode="border")
+
+  eager = f(images, theta)
+  # jit may fuse/contract differently from op-by-op dispatch: float rounding.
+  np.testing.assert_allclose(jax.jit(f)(images, theta), eager, atol=1e-5)
+  stacked = jax.vmap(f)(jnp.stack([images, 2 * images]), jnp.stack([theta, theta]))
+  np.testing.assert_allclose(stacked[0], eager, atol=1e-5)
+  np.testing.assert_allclose(stacked[1], 2 * eager, atol=1e-5)
+  # Gradients under jit and under vmap agree too.
+  g = jax.jit(jax.grad(lambda i, t: jnp.sum(f(i, t) ** 2), (0, 1)))
+  g_vmap = jax.jit(jax.vmap(g))(images[None], theta[None])
+  for a, b in zip(g_vmap, g(images, theta)):
+    np.testing.assert_allclose(a[0], b, rtol=1e-5, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------
+# Gradients (float64, finite differences).
+# ----------------------------------------------------------------------------
+
+
+def _loss_fn(size, padding_mode, align_corners, cot):
+  def loss(images, theta):
+    grid = ops.affine_grid(theta, size, align_corners=align_corners)
+    out = ops.bilinear_sample(
+        images, grid, padding_mode=padding_mode, align_corners=align_corners
+    )
+    return jnp.sum(out * cot)
+
+  return jax.jit(loss)
+
+
+@pytest.mark.parametrize("align_corners,padding_mode", MODES)
+def test_gradients_match_central_differences(x64, align_corners, padding_mode):
+  images, theta, size = _random_inputs(seed=3, spread=0.4)
+  cot = np.random.default_rng(4).standard_normal(size)
+  loss = _loss_fn(size, padding_mode, align_corners, cot)
+  images, theta = jnp.asarray(images), jnp.asarray(theta)
+  d_images, d_theta = jax.grad(loss, (0, 1))(images, theta)
+  assert d_images.dtype == jnp.float64 and d_theta.dtype == jnp.float64
+  # Image gradient: the loss is linear in the image, so differences are exact.
+  eps = 1e-3
+  for idx in [(0, 0, 0, 0), (0, 2, 3, 1), (1, 4, 6, 0), (1, 1, 5, 1)]:
+    e = jnp.zeros_like(images).at[idx].set(eps)
+    fd = (loss(images + e, theta) - loss(images - e, theta)) / (2 * eps)
+    np.testing.assert_allclose(d_images[idx], fd, rtol=1e-8, atol=1e-10)
+  # Theta gradient at generic (non-integer) points: central differences; eps
+  # small enough not to cross pixel boundaries for this seed.
+  eps = 1e-7
+  for idx in itertools.product(range(2), range(2), range(3)):
+    e = jnp.zeros_like(theta).at[idx].set(eps)
+    fd = (loss(images, theta + e) - loss(images, theta - e)) / (2 * eps)
+    np.testing.assert_allclose(d_theta[idx], fd, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("padding_mode", PADDING)
+def test_grid_gradient_at_integer_points_is_right_derivative(x64, padding_mode):
+  # align_corners=True + identity: every sample sits exactly on a pixel
+  # centre, where floor/ceil implementations lose the gradient.
+  rng = np.random.default_rng(5)
+  size = (1, 5, 6, 2)
+  images = jnp.asarray(rng.standard_normal(size))
+  theta = jnp.array([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+  grid = ops.affine_grid(theta, size, align_corners=True)
+  cot = jnp.asarray(rng.standard_normal(size))
+  loss = jax.jit(lambda g: jnp.sum(
+      ops.bilinear_sample(images, g, padding_mode=padding_mode, align_corners=True) * cot
+  ))
+  d_grid = jax.grad(loss)(grid)
+  eps = 1e-6
+  points = [(0, 2, 3, 0), (0, 2, 3, 1), (0, 1, 4, 1), (0, 3, 1, 0)]
+  if padding_mode == "zeros":
+    # On the image edge the right neighbour is padding (reads 0).
+    points += [(0, 0, 0, 0), (0, 4, 5, 0), (0, 4, 2, 1)]
+  for idx in points:
+    e = jnp.zeros_like(grid).at[idx].set(eps)
+    right = (loss(grid + e) - loss(grid)) / eps  # one-sided, to the right
+    np.testing.assert_allclose(d_grid[idx], right, rtol=1e-4, atol=1e-6)
+  # Interior points have a non-zero gradient (a floor/ceil pair gives 0).
+  assert np.all(np.abs(np.asarray(d_grid)[0, 1:4, 1:4]) > 0)
+  if padding_mode == "border":
+    # At the clip limits torch's border gradient is 0 (x in {0, W-1}, etc.).
+    for edge in (0, -1):
+      np.testing.assert_array_equal(d_grid[0, :, edge, 0], 0.0)
+      np.testing.assert_array_equal(d_grid[0, edge, :, 1], 0.0)
+
+
+def test_theta_translation_gradient_at_integer_points(x64):
+  # Translations move every sample the same way, so a forward difference in
+  # theta's last column is exactly the right derivative at integer points.
+  rng = np.random.default_rng(6)
+  size = (2, 6, 6, 1)
+  images = jnp.asarray(rng.standard_normal(size))
+  theta = jnp.tile(jnp.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), (2, 1, 1))
+  cot = jnp.asarray(rng.standard_normal(size))
+  loss = _loss_fn(size, "zeros", True, cot)
+  d_theta = jax.grad(loss, 1)(images, theta)
+  eps = 1e-7
+  for idx in [(0, 0, 2), (0, 1, 2), (1, 0, 2), (1, 1, 2)]:
+    e = jnp.zeros_like(theta).at[idx].set(eps)
+    right = (loss(images, theta + e) - loss(images, theta)) / eps
+    np.testing.assert_allclose(d_theta[idx], right, rtol=1e-5, atol=1e-6)
+    assert abs(float(d_theta[idx])) > 1e-3
+
+
+def test_gradient_of_ramp_at_integer_points():
+  # Sampling a horizontal ramp v = 3 * col at pixel centres: d out / d x_pix
+  # is 3 everywhere inside, and d x_pix / d grid_x = (W - 1) / 2.
+  w = 5
+  images = jnp.broadcast_to(3.0 * jnp.arange(w, dtype=jnp.float32), (1, 4, w))[..., None]
+  theta = jnp.array([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+  grid = ops.affine_grid(theta, images.shape, align_corners=True)
+  d_grid = jax.grad(lambda g: jnp.sum(ops.bilinear_sample(images, g, align_corners=True)))(grid)
+  np.testing.assert_allclose(d_grid[0, :, :-1, 0], 3.0 * (w - 1) / 2, rtol=1e-6)
+  np.testing.assert_allclose(d_grid[0, :-1, :, 1], 0.0, atol=1e-6)
+  # Last row/column: the right neighbour is zero padding, so the (right)
+  # derivative is -value * scale, as in torch.
+  h = images.shape[1]
+  np.testing.assert_allclose(d_grid[0, -1, :, 1], -3.0 * jnp.arange(w) * (h - 1) / 2, rtol=1e-6)
+  np.testing.assert_allclose(d_grid[0, :, -1, 0], -3.0 * (w - 1) * (w - 1) / 2, rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------
+# Validation.
+# ----------------------------------------------------------------------------
+
+IMG = jnp.zeros((2, 5, 5, 1))
+GRID = jnp.zeros((2, 3, 3, 2))
+THETA = jnp.zeros((2, 2, 3))
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(images=jnp.zeros((5, 5, 1)), grid=GRID), r"rank 4.*\(5, 5, 1\)"),
+        (dict(images=IMG, grid=jnp.zeros((2, 3, 3, 3))), r"\(2, 3, 3, 3\)"),
+        (dict(images=IMG, grid=jnp.zeros((2, 9, 2))), r"\(2, 9, 2\)"),
+        (dict(images=IMG, grid=jnp.zeros((3, 3, 3, 2))), r"same batch size.*\(3, 3, 3, 2\)"),
+        (dict(images=jnp.zeros((2, 5, 5, 1), jnp.int32), grid=GRID), r"floating.*int32"),
+        (dict(images=IMG, grid=jnp.zeros((2, 3, 3, 2), jnp.int32)), r"grid must have a floating"),
+        (dict(images=IMG, grid=GRID, padding_mode="reflection"), r"padding_mode.*reflection"),
+    ],
+)
+@pytest.mark.parametrize("fn", [ops.bilinear_sample, ops.nearest_sample])
+def test_sampling_validation(fn, kwargs, match):
+  with pytest.raises(ValueError, match=match):
+    fn(**kwargs)
+
+
+def test_bilinear_implementation_validation():
+  with pytest.raises(ValueError, match="implementation"):
+    ops.bilinear_sample(IMG, GRID, implementation="cuda")
+
+
+@pytest.mark.parametrize(
+    "theta,size,match",
+    [
+        (jnp.zeros((2, 3, 3)), (2, 3, 3, 1), r"\(N, 2, 3\).*\(2, 3, 3\)"),
+        (jnp.zeros((2, 6)), (2, 3, 3, 1), r"\(2, 6\)"),
+        (THETA, (2, 3, 3), r"4 positive entries"),
+        (THETA, (2, 0, 3, 1), r"4 positive entries.*\(2, 0, 3, 1\)"),
+        (THETA, (3, 3, 3, 1), r"batch size.*\(2, 2, 3\)"),
+        (jnp.zeros((2, 2, 3), jnp.int32), (2, 3, 3, 1), r"floating"),
+        (THETA, 7, r"sequence"),
+    ],
+)
+def test_affine_grid_validation(theta, size, match):
+  with pytest.raises(ValueError, match=match):
+    ops.affine_grid(theta, size)
+
+
+def test_default_implementation_on_cpu_is_jnp():
+  if jax.default_backend() == "cpu":
+    assert sampling._default_implementation() == "jnp"
+
+
+# ----------------------------------------------------------------------------
+# Optional: PyTorch itself (skipped when torch is not installed, e.g. in CI).
+# ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("align_corners,padding_mode", MODES)
+def test_matches_torch(align_corners, padding_mode):
+  torch = pytest.importorskip("torch")
+  F = torch.nn.functional
+  images, theta, size = _random_inputs(seed=7, spread=0.6)
+  images, theta = images.astype(np.float32), theta.astype(np.float32)
+  n, h, w, c = size
+  cot = np.random.default_rng(8).standard_normal(size).astype(np.float32)
+
+  img_t = torch.tensor(images).permute(0, 3, 1, 2).requires_grad_(True)
+  theta_t = torch.tensor(theta).requires_grad_(True)
+  grid_t = F.affine_grid(theta_t, (n, c, h, w), align_corners=align_corners)
+  out_t = F.grid_sample(
+      img_t, grid_t, mode="bilinear", padding_mode=padding_mode,
+      align_corners=align_corners,
+  )
+  (out_t * torch.tensor(cot).permute(0, 3, 1, 2)).sum().backward()
+  near_t = F.grid_sample(
+      img_t.detach(), grid_t.detach(), mode="nearest", padding_mode=padding_mode,
+      align_corners=align_corners,
+  )
+
+  loss = _loss_fn(size, padding_mode, align_corners, jnp.asarray(cot))
+  grid = ops.affine_grid(jnp.asarray(theta), size, align_corners=align_corners)
+  np.testing.assert_allclose(grid, grid_t.detach().numpy(), atol=1e-6)
+  out = ops.bilinear_sample(
+      jnp.asarray(images), grid, padding_mode=padding_mode, align_corners=align_corners
+  )
+  nhwc = lambda t: t.detach().permute(0, 2, 3, 1).numpy()
+  np.testing.assert_allclose(out, nhwc(out_t), atol=1e-5)
+  near = ops.nearest_sample(
+      jnp.asarray(images), jnp.asarray(grid_t.detach().numpy()),
+      padding_mode=padding_mode, align_corners=align_corners,
+  )
+  np.testing.assert_allclose(near, nhwc(near_t), atol=0)
+  d_images, d_theta = jax.grad(loss, (0, 1))(jnp.asarray(images), jnp.asarray(theta))
+  np.testing.assert_allclose(d_images, nhwc(img_t.grad), atol=1e-5)
+  np.testing.assert_allclose(d_theta, theta_t.grad.numpy(), rtol=1e-4, atol=1e-4)
