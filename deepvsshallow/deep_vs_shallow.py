@@ -26,6 +26,7 @@ from absl import logging
 
 from deepvsshallow import data as data_lib
 from deepvsshallow import models, params, reference, report, train, trials
+from deepvsshallow import validate
 from deepvsshallow.errors import UsageError
 
 
@@ -47,21 +48,12 @@ class Architecture:
     return '-'.join(map(str, self.hidden_widths))
 
 
-def _positive_ints(name, values, allow_empty=False):
-  values = tuple(values)
-  if (not values and not allow_empty) or any(
-      not isinstance(v, (int, np.integer)) or v < 1 for v in values):
-    raise UsageError(f'config.{name} must be a {"" if allow_empty else "non-empty "}'
-                     f'list of integers >= 1, got {values}.')
-  return values
-
-
 def build_grid(config, input_dim: int, num_classes: int) -> list[Architecture]:
   """Deep nets (depth x width), a matched 1-hidden-layer net for each, and
   the widest net of every depth within each budget; duplicates merged."""
-  depths = _positive_ints('depths', config.depths)
-  width = _positive_ints('width', [config.width])[0]
-  budgets = _positive_ints('budgets', config.budgets, allow_empty=True)
+  depths = validate.positive_ints('depths', config.depths)
+  width = validate.positive_ints('width', [config.width])[0]
+  budgets = validate.positive_ints('budgets', config.budgets, allow_empty=True)
   count = functools.partial(params.mlp_param_count, input_dim,
                             output_dim=num_classes, biases=config.count_biases)
   roles: dict[tuple[int, ...], list[str]] = {}
@@ -84,17 +76,7 @@ def build_grid(config, input_dim: int, num_classes: int) -> list[Architecture]:
 def validate_config(config) -> data_lib.DatasetSpec:
   """Every check that needs no data, so bad input fails before any work."""
   spec = data_lib.get_spec(config.dataset)
-  models.get_model_cls(config.model)
-  models.get_activation(config.activation)
-  train.make_optimizer(config.optimizer, 1.0, schedule=config.schedule)
-  lrs = tuple(config.learning_rates)
-  if not lrs or any(not np.isfinite(lr) or lr <= 0 for lr in lrs):
-    raise UsageError(f'config.learning_rates must be positive numbers, got '
-                     f'{lrs}.')
-  for name in ('num_seeds', 'num_epochs', 'batch_size', 'eval_batch_size'):
-    _positive_ints(name, [getattr(config, name)])
-  if config.patience < 0:
-    raise UsageError(f'config.patience must be >= 0, got {config.patience}.')
+  validate.training(config)
   if config.model != 'mlp':
     raise UsageError(f'this experiment compares MLPs; config.model must be '
                      f'"mlp", got {config.model!r}.')
@@ -121,11 +103,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   seeds = list(range(config.num_seeds))
   lrs = list(config.learning_rates)
   member_seeds, member_lrs = trials.grid(lrs, config.num_seeds)
-  settings = train.TrainSettings(
-      optimizer=config.optimizer, schedule=config.schedule,
-      weight_decay=config.weight_decay, batch_size=config.batch_size,
-      num_epochs=config.num_epochs, patience=config.patience,
-      eval_batch_size=config.eval_batch_size, shard=config.shard)
+  settings = validate.train_settings(config)
   print(f'deep_vs_shallow: {dataset.name} (train {len(dataset.train)}, '
         f'validation {len(dataset.validation)}), {len(grid)} architectures x '
         f'{len(lrs)} learning rates x {len(seeds)} seeds on '

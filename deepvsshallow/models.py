@@ -11,6 +11,7 @@ from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from deepvsshallow.errors import UsageError
@@ -65,8 +66,132 @@ class MLP(nnx.Module):
     return self.head(x_ND)
 
 
+class CNN(nnx.Module):
+  """conv-relu-pool, conv-relu-pool, dense: three weight layers, as the
+  classifiers of Jaderberg et al. 2015's Table 1."""
+
+  def __init__(self, image_shape: Sequence[int], num_classes: int, *,
+               channels: Sequence[int] = (16, 32), kernel: int = 3,
+               rngs: nnx.Rngs):
+    h, w, c = image_shape
+    if len(channels) != 2 or min(channels) < 1 or kernel < 1:
+      raise UsageError(f'CNN needs two channel counts >= 1 and kernel >= 1, '
+                       f'got channels={tuple(channels)}, kernel={kernel}.')
+    self.conv1 = nnx.Conv(c, channels[0], (kernel, kernel), rngs=rngs)
+    self.conv2 = nnx.Conv(channels[0], channels[1], (kernel, kernel),
+                          rngs=rngs)
+    # Two 2x2 max-pools with SAME padding: ceil(h / 4) x ceil(w / 4).
+    flat = -(-h // 4) * -(-w // 4) * channels[1]
+    self.head = nnx.Linear(flat, num_classes, rngs=rngs)
+
+  def __call__(self, images_NHWC):
+    x = images_NHWC
+    for conv in (self.conv1, self.conv2):
+      x = nnx.max_pool(jax.nn.relu(conv(x)), (2, 2), (2, 2), padding='SAME')
+    return self.head(x.reshape(x.shape[0], -1))
+
+
+IDENTITY_THETA = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+
+
+class SpatialTransformer(nnx.Module):
+  """Localisation net -> 6 affine parameters -> affine grid -> sampler.
+
+  The localisation net (an MLP on a 2x-average-pooled image, or a small CNN)
+  regresses theta (2x3, output-to-input, normalised coordinates, x first; see
+  `deepvsshallow.ops`). Its last layer starts with zero weights and the
+  identity as bias, so at initialisation the layer returns its input
+  (resampled to `output_hw`). `sampler='nearest'` rounds instead of
+  interpolating: the lecture's first attempt, whose gradient with respect to
+  theta is zero, so the localisation net cannot learn.
+  """
+
+  def __init__(self, image_shape: Sequence[int], *,
+               output_hw: Sequence[int] | None = None,
+               localisation: str = 'mlp', hidden: int = 32,
+               sampler: str = 'bilinear', rngs: nnx.Rngs):
+    h, w, c = image_shape
+    if sampler not in ('bilinear', 'nearest'):
+      raise UsageError(f'unknown sampler {sampler!r}; known: bilinear, '
+                       'nearest.')
+    if localisation == 'mlp':
+      self.features = None
+      loc_in = -(-h // 2) * -(-w // 2) * c
+    elif localisation == 'cnn':
+      self.features = CNN(image_shape, hidden, channels=(8, 8), rngs=rngs)
+      loc_in = hidden
+    else:
+      raise UsageError(f'unknown localisation net {localisation!r}; known: '
+                       'mlp, cnn.')
+    self.hidden = nnx.Linear(loc_in, hidden, rngs=rngs)
+    self.theta = nnx.Linear(
+        hidden, 6, kernel_init=nnx.initializers.zeros,
+        bias_init=lambda *_: jnp.asarray(IDENTITY_THETA), rngs=rngs)
+    self.output_hw = tuple(output_hw or (h, w))
+    self.sampler = sampler
+
+  def affine(self, images_NHWC) -> jax.Array:
+    """theta (N, 2, 3) for each image."""
+    if self.features is None:
+      x = nnx.avg_pool(images_NHWC, (2, 2), (2, 2), padding='SAME')
+      x = x.reshape(x.shape[0], -1)
+    else:
+      x = self.features(images_NHWC)
+    return self.theta(jax.nn.relu(self.hidden(x))).reshape(-1, 2, 3)
+
+  def __call__(self, images_NHWC) -> jax.Array:
+    from deepvsshallow import ops  # Keeps `ops` free of model imports.
+    theta = self.affine(images_NHWC)
+    n, _, _, c = images_NHWC.shape
+    grid = ops.affine_grid(theta, (n, *self.output_hw, c))
+    sample = (ops.bilinear_sample if self.sampler == 'bilinear'
+              else ops.nearest_sample)
+    return sample(images_NHWC, grid)
+
+
+class STClassifier(nnx.Module):
+  """A SpatialTransformer in front of any classifier, trained end to end."""
+
+  def __init__(self, transformer: SpatialTransformer, classifier: nnx.Module):
+    self.transformer = transformer
+    self.classifier = classifier
+
+  def __call__(self, images_NHWC):
+    return self.classifier(self.transformer(images_NHWC))
+
+
+def fcn(image_shape, num_classes, *, width: int, rngs: nnx.Rngs):
+  """The paper's FCN: two hidden ReLU layers, three weight layers."""
+  return MLP(int(np.prod(image_shape)), [width, width], num_classes,
+             rngs=rngs)
+
+
+def st_fcn(image_shape, num_classes, *, width: int, output_hw,
+           localisation: str = 'mlp', loc_hidden: int = 32,
+           sampler: str = 'bilinear', rngs: nnx.Rngs):
+  st = SpatialTransformer(image_shape, output_hw=output_hw,
+                          localisation=localisation, hidden=loc_hidden,
+                          sampler=sampler, rngs=rngs)
+  return STClassifier(st, fcn((*output_hw, image_shape[2]), num_classes,
+                              width=width, rngs=rngs))
+
+
+def st_cnn(image_shape, num_classes, *, channels, output_hw,
+           localisation: str = 'mlp', loc_hidden: int = 32,
+           sampler: str = 'bilinear', rngs: nnx.Rngs):
+  st = SpatialTransformer(image_shape, output_hw=output_hw,
+                          localisation=localisation, hidden=loc_hidden,
+                          sampler=sampler, rngs=rngs)
+  return STClassifier(st, CNN((*output_hw, image_shape[2]), num_classes,
+                              channels=channels, rngs=rngs))
+
+
 MODELS: dict[str, Callable[..., nnx.Module]] = {
     'mlp': MLP,
+    'fcn': fcn,
+    'cnn': CNN,
+    'st_fcn': st_fcn,
+    'st_cnn': st_cnn,
 }
 
 

@@ -170,6 +170,12 @@ class TrainSettings:
   patience: int = 0         # Stop when no member improved for this many epochs; 0: never.
   eval_batch_size: int = 1024
   shard: bool = True        # Shard the population axis over local devices.
+  # How members share a device: 'vmap' (batched), 'map' (one after another
+  # inside the same compiled program), or 'auto': 'map' for convolutional
+  # models on CPU, where vmapped convolutions with per-member weights become
+  # grouped convolutions that ran 2.4x slower than members in turn
+  # (BUILD_NOTES.md), else 'vmap'.
+  members: str = 'auto'
   progress: bool = True
 
 
@@ -203,20 +209,56 @@ class PopulationProgram:
         make_optimizer, settings.optimizer, schedule=settings.schedule,
         total_steps=steps, weight_decay=settings.weight_decay)
     self.tx_fn(1.0)  # Fail now, with a usage error, on a bad name.
-    self.graphdef, _ = nnx.split(nnx.eval_shape(lambda: model_fn(rngs=nnx.Rngs(0))))
+    abstract = nnx.eval_shape(lambda: model_fn(rngs=nnx.Rngs(0)))
+    self.graphdef, _ = nnx.split(abstract)
     self.settings = settings
+    self.members = _members_mode(settings.members, abstract)
     self.init = jax.jit(jax.vmap(
         functools.partial(init_member, model_fn, self.tx_fn)))
-    self.epoch = jax.jit(
-        jax.vmap(functools.partial(train_epoch, self.graphdef, self.tx_fn,
-                                   settings.batch_size),
-                 in_axes=(0, 0, 0, None, None, None)),
-        donate_argnums=0)
+    member_epoch = functools.partial(train_epoch, self.graphdef, self.tx_fn,
+                                     settings.batch_size)
+    if self.members == 'vmap':
+      epoch = jax.vmap(member_epoch, in_axes=(0, 0, 0, None, None, None))
+    else:
+      epoch = functools.partial(_population_in_turn, member_epoch,
+                                jax.local_device_count() if settings.shard
+                                else 1)
+    self.epoch = jax.jit(epoch, donate_argnums=0)
     self.eval = jax.jit(jax.vmap(
         functools.partial(evaluate, self.graphdef,
                           chunk=settings.eval_batch_size),
         in_axes=(0, None, None)))
     self.keep_best = jax.jit(_keep_best, donate_argnums=0)
+
+
+def _members_mode(mode: str, abstract_model) -> str:
+  if mode not in ('auto', 'vmap', 'map'):
+    raise UsageError(f"members must be 'auto', 'vmap' or 'map', got {mode!r}.")
+  if mode != 'auto':
+    return mode
+  has_conv = any(isinstance(node, nnx.Conv)
+                 for _, node in nnx.iter_graph(abstract_model))
+  return 'map' if has_conv and jax.default_backend() == 'cpu' else 'vmap'
+
+
+def _population_in_turn(member_epoch, shards, state, seeds_P, lrs_P, epoch,
+                        images, labels):
+  """The population epoch with members run one after another (lax.map).
+
+  The population axis (P) is split as (shards, P / shards): shards stay
+  vmapped, so a population sharded over devices keeps one shard per device,
+  and within a shard members take turns.
+  """
+  split = lambda a: a.reshape(shards, -1, *a.shape[1:])
+  merge = lambda a: a.reshape(-1, *a.shape[2:])
+
+  def shard(state, seeds, lrs):
+    return jax.lax.map(
+        lambda m: member_epoch(m[0], m[1], m[2], epoch, images, labels),
+        (state, seeds, lrs))
+
+  out = jax.vmap(shard)(*jax.tree.map(split, (state, seeds_P, lrs_P)))
+  return jax.tree.map(merge, out)
 
 
 def _keep_best(best_params, params, improved_P):

@@ -184,6 +184,13 @@ def test_sharded_population_equals_unsharded(tfds_dir):
           sh = jax.tree.leaves(r.best_params)[0].sharding
           print('devices', len(sh.device_set))
       np.testing.assert_allclose(out[True], out[False], rtol=1e-5)
+      cnn = functools.partial(models.CNN, (8, 8, 1), 10, channels=(4, 8))
+      for shard in (True, False):  # Members in turn, one shard per device.
+        s = train.TrainSettings(num_epochs=2, batch_size=64, progress=False,
+                                shard=shard, members='map')
+        out[shard] = train.train_population(cnn, d, [0, 1, 2], [1e-3] * 3,
+                                            s).history['train_loss']
+      np.testing.assert_allclose(out[True], out[False], rtol=1e-5)
       print('ok')
   """)
   env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=2',
@@ -203,3 +210,23 @@ def test_bad_settings_are_usage_errors(digits):
     train.make_optimizer('lbfgs-ish', 1.0)
   with pytest.raises(UsageError, match='unknown schedule'):
     train.make_optimizer('adam', 1.0, schedule='step')
+
+
+def test_members_in_turn_equal_vmapped_members(digits):
+  ds = _small(digits)
+  fn = functools.partial(models.CNN, (8, 8, 1), 10, channels=(4, 8))
+  out = {}
+  for members in ('vmap', 'map'):
+    s = train.TrainSettings(num_epochs=2, batch_size=32, progress=False,
+                            shard=False, members=members)
+    program = train.PopulationProgram(fn, s, len(ds.train))
+    assert program.members == members
+    out[members] = train.train_population(fn, ds, [0, 1, 2], [1e-3, 3e-3, 1e-2],
+                                          s, program=program)
+  np.testing.assert_allclose(out['map'].history['train_loss'],
+                             out['vmap'].history['train_loss'], rtol=1e-5)
+  np.testing.assert_allclose(out['map'].best_val_error,
+                             out['vmap'].best_val_error)
+  auto = train.PopulationProgram(fn, SETTINGS, len(ds.train))
+  assert auto.members == ('map' if jax.default_backend() == 'cpu' else 'vmap')
+  assert train.PopulationProgram(_mlp(digits), SETTINGS, 256).members == 'vmap'

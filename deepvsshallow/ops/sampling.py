@@ -30,7 +30,6 @@ would give ``x0 == x1`` there and lose the gradient).
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Sequence
 from typing import Optional
