@@ -32,9 +32,17 @@ from deepvsshallow.errors import UsageError
 
 @dataclasses.dataclass(frozen=True)
 class Architecture:
+  """One MLP shape and why it is in the grid.
+
+  `param_count` is the model's own count (it has biases). `matching` maps
+  each role to (target, relative mismatch) under the matching convention
+  (`config.count_biases`): a matched net's target is its deep net's count, a
+  budget net's target is the budget.
+  """
   hidden_widths: tuple[int, ...]
   roles: tuple[str, ...]   # 'deep', 'matched:5x128', 'budget:40000'
   param_count: int
+  matching: tuple[tuple[str, int, float], ...] = ()
 
   @property
   def depth(self) -> int:
@@ -50,27 +58,34 @@ class Architecture:
 
 def build_grid(config, input_dim: int, num_classes: int) -> list[Architecture]:
   """Deep nets (depth x width), a matched 1-hidden-layer net for each, and
-  the widest net of every depth within each budget; duplicates merged."""
+  the widest net of every depth within each budget; duplicates merged.
+
+  Matching counts weights and biases, or weights only (Seide et al. 2011's
+  convention) when `config.count_biases` is False.
+  """
   depths = validate.positive_ints('depths', config.depths)
   width = validate.positive_ints('width', [config.width])[0]
   budgets = validate.positive_ints('budgets', config.budgets, allow_empty=True)
-  count = functools.partial(params.mlp_param_count, input_dim,
-                            output_dim=num_classes, biases=config.count_biases)
-  roles: dict[tuple[int, ...], list[str]] = {}
+  roles: dict[tuple[int, ...], list[tuple[str, int, float]]] = {}
   for depth in sorted(set(depths)):
     deep = (width,) * depth
-    roles.setdefault(deep, []).append('deep')
+    roles.setdefault(deep, []).append(('deep', 0, 0.0))
     if depth > 1:
-      shallow = params.match_shallow_width(input_dim, deep, num_classes,
-                                           biases=config.count_biases)
-      roles.setdefault((shallow,), []).append(f'matched:{depth}x{width}')
+      m = params.shallow_match(input_dim, deep, num_classes,
+                               biases=config.count_biases)
+      roles.setdefault((m.width,), []).append(
+          (f'matched:{depth}x{width}', m.target, m.relative_mismatch))
   for budget in budgets:
     for depth in sorted(set(depths)):
-      w = params.budget_width(input_dim, depth, num_classes, budget,
-                              biases=config.count_biases).width
-      roles.setdefault((w,) * depth, []).append(f'budget:{budget}')
-  return [Architecture(widths, tuple(r), count(list(widths)))
-          for widths, r in roles.items()]
+      m = params.budget_width(input_dim, depth, num_classes, budget,
+                              biases=config.count_biases)
+      roles.setdefault((m.width,) * depth, []).append(
+          (f'budget:{budget}', m.target, m.relative_mismatch))
+  return [Architecture(widths, tuple(r[0] for r in rs),
+                       params.mlp_param_count(input_dim, list(widths),
+                                              num_classes),
+                       tuple(r for r in rs if r[0] != 'deep'))
+          for widths, rs in roles.items()]
 
 
 def validate_config(config) -> data_lib.DatasetSpec:
@@ -100,6 +115,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
       config.dataset, data_dir=config.data_dir or None,
       val_fraction=config.val_fraction, split_seed=config.split_seed)
   grid = build_grid(config, dataset.input_dim, dataset.num_classes)
+  validate.fits_data(config, dataset)
   seeds = list(range(config.num_seeds))
   lrs = list(config.learning_rates)
   member_seeds, member_lrs = trials.grid(lrs, config.num_seeds)
@@ -139,6 +155,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
     rows.append({'architecture': arch.name, 'depth': arch.depth,
                  'hidden_widths': list(arch.hidden_widths),
                  'roles': list(arch.roles), 'param_count': arch.param_count,
+                 'matching': [{'role': r, 'target': t, 'relative_mismatch': m}
+                              for r, t, m in arch.matching],
                  **trials.test_summary(p, test, chunk=config.eval_batch_size,
                                        num_candidates=len(lrs))})
 
@@ -174,13 +192,21 @@ def _overall_pick(rows):
   if not done:
     return None
   best = min(done, key=lambda r: r['val_error_mean'])  # Ties: grid order.
-  tied = [r['architecture'] for r in done
-          if r['val_error_mean'] == best['val_error_mean']]
-  return {'architecture': best['architecture'], 'tied_on_validation': tied,
+  tied = [r for r in done if r['val_error_mean'] == best['val_error_mean']]
+  return {'architecture': best['architecture'],
+          'tied_on_validation': [r['architecture'] for r in tied],
+          'tied_test_error_range': [min(r['test_error_mean'] for r in tied),
+                                    max(r['test_error_mean'] for r in tied)],
           'num_candidates': sum(r['num_candidates'] for r in rows),
           'val_error_mean': best['val_error_mean'],
           'test_error_mean': best['test_error_mean'],
           'val_minus_test': best['val_minus_test']}
+
+
+def _matched(rows, deep_row):
+  """The one-hidden-layer row matched to `deep_row`, or None."""
+  return next((m for m in rows
+               if f'matched:{deep_row["architecture"]}' in m['roles']), None)
 
 
 def seide_table(rows) -> str:
@@ -191,8 +217,7 @@ def seide_table(rows) -> str:
   for r in rows:
     if 'deep' not in r['roles']:
       continue
-    match = next((m for m in rows
-                  if f'matched:{r["architecture"]}' in m['roles']), None)
+    match = _matched(rows, r)
     out.append([r['architecture'], f'{r["param_count"]:,}', err(r),
                 match['architecture'] if match else '',
                 f'{match["param_count"]:,}' if match else '',
@@ -218,8 +243,7 @@ def verdict(rows) -> str:
   """Deep vs matched shallow, pair by pair, said plainly either way."""
   pairs = []
   for r in rows:
-    m = next((m for m in rows if f'matched:{r["architecture"]}' in m['roles']),
-             None)
+    m = _matched(rows, r)
     if 'deep' in r['roles'] and m and r['status'] == m['status'] == 'done':
       pairs.append((r, m))
   if not pairs:
@@ -240,16 +264,24 @@ def full_table(rows) -> str:
   for r in sorted(rows, key=lambda r: (r['depth'], r['param_count'])):
     if r['status'] != 'done':
       out.append([r['architecture'], f'{r["param_count"]:,}', 'diverged', '',
-                  '', '', r['num_candidates'], ', '.join(r['roles'])])
+                  '', '', r['num_candidates'], _roles(r)])
       continue
     out.append([r['architecture'], f'{r["param_count"]:,}',
                 report.pct(r['val_error_mean'], r['val_error_std']),
                 report.pct(r['test_error_mean'], r['test_error_std']),
                 f'{100 * r["val_minus_test"]:+.2f}', f'{r["learning_rate"]:g}',
-                r['num_candidates'], ', '.join(r['roles'])])
+                r['num_candidates'], _roles(r)])
   return report.markdown_table(
       ['layers x units', 'params', 'val err %', 'test err %', 'val − test',
-       'picked lr', 'candidates', 'roles'], out)
+       'picked lr', 'candidates', 'roles (target, mismatch)'], out)
+
+
+def _roles(row) -> str:
+  mismatch = {m['role']: m for m in row.get('matching', [])}
+  return ', '.join(
+      f'{role} ({mismatch[role]["target"]:,}, '
+      f'{100 * mismatch[role]["relative_mismatch"]:+.2f}%)'
+      if role in mismatch else role for role in row['roles'])
 
 
 def render_markdown(summary) -> str:
@@ -280,8 +312,9 @@ def render_markdown(summary) -> str:
         f'{report.pct(overall["test_error_mean"])}% (val − test '
         f'{100 * overall["val_minus_test"]:+.2f}).'
         + (f' {len(overall["tied_on_validation"])} architectures tied on '
-           'validation; the first in the grid was taken, and their test '
-           'errors differ by more than the ties suggest.'
+           'validation and the first in the grid was taken; their test errors '
+           f'range from {report.pct(overall["tied_test_error_range"][0])}% to '
+           f'{report.pct(overall["tied_test_error_range"][1])}%.'
            if len(overall.get('tied_on_validation', [])) > 1 else ''), '']
   lines += [
       '## For reference: Seide et al. 2011 (Switchboard RT03S, WER %)', '',

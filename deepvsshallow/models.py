@@ -136,7 +136,7 @@ class SpatialTransformer(nnx.Module):
       x = nnx.avg_pool(images_NHWC, (2, 2), (2, 2), padding='SAME')
       x = x.reshape(x.shape[0], -1)
     else:
-      x = self.features(images_NHWC)
+      x = jax.nn.relu(self.features(images_NHWC))
     return self.theta(jax.nn.relu(self.hidden(x))).reshape(-1, 2, 3)
 
   def __call__(self, images_NHWC) -> jax.Array:

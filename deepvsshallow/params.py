@@ -126,3 +126,26 @@ def budget_width(input_dim: int, depth: int, output_dim: int, budget: int, *,
     w -= 1
   return WidthMatch(width=w, param_count=count(w), target=budget,
                     rounding='down')
+
+
+def cnn_param_count(image_shape: Sequence[int], channels: Sequence[int],
+                    num_classes: int, *, kernel: int = 3) -> int:
+  """Exact count of `models.CNN`: two SAME kxk convs (each followed by a 2x2
+  max-pool) and a dense head on ceil(h/4) x ceil(w/4) x channels[-1]."""
+  h, w, c = image_shape
+  c1, c2 = channels
+  conv = kernel * kernel * c * c1 + c1 + kernel * kernel * c1 * c2 + c2
+  return conv + (-(-h // 4)) * (-(-w // 4)) * c2 * num_classes + num_classes
+
+
+def cnn_channels_for_budget(image_shape: Sequence[int],
+                            channels: Sequence[int], num_classes: int,
+                            budget: int, *, kernel: int = 3) -> tuple[int, int]:
+  """Both channel counts scaled by one factor so that the CNN's count is
+  nearest `budget` (rounding: nearest count; ties to fewer channels)."""
+  candidates = {
+      tuple(max(1, round(c * f / 100)) for c in channels)
+      for f in range(10, 1001)}
+  return min(candidates, key=lambda ch: (
+      abs(cnn_param_count(image_shape, ch, num_classes, kernel=kernel)
+          - budget), ch))

@@ -44,9 +44,9 @@ def build_models(config, image_shape, num_classes: int, st_side: int) -> dict:
   """{name: (model_fn, param count)}, FCNs sized to the CNN's count.
 
   The budget is the CNN's parameter count on this canvas. The FCN gets the
-  widest two-hidden-layer net within it; the ST-FCN's classifier gets the
-  budget less its localisation net; the ST-CNN is the CNN on the
-  transformer's output plus the localisation net (slightly over budget).
+  widest two-hidden-layer net within it. The ST models' classifiers get the
+  budget less the localisation net: the ST-FCN the widest net within it, the
+  ST-CNN the channel counts (scaled together) whose count is nearest.
   """
   c = image_shape[2]
   out_hw = (st_side, st_side)
@@ -67,6 +67,8 @@ def build_models(config, image_shape, num_classes: int, st_side: int) -> dict:
                      'lower config.loc_hidden or raise config.cnn_channels.')
   st_fcn_width = params.budget_width(st_side * st_side * c, 2, num_classes,
                                      budget - loc).width
+  st_channels = params.cnn_channels_for_budget(
+      (st_side, st_side, c), config.cnn_channels, num_classes, budget - loc)
   fns = {
       'FCN': functools.partial(models.fcn, image_shape, num_classes,
                                width=fcn_width),
@@ -74,8 +76,7 @@ def build_models(config, image_shape, num_classes: int, st_side: int) -> dict:
       'ST-FCN': functools.partial(models.st_fcn, image_shape, num_classes,
                                   width=st_fcn_width, **st_kwargs),
       'ST-CNN': functools.partial(models.st_cnn, image_shape, num_classes,
-                                  channels=tuple(config.cnn_channels),
-                                  **st_kwargs),
+                                  channels=st_channels, **st_kwargs),
       NEAREST: functools.partial(models.st_fcn, image_shape, num_classes,
                                  width=st_fcn_width, sampler='nearest',
                                  **st_kwargs),
@@ -101,6 +102,13 @@ def validate_config(config) -> data_lib.DatasetSpec:
   if config.localisation not in ('mlp', 'cnn'):
     raise UsageError(f'config.localisation must be mlp or cnn, got '
                      f'{config.localisation!r}.')
+  validate.non_negative_int('distortion_seed', config.distortion_seed)
+  side = spec.image_shape[0] + 2 * config.margin
+  for kind in config.distortions:  # Every budget fits, before any training.
+    canvas = distortions.spec_for(kind, spec.image_shape[:2],
+                                  margin=config.margin).canvas
+    build_models(config, (canvas, canvas, spec.image_shape[2]),
+                 spec.num_classes, side)
   return spec
 
 
@@ -137,6 +145,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
                                data_dir=config.data_dir or None,
                                val_fraction=config.val_fraction,
                                split_seed=config.split_seed)
+  validate.fits_data(config, base)
   st_side = spec.image_shape[0] + 2 * config.margin
   member_seeds, member_lrs = trials.grid(config.learning_rates,
                                          config.num_seeds)
@@ -223,12 +232,12 @@ def results_table(rows, kinds) -> str:
   paper = _paper()
   by = {(r['distortion'], r['model']): r for r in rows}
   names = list(dict.fromkeys(r['model'] for r in rows))
-  header = ['model', 'params'] + [f'{k} test err % (ours)' for k in kinds] + [
+  header = ['model', f'params ({" / ".join(kinds)})'] + [f'{k} test err % (ours)' for k in kinds] + [
       f'{k} paper %' for k in kinds]
   out = []
   for name in names:
-    cells = [name, ', '.join(f'{by[(k, name)]["param_count"]:,}' for k in kinds
-                             if (k, name) in by)]
+    cells = [name, ' / '.join(f'{by[(k, name)]["param_count"]:,}'
+                              if (k, name) in by else '-' for k in kinds)]
     for k in kinds:
       r = by.get((k, name))
       cells.append('' if r is None else 'diverged' if r['status'] != 'done'

@@ -96,7 +96,11 @@ def train_step(graphdef, tx_fn, state: MemberState, images_NHWC, labels_N,
           state.params, images_NHWC, labels_N)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
-  diverged = state.diverged | ~jnp.isfinite(loss)
+  # A finite loss can still come with non-finite gradients (an overflow in
+  # the backward pass): check the parameters the step would write, too.
+  finite = jnp.isfinite(loss) & jnp.all(jnp.stack(
+      [jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(params)]))
+  diverged = state.diverged | ~finite
   # A diverged member keeps its last finite parameters, so its
   # best-validation snapshot stays meaningful and NaNs never spread.
   keep = lambda new, old: jnp.where(diverged, old, new)
@@ -143,9 +147,11 @@ def evaluate(graphdef, params, images_NHWC, labels_N, chunk: int):
   labels = jnp.pad(labels_N, (0, pad))
   mask = jnp.arange(n + pad) < n
 
+  model = nnx.merge(graphdef, params)
+
   def body(carry, xs):
     x, y, m = xs
-    _, logits = loss_and_logits(graphdef, params, x, y)
+    logits = model(images_to_float(x))
     ce = optax.softmax_cross_entropy_with_integer_labels(logits, y)
     errors = (jnp.argmax(logits, -1) != y) & m
     return (carry[0] + errors.sum(), carry[1] + jnp.where(m, ce, 0).sum()), None
@@ -224,10 +230,7 @@ class PopulationProgram:
                                 jax.local_device_count() if settings.shard
                                 else 1)
     self.epoch = jax.jit(epoch, donate_argnums=0)
-    self.eval = jax.jit(jax.vmap(
-        functools.partial(evaluate, self.graphdef,
-                          chunk=settings.eval_batch_size),
-        in_axes=(0, None, None)))
+    self.eval = _population_eval(self.graphdef, settings.eval_batch_size)
     self.keep_best = jax.jit(_keep_best, donate_argnums=0)
 
 
@@ -345,9 +348,14 @@ def train_population(model_fn: Callable[[nnx.Rngs], nnx.Module], dataset,
   )
 
 
+@functools.lru_cache(maxsize=64)
+def _population_eval(graphdef, chunk: int):
+  return jax.jit(jax.vmap(functools.partial(evaluate, graphdef, chunk=chunk),
+                          in_axes=(0, None, None)))
+
+
 def evaluate_population(graphdef, params, split, *, chunk: int = 1024):
   """(error rate, loss) per member on a `data.Split`, e.g. the test split."""
-  fn = jax.jit(jax.vmap(functools.partial(evaluate, graphdef, chunk=chunk),
-                        in_axes=(0, None, None)))
-  err, loss = fn(params, jnp.asarray(split.images), jnp.asarray(split.labels))
+  err, loss = _population_eval(graphdef, chunk)(
+      params, jnp.asarray(split.images), jnp.asarray(split.labels))
   return np.asarray(err), np.asarray(loss)

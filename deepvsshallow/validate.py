@@ -19,18 +19,42 @@ def positive_ints(name: str, values, *, allow_empty: bool = False) -> tuple:
   return values
 
 
+def non_negative_int(name: str, value) -> int:
+  if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or (
+      value < 0):
+    raise UsageError(f'config.{name} must be an integer >= 0, got {value!r}.')
+  return int(value)
+
+
 def training(config) -> None:
   """The fields every population experiment shares."""
   models.get_activation(getattr(config, 'activation', 'relu'))
   train.make_optimizer(config.optimizer, 1.0, schedule=config.schedule)
   lrs = tuple(config.learning_rates)
-  if not lrs or any(not np.isfinite(lr) or lr <= 0 for lr in lrs):
+  try:
+    ok = bool(lrs) and all(np.isfinite(float(lr)) and float(lr) > 0
+                           for lr in lrs)
+  except (TypeError, ValueError):
+    ok = False
+  if not ok:
     raise UsageError(f'config.learning_rates must be positive numbers, got '
                      f'{lrs}.')
+  if not 0 < config.val_fraction < 1:
+    raise UsageError(f'config.val_fraction must be in (0, 1), got '
+                     f'{config.val_fraction}.')
+  non_negative_int('split_seed', config.split_seed)
   for name in ('num_seeds', 'num_epochs', 'batch_size', 'eval_batch_size'):
     positive_ints(name, [getattr(config, name)])
   if config.patience < 0:
     raise UsageError(f'config.patience must be >= 0, got {config.patience}.')
+
+
+def fits_data(config, dataset) -> None:
+  """Checks that need the data's size; call before writing anything."""
+  if config.batch_size > len(dataset.train):
+    raise UsageError(f'config.batch_size={config.batch_size} is larger than '
+                     f'the {len(dataset.train)} training examples of '
+                     f'{dataset.name}; lower it.')
 
 
 def train_settings(config) -> train.TrainSettings:

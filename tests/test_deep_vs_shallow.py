@@ -86,6 +86,23 @@ def test_diverged_candidates_are_recorded_and_the_sweep_goes_on(tmp_path):
     assert row['num_diverged'] == c.num_seeds
 
 
+def test_weights_only_matching_runs_and_reports_mismatch(tmp_path):
+  """Seide's convention: match weights only; models still have biases."""
+  c = _tiny_config(count_biases=False, depths=(1, 3))
+  summary = deep_vs_shallow.train_and_evaluate(c, str(tmp_path))
+  rows = {r['architecture']: r for r in summary['architectures']}
+  deep = rows['3x32']
+  shallow = next(r for r in rows.values() if 'matched:3x32' in r['roles'])
+  target = params.mlp_param_count(64, [32] * 3, 10, biases=False)
+  m = shallow['matching'][0]
+  assert m['target'] == target
+  assert m['relative_mismatch'] == pytest.approx(
+      (params.mlp_param_count(64, shallow['hidden_widths'], 10, biases=False)
+       - target) / target)
+  assert deep['param_count'] == params.mlp_param_count(64, [32] * 3, 10)
+  assert 'matched:3x32 (' in (tmp_path / 'results.md').read_text()
+
+
 @pytest.mark.slow
 def test_launcher_end_to_end(tmp_path, tfds_dir):
   workdir = tmp_path / 'run'
@@ -130,6 +147,9 @@ BAD_INPUTS = [
      'expected [DATASET][,runlocal]'),
     (['--config=experiments/configs/nope.py'], 'could not load the config'),
     (['stray_argument'], 'unexpected arguments'),
+    (['--config.batch_size=100000'], 'larger than the'),
+    (['--config.split_seed=-1'], 'split_seed must be an integer >= 0'),
+    (["--config.learning_rates=('fast',)"], 'learning_rates must be positive'),
 ]
 
 

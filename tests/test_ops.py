@@ -1,6 +1,7 @@
 """Tests for deepvsshallow.ops (affine_grid, bilinear_sample, nearest_sample)."""
 
 import itertools
+import os
 
 import jax
 import jax.numpy as jnp
@@ -165,7 +166,7 @@ def test_identity_reproduces_input(hw, padding_mode):
     grid = ops.affine_grid(theta, images.shape, align_corners=align_corners)
     for fn in (ops.bilinear_sample, ops.nearest_sample):
       out = fn(images, grid, padding_mode=padding_mode, align_corners=align_corners)
-      np.testing.assert_allclose(out, images, atol=1e-6, err_msg=fn.__name__)
+      np.testing.assert_array_equal(out, images, err_msg=fn.__name__)
 
 
 def test_identity_is_exact_with_align_corners():
@@ -403,3 +404,38 @@ def test_matches_torch(align_corners, padding_mode):
   d_images, d_theta = jax.grad(loss, (0, 1))(jnp.asarray(images), jnp.asarray(theta))
   np.testing.assert_allclose(d_images, nhwc(img_t.grad), atol=1e-5)
   np.testing.assert_allclose(d_theta, theta_t.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+GOLDEN = os.path.join(os.path.dirname(__file__), 'data', 'torch_grid_sample.npz')
+
+
+@pytest.mark.parametrize('mode', ['bilinear', 'nearest'])
+@pytest.mark.parametrize('padding_mode', ['zeros', 'border'])
+@pytest.mark.parametrize('align_corners', [False, True])
+def test_matches_stored_torch_outputs_and_gradients(mode, padding_mode,
+                                                    align_corners):
+  """PyTorch 2.13's own numbers (tests/data/make_torch_golden.py), so this
+  runs without torch installed."""
+  g = np.load(GOLDEN)
+  key = f'{mode}_{padding_mode}_{"ac" if align_corners else "noac"}'
+  images = jnp.asarray(g['images_NCHW'].transpose(0, 2, 3, 1))
+  cot = jnp.asarray(g['cotangent_NCHW'].transpose(0, 2, 3, 1))
+  theta = jnp.asarray(g['theta'])
+  sample = ops.bilinear_sample if mode == 'bilinear' else ops.nearest_sample
+
+  def f(images, theta):
+    grid = ops.affine_grid(theta, (2, 4, 7, 3), align_corners=align_corners)
+    return sample(images, grid, padding_mode=padding_mode,
+                  align_corners=align_corners)
+
+  grid = ops.affine_grid(theta, (2, 4, 7, 3), align_corners=align_corners)
+  np.testing.assert_allclose(grid, g[f'{key}/grid'], rtol=1e-6, atol=1e-6)
+  out, vjp = jax.vjp(f, images, theta)
+  np.testing.assert_allclose(out, g[f'{key}/out'].transpose(0, 2, 3, 1),
+                             rtol=1e-5, atol=1e-5)
+  g_images, g_theta = vjp(cot)
+  np.testing.assert_allclose(
+      g_images, g[f'{key}/grad_images'].transpose(0, 2, 3, 1),
+      rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(g_theta, g[f'{key}/grad_theta'], rtol=1e-4,
+                             atol=1e-4)

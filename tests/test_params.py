@@ -73,3 +73,24 @@ def test_model_count_equals_closed_form_and_is_pinned():
 def test_impossible_requests_are_usage_errors(call, match):
   with pytest.raises(UsageError, match=match):
     call()
+
+
+@pytest.mark.parametrize('shape,channels', [((12, 12, 1), (16, 32)),
+                                            ((18, 18, 1), (5, 7)),
+                                            ((32, 32, 3), (8, 16))])
+def test_cnn_count_closed_form_equals_model(shape, channels):
+  model = models.CNN(shape, 10, channels=channels, rngs=nnx.Rngs(0))
+  assert params.count_params(nnx.state(model, nnx.Param)) == (
+      params.cnn_param_count(shape, channels, 10))
+
+
+def test_cnn_channels_for_budget_is_nearest_on_its_scale():
+  target = 9_000
+  ch = params.cnn_channels_for_budget((12, 12, 1), (16, 32), 10, target)
+  got = params.cnn_param_count((12, 12, 1), ch, 10)
+  assert abs(got - target) / target < 0.03
+  # No scaled pair does better.
+  for f in range(10, 1001):
+    other = tuple(max(1, round(c * f / 100)) for c in (16, 32))
+    assert abs(params.cnn_param_count((12, 12, 1), other, 10) - target) >= abs(
+        got - target)

@@ -100,7 +100,10 @@ def _forward_kernel(
     img = img_ref[pl.ds(qs, block_q), :]  # (block_q, C)
     wy = _hat(rows, y0, fy)  # (block_p, block_q)
     wx = _hat(cols, x0, fx)
-    dot = lambda w: jnp.dot(w, img, preferred_element_type=dtype)
+    # HIGHEST: the default lowers to TF32 on GPU, which would round pixels and
+    # weights to a 10-bit mantissa and break the exact identity.
+    dot = lambda w: jnp.dot(w, img, preferred_element_type=dtype,
+                            precision=lax.Precision.HIGHEST)
     return (
         out + dot(wy * wx),
         jx + dot(wy * _dhat(cols, x0, dtype)),
@@ -131,7 +134,8 @@ def _backward_kernel(
     w = _hat(rows, y0, fy) * _hat(cols, x0, fx)  # (block_p, block_q)
     # W^T @ g without materialising the transpose.
     return acc + lax.dot_general(
-        w, g, (((0,), (0,)), ((), ())), preferred_element_type=dtype
+        w, g, (((0,), (0,)), ((), ())), preferred_element_type=dtype,
+        precision=lax.Precision.HIGHEST,
     )
 
   acc = lax.fori_loop(0, num_p_blocks, body, jnp.zeros(dimg_ref.shape, dtype))

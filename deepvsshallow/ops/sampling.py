@@ -367,8 +367,8 @@ def bilinear_sample(
 
   Returns:
     (N, H_out, W_out, C) array with the dtype of `images`. Differentiable
-    w.r.t. both `images` and `grid` (jnp path: autodiff of the floor-based
-    taps; Pallas path: custom VJP); the derivative w.r.t. a coordinate at an
+    w.r.t. both `images` and `grid` (both paths: a custom VJP of the
+    floor-based taps); the derivative w.r.t. a coordinate at an
     integer pixel position is the right derivative.
   """
   images = jnp.asarray(images)
