@@ -79,3 +79,19 @@ def run(main: Callable[[list[str]], None]) -> None:
       usage_exit(e)
 
   app.run(guarded, flags_parser=parse)
+
+
+def launch(train_and_evaluate: Callable, config_file: str,
+           default_workdir: str) -> None:
+  """The whole of a launcher: --config and --workdir, then
+  `train_and_evaluate(config, workdir)` under the exit-2 contract."""
+  config_flag = define_config(config_file)
+  workdir = flags.DEFINE_string('workdir', default_workdir,
+                                'Where results are written.')
+
+  def main(argv):
+    if len(argv) > 1:
+      usage_exit(f'unexpected arguments {argv[1:]}; use --flag=value.')
+    train_and_evaluate(config_value(config_flag), workdir.value)
+
+  run(main)

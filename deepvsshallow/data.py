@@ -144,7 +144,8 @@ def _unreachable_hosts(builder, timeout: float) -> list[str]:
   TFDS retries a failed download with backoff for minutes; resolving and
   connecting to each host first turns "offline" into an answer in seconds.
   """
-  hosts = set()
+  # No recorded URLs (manual or GCS-only datasets): TFDS's own mirror.
+  hosts = set() if builder.url_infos else {('storage.googleapis.com', 443)}
   for url in (builder.url_infos or {}):
     parts = urllib.parse.urlsplit(url)
     if parts.hostname:

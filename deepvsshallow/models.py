@@ -166,24 +166,34 @@ def fcn(image_shape, num_classes, *, width: int, rngs: nnx.Rngs):
              rngs=rngs)
 
 
-def st_fcn(image_shape, num_classes, *, width: int, output_hw,
-           localisation: str = 'mlp', loc_hidden: int = 32,
-           sampler: str = 'bilinear', rngs: nnx.Rngs):
+def _with_transformer(classifier_fn, image_shape, *, output_hw,
+                      localisation: str, loc_hidden: int, sampler: str,
+                      rngs: nnx.Rngs) -> STClassifier:
   st = SpatialTransformer(image_shape, output_hw=output_hw,
                           localisation=localisation, hidden=loc_hidden,
                           sampler=sampler, rngs=rngs)
-  return STClassifier(st, fcn((*output_hw, image_shape[2]), num_classes,
-                              width=width, rngs=rngs))
+  return STClassifier(st, classifier_fn((*output_hw, image_shape[2]), rngs))
+
+
+def st_fcn(image_shape, num_classes, *, width: int, output_hw,
+           localisation: str = 'mlp', loc_hidden: int = 32,
+           sampler: str = 'bilinear', rngs: nnx.Rngs):
+  """A SpatialTransformer, then the paper's FCN on its output."""
+  return _with_transformer(
+      lambda shape, rngs: fcn(shape, num_classes, width=width, rngs=rngs),
+      image_shape, output_hw=output_hw, localisation=localisation,
+      loc_hidden=loc_hidden, sampler=sampler, rngs=rngs)
 
 
 def st_cnn(image_shape, num_classes, *, channels, output_hw,
            localisation: str = 'mlp', loc_hidden: int = 32,
            sampler: str = 'bilinear', rngs: nnx.Rngs):
-  st = SpatialTransformer(image_shape, output_hw=output_hw,
-                          localisation=localisation, hidden=loc_hidden,
-                          sampler=sampler, rngs=rngs)
-  return STClassifier(st, CNN((*output_hw, image_shape[2]), num_classes,
-                              channels=channels, rngs=rngs))
+  """A SpatialTransformer, then the CNN on its output."""
+  return _with_transformer(
+      lambda shape, rngs: CNN(shape, num_classes, channels=channels,
+                              rngs=rngs),
+      image_shape, output_hw=output_hw, localisation=localisation,
+      loc_hidden=loc_hidden, sampler=sampler, rngs=rngs)
 
 
 MODELS: dict[str, Callable[..., nnx.Module]] = {

@@ -186,13 +186,22 @@ def _compute_dtype(images_dtype, coord_dtype):
   return jnp.promote_types(jnp.promote_types(images_dtype, coord_dtype), jnp.float32)
 
 
-def _forward(images_NHWC, x_NHW, y_NHW, interpret):
-  n, h, w, c = images_NHWC.shape
+def _layout(images_NHWC, x_NHW, y_NHW):
+  """Block sizes, compute dtype, padded point columns and pixel rows."""
+  _, h, w, _ = images_NHWC.shape
   _, ho, wo = x_NHW.shape
   block_p, block_q = _block_sizes(ho * wo, h * w)
   dtype = _compute_dtype(images_NHWC.dtype, x_NHW.dtype)
   x, y = _prepare_points(x_NHW, y_NHW, (h, w), block_p, dtype)
   qrow, qcol = _prepare_pixels((h, w), block_q, dtype)
+  return block_p, block_q, dtype, x, y, qrow, qcol
+
+
+def _forward(images_NHWC, x_NHW, y_NHW, interpret):
+  n, h, w, c = images_NHWC.shape
+  _, ho, wo = x_NHW.shape
+  block_p, block_q, dtype, x, y, qrow, qcol = _layout(images_NHWC, x_NHW,
+                                                      y_NHW)
   p_pad, q_pad = x.shape[1], qrow.shape[1]
   img = _pad_channels_last(images_NHWC.reshape(n, h * w, c), q_pad, dtype)
   c_pad = img.shape[2]
@@ -225,10 +234,8 @@ def _forward(images_NHWC, x_NHW, y_NHW, interpret):
 def _image_grad(images_NHWC, x_NHW, y_NHW, g_NHWC, interpret):
   n, h, w, c = images_NHWC.shape
   _, ho, wo = x_NHW.shape
-  block_p, block_q = _block_sizes(ho * wo, h * w)
-  dtype = _compute_dtype(images_NHWC.dtype, x_NHW.dtype)
-  x, y = _prepare_points(x_NHW, y_NHW, (h, w), block_p, dtype)
-  qrow, qcol = _prepare_pixels((h, w), block_q, dtype)
+  block_p, block_q, dtype, x, y, qrow, qcol = _layout(images_NHWC, x_NHW,
+                                                      y_NHW)
   p_pad, q_pad = x.shape[1], qrow.shape[1]
   g = _pad_channels_last(g_NHWC.reshape(n, ho * wo, c), p_pad, dtype)
   c_pad = g.shape[2]
