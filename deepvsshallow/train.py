@@ -221,16 +221,15 @@ class PopulationProgram:
     self.members = _members_mode(settings.members, abstract)
     self.init = jax.jit(jax.vmap(
         functools.partial(init_member, model_fn, self.tx_fn)))
-    member_epoch = functools.partial(train_epoch, self.graphdef, self.tx_fn,
-                                     settings.batch_size)
-    if self.members == 'vmap':
-      epoch = jax.vmap(member_epoch, in_axes=(0, 0, 0, None, None, None))
-    else:
-      epoch = functools.partial(_population_in_turn, member_epoch,
-                                jax.local_device_count() if settings.shard
-                                else 1)
-    self.epoch = jax.jit(epoch, donate_argnums=0)
-    self.eval = _population_eval(self.graphdef, settings.eval_batch_size)
+    shards = jax.local_device_count() if settings.shard else 1
+    self.epoch = jax.jit(over_members(
+        functools.partial(train_epoch, self.graphdef, self.tx_fn,
+                          settings.batch_size), 3, self.members, shards),
+                         donate_argnums=0)
+    self.eval = jax.jit(over_members(
+        functools.partial(evaluate, self.graphdef,
+                          chunk=settings.eval_batch_size), 1, self.members,
+        shards))
     self.keep_best = jax.jit(_keep_best, donate_argnums=0)
 
 
@@ -244,24 +243,33 @@ def _members_mode(mode: str, abstract_model) -> str:
   return 'map' if has_conv and jax.default_backend() == 'cpu' else 'vmap'
 
 
-def _population_in_turn(member_epoch, shards, state, seeds_P, lrs_P, epoch,
-                        images, labels):
-  """The population epoch with members run one after another (lax.map).
+def over_members(member_fn, num_member_args: int, mode: str, shards: int):
+  """`member_fn` over a population: its first `num_member_args` arguments
+  carry a leading population axis, the rest are shared by every member.
 
-  The population axis (P) is split as (shards, P / shards): shards stay
-  vmapped, so a population sharded over devices keeps one shard per device,
-  and within a shard members take turns.
+  mode 'vmap' batches members. Mode 'map' runs them one after another
+  (lax.map) inside the same program; with several devices, `shard_map` gives
+  each device its own members, so nothing is batched across members and no
+  grouped convolution appears anywhere.
   """
-  split = lambda a: a.reshape(shards, -1, *a.shape[1:])
-  merge = lambda a: a.reshape(-1, *a.shape[2:])
+  k = num_member_args
 
-  def shard(state, seeds, lrs):
-    return jax.lax.map(
-        lambda m: member_epoch(m[0], m[1], m[2], epoch, images, labels),
-        (state, seeds, lrs))
+  if mode == 'vmap':
+    return lambda *args: jax.vmap(
+        member_fn, in_axes=(0,) * k + (None,) * (len(args) - k))(*args)
 
-  out = jax.vmap(shard)(*jax.tree.map(split, (state, seeds_P, lrs_P)))
-  return jax.tree.map(merge, out)
+  def in_turn(*args):
+    shared = args[k:]
+    return jax.lax.map(lambda m: member_fn(*m, *shared), args[:k])
+
+  if shards == 1:
+    return in_turn
+  # check_vma=False: members never communicate, and scans inside start
+  # from replicated constants (zeros) that become per-device.
+  return lambda *args: jax.shard_map(
+      in_turn, mesh=population_mesh(),
+      in_specs=(P(POP_AXIS),) * k + (P(),) * (len(args) - k),
+      out_specs=P(POP_AXIS), check_vma=False)(*args)
 
 
 def _keep_best(best_params, params, improved_P):

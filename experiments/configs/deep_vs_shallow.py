@@ -15,12 +15,12 @@ Other arguments, comma-separated after the file name:
                                        fashion_mnist, kmnist, cifar10, ...)
   ...deep_vs_shallow.py:mnist,runlocal both
 
-Runtime: about 3 minutes for the default on a 2-core laptop CPU; `:mnist`
+Runtime: about 3 minutes for the default on a 2-core CPU; `:mnist`
 takes about an hour there and a few minutes on one GPU.
 
-Expected result (digits default, see README for the measured table): every
-net reaches 2-5% test error; the 8x8 digits task is small enough that depth
-buys little at these sizes, and the report says whichever way it comes out.
+Expected result (digits default, measured table in README.md): every net
+reaches 2-6% test error; the 8x8 digits task is small enough that depth buys
+little at these sizes, and the report says whichever way it comes out.
 Validation error of the picked model is typically below its test error: the
 selection is optimistic, the lecture's point about training on validation.
 """
