@@ -7,7 +7,6 @@ traceback, nothing written. Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Callable
 
@@ -82,30 +81,10 @@ def run(main: Callable[[list[str]], None]) -> None:
   app.run(guarded, flags_parser=parse)
 
 
-def one_cpu_device_per_core() -> None:
-  """Gives XLA's CPU platform one device per core (unless XLA_FLAGS already
-  sets a count).
-
-  XLA runs each matmul or convolution on one core, so a population sharded
-  over one device per core is what uses every core (BUILD_NOTES.md). On GPU
-  and TPU hosts it only adds CPU devices, which the default backend ignores.
-  Takes effect only before JAX initialises its backends.
-  """
-  flags_now = os.environ.get('XLA_FLAGS', '')
-  if 'xla_force_host_platform_device_count' in flags_now:
-    return
-  cores = (len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity')
-           else os.cpu_count() or 1)
-  os.environ['XLA_FLAGS'] = (
-      f'{flags_now} --xla_force_host_platform_device_count={cores}'.strip())
-
-
 def launch(train_and_evaluate: Callable, config_file: str,
            default_workdir: str) -> None:
   """The whole of a launcher: --config and --workdir, then
-  `train_and_evaluate(config, workdir)` under the exit-2 contract, with one
-  XLA CPU device per core."""
-  one_cpu_device_per_core()
+  `train_and_evaluate(config, workdir)` under the exit-2 contract."""
   config_flag = define_config(config_file)
   workdir = flags.DEFINE_string('workdir', default_workdir,
                                 'Where results are written.')

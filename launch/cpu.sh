@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run a launcher with one XLA CPU device per core, so that the population axis
-# is sharded over every core (XLA runs one large matmul on one core).
+# is sharded over every core. Measured (BUILD_NOTES.md): faster for large
+# populations (the population benchmark), slower for the tiny digits MLPs.
 # PYTHON picks the interpreter (default: python on PATH).
 #   launch/cpu.sh experiments/deep_vs_shallow.py --workdir=runs/dvs
 set -euo pipefail
