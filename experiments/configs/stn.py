@@ -69,7 +69,8 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
   c.patience = 0
   c.eval_batch_size = 2048
   c.shard = True
-  if runlocal:
+  if runlocal:  # Every model and the sampling demo, on RTS only.
+    c.distortions = ('RTS',)
     c.num_seeds = 2
     c.learning_rates = (3e-3,)
     c.num_epochs = 2
