@@ -18,14 +18,12 @@ import functools
 import os
 import platform
 import time
-from typing import Sequence
 
 import jax
 import numpy as np
-from absl import logging
 
 from deepvsshallow import data as data_lib
-from deepvsshallow import models, params, reference, report, train, trials
+from deepvsshallow import models, params, reference, report, trials
 from deepvsshallow import validate
 from deepvsshallow.errors import UsageError
 
@@ -109,7 +107,7 @@ def _trial_config(config) -> dict:
 def train_and_evaluate(config, workdir: str) -> dict:
   """Runs the whole sweep; returns the summary written to results.json."""
   t0 = time.time()
-  spec = validate_config(config)
+  validate_config(config)
   workdir = report.ensure_writable_dir(workdir)
   dataset = data_lib.load_dataset(
       config.dataset, data_dir=config.data_dir or None,
