@@ -1,12 +1,19 @@
-"""What every absl launcher shares: the config flag and the exit-2 contract.
+"""What every absl launcher shares: the config flag, the exit-2 contract and
+JAX's persistent compilation cache.
 
 Bad input (an unknown config field, a bad value, an unknown dataset, an
-impossible width) prints one line, `error: ...`, and exits with code 2: no
-traceback, nothing written. Anything else is a bug and keeps its traceback.
+impossible width) prints one line per problem, `error: ...`, and exits with
+code 2: no traceback, nothing written. Anything else is a bug and keeps its
+traceback.
+
+Compiled programs are cached on disk, so a second run of the same study
+skips compilation: in $JAX_COMPILATION_CACHE_DIR if set, else in
+$XDG_CACHE_HOME/deepvsshallow/jax (default ~/.cache/deepvsshallow/jax).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Callable
 
@@ -19,8 +26,26 @@ USAGE_EXIT_CODE = 2
 
 
 def usage_exit(message) -> None:
-  print(f'error: {message}', file=sys.stderr, flush=True)
+  lines = [l for l in str(message).splitlines() if l.strip()] or [
+      str(message)]
+  print('\n'.join(f'error: {l}' for l in lines), file=sys.stderr, flush=True)
   sys.exit(USAGE_EXIT_CODE)
+
+
+def compilation_cache_dir() -> str:
+  cache_home = os.environ.get('XDG_CACHE_HOME') or os.path.expanduser(
+      '~/.cache')
+  return os.environ.get('JAX_COMPILATION_CACHE_DIR') or os.path.join(
+      cache_home, 'deepvsshallow', 'jax')
+
+
+def enable_compilation_cache() -> None:
+  """Every compiled program cached on disk (JAX's default skips those that
+  compile in under a second: most of ours on a GPU)."""
+  import jax
+  jax.config.update('jax_compilation_cache_dir', compilation_cache_dir())
+  jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
+  jax.config.update('jax_persistent_cache_min_entry_size_bytes', 0)
 
 
 def _last_line(error: BaseException) -> str:
@@ -81,17 +106,23 @@ def run(main: Callable[[list[str]], None]) -> None:
   app.run(guarded, flags_parser=parse)
 
 
-def launch(train_and_evaluate: Callable, config_file: str,
-           default_workdir: str) -> None:
-  """The whole of a launcher: --config and --workdir, then
-  `train_and_evaluate(config, workdir)` under the exit-2 contract."""
-  config_flag = define_config(config_file)
-  workdir = flags.DEFINE_string('workdir', default_workdir,
+def launch(train_and_evaluate: Callable, launcher_file: str) -> None:
+  """The whole of a launcher: --config (default: configs/<launcher name>.py
+  beside the launcher) and --workdir (default: runs/<launcher name>), then
+  `train_and_evaluate(config, workdir)` under the exit-2 contract, with the
+  persistent compilation cache on."""
+  name = os.path.splitext(os.path.basename(launcher_file))[0]
+  config_flag = define_config(os.path.join(
+      os.path.dirname(os.path.abspath(launcher_file)), 'configs',
+      f'{name}.py'))
+  workdir = flags.DEFINE_string('workdir', os.path.join('runs', name),
                                 'Where results are written.')
 
   def main(argv):
     if len(argv) > 1:
       usage_exit(f'unexpected arguments {argv[1:]}; use --flag=value.')
-    train_and_evaluate(config_value(config_flag), workdir.value)
+    config = config_value(config_flag)
+    enable_compilation_cache()
+    train_and_evaluate(config, workdir.value)
 
   run(main)

@@ -1,10 +1,17 @@
 """Datasets: one registry, one interface, every dataset through TFDS.
 
-`load_dataset(name)` returns a `Dataset` whose train and validation splits are
-uint8 NHWC image arrays with int32 labels. The validation split is carved from
-the TFDS train split by a seeded permutation, so it is deterministic and never
-overlaps test. Test is read only when `Dataset.test()` is called, which the
-experiments do once, for the final report.
+`load_dataset(name)` returns a `Dataset` whose splits hold `inputs` and
+`targets`. The validation split is carved from the TFDS train split by a
+seeded permutation, so it is deterministic and never overlaps test. Test is
+read only when `Dataset.test()` is called, which the runner does once, after
+all training.
+
+Every dataset declares its input convention, and `prepare_inputs` is the one
+place that turns stored inputs into what a model sees:
+
+  pixels  uint8 0..255, any shape (N, H, W, C)  ->  float32 in [0, 1]
+  float   float32 features or signals, as stored
+  bits    uint8 {0, 1}                          ->  float32 {0, 1}
 
 The offline default, `digits`, is scikit-learn's bundled 8x8 digits prepared as
 a TFDS dataset (array_record), so it travels the same path as the real ones.
@@ -25,14 +32,31 @@ import tensorflow_datasets as tfds
 
 from deepvsshallow.errors import UsageError
 
+INPUT_CONVENTIONS = {
+    'pixels': lambda x: x.astype('float32') / 255.0,
+    'float': lambda x: x.astype('float32'),
+    'bits': lambda x: x.astype('float32'),
+}
+
+
+def prepare_inputs(inputs, convention: str):
+  """Stored inputs to the float32 a model sees (see the module docstring).
+
+  Works on numpy and jax arrays alike; the engine calls it inside the step.
+  """
+  if convention not in INPUT_CONVENTIONS:
+    raise UsageError(f'unknown input convention {convention!r}; known: '
+                     f'{", ".join(INPUT_CONVENTIONS)}.')
+  return INPUT_CONVENTIONS[convention](inputs)
+
 
 @dataclasses.dataclass(frozen=True)
 class Split:
-  images: np.ndarray  # (N, H, W, C) uint8
-  labels: np.ndarray  # (N,) int32
+  inputs: np.ndarray   # (N, ...) stored as the dataset's input convention says.
+  targets: np.ndarray  # (N,) int32 labels, or (N, K) float32 for regression.
 
   def __len__(self) -> int:
-    return len(self.labels)
+    return len(self.targets)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,8 +65,10 @@ class Dataset:
   name: str
   train: Split
   validation: Split
-  image_shape: tuple[int, int, int]
-  num_classes: int
+  input_shape: tuple[int, ...]   # One example's stored shape, e.g. (H, W, C).
+  num_classes: int               # Output width for classification tasks.
+  input_convention: str          # A key of INPUT_CONVENTIONS.
+  task: str                      # The default task, a key of tasks.TASKS.
   _read_test: Callable[[], Split] = dataclasses.field(repr=False)
 
   def test(self) -> Split:
@@ -50,7 +76,7 @@ class Dataset:
 
   @property
   def input_dim(self) -> int:
-    return int(np.prod(self.image_shape))
+    return int(np.prod(self.input_shape))
 
 
 class SklearnDigits(tfds.core.GeneratorBasedBuilder):
@@ -108,21 +134,24 @@ def _digits_test_indices(fraction: float = 0.2, seed: int = 0) -> np.ndarray:
 @dataclasses.dataclass(frozen=True)
 class DatasetSpec:
   tfds_name: str
-  image_shape: tuple[int, int, int]
+  input_shape: tuple[int, ...]
   num_classes: int
+  train_size: int   # Examples in the TFDS train split (checks need no data).
+  input_convention: str = 'pixels'
+  task: str = 'classification'
   train_split: str = 'train'
   test_split: str = 'test'
   offline: bool = False  # Prepared from a package; never downloads.
 
 
 DATASETS: dict[str, DatasetSpec] = {
-    'digits': DatasetSpec('sklearn_digits', (8, 8, 1), 10, offline=True),
-    'mnist': DatasetSpec('mnist', (28, 28, 1), 10),
-    'fashion_mnist': DatasetSpec('fashion_mnist', (28, 28, 1), 10),
-    'kmnist': DatasetSpec('kmnist', (28, 28, 1), 10),
-    'emnist_digits': DatasetSpec('emnist/digits', (28, 28, 1), 10),
-    'cifar10': DatasetSpec('cifar10', (32, 32, 3), 10),
-    'svhn': DatasetSpec('svhn_cropped', (32, 32, 3), 10),
+    'digits': DatasetSpec('sklearn_digits', (8, 8, 1), 10, 1438, offline=True),
+    'mnist': DatasetSpec('mnist', (28, 28, 1), 10, 60_000),
+    'fashion_mnist': DatasetSpec('fashion_mnist', (28, 28, 1), 10, 60_000),
+    'kmnist': DatasetSpec('kmnist', (28, 28, 1), 10, 60_000),
+    'emnist_digits': DatasetSpec('emnist/digits', (28, 28, 1), 10, 240_000),
+    'cifar10': DatasetSpec('cifar10', (32, 32, 3), 10, 50_000),
+    'svhn': DatasetSpec('svhn_cropped', (32, 32, 3), 10, 73_257),
 }
 
 
@@ -188,12 +217,17 @@ def _read_split(source) -> Split:
   return Split(images, labels)
 
 
+def num_validation(n: int, val_fraction: float) -> int:
+  """How many of n training examples `carve_validation` holds out."""
+  return int(round(val_fraction * n))
+
+
 def carve_validation(n: int, val_fraction: float, seed: int
                      ) -> tuple[np.ndarray, np.ndarray]:
   """(train_indices, validation_indices) of a TFDS train split of size n."""
   if not 0 < val_fraction < 1:
     raise UsageError(f'val_fraction must be in (0, 1), got {val_fraction}.')
-  n_val = int(round(val_fraction * n))
+  n_val = num_validation(n, val_fraction)
   if n_val < 1 or n_val >= n:
     raise UsageError(f'val_fraction={val_fraction} leaves {n_val} of {n} '
                      'training examples for validation; pick a fraction that '
@@ -217,19 +251,21 @@ def load_dataset(name: str, *, data_dir: str | None = None,
                          file_format='array_record')
   _prepare(builder, name, spec, data_dir, network_timeout)
   full_train = _read_split(builder.as_data_source(split=spec.train_split))
-  if full_train.images.shape[1:] != spec.image_shape:
-    raise UsageError(f'dataset {name!r} has images of shape '
-                     f'{full_train.images.shape[1:]}, expected '
-                     f'{spec.image_shape}.')
+  if full_train.inputs.shape[1:] != spec.input_shape:
+    raise UsageError(f'dataset {name!r} has inputs of shape '
+                     f'{full_train.inputs.shape[1:]}, expected '
+                     f'{spec.input_shape}.')
   train_idx, val_idx = carve_validation(len(full_train), val_fraction,
                                         split_seed)
-  take = lambda s, i: Split(s.images[i], s.labels[i])
+  take = lambda s, i: Split(s.inputs[i], s.targets[i])
   return Dataset(
       name=name,
       train=take(full_train, train_idx),
       validation=take(full_train, val_idx),
-      image_shape=spec.image_shape,
+      input_shape=spec.input_shape,
       num_classes=spec.num_classes,
+      input_convention=spec.input_convention,
+      task=spec.task,
       _read_test=lambda: _read_split(
           builder.as_data_source(split=spec.test_split)),
   )

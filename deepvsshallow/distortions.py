@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import io
 import os
 
 import jax
@@ -25,11 +26,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from deepvsshallow import data as data_lib
-from deepvsshallow import ops
+from deepvsshallow import ops, report
 from deepvsshallow.errors import UsageError
 
 KINDS = ('R', 'RTS')
-_CACHE_VERSION = 2  # Bump when the generated images change for a given key.
+_CACHE_VERSION = 3  # Bump when the generated images change for a given key.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,7 +107,7 @@ def _apply(images_NHWC, theta_N23, canvas: int):
 
 def distort_split(split: data_lib.Split, spec: DistortionSpec, key,
                   *, chunk: int = 4096) -> data_lib.Split:
-  images = np.pad(split.images, [(0, 0), (spec.margin,) * 2,
+  images = np.pad(split.inputs, [(0, 0), (spec.margin,) * 2,
                                  (spec.margin,) * 2, (0, 0)])
   n, side = images.shape[:2]
   thetas = sample_thetas(key, n, spec, side)
@@ -115,19 +116,19 @@ def distort_split(split: data_lib.Split, spec: DistortionSpec, key,
     block = jnp.asarray(images[start:start + chunk], jnp.float32)
     out.append(np.asarray(_apply(block, thetas[start:start + chunk],
                                  spec.canvas)))
-  return data_lib.Split(np.concatenate(out), split.labels)
+  return data_lib.Split(np.concatenate(out), split.targets)
 
 
 def _cached(path: str | None, make):
   if path and os.path.exists(path):
     with np.load(path) as f:
-      return data_lib.Split(f['images'], f['labels'])
+      return data_lib.Split(f['inputs'], f['targets'])
   split = make()
   if path:
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f'{path}.tmp-{os.getpid()}.npz'
-    np.savez(tmp, images=split.images, labels=split.labels)
-    os.replace(tmp, path)
+    buf = io.BytesIO()
+    np.savez(buf, inputs=split.inputs, targets=split.targets)
+    report.atomic_write(path, buf.getvalue())
   return split
 
 
@@ -139,15 +140,19 @@ def distorted_dataset(dataset: data_lib.Dataset, kind: str, *, seed: int = 0,
   With `cache_dir`, each split is stored as .npz keyed by a hash of its
   pixels and labels, the distortion and the seed, and reused by later runs.
   """
-  spec = spec_for(kind, dataset.image_shape[:2], margin=margin)
+  if dataset.input_convention != 'pixels':
+    raise UsageError(f'distortions need uint8 images (input convention '
+                     f"'pixels'); {dataset.name} has "
+                     f'{dataset.input_convention!r}.')
+  spec = spec_for(kind, dataset.input_shape[:2], margin=margin)
   base = jax.random.key(seed)
 
   def path(name, split):
     if not cache_dir:
       return None
     h = hashlib.sha1(repr((_CACHE_VERSION, spec, seed)).encode())
-    h.update(split.images.tobytes())
-    h.update(split.labels.tobytes())
+    h.update(split.inputs.tobytes())
+    h.update(split.targets.tobytes())
     tag = h.hexdigest()[:16]
     return os.path.join(cache_dir, f'{dataset.name}-{kind}-{name}-{tag}.npz')
 
@@ -159,7 +164,9 @@ def distorted_dataset(dataset: data_lib.Dataset, kind: str, *, seed: int = 0,
       name=f'{dataset.name}-{kind}',
       train=make('train', dataset.train, 0),
       validation=make('validation', dataset.validation, 1),
-      image_shape=(spec.canvas, spec.canvas, dataset.image_shape[2]),
+      input_shape=(spec.canvas, spec.canvas, dataset.input_shape[2]),
       num_classes=dataset.num_classes,
+      input_convention=dataset.input_convention,
+      task=dataset.task,
       _read_test=lambda: make('test', dataset.test(), 2),
   )

@@ -1,8 +1,12 @@
 """Flax NNX models and the registry that builds them by name.
 
-Every model maps images (N, H, W, C) to logits (N, num_classes). Its shape is
-fixed by keyword arguments, so a population of same-shape models shares one
-`nnx.GraphDef` and differs only in its parameter arrays.
+Every model maps prepared inputs (N, ...) to outputs (N, K): logits for
+classification, values for regression. Its shape is fixed by keyword
+arguments, so a population of same-shape models shares one `nnx.GraphDef`
+and differs only in its variables' arrays.
+
+Only `nnx.Param` variables train; anything else a model holds (BatchNorm
+statistics, `Frozen` features) is carried through training as it is.
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 # He-style scale for ReLU, Glorot-style fan-in scale for the saturating ones:
 # standard practice, the same rule at every depth and width.
 _INIT_SCALE = {'relu': 2.0, 'sigmoid': 1.0, 'hard_sigmoid': 1.0}
+
+
+class Frozen(nnx.Variable):
+  """A variable the optimizer never touches: frozen features under a probe."""
 
 
 def get_activation(name: str):
@@ -66,6 +74,16 @@ class MLP(nnx.Module):
     return self.head(x_ND)
 
 
+class Linear(nnx.Module):
+  """Flatten, then one dense layer: logistic or linear regression."""
+
+  def __init__(self, input_dim: int, num_outputs: int, *, rngs: nnx.Rngs):
+    self.dense = nnx.Linear(input_dim, num_outputs, rngs=rngs)
+
+  def __call__(self, x_N___):
+    return self.dense(x_N___.reshape(x_N___.shape[0], -1))
+
+
 class CNN(nnx.Module):
   """conv-relu-pool, conv-relu-pool, dense: three weight layers, as the
   classifiers of Jaderberg et al. 2015's Table 1."""
@@ -92,6 +110,7 @@ class CNN(nnx.Module):
 
 
 IDENTITY_THETA = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+LOCALISATION_NETS = ('mlp', 'cnn')
 
 
 class SpatialTransformer(nnx.Module):
@@ -99,7 +118,7 @@ class SpatialTransformer(nnx.Module):
 
   The localisation net (an MLP on a 2x-average-pooled image, or a small CNN)
   regresses theta (2x3, output-to-input, normalised coordinates, x first; see
-  `deepvsshallow.ops`). Its last layer starts with zero weights and the
+  `deepvsshallow.ops`). The CNN variant's two conv layers have `channels`. Its last layer starts with zero weights and the
   identity as bias, so at initialisation the layer returns its input
   (resampled to `output_hw`). `sampler='nearest'` rounds instead of
   interpolating: the lecture's first attempt, whose gradient with respect to
@@ -109,7 +128,8 @@ class SpatialTransformer(nnx.Module):
   def __init__(self, image_shape: Sequence[int], *,
                output_hw: Sequence[int] | None = None,
                localisation: str = 'mlp', hidden: int = 32,
-               sampler: str = 'bilinear', rngs: nnx.Rngs):
+               channels: Sequence[int] = (8, 8), sampler: str = 'bilinear',
+               rngs: nnx.Rngs):
     h, w, c = image_shape
     if sampler not in ('bilinear', 'nearest'):
       raise UsageError(f'unknown sampler {sampler!r}; known: bilinear, '
@@ -118,7 +138,7 @@ class SpatialTransformer(nnx.Module):
       self.features = None
       loc_in = -(-h // 2) * -(-w // 2) * c
     elif localisation == 'cnn':
-      self.features = CNN(image_shape, hidden, channels=(8, 8), rngs=rngs)
+      self.features = CNN(image_shape, hidden, channels=channels, rngs=rngs)
       loc_in = hidden
     else:
       raise UsageError(f'unknown localisation net {localisation!r}; known: '
@@ -167,36 +187,39 @@ def fcn(image_shape, num_classes, *, width: int, rngs: nnx.Rngs):
 
 
 def _with_transformer(classifier_fn, image_shape, *, output_hw,
-                      localisation: str, loc_hidden: int, sampler: str,
-                      rngs: nnx.Rngs) -> STClassifier:
+                      localisation: str, loc_hidden: int, loc_channels,
+                      sampler: str, rngs: nnx.Rngs) -> STClassifier:
   st = SpatialTransformer(image_shape, output_hw=output_hw,
                           localisation=localisation, hidden=loc_hidden,
-                          sampler=sampler, rngs=rngs)
+                          channels=loc_channels, sampler=sampler, rngs=rngs)
   return STClassifier(st, classifier_fn((*output_hw, image_shape[2]), rngs))
 
 
 def st_fcn(image_shape, num_classes, *, width: int, output_hw,
            localisation: str = 'mlp', loc_hidden: int = 32,
-           sampler: str = 'bilinear', rngs: nnx.Rngs):
+           loc_channels=(8, 8), sampler: str = 'bilinear', rngs: nnx.Rngs):
   """A SpatialTransformer, then the paper's FCN on its output."""
   return _with_transformer(
       lambda shape, rngs: fcn(shape, num_classes, width=width, rngs=rngs),
       image_shape, output_hw=output_hw, localisation=localisation,
-      loc_hidden=loc_hidden, sampler=sampler, rngs=rngs)
+      loc_hidden=loc_hidden, loc_channels=loc_channels, sampler=sampler,
+      rngs=rngs)
 
 
 def st_cnn(image_shape, num_classes, *, channels, output_hw,
            localisation: str = 'mlp', loc_hidden: int = 32,
-           sampler: str = 'bilinear', rngs: nnx.Rngs):
+           loc_channels=(8, 8), sampler: str = 'bilinear', rngs: nnx.Rngs):
   """A SpatialTransformer, then the CNN on its output."""
   return _with_transformer(
       lambda shape, rngs: CNN(shape, num_classes, channels=channels,
                               rngs=rngs),
       image_shape, output_hw=output_hw, localisation=localisation,
-      loc_hidden=loc_hidden, sampler=sampler, rngs=rngs)
+      loc_hidden=loc_hidden, loc_channels=loc_channels, sampler=sampler,
+      rngs=rngs)
 
 
 MODELS: dict[str, Callable[..., nnx.Module]] = {
+    'linear': Linear,
     'mlp': MLP,
     'fcn': fcn,
     'cnn': CNN,
@@ -212,5 +235,3 @@ def get_model_cls(name: str):
   return MODELS[name]
 
 
-def build_model(name: str, *, rngs: nnx.Rngs, **kwargs) -> nnx.Module:
-  return get_model_cls(name)(rngs=rngs, **kwargs)

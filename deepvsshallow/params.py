@@ -65,6 +65,14 @@ def count_params(state) -> int:
   return sum(int(math.prod(x.shape)) for x in jax.tree.leaves(state))
 
 
+def model_param_count(model_fn) -> int:
+  """Trainable (`nnx.Param`) scalars of `model_fn(rngs=...)`, from shapes
+  alone (`nnx.eval_shape`): nothing is initialised or compiled."""
+  from flax import nnx
+  abstract = nnx.eval_shape(lambda: model_fn(rngs=nnx.Rngs(0)))
+  return count_params(nnx.state(abstract, nnx.Param))
+
+
 def shallow_match(input_dim: int, hidden_widths: Sequence[int],
                   output_dim: int, *, biases: bool = True) -> WidthMatch:
   """The one-hidden-layer width whose count is nearest the deep net's.

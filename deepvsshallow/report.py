@@ -49,20 +49,10 @@ def save_figure(fig, path: str) -> None:
   atomic_write(path, buf.getvalue())
 
 
-def ensure_writable_dir(path: str) -> str:
-  """Checks, without creating anything, that `path` can be created/written.
-
-  Returns the absolute path. Raises UsageError otherwise.
-  """
-  from deepvsshallow.errors import UsageError
-  path = os.path.abspath(path)
-  probe = path
-  while not os.path.exists(probe):
-    probe = os.path.dirname(probe)
-  if not os.path.isdir(probe) or (probe == path and not os.path.isdir(path)):
-    raise UsageError(f'workdir {path} is not a directory (found a file at '
-                     f'{probe}); pass --workdir=<a directory>.')
-  if not os.access(probe, os.W_OK | os.X_OK):
-    raise UsageError(f'workdir {path} is not writable ({probe} is not '
-                     'writable by this user); pass a writable --workdir.')
-  return path
+def run_footer(summary) -> str:
+  """The closing line of every report: how long, where, with what."""
+  plat, comp = summary['platform'], summary['compile']
+  return (f'Runtime {summary["runtime_s"]:.0f}s ({comp["seconds"]:.0f}s of it '
+          f'compiling, {comp["count"]} programs) on {plat["devices"]} '
+          f'{plat["backend"]} device(s) ({plat["device_kind"]}), jax '
+          f'{plat["jax"]}, matmul precision {plat["matmul_precision"]}.')

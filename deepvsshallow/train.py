@@ -2,18 +2,31 @@
 
 A *population* is a set of models of one shape (one `nnx.GraphDef`) that differ
 in their hyperparameters: a seed (initialisation and batch order) and a
-learning rate. The whole population trains as one compiled program:
+learning rate. The whole training run of a population is one compiled
+program:
 
-  train_step(graphdef, tx_fn, state, images, labels, learning_rate)
-      -> (state, loss)                               one member, one batch
-  epoch:  lax.scan of train_step over the shuffled batches of one epoch
-  population epoch: jit(vmap(epoch)), sharded over local devices
+  train_step(step_def, state, inputs, targets, learning_rate)
+      -> (state, loss)                          one member, one batch; pure
+  train_epoch: lax.scan of train_step over one epoch's shuffled batches
+  the run: init every member, then a lax.while_loop over epochs of
+      (population epoch, validation metrics, keep-best, patience check),
+      members vmapped (or taken in turn) and sharded over local devices
 
-Everything lives on device, the dataset included (stored as uint8), so an
-epoch is one call. The host loop evaluates on validation after each epoch,
-keeps each member's best-validation parameters (early stopping), and marks a
-member "diverged" the first time its loss is not finite; from then on its
-updates are skipped and the rest of the population goes on.
+The host only starts the run and reads its results. To show progress it
+calls the same program in chunks of epochs, passing the loop state back in;
+no host callback sits inside, because JAX never caches a program that has
+one on disk. Everything lives on device, the dataset too.
+
+Model state is split by NNX filters: `nnx.Param` variables are what the
+optimizer trains; every other variable (BatchNorm statistics, frozen
+features, RNG counters) is carried in `MemberState.rest` and updated by the
+forward pass, so any NNX model trains. A member whose loss or parameters stop
+being finite is marked diverged the first time; from then on its updates are
+skipped and it keeps its last finite state, while the rest go on.
+
+What is scored is a `tasks.Task` (loss, metrics, the metric selected on);
+how stored inputs become model inputs is the dataset's input convention
+(`data.prepare_inputs`).
 """
 
 from __future__ import annotations
@@ -30,90 +43,156 @@ from flax import nnx, struct
 from jax.sharding import NamedSharding, PartitionSpec as P
 from tqdm import auto as tqdm
 
+from deepvsshallow import data as data_lib
+from deepvsshallow import tasks as tasks_lib
 from deepvsshallow.errors import UsageError
 
 POP_AXIS = 'pop'
+PROGRESS_UPDATES = 10  # Host round trips per population when a bar is shown.
+OPTIMIZERS = ('sgd', 'momentum', 'adam', 'adamw')
+SCHEDULES = ('constant', 'cosine', 'warmup_cosine')
+MEMBER_MODES = ('auto', 'vmap', 'map')
+MATMUL_PRECISIONS = ('default', 'high', 'highest')
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TrainSettings:
+  """Everything about training that is the same for every member.
+
+  No defaults here: the fields and their defaults are declared once, in
+  `deepvsshallow.config.common` (which documents each one), and read with
+  `from_config`.
+  """
+  optimizer: str
+  schedule: str
+  warmup_fraction: float
+  momentum: float
+  nesterov: bool
+  weight_decay: float
+  batch_size: int
+  num_epochs: int
+  patience: int
+  eval_batch_size: int
+  shard: bool
+  members: str
+  matmul_precision: str
+  progress: bool
+
+  @classmethod
+  def from_config(cls, config) -> 'TrainSettings':
+    return cls(**{f.name: config[f.name] for f in dataclasses.fields(cls)})
 
 
 # ----------------------------------------------------------------- optimizers
 
-def make_optimizer(name: str, learning_rate, *, schedule: str = 'cosine',
-                   total_steps: int = 1, weight_decay: float = 0.0,
-                   momentum: float = 0.9) -> optax.GradientTransformation:
-  """An optax optimizer. `learning_rate` may be a traced (per-member) value:
+def make_optimizer(settings: TrainSettings, learning_rate,
+                   total_steps: int) -> optax.GradientTransformation:
+  """The settings' optax optimizer. `learning_rate` may be a traced
+  (per-member) value: the optimizer's state has the same structure for every
+  rate, so a population with different rates shares one program.
 
-  the optimizer's state has the same structure for every learning rate, so a
-  population with different rates shares one state layout and one program.
+  `weight_decay` is decoupled (AdamW) for adamw and an L2 term added to the
+  gradient for sgd, momentum and adam.
   """
+  name, schedule = settings.optimizer, settings.schedule
   if schedule == 'constant':
     lr = learning_rate
   elif schedule == 'cosine':
     lr = optax.cosine_decay_schedule(learning_rate, max(total_steps, 1))
   elif schedule == 'warmup_cosine':
     lr = optax.warmup_cosine_decay_schedule(
-        0.0, learning_rate, max(total_steps // 20, 1), max(total_steps, 2))
+        0.0, learning_rate,
+        max(int(total_steps * settings.warmup_fraction), 1),
+        max(total_steps, 2))
   else:
-    raise UsageError(f'unknown schedule {schedule!r}; known: constant, cosine,'
-                     ' warmup_cosine.')
-  if name == 'sgd':
-    return optax.sgd(lr)
-  if name == 'momentum':
-    return optax.sgd(lr, momentum=momentum, nesterov=True)
-  if name == 'adam':
-    return optax.adam(lr)
+    raise UsageError(f'unknown schedule {schedule!r}; known: '
+                     f'{", ".join(SCHEDULES)}.')
   if name == 'adamw':
-    return optax.adamw(lr, weight_decay=weight_decay)
-  raise UsageError(f'unknown optimizer {name!r}; known: sgd, momentum, adam, '
-                   'adamw.')
+    return optax.adamw(lr, weight_decay=settings.weight_decay)
+  if name == 'sgd':
+    tx = optax.sgd(lr)
+  elif name == 'momentum':
+    tx = optax.sgd(lr, momentum=settings.momentum,
+                   nesterov=settings.nesterov)
+  elif name == 'adam':
+    tx = optax.adam(lr)
+  else:
+    raise UsageError(f'unknown optimizer {name!r}; known: '
+                     f'{", ".join(OPTIMIZERS)}.')
+  if settings.weight_decay:
+    tx = optax.chain(optax.add_decayed_weights(settings.weight_decay), tx)
+  return tx
 
 
 # ----------------------------------------------------------------- the step
 
 @struct.dataclass
 class MemberState:
-  params: Any          # nnx.State of the model's nnx.Param variables
+  params: Any          # nnx.State of the nnx.Param variables: what trains.
+  rest: Any            # nnx.State of every other variable: carried.
   opt_state: Any
-  diverged: jax.Array  # bool: a non-finite loss was seen; updates stop
+  diverged: jax.Array  # bool: a non-finite loss was seen; updates stop.
 
 
-def images_to_float(images_NHWC: jax.Array) -> jax.Array:
-  """uint8 pixels to float32 in [0, 1]: the one input convention."""
-  return images_NHWC.astype(jnp.float32) / 255.0
+@dataclasses.dataclass(frozen=True)
+class StepDef:
+  """Everything static about one member's step: its graph (in training and
+  in evaluation mode), its task, its inputs' convention and its optimizer."""
+  train_graph: Any
+  eval_graph: Any
+  task: tasks_lib.Task
+  input_convention: str
+  tx_fn: Callable[[Any], optax.GradientTransformation]
 
 
-def loss_and_logits(graphdef, params, images_NHWC, labels_N):
-  logits_NK = nnx.merge(graphdef, params)(images_to_float(images_NHWC))
-  loss = optax.softmax_cross_entropy_with_integer_labels(logits_NK, labels_N)
-  return loss.mean(), logits_NK
+def make_step_def(abstract_model: nnx.Module, task: tasks_lib.Task,
+                  input_convention: str, tx_fn) -> StepDef:
+  """`abstract_model` (from `nnx.eval_shape`) is switched to eval mode."""
+  abstract = abstract_model
+  train_graph, _, _ = nnx.split(abstract, nnx.Param, ...)
+  abstract.eval()  # BatchNorm's running averages, no dropout.
+  eval_graph, _, _ = nnx.split(abstract, nnx.Param, ...)
+  return StepDef(train_graph, eval_graph, task, input_convention, tx_fn)
 
 
-def train_step(graphdef, tx_fn, state: MemberState, images_NHWC, labels_N,
+def apply_model(graph, params, rest, convention: str, inputs):
+  """(outputs, rest after the call) of the model `graph` on stored inputs."""
+  model = nnx.merge(graph, params, rest, copy=True)
+  outputs = model(data_lib.prepare_inputs(inputs, convention))
+  return outputs, nnx.state(model, nnx.Not(nnx.Param))
+
+
+def _finite(tree) -> jax.Array:
+  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x))
+                            for x in jax.tree.leaves(tree)] or
+                           [jnp.array(True)]))
+
+
+def train_step(step_def: StepDef, state: MemberState, inputs, targets,
                learning_rate) -> tuple[MemberState, jax.Array]:
   """One optimizer step for one member. Pure: vmap it for a population."""
-  tx = tx_fn(learning_rate)
-  (loss, _), grads = jax.value_and_grad(
-      functools.partial(loss_and_logits, graphdef), has_aux=True)(
-          state.params, images_NHWC, labels_N)
+  tx = step_def.tx_fn(learning_rate)
+
+  def loss_fn(params):
+    outputs, rest = apply_model(step_def.train_graph, params, state.rest,
+                                step_def.input_convention, inputs)
+    return step_def.task.loss(outputs, targets).mean(), rest
+
+  (loss, rest), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+      state.params)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
   # A finite loss can still come with non-finite gradients (an overflow in
-  # the backward pass): check the parameters the step would write, too.
-  finite = jnp.isfinite(loss) & jnp.all(jnp.stack(
-      [jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(params)]))
+  # the backward pass): check what the step would write, too.
+  finite = jnp.isfinite(loss) & _finite(params) & _finite(rest)
   diverged = state.diverged | ~finite
-  # A diverged member keeps its last finite parameters, so its
-  # best-validation snapshot stays meaningful and NaNs never spread.
+  # A diverged member keeps its last finite state, so its best-validation
+  # snapshot stays meaningful and NaNs never spread.
   keep = lambda new, old: jnp.where(diverged, old, new)
   return MemberState(jax.tree.map(keep, params, state.params),
+                     jax.tree.map(keep, rest, state.rest),
                      jax.tree.map(keep, opt_state, state.opt_state),
                      diverged), loss
-
-
-def init_member(model_fn, tx_fn, seed, learning_rate) -> MemberState:
-  params = nnx.state(model_fn(rngs=nnx.Rngs(params=member_key(seed, 0))),
-                     nnx.Param)
-  return MemberState(params, tx_fn(learning_rate).init(params),
-                     jnp.zeros((), bool))
 
 
 def member_key(seed, stream: int):
@@ -121,121 +200,90 @@ def member_key(seed, stream: int):
   return jax.random.fold_in(jax.random.key(seed), stream)
 
 
-def train_epoch(graphdef, tx_fn, batch_size: int, state: MemberState,
-                seed, learning_rate, epoch, images_NHWC, labels_N):
+def init_member(model_fn, step_def: StepDef, seed,
+                learning_rate) -> MemberState:
+  model = model_fn(rngs=nnx.Rngs(params=member_key(seed, 0)))
+  _, params, rest = nnx.split(model, nnx.Param, ...)
+  return MemberState(params, rest, step_def.tx_fn(learning_rate).init(params),
+                     jnp.zeros((), bool))
+
+
+def train_epoch(step_def: StepDef, batch_size: int, state: MemberState,
+                seed, learning_rate, epoch, inputs, targets):
   """One pass over the training set in a seeded order (remainder dropped)."""
-  n = labels_N.shape[0]
+  n = targets.shape[0]
   steps = n // batch_size
   key = jax.random.fold_in(member_key(seed, 1), epoch)
   order_SxB = jax.random.permutation(key, n)[:steps * batch_size].reshape(
       steps, batch_size)
 
   def body(state, idx_B):
-    return train_step(graphdef, tx_fn, state, images_NHWC[idx_B],
-                      labels_N[idx_B], learning_rate)
+    return train_step(step_def, state, inputs[idx_B], targets[idx_B],
+                      learning_rate)
 
   state, losses_S = jax.lax.scan(body, state, order_SxB)
   return state, jnp.mean(losses_S)
 
 
-def evaluate(graphdef, params, images_NHWC, labels_N, chunk: int):
-  """(error rate, mean loss) of one member, in fixed-size chunks."""
-  n = labels_N.shape[0]
+def chunk_metrics(step_def: StepDef, params, rest, inputs, targets, mask):
+  """Each task metric of one member over one chunk (evaluation mode), as a
+  partial: the masked sum (for `mean` metrics) or maximum (`max`)."""
+  outputs, _ = apply_model(step_def.eval_graph, params, rest,
+                           step_def.input_convention, inputs)
+  partial = {}
+  for name, metric in step_def.task.metrics:
+    v = metric.fn(outputs, targets)
+    partial[name] = (jnp.where(mask, v, 0).sum() if metric.reduce == 'mean'
+                     else jnp.where(mask, v, -jnp.inf).max())
+  return partial
+
+
+def combine_chunks(task: tasks_lib.Task, partials, n: int, xp=jnp):
+  """{metric: value over the split} from per-chunk partials stacked on axis 0."""
+  return {name: (xp.sum(partials[name], 0) / n if metric.reduce == 'mean'
+                 else xp.max(partials[name], 0))
+          for name, metric in task.metrics}
+
+
+def chunked(a, chunk: int, xp=jnp):
+  """a (N, ...) zero-padded to a multiple of `chunk` and split: (C, chunk, ...)."""
+  pad = -a.shape[0] % chunk
+  a = xp.pad(a, [(0, pad)] + [(0, 0)] * (a.ndim - 1))
+  return a.reshape(-1, chunk, *a.shape[1:])
+
+
+def evaluate(step_def: StepDef, params, rest, inputs, targets,
+             chunk: int) -> dict[str, jax.Array]:
+  """Every task metric of one member over a split, in fixed-size chunks."""
+  n = targets.shape[0]
   chunk = min(chunk, n)
-  pad = -n % chunk
-  images = jnp.pad(images_NHWC, [(0, pad)] + [(0, 0)] * 3)
-  labels = jnp.pad(labels_N, (0, pad))
-  mask = jnp.arange(n + pad) < n
-
-  model = nnx.merge(graphdef, params)
-
-  def body(carry, xs):
-    x, y, m = xs
-    logits = model(images_to_float(x))
-    ce = optax.softmax_cross_entropy_with_integer_labels(logits, y)
-    errors = (jnp.argmax(logits, -1) != y) & m
-    return (carry[0] + errors.sum(), carry[1] + jnp.where(m, ce, 0).sum()), None
-
-  shape = lambda a: a.reshape(-1, chunk, *a.shape[1:])
-  (errors, loss), _ = jax.lax.scan(
-      body, (jnp.zeros((), jnp.int32), jnp.zeros((), jnp.float32)),
-      (shape(images), shape(labels), shape(mask)))
-  return errors / n, loss / n
+  mask = chunked(jnp.ones((n,), bool), chunk)
+  partials = jax.lax.map(
+      lambda xs: chunk_metrics(step_def, params, rest, *xs),
+      (chunked(inputs, chunk), chunked(targets, chunk), mask))
+  return combine_chunks(step_def.task, partials, n)
 
 
 # ----------------------------------------------------------------- populations
 
-@dataclasses.dataclass(frozen=True)
-class TrainSettings:
-  """Everything about training that is the same for every member."""
-  optimizer: str = 'adam'
-  schedule: str = 'cosine'
-  weight_decay: float = 0.0
-  batch_size: int = 64
-  num_epochs: int = 50
-  patience: int = 0         # Stop when no member improved for this many epochs; 0: never.
-  eval_batch_size: int = 1024
-  shard: bool = True        # Shard the population axis over local devices.
-  # How members share a device: 'vmap' (batched), 'map' (one after another
-  # inside the same compiled program), or 'auto': 'map' for convolutional
-  # models on CPU, where vmapped convolutions with per-member weights become
-  # grouped convolutions that ran 2.4x slower than members in turn
-  # (BUILD_NOTES.md), else 'vmap'.
-  members: str = 'auto'
-  progress: bool = True
-
-
 @dataclasses.dataclass
 class PopulationResult:
   """Per-member outcome. Arrays have the population's length."""
-  graphdef: Any
-  best_params: Any                 # Device pytree, leading population axis.
-  best_val_error: np.ndarray
+  step_def: StepDef
+  best_params: Any                 # Host pytrees, leading population axis:
+  best_rest: Any                   # the best-validation model of each member.
+  best_val: np.ndarray             # Best validation `task.select_on` metric.
   best_epoch: np.ndarray
   final_train_loss: np.ndarray
   diverged: np.ndarray
   epochs_run: int
-  history: dict[str, np.ndarray]   # (epochs, P) train loss and val error.
-
-
-class PopulationProgram:
-  """The compiled programs for one model shape: init, epoch, eval, keep-best.
-
-  Each is jitted once; the same program trains every population of this shape
-  (any seeds, any learning rates, the same population size).
-  """
-
-  def __init__(self, model_fn: Callable[[nnx.Rngs], nnx.Module],
-               settings: TrainSettings, num_train: int):
-    if settings.batch_size < 1 or settings.batch_size > num_train:
-      raise UsageError(f'batch_size must be in [1, {num_train}] (the training '
-                       f'set size), got {settings.batch_size}.')
-    steps = num_train // settings.batch_size * settings.num_epochs
-    self.tx_fn = functools.partial(
-        make_optimizer, settings.optimizer, schedule=settings.schedule,
-        total_steps=steps, weight_decay=settings.weight_decay)
-    self.tx_fn(1.0)  # Fail now, with a usage error, on a bad name.
-    abstract = nnx.eval_shape(lambda: model_fn(rngs=nnx.Rngs(0)))
-    self.graphdef, _ = nnx.split(abstract)
-    self.settings = settings
-    self.members = _members_mode(settings.members, abstract)
-    self.init = jax.jit(jax.vmap(
-        functools.partial(init_member, model_fn, self.tx_fn)))
-    shards = jax.local_device_count() if settings.shard else 1
-    self.epoch = jax.jit(over_members(
-        functools.partial(train_epoch, self.graphdef, self.tx_fn,
-                          settings.batch_size), 3, self.members, shards),
-                         donate_argnums=0)
-    self.eval = jax.jit(over_members(
-        functools.partial(evaluate, self.graphdef,
-                          chunk=settings.eval_batch_size), 1, self.members,
-        shards))
-    self.keep_best = jax.jit(_keep_best, donate_argnums=0)
+  history: dict[str, np.ndarray]   # (epochs, P) train loss and val metric.
 
 
 def _members_mode(mode: str, abstract_model) -> str:
-  if mode not in ('auto', 'vmap', 'map'):
-    raise UsageError(f"members must be 'auto', 'vmap' or 'map', got {mode!r}.")
+  if mode not in MEMBER_MODES:
+    raise UsageError(f'members must be one of {", ".join(MEMBER_MODES)}, got '
+                     f'{mode!r}.')
   if mode != 'auto':
     return mode
   has_conv = any(isinstance(node, nnx.Conv)
@@ -250,7 +298,10 @@ def over_members(member_fn, num_member_args: int, mode: str, shards: int):
   mode 'vmap' batches members. Mode 'map' runs them one after another
   (lax.map) inside the same program; with several devices, `shard_map` gives
   each device its own members, so nothing is batched across members and no
-  grouped convolution appears anywhere.
+  grouped convolution appears anywhere. A vmapped convolution with
+  per-member weights becomes a grouped convolution, which XLA:CPU ran 2.4x
+  slower than members in turn (BUILD_NOTES.md); 'auto' picks 'map' for
+  convolutional models on CPU for that reason.
   """
   k = num_member_args
 
@@ -272,12 +323,6 @@ def over_members(member_fn, num_member_args: int, mode: str, shards: int):
       out_specs=P(POP_AXIS), check_vma=False)(*args)
 
 
-def _keep_best(best_params, params, improved_P):
-  def pick(b, p):
-    return jnp.where(improved_P.reshape(-1, *[1] * (p.ndim - 1)), p, b)
-  return jax.tree.map(pick, best_params, params)
-
-
 def population_mesh() -> jax.sharding.Mesh:
   # Auto axes: the compiler propagates the population sharding through the
   # vmapped program; members never talk to each other, so no collectives.
@@ -285,85 +330,266 @@ def population_mesh() -> jax.sharding.Mesh:
                        axis_types=(jax.sharding.AxisType.Auto,))
 
 
+def _where_P(mask_P, new, old):
+  return jax.tree.map(
+      lambda n, o: jnp.where(mask_P.reshape(-1, *[1] * (n.ndim - 1)), n, o),
+      new, old)
+
+
+class PopulationProgram:
+  """The one compiled program that trains every population of one shape.
+
+  `run(seeds_P, lrs_P, real_P, train inputs, train targets, validation
+  inputs, validation targets)` initialises the members, trains them for up to
+  `num_epochs` epochs (stopping early when `patience` says so), and returns
+  each member's best-validation state. It is jitted once per shape: any
+  seeds, any learning rates, the same population size.
+  """
+
+  def __init__(self, model_fn: Callable[..., nnx.Module],
+               task: tasks_lib.Task, input_convention: str,
+               settings: TrainSettings, num_train: int):
+    if settings.batch_size < 1 or settings.batch_size > num_train:
+      raise UsageError(f'batch_size must be in [1, {num_train}] (the training '
+                       f'set size), got {settings.batch_size}.')
+    steps = num_train // settings.batch_size * settings.num_epochs
+    tx_fn = functools.partial(make_optimizer, settings, total_steps=steps)
+    tx_fn(1.0)  # Fail now, with a usage error, on a bad name.
+    self.settings = settings
+    abstract = nnx.eval_shape(lambda: model_fn(rngs=nnx.Rngs(0)))
+    self.members = _members_mode(settings.members, abstract)
+    self.step_def = make_step_def(abstract, task, input_convention, tx_fn)
+    shards = jax.local_device_count() if settings.shard else 1
+    self._init = over_members(
+        functools.partial(init_member, model_fn, self.step_def), 2, 'vmap',
+        shards)
+    self._epoch = over_members(
+        functools.partial(train_epoch, self.step_def, settings.batch_size), 3,
+        self.members, shards)
+    self._eval = over_members(
+        functools.partial(evaluate, self.step_def,
+                          chunk=settings.eval_batch_size), 2, self.members,
+        shards)
+    self.run = jax.jit(self._run, donate_argnums=0)
+    self.compiled = None   # `run` compiled ahead of time (compile_program).
+
+  def _run(self, carry, stop_epoch, seeds_P, lrs_P, real_P, x_tr, y_tr, x_val,
+           y_val):
+    """The loop state after training on until `stop_epoch` (or patience).
+
+    A carry at epoch 0 is a placeholder (`empty_carry`): the members are
+    initialised here, so one program both starts and continues a run. The
+    host calls it once, or in chunks of epochs to show progress; a chunked
+    run computes exactly what a single call does.
+    """
+    with jax.default_matmul_precision(self.settings.matmul_precision):
+      carry = jax.lax.cond(carry['epoch'] == 0,
+                           lambda _: self._start(seeds_P, lrs_P),
+                           lambda c: c, carry)
+      return self._advance(carry, seeds_P, lrs_P, real_P, x_tr, y_tr, x_val,
+                           y_val, stop_epoch)
+
+  def empty_carry(self, seeds_P, lrs_P):
+    """Zeros shaped like the loop state: the first call's placeholder."""
+    shapes = jax.eval_shape(self._start, seeds_P, lrs_P)
+    return jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)
+
+  def _start(self, seeds_P, lrs_P):
+    """The carry of the epoch loop before the first epoch."""
+    state = self._init(seeds_P, lrs_P)
+    num_p, num_e = seeds_P.shape[0], self.settings.num_epochs
+    return dict(
+        epoch=jnp.zeros((), jnp.int32), state=state,
+        best_params=state.params, best_rest=state.rest,
+        best_val=jnp.full((num_p,), jnp.inf, jnp.float32),
+        best_epoch=jnp.full((num_p,), -1, jnp.int32),
+        train_loss=jnp.full((num_e, num_p), jnp.nan, jnp.float32),
+        val=jnp.full((num_e, num_p), jnp.nan, jnp.float32))
+
+  def _advance(self, carry, seeds_P, lrs_P, real_P, x_tr, y_tr, x_val, y_val,
+               stop_epoch):
+    """Epochs until `stop_epoch`, or until patience runs out."""
+    patience = self.settings.patience
+    select_on = self.step_def.task.select_on
+
+    def cond(c):
+      if not patience:
+        return c['epoch'] < stop_epoch
+      # Go on while a real member that has not diverged improved within
+      # `patience` epochs (before the first epoch, best_epoch is -1).
+      fresh = (c['epoch'] - 1 - c['best_epoch'] < patience)
+      alive = real_P & ~c['state'].diverged & fresh
+      return (c['epoch'] < stop_epoch) & jnp.any(alive)
+
+    def body(c):
+      epoch = c['epoch']
+      state, loss_P = self._epoch(c['state'], seeds_P, lrs_P, epoch, x_tr,
+                                  y_tr)
+      val_P = self._eval(state.params, state.rest, x_val, y_val)[select_on]
+      improved = (val_P < c['best_val']) & ~state.diverged
+      best_val = jnp.where(improved, val_P, c['best_val'])
+      return dict(
+          epoch=epoch + 1, state=state,
+          best_params=_where_P(improved, state.params, c['best_params']),
+          best_rest=_where_P(improved, state.rest, c['best_rest']),
+          best_val=best_val,
+          best_epoch=jnp.where(improved, epoch, c['best_epoch']),
+          train_loss=c['train_loss'].at[epoch].set(loss_P),
+          val=c['val'].at[epoch].set(val_P))
+
+    return jax.lax.while_loop(cond, body, carry)
+
+
 def _pad_population(values: np.ndarray, multiple: int) -> np.ndarray:
   pad = -len(values) % multiple
   return np.concatenate([values, np.repeat(values[-1:], pad)]) if pad else values
 
 
-def train_population(model_fn: Callable[[nnx.Rngs], nnx.Module], dataset,
-                     seeds: Sequence[int], learning_rates: Sequence[float],
-                     settings: TrainSettings, *,
-                     program: PopulationProgram | None = None,
-                     desc: str = 'train') -> PopulationResult:
-  """Trains len(seeds) same-shape models together; member i uses seeds[i]
-  and learning_rates[i]. Returns each member's best-validation parameters.
-  """
+def _carry_sharding(carry, mesh):
+  """Member axes sharded: leading for per-member leaves, the second for the
+  (epochs, P) histories; the epoch counter replicated."""
+  def spec(path, leaf):
+    key = getattr(path[0], 'key', None)
+    if np.ndim(leaf) == 0:
+      return NamedSharding(mesh, P())
+    if key in ('train_loss', 'val'):
+      return NamedSharding(mesh, P(None, POP_AXIS))
+    return NamedSharding(mesh, P(POP_AXIS))
+  return jax.tree_util.tree_map_with_path(spec, carry)
+
+
+def _run_inputs(program, dataset, seeds, learning_rates):
+  """The arguments of `PopulationProgram.run` after the carry and the stop
+  epoch, padded to a multiple of the device count and placed (population
+  axis sharded, data replicated), and the first call's carry."""
+  settings = program.settings
   if len(seeds) != len(learning_rates) or not len(seeds):
     raise UsageError('seeds and learning_rates must be non-empty and of equal '
                      f'length, got {len(seeds)} and {len(learning_rates)}.')
-  program = program or PopulationProgram(model_fn, settings, len(dataset.train))
-  size = len(seeds)
   mesh = population_mesh() if settings.shard else None
   multiple = mesh.size if mesh is not None else 1
-  seeds_P = jnp.asarray(_pad_population(np.asarray(seeds, np.int32), multiple))
-  lrs_P = jnp.asarray(_pad_population(np.asarray(learning_rates, np.float32),
-                                      multiple))
-  data = [jnp.asarray(a) for a in (dataset.train.images, dataset.train.labels,
-                                   dataset.validation.images,
-                                   dataset.validation.labels)]
+  seeds_P = _pad_population(np.asarray(seeds, np.int32), multiple)
+  lrs_P = _pad_population(np.asarray(learning_rates, np.float32), multiple)
+  members = (seeds_P, lrs_P, np.arange(len(seeds_P)) < len(seeds))
+  data = (dataset.train.inputs, dataset.train.targets,
+          dataset.validation.inputs, dataset.validation.targets)
+  carry = program.empty_carry(seeds_P, lrs_P)
   if mesh is not None:
-    seeds_P, lrs_P = jax.device_put((seeds_P, lrs_P),
-                                    NamedSharding(mesh, P(POP_AXIS)))
+    members = jax.device_put(members, NamedSharding(mesh, P(POP_AXIS)))
     data = jax.device_put(data, NamedSharding(mesh, P()))
-  x_tr, y_tr, x_val, y_val = data
+    carry = jax.device_put(carry, _carry_sharding(carry, mesh))
+  return carry, (*members, *data)
 
-  state = program.init(seeds_P, lrs_P)
-  best_params = jax.tree.map(jnp.copy, state.params)
-  best_err = np.full(len(seeds_P), np.inf)
-  best_epoch = np.full(len(seeds_P), -1)
-  losses, val_errors = [], []
-  bar = tqdm.trange(settings.num_epochs, desc=desc, leave=False,
-                    disable=None if settings.progress else True)
-  for epoch in bar:
-    state, loss_P = program.epoch(state, seeds_P, lrs_P, epoch, x_tr, y_tr)
-    err_P, _ = program.eval(state.params, x_val, y_val)
-    err_P, loss_P = np.asarray(err_P), np.asarray(loss_P)
-    diverged = np.asarray(state.diverged)
-    improved = (err_P < best_err) & ~diverged
-    best_params = program.keep_best(best_params, state.params,
-                                    jnp.asarray(improved))
-    best_err = np.where(improved, err_P, best_err)
-    best_epoch = np.where(improved, epoch, best_epoch)
-    losses.append(loss_P)
-    val_errors.append(err_P)
-    bar.set_postfix(best_val_err=f'{np.min(best_err[:size]):.4f}')
-    stale = epoch - best_epoch >= settings.patience
-    if settings.patience and np.all(stale[:size] | diverged[:size]):
-      break
-  bar.close()
-  diverged = np.asarray(state.diverged)[:size]
+
+def make_program(model_fn, dataset, settings: TrainSettings,
+                 task: tasks_lib.Task | None = None) -> PopulationProgram:
+  """The program for `model_fn` on `dataset` (task: the dataset's own)."""
+  return PopulationProgram(model_fn, task or tasks_lib.get_task(dataset.task),
+                           dataset.input_convention, settings,
+                           len(dataset.train))
+
+
+def compile_program(program: PopulationProgram, dataset, seeds,
+                    learning_rates) -> PopulationProgram:
+  """Compiles `program` ahead of time for this population's shapes (safe to
+  call from a worker thread while another population trains)."""
+  carry, args = _run_inputs(program, dataset, seeds, learning_rates)
+  program.compiled = program.run.lower(carry, np.int32(0), *args).compile()
+  return program
+
+
+def train_population(model_fn: Callable[..., nnx.Module], dataset,
+                     seeds: Sequence[int], learning_rates: Sequence[float],
+                     settings: TrainSettings, *,
+                     task: tasks_lib.Task | None = None,
+                     program: PopulationProgram | None = None,
+                     desc: str = 'train') -> PopulationResult:
+  """Trains len(seeds) same-shape models together; member i uses seeds[i]
+  and learning_rates[i]. `task` defaults to the dataset's. Returns each
+  member's best-validation state.
+  """
+  program = program or make_program(model_fn, dataset, settings, task)
+  carry, args = _run_inputs(program, dataset, seeds, learning_rates)
+  run = program.compiled or program.run
+  select_on = program.step_def.task.select_on
+  size = len(seeds)
+  bar = tqdm.tqdm(total=settings.num_epochs, desc=desc, leave=False,
+                  disable=None if settings.progress else True)
+  # With a progress bar, the run goes in chunks of epochs (the same program
+  # each time); without one, in a single call. Either computes the same.
+  chunk = (settings.num_epochs if bar.disable
+           else -(-settings.num_epochs // PROGRESS_UPDATES))
+  with bar:
+    stop = 0
+    while stop < settings.num_epochs:
+      stop = min(stop + chunk, settings.num_epochs)
+      carry = run(carry, np.int32(stop), *args)
+      epochs = int(carry['epoch'])
+      best = np.asarray(carry['best_val'])[:size]
+      bar.update(epochs - bar.n)
+      bar.set_postfix({f'best_val_{select_on}': f'{best.min():.4f}'})
+      if epochs < stop:  # Patience ran out.
+        break
+  out = jax.device_get(carry)
+  first = lambda tree: jax.tree.map(lambda a: a[:size], tree)
+  diverged = out['state'].diverged[:size]
+  best_epoch = out['best_epoch'][:size]
   return PopulationResult(
-      graphdef=program.graphdef,
-      best_params=jax.tree.map(lambda a: a[:size], best_params),
-      best_val_error=np.where(diverged & (best_epoch[:size] < 0), np.nan,
-                              best_err[:size]),
-      best_epoch=best_epoch[:size],
-      final_train_loss=losses[-1][:size],
+      step_def=program.step_def,
+      best_params=first(out['best_params']),
+      best_rest=first(out['best_rest']),
+      best_val=np.where(diverged & (best_epoch < 0), np.nan,
+                        out['best_val'][:size]),
+      best_epoch=best_epoch,
+      final_train_loss=out['train_loss'][epochs - 1, :size],
       diverged=diverged,
-      epochs_run=len(losses),
-      history={'train_loss': np.stack(losses)[:, :size],
-               'val_error': np.stack(val_errors)[:, :size]},
+      epochs_run=epochs,
+      history={'train_loss': out['train_loss'][:epochs, :size],
+               'val': out['val'][:epochs, :size]},
   )
 
 
-@functools.lru_cache(maxsize=64)
-def _population_eval(graphdef, chunk: int):
-  return jax.jit(jax.vmap(functools.partial(evaluate, graphdef, chunk=chunk),
-                          in_axes=(0, None, None)))
+class EvalProgram:
+  """Every task metric of a population of members on any split, from one
+  compiled program of a fixed shape: `chunk` examples of all members at once,
+  the host looping over chunks. Its shape does not depend on the split's
+  size, so it compiles before test is read (while other populations train)."""
+
+  def __init__(self, step_def: StepDef, settings: TrainSettings):
+    self.step_def, self.chunk = step_def, settings.eval_batch_size
+    precision = settings.matmul_precision
+
+    def run(params, rest, inputs, targets, mask):
+      with jax.default_matmul_precision(precision):
+        return jax.vmap(functools.partial(chunk_metrics, step_def),
+                        in_axes=(0, 0, None, None, None))(
+                            params, rest, inputs, targets, mask)
+    self.run = jax.jit(run)
+    self._compiled = None
+
+  def _chunks(self, split):
+    n = len(split)
+    return (chunked(split.inputs, self.chunk, np),
+            chunked(split.targets, self.chunk, np),
+            chunked(np.ones((n,), bool), self.chunk, np))
+
+  def compile(self, params, rest, input_shape, input_dtype, target_shape,
+              target_dtype) -> 'EvalProgram':
+    shape = lambda s, d: jax.ShapeDtypeStruct((self.chunk, *s), d)
+    self._compiled = self.run.lower(
+        params, rest, shape(input_shape, input_dtype),
+        shape(target_shape, target_dtype), shape((), bool)).compile()
+    return self
+
+  def __call__(self, params, rest, split) -> dict[str, np.ndarray]:
+    fn = self._compiled or self.run
+    partials = [jax.device_get(fn(params, rest, *c))
+                for c in zip(*self._chunks(split))]
+    stacked = {k: np.stack([p[k] for p in partials]) for k in partials[0]}
+    return combine_chunks(self.step_def.task, stacked, len(split), xp=np)
 
 
-def evaluate_population(graphdef, params, split, *, chunk: int = 1024):
-  """(error rate, loss) per member on a `data.Split`, e.g. the test split."""
-  err, loss = _population_eval(graphdef, chunk)(
-      params, jnp.asarray(split.images), jnp.asarray(split.labels))
-  return np.asarray(err), np.asarray(loss)
+def evaluate_population(step_def: StepDef, params, rest, split, *,
+                        settings: TrainSettings) -> dict[str, np.ndarray]:
+  """Every task metric per member on a `data.Split`, e.g. the test split."""
+  return EvalProgram(step_def, settings)(params, rest, split)

@@ -5,15 +5,11 @@ r"""Deep vs shallow MLPs at matched parameter counts: the launcher.
       --config=experiments/configs/deep_vs_shallow.py:mnist --workdir=runs/mnist
 
 The config's docstring gives the runtime and the expected result. Everything
-here is `deepvsshallow.deep_vs_shallow.train_and_evaluate(config, workdir)`.
+here is `deepvsshallow.studies.deep_vs_shallow.train_and_evaluate`.
 """
 
-import os
-
-from deepvsshallow import cli, deep_vs_shallow
+from deepvsshallow import cli
+from deepvsshallow.studies import deep_vs_shallow
 
 if __name__ == '__main__':
-  cli.launch(deep_vs_shallow.train_and_evaluate,
-             os.path.join(os.path.dirname(__file__), 'configs',
-                          'deep_vs_shallow.py'),
-             default_workdir='runs/deep_vs_shallow')
+  cli.launch(deep_vs_shallow.train_and_evaluate, __file__)

@@ -5,14 +5,11 @@ r"""Spatial transformers on distorted digits: the launcher.
       --workdir=runs/stn_mnist
 
 The config's docstring gives the runtime and the expected result. Everything
-here is `deepvsshallow.stn_experiment.train_and_evaluate(config, workdir)`.
+here is `deepvsshallow.studies.stn.train_and_evaluate(config, workdir)`.
 """
 
-import os
-
-from deepvsshallow import cli, stn_experiment
+from deepvsshallow import cli
+from deepvsshallow.studies import stn
 
 if __name__ == '__main__':
-  cli.launch(stn_experiment.train_and_evaluate,
-             os.path.join(os.path.dirname(__file__), 'configs', 'stn.py'),
-             default_workdir='runs/stn')
+  cli.launch(stn.train_and_evaluate, __file__)

@@ -15,3 +15,32 @@ def tfds_dir(tmp_path_factory):
 def digits(tfds_dir):
   from deepvsshallow import data
   return data.load_dataset('digits', data_dir=tfds_dir)
+
+
+class ReadTracker:
+  """A config that records which fields the code reads (to_dict and keys,
+  which copy or list every field, are not reads)."""
+
+  def __init__(self, config):
+    object.__setattr__(self, '_config', config)
+    object.__setattr__(self, 'read', set())
+
+  def __getattr__(self, name):
+    self.read.add(name)
+    return getattr(self._config, name)
+
+  def __getitem__(self, name):
+    self.read.add(name)
+    return self._config[name]
+
+  def to_dict(self):
+    return self._config.to_dict()
+
+  def keys(self):
+    return self._config.keys()
+
+
+@pytest.fixture
+def read_tracker():
+  """Wraps a config so that a test can see which fields the code read."""
+  return ReadTracker

@@ -12,13 +12,16 @@ from deepvsshallow.errors import UsageError
 
 
 def test_digits_shapes_and_sizes(digits):
-  assert digits.image_shape == (8, 8, 1) and digits.num_classes == 10
+  assert digits.input_shape == (8, 8, 1) and digits.num_classes == 10
   n_train_full = len(digits.train) + len(digits.validation)
   assert n_train_full + len(digits.test()) == 1797  # sklearn's digits.
   assert len(digits.validation) == round(0.15 * n_train_full)
-  assert digits.train.images.dtype == np.uint8
-  assert digits.train.images.max() == 255  # 0..16 scaled to 0..255.
-  assert set(np.unique(digits.train.labels)) == set(range(10))
+  assert digits.train.inputs.dtype == np.uint8
+  assert (digits.input_convention, digits.task) == ('pixels', 'classification')
+  spec = data.get_spec('digits')
+  assert spec.train_size == n_train_full  # Known before any data is read.
+  assert digits.train.inputs.max() == 255  # 0..16 scaled to 0..255.
+  assert set(np.unique(digits.train.targets)) == set(range(10))
 
 
 def test_digits_pixels_match_sklearn(digits):
@@ -26,7 +29,7 @@ def test_digits_pixels_match_sklearn(digits):
   ref = np.round(load_digits().images * (255 / 16)).astype(np.uint8)
   ref_set = {x.tobytes() for x in ref}
   for split in (digits.train, digits.validation, digits.test()):
-    assert all(x[..., 0].tobytes() in ref_set for x in split.images)
+    assert all(x[..., 0].tobytes() in ref_set for x in split.inputs)
 
 
 def test_digits_test_split_is_fixed_stratified_and_disjoint():
@@ -51,19 +54,31 @@ def test_validation_carving_is_disjoint_deterministic_and_seeded():
 
 def test_validation_comes_from_train_never_test(digits, tfds_dir):
   again = data.load_dataset('digits', data_dir=tfds_dir)
-  assert np.array_equal(again.validation.images, digits.validation.images)
+  assert np.array_equal(again.validation.inputs, digits.validation.inputs)
   b = tfds.builder('sklearn_digits', data_dir=tfds_dir,
                    file_format='array_record')
   full = data._read_split(b.as_data_source(split='train'))
   tr, val = data.carve_validation(len(full), 0.15, 0)
-  assert np.array_equal(full.images[val], digits.validation.images)
-  assert np.array_equal(full.images[tr], digits.train.images)
+  assert np.array_equal(full.inputs[val], digits.validation.inputs)
+  assert np.array_equal(full.inputs[tr], digits.train.inputs)
 
 
 @pytest.mark.parametrize('fraction', [0.0, 1.0, -0.1, 1e-9])
 def test_bad_validation_fraction(fraction):
   with pytest.raises(UsageError, match='val_fraction'):
     data.carve_validation(100, fraction, 0)
+
+
+def test_input_conventions():
+  pixels = np.array([0, 51, 255], np.uint8)
+  np.testing.assert_allclose(data.prepare_inputs(pixels, 'pixels'),
+                             [0.0, 0.2, 1.0], rtol=1e-7)
+  np.testing.assert_array_equal(data.prepare_inputs(np.uint8([0, 1]), 'bits'),
+                                [0.0, 1.0])
+  signal = np.array([-1.5, 2.25], np.float32)
+  np.testing.assert_array_equal(data.prepare_inputs(signal, 'float'), signal)
+  with pytest.raises(UsageError, match='unknown input convention'):
+    data.prepare_inputs(signal, 'rgb')
 
 
 def test_unknown_dataset_lists_known_ones():
@@ -94,8 +109,8 @@ def test_real_datasets_through_tfds_mock(name, shape, tmp_path, monkeypatch):
   with tfds.testing.mock_data(num_examples=40):
     ds = data.load_dataset(name, data_dir=str(tmp_path), val_fraction=0.25)
     test = ds.test()
-  assert ds.train.images.shape == (30, *shape)
-  assert ds.validation.images.shape == (10, *shape)
-  assert test.images.shape == (40, *shape)
-  assert ds.train.labels.dtype == np.int32
-  assert ds.train.labels.max() < 10
+  assert ds.train.inputs.shape == (30, *shape)
+  assert ds.validation.inputs.shape == (10, *shape)
+  assert test.inputs.shape == (40, *shape)
+  assert ds.train.targets.dtype == np.int32
+  assert ds.train.targets.max() < 10

@@ -1,5 +1,6 @@
 """The main job, end to end, and every bad input the launcher must refuse."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -8,7 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from deepvsshallow import data, deep_vs_shallow, params, selection, train
+from deepvsshallow import data, params, selection, train
+from deepvsshallow.errors import UsageError
+from deepvsshallow.studies import deep_vs_shallow
 from experiments.configs import deep_vs_shallow as dvs_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -58,21 +61,23 @@ def test_pick_by_validation_and_its_optimism():
 
 
 def test_test_split_is_read_once_after_all_training(tmp_path, monkeypatch,
-                                                    digits):
+                                                    digits, read_tracker):
   events = []
-  monkeypatch.setattr(data, 'load_dataset', lambda *a, **k: data.Dataset(
-      name='digits', train=digits.train, validation=digits.validation,
-      image_shape=digits.image_shape, num_classes=10,
-      _read_test=lambda: events.append('test') or digits.test()))
+  monkeypatch.setattr(data, 'load_dataset', lambda *a, **k: (
+      dataclasses.replace(digits, _read_test=lambda: events.append('test')
+                          or digits.test())))
   real = train.train_population
   monkeypatch.setattr(train, 'train_population',
                       lambda *a, **k: events.append('train') or real(*a, **k))
-  summary = deep_vs_shallow.train_and_evaluate(_tiny_config(),
-                                               str(tmp_path / 'w'))
+  config = read_tracker(_tiny_config())
+  summary = deep_vs_shallow.train_and_evaluate(config, str(tmp_path / 'w'))
   assert events == ['train'] * len(summary['architectures']) + ['test']
+  # Every config field is read by the code: no knob is silently ignored.
+  assert set(config.keys()) - config.read == set()
 
 
-def test_diverged_candidates_are_recorded_and_the_sweep_goes_on(tmp_path):
+def test_diverged_candidates_are_recorded_and_the_sweep_goes_on(tmp_path,
+                                                                tfds_dir):
   c = _tiny_config(optimizer='sgd', schedule='constant',
                    learning_rates=(0.1, 1e30), num_epochs=2)
   summary = deep_vs_shallow.train_and_evaluate(c, str(tmp_path))
@@ -86,7 +91,7 @@ def test_diverged_candidates_are_recorded_and_the_sweep_goes_on(tmp_path):
     assert row['num_diverged'] == c.num_seeds
 
 
-def test_weights_only_matching_runs_and_reports_mismatch(tmp_path):
+def test_weights_only_matching_runs_and_reports_mismatch(tmp_path, tfds_dir):
   """Seide's convention: match weights only; models still have biases."""
   c = _tiny_config(count_biases=False, depths=(1, 3))
   summary = deep_vs_shallow.train_and_evaluate(c, str(tmp_path))
@@ -119,7 +124,7 @@ def test_launcher_end_to_end(tmp_path, tfds_dir):
   assert len(rows) == len(deep_vs_shallow.build_grid(config, 64, 10))
   for r in rows:
     assert r['status'] == 'done' and 0 <= r['test_error_mean'] <= 1
-    assert len(r['test_errors']) == config.num_seeds
+    assert len(r['test_per_seed']) == config.num_seeds
     assert r['num_candidates'] == len(config.learning_rates)
     assert r['val_minus_test'] == pytest.approx(
         r['val_error_mean'] - r['test_error_mean'])
@@ -132,46 +137,101 @@ def test_launcher_end_to_end(tmp_path, tfds_dir):
   assert 'Seide et al. 2011' in md and '17.2' in md  # The reference table.
 
 
-BAD_INPUTS = [
-    (['--config.dataset=imagenet'], "unknown dataset 'imagenet'"),
-    (['--config.nonexistent_field=1'], 'unknown config field'),
-    (['--config.width=-3'], 'width must be'),
-    (['--config.width=abc'], 'abc'),
-    (['--config.depths=()'], 'depths must be a non-empty'),
-    (['--config.depths=(1,0)'], 'depths must be'),
-    (['--config.budgets=(50,)'], 'below the smallest'),
-    (['--config.learning_rates=(0.0,)'], 'learning_rates must be positive'),
-    (['--config.activation=swish'], 'unknown activation'),
-    (['--config.val_fraction=1.5'], 'val_fraction'),
-    (['--config=experiments/configs/deep_vs_shallow.py:imagenet'],
-     'expected [DATASET][,runlocal]'),
-    (['--config=experiments/configs/nope.py'], 'could not load the config'),
-    (['stray_argument'], 'unexpected arguments'),
-    (['--config.batch_size=100000'], 'larger than the'),
-    (['--config.split_seed=-1'], 'split_seed must be an integer >= 0'),
-    (["--config.learning_rates=('fast',)"], 'learning_rates must be positive'),
+BAD_CONFIGS = [
+    (dict(dataset='imagenet'), "unknown dataset 'imagenet'"),
+    (dict(width=-3), 'width must be'),
+    (dict(depths=()), 'depths must be a non-empty'),
+    (dict(depths=(1, 0)), 'depths must be'),
+    (dict(budgets=(50,)), 'below the smallest'),
+    (dict(learning_rates=(0.0,)), 'learning_rates must be positive'),
+    (dict(learning_rates=('fast',)), 'learning_rates must be positive'),
+    (dict(activation='swish'), 'activation must be one of'),
+    (dict(val_fraction=1.5), 'val_fraction'),
+    (dict(batch_size=100000), 'larger than the'),
+    (dict(split_seed=-1), 'split_seed must be an integer >= 0'),
+    (dict(optimizer='lbfgs'), 'optimizer must be one of'),
+    (dict(members='sometimes'), 'members must be one of'),
+    (dict(matmul_precision='tf32'), 'matmul_precision must be one of'),
+    (dict(weight_decay=-1.0), 'weight_decay must be >= 0'),
 ]
 
 
-@pytest.mark.parametrize('args,message', BAD_INPUTS,
-                         ids=[a[0].split('=')[0] + str(i)
-                              for i, (a, _) in enumerate(BAD_INPUTS)])
-def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, tfds_dir):
+@pytest.mark.parametrize('overrides,message', BAD_CONFIGS,
+                         ids=[next(iter(o)) + str(i)
+                              for i, (o, _) in enumerate(BAD_CONFIGS)])
+def test_bad_config_is_one_usage_line_and_writes_nothing(overrides, message,
+                                                         tmp_path):
+  config = dvs_config.get_config('')
+  config.update(overrides)
+  workdir = tmp_path / 'never_created'
+  with pytest.raises(UsageError) as e:
+    deep_vs_shallow.train_and_evaluate(config, str(workdir))
+  assert message in str(e.value) and '\n' not in str(e.value)
+  assert not workdir.exists()
+
+
+def test_every_problem_is_reported_in_one_pass(tmp_path):
+  config = dvs_config.get_config('')
+  config.update(width=-3, val_fraction=2.0, optimizer='lbfgs')
+  with pytest.raises(UsageError) as e:
+    deep_vs_shallow.train_and_evaluate(config, str(tmp_path / 'never'))
+  lines = str(e.value).splitlines()
+  assert len(lines) == 3
+  assert [any(k in l for l in lines) for k in ('width', 'val_fraction',
+                                                'optimizer')] == [True] * 3
+
+
+def test_unknown_config_argument_names_the_choices():
+  with pytest.raises(ValueError, match=r'expected \[DATASET\]\[,runlocal\]'):
+    dvs_config.get_config('imagenet')
+
+
+LAUNCHER_BAD_INPUTS = [
+    # Flag parsing, before any config exists.
+    (['--config.nonexistent_field=1'], ['unknown config field']),
+    (['--config.width=abc'], ['abc']),
+    (['stray_argument'], ['unexpected arguments']),
+    # The validation pass: one line per problem.
+    (['--config.width=-3', '--config.val_fraction=1.5'],
+     ['width must be', 'val_fraction']),
+]
+
+
+@pytest.mark.parametrize('args,messages', LAUNCHER_BAD_INPUTS,
+                         ids=[a[0].split('=')[0] for a, _ in
+                              LAUNCHER_BAD_INPUTS])
+def test_launcher_bad_input_is_error_lines_and_exit_2(args, messages,
+                                                      tmp_path, tfds_dir):
   workdir = tmp_path / 'never_created'
   proc = _launch(*args, f'--workdir={workdir}',
                  env={'TFDS_DATA_DIR': tfds_dir})
   lines = [l for l in proc.stderr.splitlines() if l.strip()]
   assert proc.returncode == 2, proc.stderr[-2000:]
-  assert len(lines) == 1 and lines[0].startswith('error: '), proc.stderr
-  assert message in lines[0]
+  assert len(lines) == len(messages), proc.stderr
+  assert all(l.startswith('error: ') for l in lines)
+  for message in messages:  # One line each, in any order.
+    assert sum(message in l for l in lines) == 1, (message, lines)
   assert 'Traceback' not in proc.stderr + proc.stdout
   assert not workdir.exists()
 
 
-def test_workdir_under_a_file_is_refused(tmp_path, tfds_dir):
-  blocker = tmp_path / 'a_file'
-  blocker.write_text('x')
-  proc = _launch(f'--workdir={blocker}/run', env={'TFDS_DATA_DIR': tfds_dir})
-  assert proc.returncode == 2
-  assert proc.stderr.strip().startswith('error: workdir')
-  assert proc.stderr.count('\n') == 1 and blocker.read_text() == 'x'
+@pytest.mark.parametrize('make_workdir', [
+    lambda tmp: tmp / 'a_file' / 'run',   # Under a file.
+    lambda tmp: '/proc/deepvsshallow/run',  # Cannot be created at all.
+])
+def test_workdir_that_cannot_be_made_is_refused(make_workdir, tmp_path):
+  (tmp_path / 'a_file').write_text('x')
+  with pytest.raises(UsageError, match='workdir .* cannot be created'):
+    deep_vs_shallow.train_and_evaluate(_tiny_config(),
+                                       str(make_workdir(tmp_path)))
+  assert (tmp_path / 'a_file').read_text() == 'x'
+
+
+def test_offline_dataset_error_leaves_no_workdir(tmp_path, monkeypatch):
+  def offline(*args, **kwargs):
+    raise data.UsageError('dataset is not prepared (offline)')
+  monkeypatch.setattr(data, 'load_dataset', offline)
+  with pytest.raises(UsageError, match='not prepared'):
+    deep_vs_shallow.train_and_evaluate(_tiny_config(),
+                                       str(tmp_path / 'a' / 'b'))
+  assert not (tmp_path / 'a').exists()

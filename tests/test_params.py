@@ -1,5 +1,8 @@
 """Parameter accounting against Seide et al. 2011 and brute force."""
 
+import functools
+import math
+
 import jax
 import pytest
 from flax import nnx
@@ -53,12 +56,14 @@ def test_budget_exact_hit_returns_that_width():
 
 
 def test_model_count_equals_closed_form_and_is_pinned():
-  model = models.MLP(64, [128] * 5, 10, rngs=nnx.Rngs(0))
+  model = nnx.eval_shape(lambda: models.MLP(64, [128] * 5, 10,
+                                            rngs=nnx.Rngs(0)))
   counted = params.count_params(nnx.state(model, nnx.Param))
   # 64*128+128 + 4*(128*128+128) + 128*10+10, written out.
   assert counted == params.mlp_param_count(64, [128] * 5, 10) == 75_658
-  weights = sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param))
-                if x.ndim == 2)
+  weights = sum(math.prod(x.shape)
+                for x in jax.tree.leaves(nnx.state(model, nnx.Param))
+                if len(x.shape) == 2)
   assert weights == params.mlp_param_count(64, [128] * 5, 10, biases=False)
 
 
@@ -79,18 +84,22 @@ def test_impossible_requests_are_usage_errors(call, match):
                                             ((18, 18, 1), (5, 7)),
                                             ((32, 32, 3), (8, 16))])
 def test_cnn_count_closed_form_equals_model(shape, channels):
-  model = models.CNN(shape, 10, channels=channels, rngs=nnx.Rngs(0))
-  assert params.count_params(nnx.state(model, nnx.Param)) == (
-      params.cnn_param_count(shape, channels, 10))
+  fn = functools.partial(models.CNN, shape, 10, channels=channels)
+  # 3x3 convs with biases and a dense head on ceil(h/4) x ceil(w/4), by hand.
+  h4, w4 = -(-shape[0] // 4), -(-shape[1] // 4)
+  c1, c2 = channels
+  by_hand = 9 * shape[2] * c1 + c1 + 9 * c1 * c2 + c2 + h4 * w4 * c2 * 10 + 10
+  assert params.model_param_count(fn) == params.cnn_param_count(
+      shape, channels, 10) == by_hand
 
 
-def test_cnn_channels_for_budget_is_nearest_on_its_scale():
-  target = 9_000
-  ch = params.cnn_channels_for_budget((12, 12, 1), (16, 32), 10, target)
-  got = params.cnn_param_count((12, 12, 1), ch, 10)
-  assert abs(got - target) / target < 0.03
-  # No scaled pair does better.
-  for f in range(10, 1001):
-    other = tuple(max(1, round(c * f / 100)) for c in (16, 32))
-    assert abs(params.cnn_param_count((12, 12, 1), other, 10) - target) >= abs(
-        got - target)
+def test_cnn_channels_for_budget_hits_exact_budgets():
+  """A budget that is exactly the count of a scaled pair is hit exactly,
+  and the result keeps the channels' proportion (scaled by one factor)."""
+  for scale, shape in [(0.5, (12, 12, 1)), (2.0, (18, 18, 1))]:
+    channels = (round(16 * scale), round(32 * scale))
+    budget = params.cnn_param_count(shape, channels, 10)
+    assert params.cnn_channels_for_budget(shape, (16, 32), 10,
+                                          budget) == channels
+  ch = params.cnn_channels_for_budget((12, 12, 1), (16, 32), 10, 9_000)
+  assert abs(params.cnn_param_count((12, 12, 1), ch, 10) - 9_000) < 0.03 * 9_000

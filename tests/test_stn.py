@@ -3,15 +3,14 @@
 import functools
 import json
 import os
-import subprocess
-import sys
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
 
-from deepvsshallow import distortions, models, ops, params, stn_experiment
+from deepvsshallow import distortions, models, ops, params
+from deepvsshallow.studies import stn as stn_experiment
 from deepvsshallow.errors import UsageError
 from experiments.configs import stn as stn_config
 
@@ -54,16 +53,16 @@ def test_distorted_dataset_is_deterministic_and_sized(digits, tmp_path):
   r = distortions.distorted_dataset(digits, 'R', seed=0, margin=2)
   rts = distortions.distorted_dataset(digits, 'RTS', seed=0, margin=2,
                                       cache_dir=str(tmp_path))
-  assert r.image_shape == (12, 12, 1) and rts.image_shape == (18, 18, 1)
-  assert rts.train.images.dtype == np.uint8
+  assert r.input_shape == (12, 12, 1) and rts.input_shape == (18, 18, 1)
+  assert rts.train.inputs.dtype == np.uint8
   again = distortions.distorted_dataset(digits, 'RTS', seed=0, margin=2,
                                         cache_dir=str(tmp_path))  # Cached.
-  assert np.array_equal(again.train.images, rts.train.images)
+  assert np.array_equal(again.train.inputs, rts.train.inputs)
   other = distortions.distorted_dataset(digits, 'RTS', seed=1, margin=2)
-  assert not np.array_equal(other.train.images, rts.train.images)
-  assert np.array_equal(rts.train.labels, digits.train.labels)
+  assert not np.array_equal(other.train.inputs, rts.train.inputs)
+  assert np.array_equal(rts.train.targets, digits.train.targets)
   # Ink is conserved up to clipping at the canvas edge and the 0.7-1.2 scale.
-  ink = rts.train.images.sum((1, 2, 3)) / digits.train.images.sum((1, 2, 3))
+  ink = rts.train.inputs.sum((1, 2, 3)) / digits.train.inputs.sum((1, 2, 3))
   assert 0.35 < np.median(ink) < 1.5
   assert len(os.listdir(tmp_path)) == 2  # train + validation; test is lazy.
 
@@ -106,22 +105,24 @@ def test_models_are_matched_to_the_cnn_budget(canvas):
   for name in ('FCN', 'ST-FCN', 'ST-CNN'):
     assert budget * 0.95 <= built[name][1] <= budget * 1.05, name
   for name, (fn, count) in built.items():  # Counts come from the models.
-    model = fn(rngs=nnx.Rngs(0))
+    model = nnx.eval_shape(lambda: fn(rngs=nnx.Rngs(0)))
     assert params.count_params(nnx.state(model, nnx.Param)) == count
-    assert model(jnp.zeros((2, canvas, canvas, 1))).shape == (2, 10)
+  # The ST-CNN's classifier plus its localisation net, by closed form.
+  st_cnn = built['ST-CNN'][0].keywords
+  pooled = (-(-canvas // 2)) ** 2  # The localisation MLP sees a 2x2 pool.
+  loc = (pooled + 1) * config.loc_hidden + (config.loc_hidden + 1) * 6
+  assert built['ST-CNN'][1] == loc + params.cnn_param_count(
+      (12, 12, 1), st_cnn['channels'], 10)
 
 
 @pytest.mark.slow
-def test_stn_launcher_end_to_end(tmp_path, tfds_dir):
-  proc = subprocess.run(
-      [sys.executable, 'experiments/stn.py',
-       '--config=experiments/configs/stn.py:runlocal',
-       f'--workdir={tmp_path}'], cwd=ROOT, capture_output=True, text=True,
-      timeout=900, env=dict(os.environ, TFDS_DATA_DIR=tfds_dir))
-  assert proc.returncode == 0, proc.stderr[-3000:]
+def test_stn_end_to_end(tmp_path, tfds_dir, read_tracker):
+  config = read_tracker(stn_config.get_config('runlocal'))
+  summary = stn_experiment.train_and_evaluate(config, str(tmp_path))
+  assert set(config.keys()) - config.read == set()  # No ignored field.
   assert sorted(os.listdir(tmp_path)) == [
       'rectification.png', 'results.json', 'results.md', 'trials.jsonl']
-  summary = json.loads((tmp_path / 'results.json').read_text())
+  assert summary == json.loads((tmp_path / 'results.json').read_text())
   names = {(r['distortion'], r['model']) for r in summary['rows']}
   assert names == {('RTS', m) for m in stn_experiment.MODEL_NAMES} | {
       ('RTS', stn_experiment.NEAREST)}
@@ -132,23 +133,29 @@ def test_stn_launcher_end_to_end(tmp_path, tfds_dir):
   assert nearest[0]['theta_shift_from_identity'] == 0.0
   md = (tmp_path / 'results.md').read_text()
   assert 'Jaderberg et al. 2015' in md and '| ST-CNN |' in md
+  with open(tmp_path / 'trials.jsonl') as f:
+    records = [json.loads(l) for l in f]
+  assert len(records) == 5 * config.num_seeds * len(config.learning_rates)
+  for key in ('val_fraction', 'split_seed', 'weight_decay', 'patience'):
+    assert records[0]['config'][key] == config[key]
 
 
-@pytest.mark.parametrize('args,message', [
-    (['--config.models=("FCN","MLP-9000")'], 'config.models must be'),
-    (['--config.distortions=("P",)'], 'unknown distortion'),
-    (['--config.cnn_channels=(16,0)'], 'cnn_channels'),
-    (['--config.localisation=resnet'], 'localisation'),
-    (['--config.loc_hidden=100000'], 'leaves no room'),
-    (['--config.distortion_seed=-3'], 'distortion_seed'),
+@pytest.mark.parametrize('overrides,message', [
+    (dict(models=('FCN', 'MLP-9000')), 'config.models must be'),
+    (dict(distortions=('P',)), 'unknown distortion'),
+    (dict(cnn_channels=(16, 0)), 'cnn_channels'),
+    (dict(loc_channels=(8,)), 'two channel counts'),
+    (dict(localisation='resnet'), 'localisation'),
+    (dict(loc_hidden=100000), 'leaves no room'),
+    (dict(distortion_seed=-3), 'distortion_seed'),
 ])
-def test_stn_bad_input_is_one_line_and_exit_2(args, message, tmp_path,
-                                              tfds_dir):
-  proc = subprocess.run(
-      [sys.executable, 'experiments/stn.py', *args,
-       f'--workdir={tmp_path / "never"}'], cwd=ROOT, capture_output=True,
-      text=True, timeout=300, env=dict(os.environ, TFDS_DATA_DIR=tfds_dir))
-  lines = [l for l in proc.stderr.splitlines() if l.strip()]
-  assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
-  assert lines[0].startswith('error: ') and message in lines[0]
+def test_stn_bad_config_is_one_usage_line(overrides, message, tmp_path):
+  config = stn_config.get_config('')
+  config.update(overrides)
+  with pytest.raises(UsageError) as e:
+    stn_experiment.train_and_evaluate(config, str(tmp_path / 'never'))
+  # One line per problem: a budget that fails fails once per distortion.
+  lines = str(e.value).splitlines()
+  assert all(message in l for l in lines)
+  assert len(lines) == (2 if message == 'leaves no room' else 1)
   assert not (tmp_path / 'never').exists()

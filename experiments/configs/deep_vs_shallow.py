@@ -25,7 +25,7 @@ Validation error of the picked model is typically below its test error: the
 selection is optimistic, the lecture's point about training on validation.
 """
 
-import ml_collections
+from deepvsshallow import config as config_lib
 
 _DATASET_DEFAULTS = {
     # dataset: (width, budgets, batch_size, num_epochs)
@@ -39,42 +39,20 @@ _DATASET_DEFAULTS = {
 }
 
 
-def get_config(arg: str = '') -> ml_collections.ConfigDict:
-  args = [a for a in (arg or '').split(',') if a]
-  runlocal = 'runlocal' in args
-  datasets = [a for a in args if a != 'runlocal']
-  if len(datasets) > 1 or any(a not in _DATASET_DEFAULTS for a in datasets):
-    raise ValueError(
-        f'config argument {arg!r}: expected [DATASET][,runlocal] with DATASET '
-        f'one of {", ".join(sorted(_DATASET_DEFAULTS))}.')
-  dataset = datasets[0] if datasets else 'digits'
+def get_config(arg: str = ''):
+  dataset, runlocal = config_lib.parse_arg(arg, _DATASET_DEFAULTS)
   width, budgets, batch_size, num_epochs = _DATASET_DEFAULTS[dataset]
-
-  c = ml_collections.ConfigDict()
-  # Data.
-  c.dataset = dataset
-  c.data_dir = ''              # '' = $TFDS_DATA_DIR or ~/tensorflow_datasets.
-  c.val_fraction = 0.15        # Carved from train; test is read for the report only.
-  c.split_seed = 0
+  # The shared fields (data, candidates, optimisation, execution) and what
+  # each one does: deepvsshallow/config.py.
+  c = config_lib.common(dataset, learning_rates=(3e-4, 1e-3, 3e-3),
+                        num_seeds=3, batch_size=batch_size,
+                        num_epochs=num_epochs)
   # The grid of architectures.
-  c.model = 'mlp'
   c.activation = 'relu'        # relu | sigmoid | hard_sigmoid
   c.width = width              # Units per hidden layer of the deep nets.
   c.depths = (1, 2, 3, 4, 5)   # Deep nets: depth x width, each with a matched 1-hidden-layer net.
   c.budgets = budgets          # Fixed-budget sweep: every depth at the widest width within each budget.
   c.count_biases = True        # Match parameter counts with biases (the models have them).
-  # Candidates per architecture (picked on validation) and replicates.
-  c.learning_rates = (3e-4, 1e-3, 3e-3)
-  c.num_seeds = 3              # Seeds 0..num_seeds-1 are replicates, never tuned.
-  # Training.
-  c.optimizer = 'adam'         # sgd | momentum | adam | adamw
-  c.schedule = 'cosine'        # constant | cosine | warmup_cosine
-  c.weight_decay = 0.0
-  c.batch_size = batch_size
-  c.num_epochs = num_epochs
-  c.patience = 0               # Early termination after this many epochs without improvement; 0 = run all epochs.
-  c.eval_batch_size = 2048
-  c.shard = True               # Shard the population over all local devices.
 
   if runlocal:
     c.width = 32

@@ -25,7 +25,7 @@ than un-rotating. The nearest-sampling ST-FCN's localisation net gets a
 gradient of exactly 0 and stays at the identity (74% error, like the FCN).
 """
 
-import ml_collections
+from deepvsshallow import config as config_lib
 
 _DATASETS = {
     # dataset: (margin, cnn_channels, loc_hidden, batch_size, num_epochs)
@@ -36,21 +36,13 @@ _DATASETS = {
 }
 
 
-def get_config(arg: str = '') -> ml_collections.ConfigDict:
-  args = [a for a in (arg or '').split(',') if a]
-  runlocal = 'runlocal' in args
-  datasets = [a for a in args if a != 'runlocal']
-  if len(datasets) > 1 or any(a not in _DATASETS for a in datasets):
-    raise ValueError(f'config argument {arg!r}: expected [DATASET][,runlocal] '
-                     f'with DATASET one of {", ".join(sorted(_DATASETS))}.')
-  dataset = datasets[0] if datasets else 'digits'
+def get_config(arg: str = ''):
+  dataset, runlocal = config_lib.parse_arg(arg, _DATASETS)
   margin, channels, loc_hidden, batch_size, num_epochs = _DATASETS[dataset]
-
-  c = ml_collections.ConfigDict()
-  c.dataset = dataset
-  c.data_dir = ''                # '' = $TFDS_DATA_DIR or ~/tensorflow_datasets.
-  c.val_fraction = 0.15
-  c.split_seed = 0
+  # The shared fields (data, candidates, optimisation, execution) and what
+  # each one does: deepvsshallow/config.py.
+  c = config_lib.common(dataset, learning_rates=(1e-3, 3e-3), num_seeds=3,
+                        batch_size=batch_size, num_epochs=num_epochs)
   c.margin = margin              # Pixels of zero padding before distorting (MNIST has its own).
   c.distortions = ('R', 'RTS')
   c.distortion_seed = 0
@@ -58,17 +50,8 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
   c.nearest_demo = True          # Also train an ST-FCN with nearest sampling (on RTS).
   c.cnn_channels = channels      # The CNN's size sets every model's parameter budget.
   c.localisation = 'mlp'         # mlp | cnn
-  c.loc_hidden = loc_hidden
-  c.learning_rates = (1e-3, 3e-3)
-  c.num_seeds = 3
-  c.optimizer = 'adam'
-  c.schedule = 'cosine'
-  c.weight_decay = 0.0
-  c.batch_size = batch_size
-  c.num_epochs = num_epochs
-  c.patience = 0
-  c.eval_batch_size = 2048
-  c.shard = True
+  c.loc_hidden = loc_hidden      # Hidden units of the localisation net.
+  c.loc_channels = (8, 8)        # localisation=cnn only: its two conv layers.
   if runlocal:  # Every model and the sampling demo, on RTS only.
     c.distortions = ('RTS',)
     c.num_seeds = 2

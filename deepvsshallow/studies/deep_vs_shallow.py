@@ -1,9 +1,9 @@
 """The main job: deep vs shallow MLPs at matched parameter counts.
 
 `train_and_evaluate(config, workdir)` builds the grid of architectures, trains
-each architecture's candidates x seeds as one vmapped population (one compile
-per shape), picks each architecture's learning rate on validation, reads test
-once for the picked models, and writes:
+each architecture's candidates x seeds as one population (one compiled
+program per shape), picks each architecture's learning rate on validation,
+reads test once for the picked models, and writes (through `runner.Run`):
 
   trials.jsonl   one record per trial (config, status, metrics), as it goes
   results.json   per-architecture summary, selection optimism, run metadata
@@ -15,17 +15,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
-import platform
-import time
 
-import jax
 import numpy as np
 
+from deepvsshallow import config as config_lib
 from deepvsshallow import data as data_lib
-from deepvsshallow import models, params, reference, report, trials
-from deepvsshallow import validate
-from deepvsshallow.errors import UsageError
+from deepvsshallow import models, params, reference, report, runner
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,9 +56,8 @@ def build_grid(config, input_dim: int, num_classes: int) -> list[Architecture]:
   Matching counts weights and biases, or weights only (Seide et al. 2011's
   convention) when `config.count_biases` is False.
   """
-  depths = validate.positive_ints('depths', config.depths)
-  width = validate.positive_ints('width', [config.width])[0]
-  budgets = validate.positive_ints('budgets', config.budgets, allow_empty=True)
+  depths, width, budgets = tuple(config.depths), config.width, tuple(
+      config.budgets)
   roles: dict[tuple[int, ...], list[tuple[str, int, float]]] = {}
   for depth in sorted(set(depths)):
     deep = (width,) * depth
@@ -86,101 +80,65 @@ def build_grid(config, input_dim: int, num_classes: int) -> list[Architecture]:
           for widths, rs in roles.items()]
 
 
-def validate_config(config) -> data_lib.DatasetSpec:
-  """Every check that needs no data, so bad input fails before any work."""
-  spec = data_lib.get_spec(config.dataset)
-  validate.training(config)
-  if config.model != 'mlp':
-    raise UsageError(f'this experiment compares MLPs; config.model must be '
-                     f'"mlp", got {config.model!r}.')
-  build_grid(config, int(np.prod(spec.image_shape)), spec.num_classes)
-  return spec
-
-
-def _trial_config(config) -> dict:
-  keys = ('dataset', 'val_fraction', 'split_seed', 'model', 'activation',
-          'optimizer', 'schedule', 'weight_decay', 'batch_size', 'num_epochs',
-          'patience')
-  return {k: config[k] for k in keys}
+def check_config(config, problems: config_lib.Problems) -> None:
+  """This study's fields, one line per problem (the runner checks the rest)."""
+  config_lib.one_of(problems, config, 'activation', tuple(models.ACTIVATIONS))
+  depths = config_lib.int_list(problems, 'depths', config.depths)
+  config_lib.int_list(problems, 'width', [config.width])
+  config_lib.int_list(problems, 'budgets', config.budgets, allow_empty=True)
+  if not isinstance(config.count_biases, bool):
+    problems.add(f'config.count_biases must be True or False, got '
+                 f'{config.count_biases!r}.')
+  spec = problems.attempt(data_lib.get_spec, config.dataset)
+  if spec is not None and depths and not problems:
+    problems.attempt(build_grid, config, int(np.prod(spec.input_shape)),
+                     spec.num_classes)
 
 
 def train_and_evaluate(config, workdir: str) -> dict:
   """Runs the whole sweep; returns the summary written to results.json."""
-  t0 = time.time()
-  validate_config(config)
-  workdir = report.ensure_writable_dir(workdir)
-  dataset = data_lib.load_dataset(
-      config.dataset, data_dir=config.data_dir or None,
-      val_fraction=config.val_fraction, split_seed=config.split_seed)
-  grid = build_grid(config, dataset.input_dim, dataset.num_classes)
-  validate.fits_data(config, dataset)
-  seeds = list(range(config.num_seeds))
-  lrs = list(config.learning_rates)
-  member_seeds, member_lrs = trials.grid(lrs, config.num_seeds)
-  settings = validate.train_settings(config)
-  print(f'deep_vs_shallow: {dataset.name} (train {len(dataset.train)}, '
-        f'validation {len(dataset.validation)}), {len(grid)} architectures x '
-        f'{len(lrs)} learning rates x {len(seeds)} seeds on '
-        f'{jax.local_device_count()} {jax.default_backend()} device(s); '
-        f'writing to {workdir}', flush=True)
+  with runner.Run('deep_vs_shallow', config, workdir,
+                  check=check_config) as run:
+    dataset = run.load_dataset()
+    grid = build_grid(config, dataset.input_dim, dataset.num_classes)
+    run.log(f'{len(grid)} architectures')
+    model_fn = lambda arch: functools.partial(
+        models.MLP, dataset.input_dim, arch.hidden_widths,
+        dataset.num_classes, activation=config.activation)
+    picked = run.train_all([
+        runner.Population(f'[{i + 1}/{len(grid)}] {arch.name}', model_fn(arch),
+                          dataset, info={'architecture': arch.name,
+                                         'hidden_widths': list(
+                                             arch.hidden_widths),
+                                         'roles': list(arch.roles)})
+        for i, arch in enumerate(grid)])
+    for arch, p in zip(grid, picked):  # The closed form is the model's count.
+      assert p.info['param_count'] == arch.param_count, (arch, p.info)
 
-  os.makedirs(workdir, exist_ok=True)
-  trials_path = os.path.join(workdir, 'trials.jsonl')
-  trial_config = _trial_config(config)
-  picked = []
-  with open(trials_path, 'w') as trials_file:
-    for i, arch in enumerate(grid):
-      model_fn = functools.partial(
-          models.MLP, dataset.input_dim, arch.hidden_widths,
-          dataset.num_classes, activation=config.activation)
-      p = trials.train_and_pick(
-          arch.name, model_fn, dataset, member_seeds, member_lrs, settings,
-          info={'architecture': arch.name,
-                'hidden_widths': list(arch.hidden_widths),
-                'roles': list(arch.roles), 'param_count': arch.param_count},
-          trial_config=trial_config, trials_file=trials_file,
-          desc=f'[{i + 1}/{len(grid)}] {arch.name} '
-               f'({arch.param_count:,} params)')
-      exact = params.count_params(
-          jax.tree.map(lambda a: a[0], p.result.best_params))
-      assert exact == arch.param_count, (arch, exact)  # Closed form == model.
-      picked.append((arch, p))
-
-  # Test is read here, once, for the picked models only.
-  test = dataset.test()
-  rows = []
-  for arch, p in picked:
-    rows.append({'architecture': arch.name, 'depth': arch.depth,
-                 'hidden_widths': list(arch.hidden_widths),
-                 'roles': list(arch.roles), 'param_count': arch.param_count,
-                 'matching': [{'role': r, 'target': t, 'relative_mismatch': m}
-                              for r, t, m in arch.matching],
-                 **trials.test_summary(p, test, chunk=config.eval_batch_size,
-                                       num_candidates=len(lrs))})
-
-  summary = {
-      'experiment': 'deep_vs_shallow',
-      'config': config.to_dict(),
-      'dataset': {'name': dataset.name, 'train': len(dataset.train),
-                  'validation': len(dataset.validation), 'test': len(test),
-                  'input_dim': dataset.input_dim,
-                  'num_classes': dataset.num_classes},
-      'architectures': rows,
-      'overall_pick': _overall_pick(rows),
-      'seeds': seeds,
-      'runtime_s': round(time.time() - t0, 1),
-      'platform': {'backend': jax.default_backend(),
-                   'devices': jax.local_device_count(),
-                   'jax': jax.__version__, 'python': platform.python_version()},
-  }
-  markdown = render_markdown(summary)
-  report.write_json(os.path.join(workdir, 'results.json'), summary)
-  report.atomic_write(os.path.join(workdir, 'results.md'), markdown)
-  plot_results(summary, os.path.join(workdir, 'results.png'))
-  print('\n' + seide_table(rows) + '\n\n' + verdict(rows) + '\n')
-  print(f'Wrote {trials_path}, results.json, results.md and results.png in '
-        f'{workdir} ({summary["runtime_s"]:.0f}s).', flush=True)
-  return summary
+    test = run.read_test(dataset)
+    rows = []
+    for arch, p in zip(grid, picked):
+      rows.append({'architecture': arch.name, 'depth': arch.depth,
+                   'hidden_widths': list(arch.hidden_widths),
+                   'roles': list(arch.roles), 'param_count': arch.param_count,
+                   'matching': [{'role': r, 'target': t,
+                                 'relative_mismatch': m}
+                                for r, t, m in arch.matching],
+                   **run.test_summary(p, test)})
+    results = {
+        'dataset': {'name': dataset.name, 'train': len(dataset.train),
+                    'validation': len(dataset.validation), 'test': len(test),
+                    'input_dim': dataset.input_dim,
+                    'num_classes': dataset.num_classes},
+        'architectures': rows,
+        'overall_pick': _overall_pick(rows),
+        'seeds': list(range(config.num_seeds)),
+    }
+    return run.finish(
+        results, render=render_markdown,
+        figures={'results.png': plot_results},
+        console=lambda s: (seide_table(s['architectures']) + '\n\n'
+                           + verdict(s['architectures'])))
 
 
 def _overall_pick(rows):
@@ -319,9 +277,7 @@ def render_markdown(summary) -> str:
       'Source: Seide, Li, Yu, Interspeech 2011; weights-only matching with 429 '
       'inputs and 9304 outputs (deepvsshallow/reference/seide2011_switchboard.csv).',
       '', reference_seide_table(), '',
-      f'Runtime {summary["runtime_s"]:.0f}s on {summary["platform"]["devices"]} '
-      f'{summary["platform"]["backend"]} device(s), jax '
-      f'{summary["platform"]["jax"]}.', '']
+      report.run_footer(summary), '']
   return '\n'.join(lines)
 
 

@@ -1,0 +1,339 @@
+"""The shared runner: what every study does the same way, written once.
+
+A study's `train_and_evaluate(config, workdir)` reads as its own grid, models
+and report, around a `Run`:
+
+  with runner.Run('my_study', config, workdir, check=check_config) as run:
+    dataset = run.load_dataset()
+    picked = run.train_all([runner.Population(name, model_fn, dataset,
+                                              info={...}) for ...])
+    test = run.read_test(dataset)          # once, after all training
+    rows = [{**p.info, **run.test_summary(p, test)} for p in picked]
+    return run.finish({'rows': rows}, render=..., figures={...})
+
+`Run` owns:
+  * the one validation pass: the shared fields (`config.check_common`) and the
+    study's `check(config, problems)`, every problem one line, before anything
+    is loaded or written;
+  * the workdir contract: created at the start (a path that cannot be made is
+    a usage error), and removed again if a usage error stops the run before
+    it wrote anything;
+  * trials.jsonl: one complete JSON line per trial (the full config, status
+    done or diverged, metrics), appended as each population finishes;
+  * compiling ahead: while one population trains, worker threads compile the
+    next ones' programs (training, and the fixed-shape test evaluation), so
+    compilation overlaps training instead of adding to it;
+  * the pick on validation, keeping only the picked members' parameters;
+  * reading test once, after all training (training after it is an error);
+  * the summary: results.json (with platform, versions, matmul precision and
+    compile time), results.md and the PNG figures, all written atomically.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import json
+import os
+import platform
+import shutil
+import time
+from typing import Any, Callable, Sequence
+
+import jax
+import numpy as np
+from flax import nnx
+
+from deepvsshallow import config as config_lib
+from deepvsshallow import data as data_lib
+from deepvsshallow import params as params_lib
+from deepvsshallow import report, selection, tasks, train
+from deepvsshallow.errors import UsageError
+
+# Compiles seen by this process (a jax.monitoring listener counts them), so a
+# run can report how much of its time went to compilation.
+_COMPILES = {'count': 0, 'seconds': 0.0}
+
+
+def _on_event(event: str, seconds: float, **_) -> None:
+  if event == '/jax/core/compile/backend_compile_duration':
+    _COMPILES['count'] += 1
+    _COMPILES['seconds'] += seconds
+
+
+jax.monitoring.register_event_duration_secs_listener(_on_event)
+
+
+def compile_stats() -> dict[str, float]:
+  """XLA compiles in this process so far: {'count', 'seconds'}."""
+  return dict(_COMPILES)
+
+
+@dataclasses.dataclass
+class Picked:
+  """A population after training: its pick on validation, and the picked
+  members' best-validation state (host arrays, leading member axis)."""
+  name: str
+  info: dict[str, Any]                 # Written into every trial record.
+  pick: selection.Pick | None          # None: every candidate diverged.
+  params: Any
+  rest: Any
+  result: train.PopulationResult
+  evaluator: train.EvalProgram         # Compiled for the picked members.
+
+  @property
+  def task(self) -> tasks.Task:
+    return self.result.step_def.task
+
+  def member(self, i: int):
+    """The i-th picked member as an NNX model in evaluation mode."""
+    take = lambda tree: jax.tree.map(lambda a: a[i], tree)
+    return nnx.merge(self.result.step_def.eval_graph, take(self.params),
+                     take(self.rest))
+
+
+@dataclasses.dataclass(frozen=True)
+class Population:
+  """One shape's candidates to train: a name, a model and a dataset."""
+  name: str
+  model_fn: Callable
+  dataset: data_lib.Dataset
+  info: dict = dataclasses.field(default_factory=dict)
+  task: tasks.Task | None = None   # None: the dataset's own task.
+
+
+def compile_workers() -> int:
+  """Threads that compile ahead: every core but the one that trains."""
+  cores = (len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity')
+           else os.cpu_count() or 1)
+  return max(1, cores - 1)
+
+
+def candidate_grid(learning_rates: Sequence[float], num_seeds: int):
+  """(member_seeds, member_lrs): every learning rate with every seed."""
+  seeds = list(range(num_seeds))
+  return ([s for _ in learning_rates for s in seeds],
+          [float(lr) for lr in learning_rates for _ in seeds])
+
+
+def platform_info(matmul_precision: str) -> dict[str, Any]:
+  import flax
+  import optax
+  devices = jax.local_devices()
+  return {'backend': jax.default_backend(),
+          'device_kind': devices[0].device_kind,
+          'devices': len(devices),
+          'processes': jax.process_count(),
+          'matmul_precision': matmul_precision,
+          'jax': jax.__version__, 'jaxlib': jax.lib.__version__,
+          'flax': flax.__version__, 'optax': optax.__version__,
+          'numpy': np.__version__, 'python': platform.python_version()}
+
+
+def _finite_or_none(x):
+  return float(x) if np.isfinite(x) else None
+
+
+class Run:
+  """One study's run: validation, workdir, trial records, one read of test."""
+
+  def __init__(self, study: str, config, workdir: str, *,
+               check: Callable[[Any, config_lib.Problems], None] | None = None):
+    self.t0 = time.time()
+    self.compiles0 = compile_stats()
+    self.study, self.config = study, config
+    problems = config_lib.check_common(config)
+    if check is not None:
+      check(config, problems)
+    problems.raise_if_any()
+    self.workdir = os.path.abspath(workdir)
+    self._created = _make_workdir(self.workdir)
+    self.settings = train.TrainSettings.from_config(config)
+    self.member_seeds, self.member_lrs = candidate_grid(
+        config.learning_rates, config.num_seeds)
+    self._trials = None
+    self._test_read = False
+    self.trials_path = os.path.join(self.workdir, 'trials.jsonl')
+
+  def __enter__(self) -> 'Run':
+    return self
+
+  def __exit__(self, kind, error, tb) -> None:
+    if self._trials is not None:
+      self._trials.close()
+    # A usage error before any record: leave nothing behind.
+    if (isinstance(error, UsageError) and self._created
+        and not os.listdir(self.workdir)):
+      shutil.rmtree(self._created, ignore_errors=True)
+
+  def log(self, message: str) -> None:
+    print(message, flush=True)
+
+  def load_dataset(self) -> data_lib.Dataset:
+    c = self.config
+    dataset = data_lib.load_dataset(
+        c.dataset, data_dir=c.data_dir or None, val_fraction=c.val_fraction,
+        split_seed=c.split_seed)
+    self.log(f'{self.study}: {dataset.name} (train {len(dataset.train)}, '
+             f'validation {len(dataset.validation)}), '
+             f'{len(c.learning_rates)} learning rates x {c.num_seeds} seeds '
+             f'per population on {jax.local_device_count()} '
+             f'{jax.default_backend()} device(s); writing to {self.workdir}')
+    return dataset
+
+  def _record(self, record: dict) -> None:
+    if self._trials is None:
+      self._trials = open(self.trials_path, 'a')
+    # One complete line per write: a reader never sees half a record.
+    self._trials.write(json.dumps(record) + '\n')
+    self._trials.flush()
+
+  def train(self, name: str, model_fn: Callable, dataset: data_lib.Dataset, *,
+            info: dict, task: tasks.Task | None = None) -> Picked:
+    """Trains one population; see `train_all`."""
+    return self.train_all([Population(name, model_fn, dataset, info, task)])[0]
+
+  def train_all(self, populations: Sequence[Population]) -> list[Picked]:
+    """Trains each population's candidates (learning rates x seeds) in
+    order, records every trial and picks on validation. Programs compile
+    ahead on `compile_workers()` threads while earlier populations train."""
+    if self._test_read:
+      raise RuntimeError('training after test was read: every population '
+                         'must train before Run.read_test.')
+    with concurrent.futures.ThreadPoolExecutor(
+        compile_workers(), thread_name_prefix='compile') as pool:
+      futures = [pool.submit(self._compile, p) for p in populations]
+      try:
+        return [self._train(p, *f.result())
+                for p, f in zip(populations, futures)]
+      finally:
+        for f in futures:
+          f.cancel()
+
+  def _compile(self, population: Population):
+    program = train.make_program(population.model_fn, population.dataset,
+                                 self.settings, population.task)
+    train.compile_program(program, population.dataset, self.member_seeds,
+                          self.member_lrs)
+    abstract = nnx.eval_shape(lambda: population.model_fn(rngs=nnx.Rngs(0)))
+    _, params, rest = nnx.split(abstract, nnx.Param, ...)
+    picked = lambda tree: jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct((self.config.num_seeds, *x.shape),
+                                       x.dtype), tree)
+    split = population.dataset.train
+    evaluator = train.EvalProgram(program.step_def, self.settings).compile(
+        picked(params), picked(rest), split.inputs.shape[1:],
+        split.inputs.dtype, split.targets.shape[1:], split.targets.dtype)
+    return program, evaluator
+
+  def _train(self, population: Population, program: train.PopulationProgram,
+             evaluator: train.EvalProgram) -> Picked:
+    t0 = time.time()
+    name = population.name
+    param_count = params_lib.model_param_count(population.model_fn)
+    info = {'param_count': param_count, **population.info}
+    result = train.train_population(
+        population.model_fn, population.dataset, self.member_seeds,
+        self.member_lrs, self.settings, program=program,
+        desc=f'{name} ({param_count:,} params)')
+    metric = result.step_def.task.select_on
+    for m, (seed, lr) in enumerate(zip(self.member_seeds, self.member_lrs)):
+      self._record({
+          'trial': f'{name}/lr={lr:g}/seed={seed}', 'name': name, **info,
+          'learning_rate': lr, 'seed': seed,
+          'status': 'diverged' if result.diverged[m] else 'done',
+          'config': self.config.to_dict(),
+          'metrics': {
+              f'best_val_{metric}': _finite_or_none(result.best_val[m]),
+              'best_epoch': int(result.best_epoch[m]),
+              'final_train_loss': _finite_or_none(result.final_train_loss[m]),
+              'epochs_run': result.epochs_run}})
+    pick = selection.pick_by_validation(self.member_lrs, result.best_val,
+                                        result.diverged)
+    kept = (None, None)
+    if pick is not None:
+      idx = np.asarray(pick.members)
+      kept = tuple(jax.tree.map(lambda a: a[idx], tree)
+                   for tree in (result.best_params, result.best_rest))
+    best = 'all diverged' if pick is None else (
+        f'val {metric} {pick.val_errors.mean():.4g} at lr={pick.candidate:g}')
+    self.log(f'  {name} ({param_count:,} params): {best} '
+             f'({result.epochs_run} epochs, {result.diverged.sum()} diverged, '
+             f'{time.time() - t0:.1f}s)')
+    return Picked(name, info, pick, *kept, result, evaluator)
+
+  def read_test(self, dataset: data_lib.Dataset) -> data_lib.Split:
+    """The test split, read after all training; no population trains after."""
+    self._test_read = True
+    return dataset.test()
+
+  def test_summary(self, picked: Picked, test_split) -> dict:
+    """Validation and test statistics of the picked candidate."""
+    if picked.pick is None:
+      return {'status': 'diverged',
+              'num_candidates': len(self.config.learning_rates)}
+    metric = picked.task.select_on
+    test = picked.evaluator(picked.params, picked.rest, test_split)[metric]
+    val_mean, val_std = selection.mean_std(picked.pick.val_errors)
+    test_mean, test_std = selection.mean_std(test)
+    return {'status': 'done', 'learning_rate': picked.pick.candidate,
+            f'val_{metric}_mean': val_mean, f'val_{metric}_std': val_std,
+            f'test_{metric}_mean': test_mean, f'test_{metric}_std': test_std,
+            'test_per_seed': [float(e) for e in test],
+            'val_minus_test': val_mean - test_mean,
+            'num_candidates': picked.pick.num_candidates,
+            'num_diverged': picked.pick.num_diverged}
+
+  def finish(self, results: dict, *, render: Callable[[dict], str],
+             figures: dict[str, Callable[[dict, str], None]] | None = None,
+             console: Callable[[dict], str] | None = None) -> dict:
+    """Writes results.json, results.md and the figures; returns the summary.
+
+    `render(summary)` gives the markdown and `console(summary)` what is
+    printed; `figures` maps a file name to `plot(summary, path)`.
+    """
+    now = compile_stats()
+    summary = {
+        'study': self.study,
+        'config': self.config.to_dict(),
+        **results,
+        'runtime_s': round(time.time() - self.t0, 1),
+        'compile': {
+            'count': now['count'] - self.compiles0['count'],
+            'seconds': round(now['seconds'] - self.compiles0['seconds'], 2)},
+        'platform': platform_info(self.settings.matmul_precision),
+    }
+    report.write_json(os.path.join(self.workdir, 'results.json'), summary)
+    report.atomic_write(os.path.join(self.workdir, 'results.md'),
+                        render(summary))
+    for file_name, plot in (figures or {}).items():
+      plot(summary, os.path.join(self.workdir, file_name))
+    if console is not None:
+      self.log('\n' + console(summary) + '\n')
+    written = ['trials.jsonl', 'results.json', 'results.md', *(figures or {})]
+    self.log(f'Wrote {", ".join(written)} in {self.workdir} '
+             f'({summary["runtime_s"]:.0f}s, of which '
+             f'{summary["compile"]["seconds"]:.0f}s compiling).')
+    return summary
+
+
+def _make_workdir(path: str) -> str | None:
+  """Creates `path`; returns the topmost directory it created (None if it
+  existed). Any failure is one usage line."""
+  top = path
+  while not os.path.exists(os.path.dirname(top)) and os.path.dirname(
+      top) != top:
+    top = os.path.dirname(top)
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise UsageError(f'workdir {path} is a file; pass --workdir=<a '
+                     'directory>.')
+  existed = os.path.isdir(path)
+  try:
+    os.makedirs(path, exist_ok=True)
+    if not os.access(path, os.W_OK | os.X_OK):
+      raise PermissionError(f'{path} is not writable by this user')
+  except OSError as e:
+    reason = e.strerror or str(e)
+    raise UsageError(f'workdir {path} cannot be created or written '
+                     f'({reason}); pass a writable --workdir.') from None
+  return None if existed else top

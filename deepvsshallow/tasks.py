@@ -1,0 +1,108 @@
+"""What a study trains: a task is a loss, metrics, and the metric picked on.
+
+A model maps prepared inputs to `outputs_NK` (N examples, K outputs). A task
+says how those outputs are scored against a split's `targets`:
+
+  classification  targets_N int32 class ids; outputs are logits (K classes).
+  binary          targets_N int32 in {0, 1}; outputs_N1 one logit.
+  regression      targets_NK float32; squared error, mean over outputs.
+  logit_matching  targets_NK float32 teacher logits (Ba & Caruana 2014):
+                  squared error on logits; `disagreement` counts examples
+                  whose argmax differs from the teacher's.
+
+Every loss and metric is per example; the engine averages (`mean`) or takes
+the maximum (`max`) over a split. `select_on` names the metric that early
+stopping and the pick on validation minimise.
+
+Inputs reach the model through one of the input conventions of `data.py`
+(`prepare_inputs`), which a dataset declares; a task never rescales inputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from deepvsshallow.errors import UsageError
+
+PerExample = Callable[[jax.Array, jax.Array], jax.Array]
+
+
+@dataclasses.dataclass(frozen=True)
+class Metric:
+  fn: PerExample
+  reduce: str  # 'mean' or 'max' over the examples of a split.
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+  name: str
+  loss: PerExample
+  metrics: tuple[tuple[str, Metric], ...]  # `loss` is always among them.
+  select_on: str
+
+  @property
+  def metric_names(self) -> tuple[str, ...]:
+    return tuple(name for name, _ in self.metrics)
+
+
+def _cross_entropy(logits_NK, labels_N):
+  return optax.softmax_cross_entropy_with_integer_labels(logits_NK, labels_N)
+
+
+def _misclassified(logits_NK, labels_N):
+  return (jnp.argmax(logits_NK, -1) != labels_N).astype(jnp.float32)
+
+
+def _binary_cross_entropy(logits_N1, labels_N):
+  return optax.sigmoid_binary_cross_entropy(logits_N1[:, 0],
+                                            labels_N.astype(jnp.float32))
+
+
+def _binary_misclassified(logits_N1, labels_N):
+  return ((logits_N1[:, 0] > 0) != (labels_N > 0)).astype(jnp.float32)
+
+
+def _squared_error(outputs_NK, targets_NK):
+  return jnp.mean(jnp.square(outputs_NK - targets_NK.reshape(
+      outputs_NK.shape)), axis=-1)
+
+
+def _max_abs_error(outputs_NK, targets_NK):
+  return jnp.max(jnp.abs(outputs_NK - targets_NK.reshape(outputs_NK.shape)),
+                 axis=-1)
+
+
+def _disagreement(student_NK, teacher_NK):
+  return (jnp.argmax(student_NK, -1) != jnp.argmax(teacher_NK, -1)).astype(
+      jnp.float32)
+
+
+def _task(name, loss, select_on, **metrics) -> Task:
+  return Task(name, loss, tuple(metrics.items()) + (
+      ('loss', Metric(loss, 'mean')),), select_on)
+
+
+TASKS: dict[str, Task] = {
+    'classification': _task('classification', _cross_entropy, 'error',
+                            error=Metric(_misclassified, 'mean')),
+    'binary': _task('binary', _binary_cross_entropy, 'error',
+                    error=Metric(_binary_misclassified, 'mean')),
+    'regression': _task('regression', _squared_error, 'mse',
+                        mse=Metric(_squared_error, 'mean'),
+                        max_error=Metric(_max_abs_error, 'max')),
+    'logit_matching': _task('logit_matching', _squared_error, 'mse',
+                            mse=Metric(_squared_error, 'mean'),
+                            disagreement=Metric(_disagreement, 'mean')),
+}
+
+
+def get_task(name: str) -> Task:
+  if name not in TASKS:
+    raise UsageError(f'unknown task {name!r}; known tasks: '
+                     f'{", ".join(sorted(TASKS))}.')
+  return TASKS[name]
