@@ -25,7 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from deepvsshallow import models, params, train
+from deepvsshallow import config as config_lib
+from deepvsshallow import models, params, tasks, train
 
 
 def timed(fn, *args, repeats=10, warmup=2):
@@ -58,18 +59,21 @@ def bench_width(width, *, depth, population, batch, shard, input_dim=784,
                 num_classes=10):
   model_fn = functools.partial(models.MLP, input_dim, [width] * depth,
                                num_classes)
-  tx_fn = functools.partial(train.make_optimizer, 'adam', schedule='constant')
-  graphdef, _ = nnx.split(nnx.eval_shape(lambda: model_fn(rngs=nnx.Rngs(0))))
+  settings = config_lib.train_settings(optimizer='adam', schedule='constant')
+  tx_fn = functools.partial(train.make_optimizer, settings, total_steps=1)
+  step_def = train.make_step_def(
+      nnx.eval_shape(lambda: model_fn(rngs=nnx.Rngs(0))),
+      tasks.get_task('classification'), 'pixels', tx_fn)
   seeds = jnp.arange(population)
   lrs = jnp.full((population,), 1e-3)
   states = jax.jit(jax.vmap(functools.partial(train.init_member, model_fn,
-                                              tx_fn)))(seeds, lrs)
+                                              step_def)))(seeds, lrs)
   rng = np.random.default_rng(0)
   images = jnp.asarray(rng.integers(0, 256, (population, batch, 28, 28, 1),
                                     dtype=np.uint8))
   labels = jnp.asarray(rng.integers(0, num_classes, (population, batch)),
                        jnp.int32)
-  step = functools.partial(train.train_step, graphdef, tx_fn)
+  step = functools.partial(train.train_step, step_def)
   pop_step = jax.jit(jax.vmap(step))
   members = [jax.tree.map(lambda a: a[i], states) for i in range(population)]
   if shard:  # The population axis over every local device, as training does.
