@@ -15,7 +15,8 @@ Other arguments, comma-separated after the file name:
                                        fashion_mnist, kmnist, cifar10, ...)
   ...deep_vs_shallow.py:mnist,runlocal both
 
-Runtime: about 3 minutes for the default on a 2-core CPU; `:mnist`
+Runtime: about 2 minutes for the default on a 2-core CPU (70 s when the
+compilation cache is warm, i.e. from the second run on); `:mnist`
 takes about an hour there and a few minutes on one GPU.
 
 Expected result (digits default, measured table in README.md): every net
