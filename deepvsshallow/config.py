@@ -22,12 +22,18 @@ from deepvsshallow import data, train
 from deepvsshallow.errors import UsageError
 
 
-def common(dataset: str, **overrides) -> ml_collections.ConfigDict:
-  """The shared fields with their defaults; `overrides` must name some."""
+def common(dataset: str | None, **overrides) -> ml_collections.ConfigDict:
+  """The shared fields with their defaults; `overrides` must name some.
+
+  `dataset=None` is for studies that generate their data (the lab): they
+  have no `dataset` or `data_dir` field, and carve validation from their
+  generated training sets with `val_fraction` and `split_seed`.
+  """
   c = ml_collections.ConfigDict()
   # Data.
-  c.dataset = dataset
-  c.data_dir = ''              # '' = $TFDS_DATA_DIR or ~/tensorflow_datasets.
+  if dataset is not None:
+    c.dataset = dataset
+    c.data_dir = ''            # '' = $TFDS_DATA_DIR or ~/tensorflow_datasets.
   c.val_fraction = 0.15        # Carved from train; test is read once, after all training.
   c.split_seed = 0             # Which examples are validation. Fixed: changing it to move a result is tuning.
   # Candidates (picked on validation) and replicates.
@@ -143,7 +149,9 @@ def _positive_numbers(values) -> bool:
 def check_common(config) -> Problems:
   """Every shared field, one line per problem; nothing is loaded."""
   p = Problems()
-  spec = p.attempt(data.get_spec, config.dataset)
+  spec = None
+  if 'dataset' in config.keys():
+    spec = p.attempt(data.get_spec, config.dataset)
   if not 0 < config.val_fraction < 1:
     p.add(f'config.val_fraction must be in (0, 1), got {config.val_fraction}.')
   int_field(p, config, 'split_seed', at_least=0)

@@ -269,3 +269,23 @@ def load_dataset(name: str, *, data_dir: str | None = None,
       _read_test=lambda: _read_split(
           builder.as_data_source(split=spec.test_split)),
   )
+
+
+def in_memory(name: str, train: Split, test: Split, *, val_fraction: float,
+              split_seed: int, input_convention: str, task: str,
+              num_classes: int = 1) -> Dataset:
+  """A dataset from arrays (generated data: the lab's functions and bits).
+
+  Validation is carved from `train` exactly as for TFDS datasets; `test` is
+  held behind `Dataset.test()` like any other test split.
+  """
+  if input_convention not in INPUT_CONVENTIONS:
+    raise UsageError(f'unknown input convention {input_convention!r}; known: '
+                     f'{", ".join(INPUT_CONVENTIONS)}.')
+  train_idx, val_idx = carve_validation(len(train), val_fraction, split_seed)
+  take = lambda s, i: Split(s.inputs[i], s.targets[i])
+  return Dataset(name=name, train=take(train, train_idx),
+                 validation=take(train, val_idx),
+                 input_shape=tuple(train.inputs.shape[1:]),
+                 num_classes=num_classes, input_convention=input_convention,
+                 task=task, _read_test=lambda: test)
