@@ -34,6 +34,11 @@ def common(dataset: str | None, **overrides) -> ml_collections.ConfigDict:
   if dataset is not None:
     c.dataset = dataset
     c.data_dir = ''            # '' = $TFDS_DATA_DIR or ~/tensorflow_datasets.
+    spec = data.DATASETS.get(dataset)
+    if spec is not None and spec.generator:
+      # A generated dataset's arguments (MNIST-1D: num_samples, seed); the
+      # defaults give the published dataset.
+      c.generator = ml_collections.ConfigDict(dict(spec.generator))
   c.val_fraction = 0.15        # Carved from train; test is read once, after all training.
   c.split_seed = 0             # Which examples are validation. Fixed: changing it to move a result is tuning.
   # Candidates (picked on validation) and replicates.
@@ -146,12 +151,23 @@ def _positive_numbers(values) -> bool:
     return False
 
 
+def generator_of(config) -> dict | None:
+  """The generated dataset's arguments, if the config has any."""
+  if 'generator' not in config.keys():
+    return None
+  return dict(config.generator)
+
+
 def check_common(config) -> Problems:
   """Every shared field, one line per problem; nothing is loaded."""
   p = Problems()
-  spec = None
+  spec = generator = None
   if 'dataset' in config.keys():
     spec = p.attempt(data.get_spec, config.dataset)
+    generator = generator_of(config)
+    if spec is not None:
+      for line in data.check_generator(config.dataset, generator):
+        p.add(line)
   if not 0 < config.val_fraction < 1:
     p.add(f'config.val_fraction must be in (0, 1), got {config.val_fraction}.')
   int_field(p, config, 'split_seed', at_least=0)
@@ -177,8 +193,8 @@ def check_common(config) -> Problems:
       p.add(f'config.{name} must be True or False, got {config[name]!r}.')
   if (spec is not None and is_int(config.batch_size, at_least=1)
       and 0 < config.val_fraction < 1):
-    n_train = spec.train_size - data.num_validation(spec.train_size,
-                                                    config.val_fraction)
+    size = spec.train_size_for(generator) if not p else spec.train_size
+    n_train = size - data.num_validation(size, config.val_fraction)
     if config.batch_size > n_train:
       p.add(f'config.batch_size={config.batch_size} is larger than the '
             f'{n_train} training examples of {config.dataset}; lower it.')

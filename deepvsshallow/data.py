@@ -120,6 +120,80 @@ class SklearnDigits(tfds.core.GeneratorBasedBuilder):
                      'label': int(digits.target[i])}
 
 
+@dataclasses.dataclass
+class Mnist1DConfig(tfds.core.BuilderConfig):
+  """Arguments of the `mnist1d` generator that change the data."""
+  num_samples: int = 5000
+  seed: int = 42
+  shuffled: bool = False
+
+
+def mnist1d_config(num_samples: int = 5000, seed: int = 42,
+                   shuffled: bool = False) -> Mnist1DConfig:
+  name = f'n{num_samples}_seed{seed}' + ('_shuffled' if shuffled else '')
+  return Mnist1DConfig(name=name, num_samples=num_samples, seed=seed,
+                       shuffled=shuffled)
+
+
+class Mnist1D(tfds.core.GeneratorBasedBuilder):
+  """MNIST-1D (Greydanus 2020): procedurally generated 1-D digits, length 40.
+
+  Made locally by the `mnist1d` package (`make_dataset`), never downloaded.
+  The defaults (5000 samples, seed 42) give exactly the published dataset:
+  the package's first 80% is train (4000), the rest test (1000). `shuffled`
+  applies the package's one fixed permutation of the 40 positions (the
+  paper's "shuffled" variant). Signals are float32 of shape (40, 1, 1):
+  length, width 1, one channel.
+  """
+  name = 'mnist1d'
+  VERSION = tfds.core.Version('1.0.0')
+  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
+  BUILDER_CONFIGS = [mnist1d_config(), mnist1d_config(shuffled=True)]
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return tfds.core.DatasetInfo(
+        builder=self,
+        description='MNIST-1D from the mnist1d package (make_dataset).',
+        features=tfds.features.FeaturesDict({
+            'signal': tfds.features.Tensor(shape=(40, 1, 1), dtype=np.float32),
+            'label': tfds.features.ClassLabel(num_classes=10),
+        }),
+        supervised_keys=('signal', 'label'),
+        homepage='https://github.com/greydanus/mnist1d',
+        disable_shuffling=True,   # Keep the package's order.
+    )
+
+  def _split_generators(self, dl_manager):
+    del dl_manager  # Generated, not downloaded.
+    data = generate_mnist1d(self.builder_config.num_samples,
+                            self.builder_config.seed,
+                            self.builder_config.shuffled)
+    return {'train': self._generate_examples(data['x'], data['y']),
+            'test': self._generate_examples(data['x_test'], data['y_test'])}
+
+  def _generate_examples(self, x, y):
+    for i in range(len(y)):
+      yield i, {'signal': x[i].astype(np.float32).reshape(40, 1, 1),
+                'label': int(y[i])}
+
+
+def generate_mnist1d(num_samples: int = 5000, seed: int = 42,
+                     shuffled: bool = False) -> dict[str, np.ndarray]:
+  """The `mnist1d` package's `make_dataset` with these arguments (its own
+  defaults otherwise). The package seeds numpy's global generator; its state
+  is restored afterwards."""
+  from mnist1d.data import get_dataset_args, make_dataset
+  args = get_dataset_args()
+  args.num_samples, args.seed, args.shuffle_seq = num_samples, seed, shuffled
+  state = np.random.get_state()
+  py_state = __import__('random').getstate()
+  try:
+    return make_dataset(args)
+  finally:
+    np.random.set_state(state)
+    __import__('random').setstate(py_state)
+
+
 def _digits_test_indices(fraction: float = 0.2, seed: int = 0) -> np.ndarray:
   from sklearn.datasets import load_digits
   labels = load_digits().target
@@ -142,6 +216,17 @@ class DatasetSpec:
   train_split: str = 'train'
   test_split: str = 'test'
   offline: bool = False  # Prepared from a package; never downloads.
+  # Generated datasets: the generator's arguments a config may set
+  # (`config.generator`), with their defaults, and how train_size follows.
+  generator: tuple[tuple[str, int], ...] = ()
+  shuffled: bool = False
+  input_key: str = 'image'
+
+  def train_size_for(self, generator: dict | None = None) -> int:
+    if not self.generator:
+      return self.train_size
+    args = {**dict(self.generator), **(generator or {})}
+    return int(args['num_samples'] * 0.8)   # The package's train_split.
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -152,7 +237,44 @@ DATASETS: dict[str, DatasetSpec] = {
     'emnist_digits': DatasetSpec('emnist/digits', (28, 28, 1), 10, 240_000),
     'cifar10': DatasetSpec('cifar10', (32, 32, 3), 10, 50_000),
     'svhn': DatasetSpec('svhn_cropped', (32, 32, 3), 10, 73_257),
+    'mnist1d': DatasetSpec('mnist1d', (40, 1, 1), 10, 4000,
+                           input_convention='float', offline=True,
+                           generator=(('num_samples', 5000), ('seed', 42)),
+                           input_key='signal'),
+    'mnist1d_shuffled': DatasetSpec('mnist1d', (40, 1, 1), 10, 4000,
+                                    input_convention='float', offline=True,
+                                    generator=(('num_samples', 5000),
+                                               ('seed', 42)),
+                                    shuffled=True, input_key='signal'),
 }
+
+# MNIST-1D's generator needs this many samples for a test split of at least
+# 10 and every class in train (the package makes num_samples // 10 per class).
+MIN_GENERATED_SAMPLES = 50
+
+
+def check_generator(name: str, generator) -> list[str]:
+  """Problems with a generated dataset's arguments, one line each."""
+  spec = get_spec(name)
+  if not spec.generator:
+    return [] if not generator else [
+        f'dataset {name!r} is not generated; config.generator does not apply.']
+  problems = []
+  known = dict(spec.generator)
+  for key, value in (generator or {}).items():
+    if key not in known:
+      problems.append(f'config.generator.{key} is not an argument of {name}; '
+                      f'known: {", ".join(known)}.')
+    elif not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+      problems.append(f'config.generator.{key} must be an integer, got '
+                      f'{value!r}.')
+    elif key == 'num_samples' and value < MIN_GENERATED_SAMPLES:
+      problems.append(f'config.generator.num_samples={value} is below the '
+                      f'{MIN_GENERATED_SAMPLES} that 80/20 train/test splits '
+                      'with every class need; raise it.')
+    elif key == 'seed' and value < 0:
+      problems.append(f'config.generator.seed must be >= 0, got {value}.')
+  return problems
 
 
 def get_spec(name: str) -> DatasetSpec:
@@ -208,13 +330,18 @@ def _prepare(builder, name: str, spec: DatasetSpec, data_dir: str,
   builder.download_and_prepare()
 
 
-def _read_split(source) -> Split:
+# The stored dtype of each input convention.
+_STORED_DTYPE = {'pixels': np.uint8, 'float': np.float32, 'bits': np.uint8}
+
+
+def _read_split(source, spec: DatasetSpec) -> Split:
   # Record by record: decoding dominates the cost, and tfds.testing.mock_data
   # supports __getitem__ but not the batched __getitems__.
   records = [source[i] for i in range(len(source))]
-  images = np.stack([np.asarray(r['image'], np.uint8) for r in records])
+  dtype = _STORED_DTYPE[spec.input_convention]
+  inputs = np.stack([np.asarray(r[spec.input_key], dtype) for r in records])
   labels = np.asarray([r['label'] for r in records], np.int32)
-  return Split(images, labels)
+  return Split(inputs, labels)
 
 
 def num_validation(n: int, val_fraction: float) -> int:
@@ -238,19 +365,34 @@ def carve_validation(n: int, val_fraction: float, seed: int
 
 def load_dataset(name: str, *, data_dir: str | None = None,
                  val_fraction: float = 0.15, split_seed: int = 0,
+                 generator: dict | None = None,
                  network_timeout: float = 3.0) -> Dataset:
   """Loads a registered dataset, preparing it first if needed.
 
   Raises `UsageError` in seconds when the dataset is unknown, or neither
   prepared in `data_dir` (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)
-  nor downloadable.
+  nor downloadable. `generator` sets a generated dataset's arguments (for
+  MNIST-1D: num_samples, seed); each set of arguments is prepared once.
   """
   spec = get_spec(name)
+  problems = check_generator(name, generator)
+  if problems:
+    raise UsageError('\n'.join(problems))
   data_dir = data_dir or default_data_dir()
-  builder = tfds.builder(spec.tfds_name, data_dir=data_dir,
-                         file_format='array_record')
+  if spec.generator:
+    args = {**dict(spec.generator), **(generator or {})}
+    config = mnist1d_config(shuffled=spec.shuffled, **args)
+    # TFDS wants its own configs by name, any other as an object.
+    known = {c.name for c in Mnist1D.BUILDER_CONFIGS}
+    builder = Mnist1D(config=config.name if config.name in known else config,
+                      data_dir=data_dir, file_format='array_record')
+  else:
+    builder = tfds.builder(spec.tfds_name, data_dir=data_dir,
+                           file_format='array_record')
   _prepare(builder, name, spec, data_dir, network_timeout)
-  full_train = _read_split(builder.as_data_source(split=spec.train_split))
+  read = lambda split: _read_split(builder.as_data_source(split=split),
+                                   spec)
+  full_train = read(spec.train_split)
   if full_train.inputs.shape[1:] != spec.input_shape:
     raise UsageError(f'dataset {name!r} has inputs of shape '
                      f'{full_train.inputs.shape[1:]}, expected '
@@ -266,8 +408,7 @@ def load_dataset(name: str, *, data_dir: str | None = None,
       num_classes=spec.num_classes,
       input_convention=spec.input_convention,
       task=spec.task,
-      _read_test=lambda: _read_split(
-          builder.as_data_source(split=spec.test_split)),
+      _read_test=lambda: read(spec.test_split),
   )
 
 

@@ -157,3 +157,54 @@ def cnn_channels_for_budget(image_shape: Sequence[int],
   return min(candidates, key=lambda ch: (
       abs(cnn_param_count(image_shape, ch, num_classes, kernel=kernel)
           - budget), ch))
+
+
+# ------------------------------------------------ weight sharing (MNIST-1D)
+
+
+def residual_mlp_param_count(input_dim: int, width: int,
+                             num_classes: int) -> int:
+  return (input_dim + 1) * width + (width + 1) * width + (width + 1) * (
+      num_classes)
+
+
+def cnn1d_param_count(length: int, channels: Sequence[int],
+                      kernels: Sequence[int], strides: Sequence[int],
+                      num_classes: int, input_channels: int = 1) -> int:
+  """Each conv: c_in * c_out * k weights + c_out biases; SAME padding
+  leaves ceil(L / s) positions; the head sees positions * channels."""
+  count, c_in, length_out = 0, input_channels, length
+  for c, k, s in zip(channels, kernels, strides):
+    count += c_in * c * k + c
+    c_in, length_out = c, -(-length_out // s)
+  return count + (length_out * c_in + 1) * num_classes
+
+
+def gru_param_count(length: int, hidden: int, num_classes: int, *,
+                    input_dim: int = 1, bidirectional: bool = True) -> int:
+  """torch.nn.GRU's count per direction, 3 (h * in + h * h + 2 h), and a
+  head on every state of every direction."""
+  dirs = 2 if bidirectional else 1
+  cell = 3 * (hidden * input_dim + hidden * hidden + 2 * hidden)
+  return dirs * cell + (length * dirs * hidden + 1) * num_classes
+
+
+def shared_vs_unshared_weights(kind: str, size: int, steps: int = 3
+                               ) -> tuple[int, int]:
+  """The lecture's counts of what weight sharing saves, without biases.
+
+  'conv': a kernel x kernel convolution on a kernel x kernel patch with one
+  channel in and out (SAME padding, `size` = kernel) shares kernel^2
+  weights across the patch's kernel^2 positions; a dense layer from the
+  patch to as many outputs needs kernel^4. (3: 9 against 81.)
+  'rnn': a state of `size` units driven for `steps` steps, with per-unit
+  (diagonal) weights: the RNN shares one input weight vector and one
+  recurrent one across steps (2 * size); a feed-forward unrolling has an
+  input layer and its own recurrent weights at each later step
+  (steps * size). (100 units, 3 steps: 200 against 300.)
+  """
+  if kind == 'conv':
+    return size * size, size ** 4
+  if kind == 'rnn':
+    return 2 * size, steps * size
+  raise ValueError(f'unknown kind {kind!r}; known: conv, rnn.')

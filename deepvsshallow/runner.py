@@ -173,7 +173,7 @@ class Run:
     c = self.config
     dataset = data_lib.load_dataset(
         c.dataset, data_dir=c.data_dir or None, val_fraction=c.val_fraction,
-        split_seed=c.split_seed)
+        split_seed=c.split_seed, generator=config_lib.generator_of(c))
     self.log(f'{self.study}: {dataset.name} (train {len(dataset.train)}, '
              f'validation {len(dataset.validation)}), '
              f'{len(c.learning_rates)} learning rates x {c.num_seeds} seeds '

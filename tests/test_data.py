@@ -57,7 +57,8 @@ def test_validation_comes_from_train_never_test(digits, tfds_dir):
   assert np.array_equal(again.validation.inputs, digits.validation.inputs)
   b = tfds.builder('sklearn_digits', data_dir=tfds_dir,
                    file_format='array_record')
-  full = data._read_split(b.as_data_source(split='train'))
+  full = data._read_split(b.as_data_source(split='train'),
+                          data.get_spec('digits'))
   tr, val = data.carve_validation(len(full), 0.15, 0)
   assert np.array_equal(full.inputs[val], digits.validation.inputs)
   assert np.array_equal(full.inputs[tr], digits.train.inputs)
@@ -114,3 +115,53 @@ def test_real_datasets_through_tfds_mock(name, shape, tmp_path, monkeypatch):
   assert test.inputs.shape == (40, *shape)
   assert ds.train.targets.dtype == np.int32
   assert ds.train.targets.max() < 10
+
+
+def test_mnist1d_equals_the_packages_default_arrays(tfds_dir):
+  """Our train + validation and test are the package's published arrays
+  (make_dataset(get_dataset_args())), in float32."""
+  from mnist1d.data import get_dataset_args, make_dataset
+  ref = make_dataset(get_dataset_args())
+  ds = data.load_dataset('mnist1d', data_dir=tfds_dir)
+  tr, val = data.carve_validation(4000, 0.15, 0)
+  assert ds.input_shape == (40, 1, 1) and ds.input_convention == 'float'
+  np.testing.assert_array_equal(ds.train.inputs[:, :, 0, 0],
+                                ref['x'][tr].astype(np.float32))
+  np.testing.assert_array_equal(ds.validation.inputs[:, :, 0, 0],
+                                ref['x'][val].astype(np.float32))
+  np.testing.assert_array_equal(ds.train.targets, ref['y'][tr])
+  test = ds.test()
+  np.testing.assert_array_equal(test.inputs[:, :, 0, 0],
+                                ref['x_test'].astype(np.float32))
+  np.testing.assert_array_equal(test.targets, ref['y_test'])
+  assert len(test) == 1000 and len(ds.train) + len(ds.validation) == 4000
+
+
+def test_mnist1d_shuffled_is_one_fixed_permutation(tfds_dir):
+  plain = data.load_dataset('mnist1d', data_dir=tfds_dir)
+  shuffled = data.load_dataset('mnist1d_shuffled', data_dir=tfds_dir)
+  a, b = plain.train.inputs[:, :, 0, 0], shuffled.train.inputs[:, :, 0, 0]
+  np.testing.assert_array_equal(plain.train.targets, shuffled.train.targets)
+  # The same values per example, in another order...
+  np.testing.assert_array_equal(np.sort(a, 1), np.sort(b, 1))
+  assert not np.array_equal(a, b)
+  # ...and one order for every example: find it from the first one.
+  perm = np.array([np.flatnonzero(a[0] == v)[0] for v in b[0]])
+  assert sorted(perm) == list(range(40)) and not np.array_equal(
+      perm, np.arange(40))
+  np.testing.assert_array_equal(a[:, perm], b)
+
+
+def test_mnist1d_generator_arguments(tfds_dir):
+  small = data.load_dataset('mnist1d', data_dir=tfds_dir,
+                            generator={'num_samples': 500, 'seed': 3})
+  assert len(small.train) + len(small.validation) == 400
+  assert len(small.test()) == 100
+  assert data.get_spec('mnist1d').train_size_for({'num_samples': 500}) == 400
+  for generator, message in (({'num_samples': 20}, 'below'),
+                             ({'seed': 1.5}, 'must be an integer'),
+                             ({'size': 9}, 'not an argument')):
+    with pytest.raises(UsageError, match=message):
+      data.load_dataset('mnist1d', data_dir=tfds_dir, generator=generator)
+  with pytest.raises(UsageError, match='not generated'):
+    data.load_dataset('digits', data_dir=tfds_dir, generator={'seed': 1})

@@ -25,8 +25,10 @@ def _launch(*args, env=None, timeout=600):
 
 
 def _tiny_config(**overrides):
-  c = dvs_config.get_config('runlocal')
+  c = dvs_config.get_config('digits,runlocal')
   c.depths, c.budgets, c.num_epochs = (1, 2), (), 1
+  # The extras add programs to compile; the tests that need them say so.
+  c.linear_baseline = c.mimic = False
   c.update(overrides)
   return c
 
@@ -69,15 +71,21 @@ def test_test_split_is_read_once_after_all_training(tmp_path, monkeypatch,
   real = train.train_population
   monkeypatch.setattr(train, 'train_population',
                       lambda *a, **k: events.append('train') or real(*a, **k))
-  config = read_tracker(_tiny_config())
+  config = read_tracker(_tiny_config(linear_baseline=True, mimic=True))
   summary = deep_vs_shallow.train_and_evaluate(config, str(tmp_path / 'w'))
-  assert events == ['train'] * len(summary['architectures']) + ['test']
+  # Every architecture, the logistic-regression baseline and the mimicking
+  # students, then test.
+  assert summary['linear_baseline']['status'] == 'done'
+  assert len(summary['mimic']) == 1   # 2x32's matched net (depths 1, 2).
+  assert events == ['train'] * (len(summary['architectures']) + 2) + ['test']
   # Every config field is read by the code: no knob is silently ignored.
   assert set(config.keys()) - config.read == set()
 
 
 def test_diverged_candidates_are_recorded_and_the_sweep_goes_on(tmp_path,
                                                                 tfds_dir):
+  # (No logistic baseline here: its softmax gradient is bounded, so even at
+  # lr=1e30 it stays finite.)
   c = _tiny_config(optimizer='sgd', schedule='constant',
                    learning_rates=(0.1, 1e30), num_epochs=2)
   summary = deep_vs_shallow.train_and_evaluate(c, str(tmp_path))
@@ -120,17 +128,26 @@ def test_launcher_end_to_end(tmp_path, tfds_dir):
   with open(workdir / 'results.json') as f:
     summary = json.load(f)
   config = dvs_config.get_config('runlocal')
+  assert summary['dataset']['name'] == 'mnist1d'   # The default.
+  assert summary['dataset']['input_dim'] == 40
   rows = summary['architectures']
-  assert len(rows) == len(deep_vs_shallow.build_grid(config, 64, 10))
+  assert len(rows) == len(deep_vs_shallow.build_grid(config, 40, 10))
   for r in rows:
     assert r['status'] == 'done' and 0 <= r['test_error_mean'] <= 1
     assert len(r['test_per_seed']) == config.num_seeds
     assert r['num_candidates'] == len(config.learning_rates)
     assert r['val_minus_test'] == pytest.approx(
         r['val_error_mean'] - r['test_error_mean'])
-  with open(workdir / 'trials.jsonl') as f:
-    assert len(f.readlines()) == len(rows) * config.num_seeds * len(
-        config.learning_rates)
+  base = summary['linear_baseline']
+  assert base['status'] == 'done' and base['param_count'] == 40 * 10 + 10
+  assert 'Logistic regression (410 parameters)' in proc.stdout
+  mimics = summary['mimic']   # One student per deep net with a matched net.
+  assert [m['teacher'] for m in mimics] == ['2x32', '3x32']
+  assert all(m['status'] == 'done' and 0 <= m['test_error_mean'] <= 1
+             for m in mimics)
+  with open(workdir / 'trials.jsonl') as f:  # Baseline and students too.
+    assert len(f.readlines()) == (len(rows) + 1 + len(mimics)) * (
+        config.num_seeds * len(config.learning_rates))
   with open(workdir / 'results.png', 'rb') as f:
     assert f.read(8) == b'\x89PNG\r\n\x1a\n'
   md = (workdir / 'results.md').read_text()
@@ -154,6 +171,34 @@ BAD_CONFIGS = [
     (dict(matmul_precision='tf32'), 'matmul_precision must be one of'),
     (dict(weight_decay=-1.0), 'weight_decay must be >= 0'),
 ]
+
+
+GENERATOR_BAD = [
+    (dict(num_samples=20), 'generator.num_samples=20 is below'),
+    (dict(seed=-1), 'generator.seed must be >= 0'),
+]
+
+
+@pytest.mark.parametrize('generator,message', GENERATOR_BAD,
+                         ids=[next(iter(g)) + str(i)
+                              for i, (g, _) in enumerate(GENERATOR_BAD)])
+def test_bad_generator_is_one_usage_line_and_writes_nothing(generator,
+                                                            message, tmp_path):
+  config = dvs_config.get_config('mnist1d')
+  config.generator.update(generator)
+  workdir = tmp_path / 'never_created'
+  with pytest.raises(UsageError) as e:
+    deep_vs_shallow.train_and_evaluate(config, str(workdir))
+  assert message in str(e.value) and '\n' not in str(e.value)
+  assert not workdir.exists()
+
+
+def test_batch_check_follows_the_generator_size(tmp_path):
+  config = dvs_config.get_config('mnist1d')
+  config.generator.num_samples = 100     # 80 train, 68 after validation.
+  config.batch_size = 70
+  with pytest.raises(UsageError, match='larger than the 68 training'):
+    deep_vs_shallow.train_and_evaluate(config, str(tmp_path / 'never'))
 
 
 @pytest.mark.parametrize('overrides,message', BAD_CONFIGS,
@@ -191,6 +236,7 @@ LAUNCHER_BAD_INPUTS = [
     (['--config.nonexistent_field=1'], ['unknown config field']),
     (['--config.width=abc'], ['abc']),
     (['stray_argument'], ['unexpected arguments']),
+    (['--config.generator.seed=0.5'], ['--config.generator.seed=0.5']),
     # The validation pass: one line per problem.
     (['--config.width=-3', '--config.val_fraction=1.5'],
      ['width must be', 'val_fraction']),

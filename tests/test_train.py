@@ -397,3 +397,51 @@ def test_frozen_variables_do_not_train(digits):
   assert not np.allclose(r.best_params['head']['kernel'][...][0],
                          initial.head.kernel[...])
   assert r.best_val[0] < 0.85  # Chance is 0.9: the head learned.
+
+
+@pytest.fixture
+def x64():
+  previous = jax.config.jax_enable_x64
+  jax.config.update('jax_enable_x64', True)
+  yield
+  jax.config.update('jax_enable_x64', previous)
+
+
+def test_mimic_loss_value_and_gradient(x64):
+  """Squared error on logits (Ba & Caruana 2014): the value against numpy,
+  the gradient through a tiny linear student against float64 central
+  differences."""
+  task = tasks.get_task('logit_matching')
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(5, 3))
+  teacher = rng.normal(size=(5, 4))
+  w = rng.normal(size=(3, 4))
+  loss = lambda w: task.loss(jnp.asarray(x) @ w, jnp.asarray(teacher)).mean()
+  assert float(loss(w)) == pytest.approx(np.mean((x @ w - teacher) ** 2),
+                                         rel=1e-12)
+  grad = np.asarray(jax.grad(loss)(jnp.asarray(w)))
+  assert grad.dtype == np.float64
+  eps, fd = 1e-6, np.zeros_like(w)
+  for i in np.ndindex(*w.shape):
+    e = np.zeros_like(w)
+    e[i] = eps
+    fd[i] = (float(loss(w + e)) - float(loss(w - e))) / (2 * eps)
+  np.testing.assert_allclose(grad, fd, rtol=1e-7, atol=1e-9)
+
+
+def test_a_student_mimicking_a_linear_teacher_recovers_it():
+  """Logit matching is least squares on the teacher's logits: a linear
+  student reaches the teacher's weights and agrees on every argmax."""
+  rng = np.random.default_rng(1)
+  x = rng.normal(size=(600, 6)).astype(np.float32)
+  w, b = rng.normal(size=(6, 3)), rng.normal(size=3)
+  logits = (x @ w + b).astype(np.float32)
+  ds = _float_dataset(x[:500], logits[:500], x[500:], logits[500:],
+                      'logit_matching')
+  r = train.train_population(functools.partial(models.Linear, 6, 3), ds, [0],
+                             [0.05], _settings(num_epochs=80))
+  kernel = r.best_params['dense']['kernel'][...][0]
+  np.testing.assert_allclose(kernel, w, atol=2e-2)
+  metrics = train.evaluate_population(r.step_def, r.best_params, r.best_rest,
+                                      ds.validation, settings=SETTINGS)
+  assert metrics['disagreement'][0] == 0.0 and metrics['mse'][0] < 1e-3

@@ -16,11 +16,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 
+import jax.numpy as jnp
 import numpy as np
 
 from deepvsshallow import config as config_lib
 from deepvsshallow import data as data_lib
-from deepvsshallow import models, params, reference, report, runner
+from deepvsshallow import models, params, reference, report, runner, selection
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,9 +87,10 @@ def check_config(config, problems: config_lib.Problems) -> None:
   depths = config_lib.int_list(problems, 'depths', config.depths)
   config_lib.int_list(problems, 'width', [config.width])
   config_lib.int_list(problems, 'budgets', config.budgets, allow_empty=True)
-  if not isinstance(config.count_biases, bool):
-    problems.add(f'config.count_biases must be True or False, got '
-                 f'{config.count_biases!r}.')
+  for name in ('count_biases', 'linear_baseline', 'mimic'):
+    if not isinstance(config[name], bool):
+      problems.add(f'config.{name} must be True or False, got '
+                   f'{config[name]!r}.')
   spec = problems.attempt(data_lib.get_spec, config.dataset)
   if spec is not None and depths and not problems:
     problems.attempt(build_grid, config, int(np.prod(spec.input_shape)),
@@ -105,15 +107,25 @@ def train_and_evaluate(config, workdir: str) -> dict:
     model_fn = lambda arch: functools.partial(
         models.MLP, dataset.input_dim, arch.hidden_widths,
         dataset.num_classes, activation=config.activation)
-    picked = run.train_all([
+    populations = [
         runner.Population(f'[{i + 1}/{len(grid)}] {arch.name}', model_fn(arch),
                           dataset, info={'architecture': arch.name,
                                          'hidden_widths': list(
                                              arch.hidden_widths),
                                          'roles': list(arch.roles)})
-        for i, arch in enumerate(grid)])
+        for i, arch in enumerate(grid)]
+    if config.linear_baseline:
+      populations.append(runner.Population(
+          'logistic regression', functools.partial(
+              models.Linear, dataset.input_dim, dataset.num_classes),
+          dataset, info={'architecture': 'logistic', 'roles': ['baseline']}))
+    picked = run.train_all(populations)
+    baseline = picked[len(grid)] if config.linear_baseline else None
+    picked = picked[:len(grid)]
     for arch, p in zip(grid, picked):  # The closed form is the model's count.
       assert p.info['param_count'] == arch.param_count, (arch, p.info)
+    students = (train_mimics(run, dataset, grid, picked, model_fn)
+                if config.mimic else [])
 
     test = run.read_test(dataset)
     rows = []
@@ -131,14 +143,159 @@ def train_and_evaluate(config, workdir: str) -> dict:
                     'input_dim': dataset.input_dim,
                     'num_classes': dataset.num_classes},
         'architectures': rows,
+        'mimic': [mimic_summary(run, student, test)
+                  for student in students],
+        'linear_baseline': None if baseline is None else {
+            'param_count': baseline.info['param_count'],
+            **run.test_summary(baseline, test)},
         'overall_pick': _overall_pick(rows),
         'seeds': list(range(config.num_seeds)),
     }
     return run.finish(
         results, render=render_markdown,
         figures={'results.png': plot_results},
-        console=lambda s: (seide_table(s['architectures']) + '\n\n'
-                           + verdict(s['architectures'])))
+        console=lambda s: '\n\n'.join(filter(None, [
+            seide_table(s['architectures']), verdict(s['architectures']),
+            baseline_note(s), mimic_verdict(s)])))
+
+
+# ------------------------------------------------- Ba & Caruana 2014: mimic
+
+
+def _logits(model, inputs, convention: str, chunk: int = 4096) -> np.ndarray:
+  prepared = data_lib.prepare_inputs(inputs, convention)
+  return np.concatenate([np.asarray(model(jnp.asarray(prepared[i:i + chunk])))
+                         for i in range(0, len(prepared), chunk)])
+
+
+def train_mimics(run, dataset, grid, picked, model_fn) -> list:
+  """Each deep net's matched one-hidden-layer net, trained to mimic the deep
+  net's logits (squared error on logits, Ba & Caruana 2014) on the same
+  training inputs. Labels are never used; the learning rate is picked on the
+  validation inputs' logit error. The teacher is the picked deep net of
+  seed 0; student seed s starts from its own initialisation.
+
+  Returns (population, student, teacher) per deep net with a matched net.
+  """
+  populations, teachers = [], []
+  conv = dataset.input_convention
+  for arch, p in zip(grid, picked):
+    match = next((a for a in grid if f'matched:{arch.name}' in a.roles), None)
+    if 'deep' not in arch.roles or match is None or p.pick is None:
+      continue
+    teacher = p.member(0)
+    taught = dataclasses.replace(
+        dataset, name=f'{dataset.name} logits of {arch.name}',
+        train=data_lib.Split(dataset.train.inputs, _logits(
+            teacher, dataset.train.inputs, conv)),
+        validation=data_lib.Split(dataset.validation.inputs, _logits(
+            teacher, dataset.validation.inputs, conv)),
+        task='logit_matching')
+    populations.append(runner.Population(
+        f'{match.name} mimicking {arch.name}', model_fn(match), taught,
+        info={'architecture': match.name, 'teacher': arch.name,
+              'roles': [f'mimic:{arch.name}']}))
+    teachers.append(p)
+  if not populations:
+    return []
+  return list(zip(populations, run.train_all(populations), teachers))
+
+
+def mimic_summary(run, student_entry, test) -> dict:
+  """The student's test error on the true labels, and how often it agrees
+  with its teacher, per seed."""
+  pop, student, teacher = student_entry
+  out = {'architecture': pop.info['architecture'],
+         'teacher': pop.info['teacher'],
+         'param_count': student.info['param_count']}
+  if student.pick is None:
+    return {**out, 'status': 'diverged'}
+  conv = pop.dataset.input_convention
+  teacher_pred = _logits(teacher.member(0), test.inputs, conv).argmax(1)
+  errors, agreement = [], []
+  for i in range(len(student.pick.members)):
+    pred = _logits(student.member(i), test.inputs, conv).argmax(1)
+    errors.append(float(np.mean(pred != test.targets)))
+    agreement.append(float(np.mean(pred == teacher_pred)))
+  mean, std = selection.mean_std(errors)
+  return {**out, 'status': 'done', 'learning_rate': student.pick.candidate,
+          'val_logit_mse_mean': float(np.mean(student.pick.val_errors)),
+          'test_error_mean': mean, 'test_error_std': std,
+          'test_per_seed': errors,
+          'teacher_test_error': float(np.mean(teacher_pred != test.targets)),
+          'agreement_with_teacher_mean': float(np.mean(agreement))}
+
+
+def mimic_table(summary) -> str:
+  rows = {r['architecture']: r for r in summary['architectures']}
+  out = []
+  for m in summary.get('mimic') or []:
+    deep, shallow = rows[m['teacher']], rows[m['architecture']]
+    err = lambda r: (report.pct(r['test_error_mean'], r['test_error_std'])
+                     if r['status'] == 'done' else 'diverged')
+    out.append([m['teacher'], err(deep),
+                report.pct(m['teacher_test_error']) if m['status'] == 'done'
+                else '', m['architecture'], f'{m["param_count"]:,}',
+                err(shallow), err(m),
+                f'{100 * m["agreement_with_teacher_mean"]:.1f}'
+                if m['status'] == 'done' else ''])
+  return report.markdown_table(
+      ['deep (teacher)', 'deep test err %', 'teacher (seed 0) %',
+       'shallow', 'params', 'shallow on labels %', 'shallow mimic %',
+       'mimic agrees with teacher %'], out)
+
+
+def mimic_verdict(summary) -> str:
+  rows = {r['architecture']: r for r in summary['architectures']}
+  said = []
+  for m in summary.get('mimic') or []:
+    deep, shallow = rows[m['teacher']], rows[m['architecture']]
+    if 'done' != m['status'] or deep['status'] != 'done' or (
+        shallow['status'] != 'done'):
+      continue
+    gap = shallow['test_error_mean'] - deep['test_error_mean']
+    closed = shallow['test_error_mean'] - m['test_error_mean']
+    noise = np.hypot(shallow['test_error_std'], deep['test_error_std'])
+    if gap <= noise:
+      said.append(
+          f'{m["architecture"]} vs {m["teacher"]}: no gap beyond the seeds\' '
+          f'spread to close (shallow {report.pct(shallow["test_error_mean"])}'
+          f'%, deep {report.pct(deep["test_error_mean"])}%); the mimic got '
+          f'{report.pct(m["test_error_mean"])}%.')
+    elif closed <= 0:
+      said.append(
+          f'{m["architecture"]} vs {m["teacher"]}: mimicking did not help '
+          f'({report.pct(m["test_error_mean"])}% vs '
+          f'{report.pct(shallow["test_error_mean"])}% on labels; deep '
+          f'{report.pct(deep["test_error_mean"])}%).')
+    elif closed >= gap:
+      said.append(
+          f'{m["architecture"]} vs {m["teacher"]}: the mimic closed the whole '
+          f'{100 * gap:.2f}-point gap and reached its teacher\'s level '
+          f'({report.pct(m["test_error_mean"], m["test_error_std"])}% vs '
+          f'{report.pct(shallow["test_error_mean"])}% on labels, deep '
+          f'{report.pct(deep["test_error_mean"])}%).')
+    else:
+      said.append(
+          f'{m["architecture"]} vs {m["teacher"]}: mimicking closed '
+          f'{100 * closed / gap:.0f}% of the {100 * gap:.2f}-point gap '
+          f'({report.pct(m["test_error_mean"])}% vs '
+          f'{report.pct(shallow["test_error_mean"])}% on labels, deep '
+          f'{report.pct(deep["test_error_mean"])}%).')
+  if not said:
+    return ''
+  return '\n'.join(f'- {line}' for line in said) + (
+      '\n\nA gap the mimic closes is one of learning: the shallow net can '
+      'represent what the deep one computes but does not find it from labels. '
+      'A gap it leaves open is one of representation at this size (or of '
+      'what squared logit error can transfer).')
+
+
+def reference_ba_caruana_table() -> str:
+  rows = reference.load_csv('ba_caruana2014_timit.csv')
+  return report.markdown_table(['model', 'params', 'PER %'],
+                               [(r['model'], r['params'], r['per_percent'])
+                                for r in rows])
 
 
 def _overall_pick(rows):
@@ -215,6 +372,25 @@ def verdict(rows) -> str:
           f'{len(clear_wins)} of them in favour of depth.')
 
 
+def baseline_note(summary) -> str:
+  """Logistic regression beside the best net: how linear the task is, and
+  so how much room depth has."""
+  base = summary.get('linear_baseline')
+  done = [r for r in summary['architectures'] if r['status'] == 'done']
+  if not base or not done:
+    return ''
+  if base['status'] != 'done':
+    return 'Logistic regression diverged for every learning rate.'
+  best = min(done, key=lambda r: r['test_error_mean'])
+  return (f'Logistic regression ({base["param_count"]:,} parameters), the '
+          f'"how linear is this task" baseline: test error '
+          f'{report.pct(base["test_error_mean"], base["test_error_std"])}%, '
+          f'against {report.pct(best["test_error_mean"], best["test_error_std"])}'
+          f'% for the best net here ({best["architecture"]}). The gap between '
+          'the two is all the room that hidden layers, deep or shallow, have '
+          'on this task.')
+
+
 def full_table(rows) -> str:
   out = []
   for r in sorted(rows, key=lambda r: (r['depth'], r['param_count'])):
@@ -250,7 +426,7 @@ def render_markdown(summary) -> str:
       'seeds (replicates). Each architecture\'s learning rate was picked on '
       'validation error; test was read once, for the picked models.', '',
       '## Deep nets beside their parameter-matched one-hidden-layer nets', '',
-      seide_table(rows), '', verdict(rows), '',
+      seide_table(rows), '', verdict(rows), '', baseline_note(summary), '',
       '## Every architecture', '',
       full_table(rows), '',
       '`val − test` below zero means the validation error of the picked model '
@@ -272,6 +448,20 @@ def render_markdown(summary) -> str:
            f'range from {report.pct(overall["tied_test_error_range"][0])}% to '
            f'{report.pct(overall["tied_test_error_range"][1])}%.'
            if len(overall.get('tied_on_validation', [])) > 1 else ''), '']
+  if summary.get('mimic'):
+    lines += [
+        '## Do shallow nets really need to be deep? (Ba & Caruana 2014)', '',
+        'Each deep net\'s parameter-matched one-hidden-layer net, trained a '
+        'second time to mimic the deep net\'s logits (squared error on '
+        'logits, on the same training inputs; no labels), next to the same '
+        'net trained on labels. The teacher is the picked deep net of seed 0 '
+        '(its own test error in the third column).', '',
+        mimic_table(summary), '', mimic_verdict(summary), '',
+        'Ba & Caruana 2014, TIMIT phone error rate (PER), for reference '
+        '(deepvsshallow/reference/ba_caruana2014_timit.csv): the shallow net '
+        'trained on labels 23.1%, the deep net 21.9%, the shallow net '
+        'mimicking a deep teacher 21.6%, at about 12M parameters each.', '',
+        reference_ba_caruana_table(), '']
   lines += [
       '## For reference: Seide et al. 2011 (Switchboard RT03S, WER %)', '',
       'Source: Seide, Li, Yu, Interspeech 2011; weights-only matching with 429 '

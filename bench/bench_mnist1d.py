@@ -1,0 +1,83 @@
+r"""MNIST-1D training throughput against the machine's matmul peak.
+
+  python bench/bench_mnist1d.py                  # the default's widest MLPs
+  python bench/bench_mnist1d.py --epochs=20 --hidden=1423 --hidden=128,128
+
+What runs is the main job's own compiled training program
+(`train.PopulationProgram`: 3 learning rates x 3 seeds, batch 64, Adam,
+validation every epoch) on MNIST-1D (3,400 training examples after the
+validation carve), timed after compilation. Measured in the same run:
+  * the float32 matmul peak (GFLOP/s) from large square dots;
+  * the training program in GFLOP/s and as a fraction of that peak.
+FLOPs: 6 * B * weights per member step (forward 2, backward 4) and
+2 * weights per validation example per epoch; biases, activations and the
+optimizer's elementwise work are not counted, so the fraction is a lower
+bound on the machine's busy share.
+"""
+
+import argparse
+import dataclasses
+import functools
+import time
+
+import jax
+import numpy as np
+
+from bench_population import matmul_peak_gflops
+from deepvsshallow import data, models, params, runner, train
+from experiments.configs import deep_vs_shallow as dvs_config
+
+
+def bench(hidden, dataset, settings, seeds, lrs, epochs):
+  model_fn = functools.partial(models.MLP, dataset.input_dim, list(hidden),
+                               dataset.num_classes)
+  program = train.make_program(model_fn, dataset, settings)
+  carry, args = train._run_inputs(program, dataset, seeds, lrs)
+  compiled = program.run.lower(carry, np.int32(0), *args).compile()
+  times = []
+  for _ in range(3):
+    carry, args = train._run_inputs(program, dataset, seeds, lrs)
+    t0 = time.perf_counter()
+    jax.block_until_ready(compiled(carry, np.int32(epochs), *args))
+    times.append(time.perf_counter() - t0)
+  seconds = min(times)
+  weights = params.mlp_param_count(dataset.input_dim, list(hidden),
+                                   dataset.num_classes, biases=False)
+  steps = len(dataset.train) // settings.batch_size * epochs
+  flops = len(seeds) * weights * (6 * settings.batch_size * steps
+                                  + 2 * len(dataset.validation) * epochs)
+  return seconds, flops / seconds / 1e9
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--hidden', action='append',
+                      help='comma-separated hidden widths; repeatable')
+  parser.add_argument('--epochs', type=int, default=10)
+  parser.add_argument('--members', default='vmap', choices=train.MEMBER_MODES,
+                      help='how the population runs (the engine\'s modes)')
+  a = parser.parse_args()
+  hiddens = [tuple(int(w) for w in h.split(',')) for h in
+             (a.hidden or ['1423', '128,128,128,128,128'])]
+  config = dvs_config.get_config('mnist1d')
+  dataset = data.load_dataset('mnist1d', val_fraction=config.val_fraction,
+                              split_seed=config.split_seed)
+  settings = train.TrainSettings.from_config(config)
+  settings = dataclasses.replace(settings, progress=False,
+                                 members=a.members)
+  seeds, lrs = runner.candidate_grid(config.learning_rates, config.num_seeds)
+  peak = matmul_peak_gflops()
+  print(f'{jax.devices()[0].device_kind} x {jax.local_device_count()}, '
+        f'jax {jax.__version__}; float32 matmul peak {peak:.1f} GFLOP/s')
+  print(f'MNIST-1D, {len(seeds)} members, batch {settings.batch_size}, '
+        f'{a.epochs} epochs per timing (best of 3, compiled once)')
+  print('| hidden | seconds | GFLOP/s | fraction of peak |')
+  print('|---|---|---|---|')
+  for hidden in hiddens:
+    seconds, gflops = bench(hidden, dataset, settings, seeds, lrs, a.epochs)
+    print(f'| {"x".join(map(str, hidden))} | {seconds:.2f} | {gflops:.1f} | '
+          f'{gflops / peak:.2f} |')
+
+
+if __name__ == '__main__':
+  main()
