@@ -100,6 +100,10 @@ class Population:
   dataset: data_lib.Dataset
   info: dict = dataclasses.field(default_factory=dict)
   task: tasks.Task | None = None   # None: the dataset's own task.
+  # None: the run's settings (from the config). A study that trains some
+  # populations differently (e.g. equal steps on a larger dataset) passes
+  # its own, and records the difference in `info`.
+  settings: train.TrainSettings | None = None
 
 
 def compile_workers() -> int:
@@ -211,8 +215,9 @@ class Run:
           f.cancel()
 
   def _compile(self, population: Population):
+    settings = population.settings or self.settings
     program = train.make_program(population.model_fn, population.dataset,
-                                 self.settings, population.task)
+                                 settings, population.task)
     train.compile_program(program, population.dataset, self.member_seeds,
                           self.member_lrs)
     abstract = nnx.eval_shape(lambda: population.model_fn(rngs=nnx.Rngs(0)))
@@ -221,7 +226,7 @@ class Run:
         lambda x: jax.ShapeDtypeStruct((self.config.num_seeds, *x.shape),
                                        x.dtype), tree)
     split = population.dataset.train
-    evaluator = train.EvalProgram(program.step_def, self.settings).compile(
+    evaluator = train.EvalProgram(program.step_def, settings).compile(
         picked(params), picked(rest), split.inputs.shape[1:],
         split.inputs.dtype, split.targets.shape[1:], split.targets.dtype)
     return program, evaluator
@@ -234,7 +239,7 @@ class Run:
     info = {'param_count': param_count, **population.info}
     result = train.train_population(
         population.model_fn, population.dataset, self.member_seeds,
-        self.member_lrs, self.settings, program=program,
+        self.member_lrs, population.settings or self.settings, program=program,
         desc=f'{name} ({param_count:,} params)')
     metric = result.step_def.task.select_on
     for m, (seed, lr) in enumerate(zip(self.member_seeds, self.member_lrs)):

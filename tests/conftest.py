@@ -44,3 +44,13 @@ class ReadTracker:
 def read_tracker():
   """Wraps a config so that a test can see which fields the code read."""
   return ReadTracker
+
+
+@pytest.fixture
+def x64():
+  """float64 in JAX for the duration of a test (finite differences)."""
+  import jax
+  previous = jax.config.jax_enable_x64
+  jax.config.update('jax_enable_x64', True)
+  yield
+  jax.config.update('jax_enable_x64', previous)

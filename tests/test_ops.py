@@ -93,13 +93,6 @@ def _random_inputs(seed=0, n=2, in_hw=(5, 7), out_hw=(4, 6), c=2, spread=0.5):
   return images, theta, (n, *out_hw, c)
 
 
-@pytest.fixture
-def x64():
-  previous = jax.config.jax_enable_x64
-  jax.config.update("jax_enable_x64", True)
-  yield
-  jax.config.update("jax_enable_x64", previous)
-
 
 # ----------------------------------------------------------------------------
 # Values.

@@ -399,13 +399,6 @@ def test_frozen_variables_do_not_train(digits):
   assert r.best_val[0] < 0.85  # Chance is 0.9: the head learned.
 
 
-@pytest.fixture
-def x64():
-  previous = jax.config.jax_enable_x64
-  jax.config.update('jax_enable_x64', True)
-  yield
-  jax.config.update('jax_enable_x64', previous)
-
 
 def test_mimic_loss_value_and_gradient(x64):
   """Squared error on logits (Ba & Caruana 2014): the value against numpy,

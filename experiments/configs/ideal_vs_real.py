@@ -1,0 +1,41 @@
+"""Ideal vs real on MNIST-1D: deep and shallow MLP families across parameter
+counts, each trained on the real training set and on a 50x larger
+generated one, and tested on the same real test set (the lecture's
+"鱼与熊掌": the gap between ideal and real against the size of the
+function set; depth reaching a low loss with fewer parameters).
+
+Command:
+  python experiments/ideal_vs_real.py --workdir=runs/ideal_vs_real
+  ...ideal_vs_real.py:runlocal   a smoke run in seconds (CI uses it)
+
+Runtime: about 6 minutes on a 2-core CPU the first time (2 of them
+generating the 250,000-sample ideal set, which is then cached in
+TFDS_DATA_DIR).
+
+Expected result: see README.md for the measured table and what happened to
+the lecture's two predictions.
+"""
+
+from deepvsshallow import config as config_lib
+
+
+def get_config(arg: str = ''):
+  if arg not in ('', 'runlocal'):
+    raise ValueError(f'config argument {arg!r}: expected nothing or '
+                     'runlocal.')
+  # The shared fields and what each does: deepvsshallow/config.py.
+  # num_epochs applies to the real set; the ideal set gets as many steps.
+  c = config_lib.common('mnist1d', learning_rates=(3e-3, 1e-2), num_seeds=2,
+                        batch_size=64, num_epochs=150)
+  c.deep_depth = 3                    # Hidden layers of the deep family.
+  c.deep_widths = (16, 32, 64, 128)   # Deep widths; each gets a parameter-matched one-hidden-layer net.
+  c.ideal_factor = 50                 # The ideal set has this many times the real set's samples.
+  c.ideal_seed = 1                    # The ideal set's generator seed (not the real one's: no test example in it).
+  if arg == 'runlocal':
+    c.generator.num_samples = 1000
+    c.ideal_factor = 5
+    c.deep_widths = (8, 16)
+    c.num_epochs = 2
+    c.num_seeds = 1
+    c.learning_rates = (1e-2,)
+  return c
