@@ -183,6 +183,10 @@ def render_markdown(summary) -> str:
       f'Mean ± std over {cfg["num_seeds"]} seeds; learning rate picked on '
       'each training set\'s own validation split.', '',
       results_table(rows), '', verdict(rows), '',
+      'Test loss is that of each net\'s best-validation-error epoch; on the '
+      'real set it rises with size while the error falls: the larger nets '
+      'fit the 3,400 examples with growing confidence, and their wrong '
+      'answers cost more cross-entropy.', '',
       'The lecture\'s picture: a larger function set can get closer to the '
       'ideal (lower ideal loss) but needs more data to get there, so the '
       'real − ideal gap grows with its size; depth buys a lower ideal loss '
@@ -194,6 +198,7 @@ def plot(summary, path: str) -> None:
   import matplotlib
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt
+  import matplotlib.ticker
   rows = [r for r in summary['rows'] if r['status'] == 'done']
   fig, axes = plt.subplots(1, 2, figsize=(11, 4))
   for ax, metric, scale, label in ((axes[0], 'loss', 1, 'test loss'),
@@ -208,6 +213,7 @@ def plot(summary, path: str) -> None:
                     color=color, linestyle=style, marker='o', capsize=2,
                     label=f'{family}, {data}')
     ax.set_xscale('log')
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel('parameters')
     ax.set_ylabel(label)
     ax.grid(True, which='both', alpha=0.3)
