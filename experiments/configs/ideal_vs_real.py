@@ -38,7 +38,7 @@ def get_config(arg: str = ''):
   if arg == 'runlocal':
     c.generator.num_samples = 1000
     c.ideal_factor = 5
-    c.deep_widths = (8, 16)
+    c.deep_widths = (8,)
     c.num_epochs = 2
     c.num_seeds = 1
     c.learning_rates = (1e-2,)

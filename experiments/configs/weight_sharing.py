@@ -45,4 +45,5 @@ def get_config(arg: str = ''):
     c.learning_rates = (1e-2,)
     c.generator.num_samples = 1000
     c.sizes = ('budget',)
+    c.families = ('cnn', 'gru')   # The two that share weights (and compile longest).
   return c
