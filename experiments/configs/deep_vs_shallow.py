@@ -75,7 +75,7 @@ def get_config(arg: str = ''):
 
   if runlocal:
     c.width = 32
-    c.depths = (1, 2, 3)
+    c.depths = (1, 2)
     c.budgets = (budgets[0],)
     c.learning_rates = (1e-3, 3e-3)
     c.num_seeds = 2
