@@ -157,8 +157,7 @@ def _paper_accuracy() -> dict[tuple[str, str], str]:
   out = {}
   for r in reference.load_csv('mnist1d2020_models.csv'):
     for family in FAMILIES:
-      key = 'logistic' if family == 'logistic' else family
-      out[(r['dataset'], family)] = r[key]
+      out[(r['dataset'], family)] = r[family]
   return out
 
 
@@ -172,13 +171,10 @@ def results_table(rows, datasets) -> str:
     header += [f'{name} acc % (ours)', f'{name} (paper)']
   out = []
   for model, size, family in keys:
-    cells = None
-    line = [model, size]
+    count = by[(datasets[0], model, size)]['param_count']
+    line = [model, size, f'{count:,}']
     for name in datasets:
-      r = by.get((name, model, size))
-      if cells is None:
-        line.append(f'{r["param_count"]:,}')
-        cells = True
+      r = by[(name, model, size)]
       acc = ('diverged' if r['status'] != 'done' else
              f'{100 * (1 - r["test_error_mean"]):.1f} ± '
              f'{100 * r["test_error_std"]:.1f}')
