@@ -56,6 +56,8 @@ def main():
   parser.add_argument('--epochs', type=int, default=10)
   parser.add_argument('--members', default='vmap', choices=train.MEMBER_MODES,
                       help='how the population runs (the engine\'s modes)')
+  parser.add_argument('--optimizer', default='adam', choices=train.OPTIMIZERS,
+                      help='the main job uses adam; sgd shows its share')
   a = parser.parse_args()
   hiddens = [tuple(int(w) for w in h.split(',')) for h in
              (a.hidden or ['1423', '128,128,128,128,128'])]
@@ -64,7 +66,7 @@ def main():
                               split_seed=config.split_seed)
   settings = train.TrainSettings.from_config(config)
   settings = dataclasses.replace(settings, progress=False,
-                                 members=a.members)
+                                 members=a.members, optimizer=a.optimizer)
   seeds, lrs = runner.candidate_grid(config.learning_rates, config.num_seeds)
   peak = matmul_peak_gflops()
   print(f'{jax.devices()[0].device_kind} x {jax.local_device_count()}, '
