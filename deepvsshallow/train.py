@@ -20,9 +20,14 @@ one on disk. Everything lives on device, the dataset too.
 Model state is split by NNX filters: `nnx.Param` variables are what the
 optimizer trains; every other variable (BatchNorm statistics, frozen
 features, RNG counters) is carried in `MemberState.rest` and updated by the
-forward pass, so any NNX model trains. A member whose loss or parameters stop
-being finite is marked diverged the first time; from then on its updates are
-skipped and it keeps its last finite state, while the rest go on.
+forward pass, so any NNX model trains. A member whose training loss stops
+being finite (checked every step), or whose state is not finite at the end
+of an epoch, is marked diverged; it can no longer improve its best-validation
+snapshot, which therefore holds its last finite, validated state, while the
+rest go on. (Members never interact, so a diverged member's NaNs cannot
+spread. The check is per step on the loss alone and per epoch on the
+state: a per-step select over the state cost a second pass over parameters
+and optimizer state, about 30% of an MNIST-1D step; BUILD_NOTES.md.)
 
 What is scored is a `tasks.Task` (loss, metrics, the metric selected on);
 how stored inputs become model inputs is the dataset's input convention
@@ -131,7 +136,7 @@ class MemberState:
   params: Any          # nnx.State of the nnx.Param variables: what trains.
   rest: Any            # nnx.State of every other variable: carried.
   opt_state: Any
-  diverged: jax.Array  # bool: a non-finite loss was seen; updates stop.
+  diverged: jax.Array  # bool: a non-finite loss or state was seen.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,10 +167,14 @@ def apply_model(graph, params, rest, convention: str, inputs):
   return outputs, nnx.state(model, nnx.Not(nnx.Param))
 
 
-def _finite(tree) -> jax.Array:
-  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x))
-                            for x in jax.tree.leaves(tree)] or
-                           [jnp.array(True)]))
+def _finite_P(tree) -> jax.Array:
+  """Per member (leading axis): are all of its leaves finite?"""
+  leaves = jax.tree.leaves(tree)
+  if not leaves:
+    return jnp.array(True)
+  return jnp.all(jnp.stack([
+      jnp.all(jnp.isfinite(x).reshape(x.shape[0], -1), axis=1)
+      for x in leaves]), axis=0)
 
 
 def train_step(step_def: StepDef, state: MemberState, inputs, targets,
@@ -182,17 +191,10 @@ def train_step(step_def: StepDef, state: MemberState, inputs, targets,
       state.params)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
-  # A finite loss can still come with non-finite gradients (an overflow in
-  # the backward pass): check what the step would write, too.
-  finite = jnp.isfinite(loss) & _finite(params) & _finite(rest)
-  diverged = state.diverged | ~finite
-  # A diverged member keeps its last finite state, so its best-validation
-  # snapshot stays meaningful and NaNs never spread.
-  keep = lambda new, old: jnp.where(diverged, old, new)
-  return MemberState(jax.tree.map(keep, params, state.params),
-                     jax.tree.map(keep, rest, state.rest),
-                     jax.tree.map(keep, opt_state, state.opt_state),
-                     diverged), loss
+  # Only the loss here: a non-finite state (an overflowing update, say) makes
+  # the next loss non-finite, and the epoch's end checks the state itself.
+  diverged = state.diverged | ~jnp.isfinite(loss)
+  return MemberState(params, rest, opt_state, diverged), loss
 
 
 def member_key(seed, stream: int):
@@ -425,6 +427,9 @@ class PopulationProgram:
       epoch = c['epoch']
       state, loss_P = self._epoch(c['state'], seeds_P, lrs_P, epoch, x_tr,
                                   y_tr)
+      # An update in the epoch's last step may have overflowed unseen.
+      state = state.replace(diverged=state.diverged
+                            | ~_finite_P(state.params) | ~_finite_P(state.rest))
       val_P = self._eval(state.params, state.rest, x_val, y_val)[select_on]
       improved = (val_P < c['best_val']) & ~state.diverged
       best_val = jnp.where(improved, val_P, c['best_val'])
