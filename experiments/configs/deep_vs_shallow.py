@@ -23,7 +23,7 @@ Other arguments, comma-separated after the file name:
   ...deep_vs_shallow.py:digits,runlocal    both
 `--config.generator.num_samples=50000` makes a larger MNIST-1D (80% train).
 
-Runtime on a 2-core CPU: about 5 minutes for the MNIST-1D default (less with
+Runtime on a 2-core CPU: about 4 minutes for the MNIST-1D default (less with
 a warm compilation cache), 3 minutes for `:digits`; `:mnist` takes about an
 hour there and a few minutes on one GPU.
 
