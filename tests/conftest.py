@@ -54,3 +54,15 @@ def x64():
   jax.config.update('jax_enable_x64', True)
   yield
   jax.config.update('jax_enable_x64', previous)
+
+
+def refused(train_and_evaluate, config, workdir) -> str:
+  """Runs a study that must refuse its config: a UsageError of one line,
+  and no workdir left behind. Returns the message."""
+  from deepvsshallow.errors import UsageError
+  with pytest.raises(UsageError) as e:
+    train_and_evaluate(config, str(workdir))
+  message = str(e.value)
+  assert '\n' not in message, message
+  assert not os.path.exists(workdir)
+  return message

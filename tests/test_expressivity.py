@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
+from conftest import refused
 
-from deepvsshallow.errors import UsageError
 from deepvsshallow.studies import expressivity
 from experiments.configs import expressivity as expressivity_config
 
@@ -99,11 +99,7 @@ def test_bad_config_is_one_usage_line_and_writes_nothing(overrides, message,
                                                          tmp_path):
   config = expressivity_config.get_config('')
   config.update(overrides)
-  workdir = tmp_path / 'never_created'
-  with pytest.raises(UsageError) as e:
-    expressivity.train_and_evaluate(config, str(workdir))
-  assert message in str(e.value) and '\n' not in str(e.value)
-  assert not workdir.exists()
+  assert message in refused(expressivity.train_and_evaluate, config, tmp_path / 'never_created')
 
 
 def test_launcher_bad_input_is_one_line_and_exit_2(tmp_path):

@@ -54,6 +54,11 @@ def _param_count(model) -> int:
   return params.count_params(nnx.state(model, nnx.Param))
 
 
+def _sup_error(net, x, target) -> float:
+  """max |net(x) - target| over the float64 grid x (the net in float64)."""
+  return float(np.abs(regions.forward(net, x[:, None])[:, 0] - target).max())
+
+
 def hidden_layer_section(config) -> list[dict]:
   """Interpolants with n equal pieces: units, parameters, measured sup error
   (float64, fine dyadic grid) and the closed form."""
@@ -63,7 +68,7 @@ def hidden_layer_section(config) -> list[dict]:
     for n in config.interp_pieces:
       knots = np.linspace(0.0, 1.0, n + 1)
       net = lab.interpolant_net(knots, f(knots))
-      error = float(np.abs(regions.forward(net, x[:, None])[:, 0] - f(x)).max())
+      error = _sup_error(net, x, f(x))
       closed = (lab.interpolation_error_square(n) if name == 'x^2'
                 else curvature / (8.0 * n ** 2))
       rows.append({'target': name, 'pieces': n,
@@ -86,15 +91,12 @@ def sawtooth_section(config) -> list[dict]:
         'k': k, 'pieces': regions.count_linear_pieces(net, 0, 1),
         'closed_form_pieces': 2 ** k,
         'deep_params': _param_count(net), 'deep_units': 2 * k,
-        'max_error_deep': float(np.abs(
-            regions.forward(net, x[:, None])[:, 0] - lab.tent(x, k)).max()),
+        'max_error_deep': _sup_error(net, x, lab.tent(x, k)),
         'shallow_units_lower_bound': 2 ** k - 1,
         'shallow_units': lab.hidden_units(shallow),
         'shallow_params': _param_count(shallow),
         'shallow_pieces': regions.count_linear_pieces(shallow, 0, 1),
-        'max_error_shallow': float(np.abs(
-            regions.forward(shallow, x[:, None])[:, 0]
-            - lab.tent(x, k)).max())})
+        'max_error_shallow': _sup_error(shallow, x, lab.tent(x, k))})
   return rows
 
 
@@ -107,8 +109,7 @@ def square_section(config) -> list[dict]:
     # The sup is attained at the midpoints (2j + 1) / 2^(m+1): a grid of
     # step 2^-(m+4) holds them and is exact in float64.
     x = np.linspace(0.0, 1.0, 2 ** (m + 4) + 1)
-    error = lambda net: float(np.abs(
-        regions.forward(net, x[:, None])[:, 0] - x ** 2).max())
+    error = lambda net: _sup_error(net, x, x ** 2)
     rows.append({'m': m, 'closed_form_error': 2.0 ** (-2 * m - 2),
                  'deep_error': error(deep), 'deep_params': _param_count(deep),
                  'deep_layers': lab.depth(deep),

@@ -23,7 +23,7 @@ import numpy as np
 
 from deepvsshallow import config as config_lib
 from deepvsshallow import data as data_lib
-from deepvsshallow import models, params, report, runner, selection, train
+from deepvsshallow import models, params, report, runner, selection
 
 
 def architectures(config, input_dim: int, num_classes: int):

@@ -17,8 +17,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 
-import numpy as np
-
 from deepvsshallow import config as config_lib
 from deepvsshallow import data as data_lib
 from deepvsshallow import models, params, reference, report, runner
