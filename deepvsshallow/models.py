@@ -66,12 +66,18 @@ class MLP(nnx.Module):
     self.head = nnx.Linear(dims[-1], num_classes, rngs=rngs)
     self.activation = activation
 
-  def __call__(self, images_NHWC: jax.Array) -> jax.Array:
+  def features(self, images_NHWC: jax.Array) -> list[jax.Array]:
+    """[the flattened input, each hidden layer's activations]: what a
+    probe reads, from layer 0 (the input) to the last hidden layer."""
     x_ND = images_NHWC.reshape(images_NHWC.shape[0], -1)
     act = ACTIVATIONS[self.activation]
+    out = [x_ND]
     for layer in self.hidden:
-      x_ND = act(layer(x_ND))
-    return self.head(x_ND)
+      out.append(act(layer(out[-1])))
+    return out
+
+  def __call__(self, images_NHWC: jax.Array) -> jax.Array:
+    return self.head(self.features(images_NHWC)[-1])
 
 
 class Linear(nnx.Module):

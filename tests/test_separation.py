@@ -1,0 +1,68 @@
+"""The separation study: its pair checks and a tiny end-to-end run."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import refused
+from deepvsshallow.studies import separation
+from experiments.configs import separation as sep_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LAUNCHER = os.path.join(ROOT, 'experiments', 'separation.py')
+
+
+@pytest.mark.parametrize('pair', [(4, 12), (3, 3), (4,), (-1, 2)])
+def test_a_pair_of_labels_that_do_not_exist_is_refused(tmp_path, pair):
+  config = sep_config.get_config('digits,runlocal')
+  config.pair = pair
+  message = refused(separation.train_and_evaluate, config,
+                    tmp_path / 'never')
+  assert f'config.pair={pair} is not two different class labels' in message
+
+
+def test_a_shallow_deep_net_is_refused(tmp_path):
+  config = sep_config.get_config('runlocal')
+  config.deep_hidden = (64,)
+  assert 'at least 2 layers' in refused(separation.train_and_evaluate,
+                                        config, tmp_path / 'never')
+
+
+@pytest.mark.slow
+def test_every_field_is_read_and_every_layer_is_measured(tmp_path, digits,
+                                                         read_tracker):
+  config = sep_config.get_config('digits,runlocal')
+  config.projection_points = 30
+  tracked = read_tracker(config)
+  summary = separation.train_and_evaluate(tracked, str(tmp_path / 'run'))
+  assert set(config.keys()) - tracked.read == set()
+  assert summary['pair'] == [4, 9] and summary['pair_from'] == 'config'
+  layers = [(r['family'], r['layer']) for r in summary['rows']]
+  assert layers == [('deep', 0), ('deep', 1), ('deep', 2), ('shallow', 0),
+                    ('shallow', 1)]
+  # Layer 0 is the input for both nets: the same probe, the same ratio.
+  deep0, shallow0 = summary['rows'][0], summary['rows'][3]
+  assert deep0['probe_accuracy_mean'] == shallow0['probe_accuracy_mean']
+  assert deep0['fisher_mean'] == pytest.approx(shallow0['fisher_mean'])
+  assert len(summary['projections']) == 5   # PCA of each layer.
+  assert len(summary['projection_labels']) == 30
+
+
+@pytest.mark.slow
+def test_launcher_end_to_end(tmp_path, tfds_dir):
+  workdir = tmp_path / 'run'
+  proc = subprocess.run(
+      [sys.executable, LAUNCHER,
+       '--config=experiments/configs/separation.py:runlocal',
+       f'--workdir={workdir}'], cwd=ROOT, capture_output=True, text=True,
+      timeout=600, env=dict(os.environ, TFDS_DATA_DIR=tfds_dir))
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  summary = json.loads((workdir / 'results.json').read_text())
+  assert summary['pair_from'] == 'validation'
+  assert len(summary['confusion_validation']) == 10
+  assert sorted(os.listdir(workdir)) == [
+      'projections.png', 'results.json', 'results.md', 'separation.png',
+      'trials.jsonl']
