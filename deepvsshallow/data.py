@@ -12,6 +12,11 @@ place that turns stored inputs into what a model sees:
   pixels  uint8 0..255, any shape (N, H, W, C)  ->  float32 in [0, 1]
   float   float32 features or signals, as stored
   bits    uint8 {0, 1}                          ->  float32 {0, 1}
+  pcm16   int16 audio samples (N, L, 1, 1)      ->  float32 in [-1, 1)
+
+Targets are int32 class labels (N,), or, for datasets with attributes
+(CelebA), int32 0/1 of shape (N, A), one column per attribute in the
+order of `DatasetSpec.attributes`.
 
 The offline default, `digits`, is scikit-learn's bundled 8x8 digits prepared as
 a TFDS dataset (array_record), so it travels the same path as the real ones.
@@ -36,6 +41,7 @@ INPUT_CONVENTIONS = {
     'pixels': lambda x: x.astype('float32') / 255.0,
     'float': lambda x: x.astype('float32'),
     'bits': lambda x: x.astype('float32'),
+    'pcm16': lambda x: x.astype('float32') / 32768.0,
 }
 
 
@@ -194,6 +200,73 @@ def generate_mnist1d(num_samples: int = 5000, seed: int = 42,
     __import__('random').setstate(py_state)
 
 
+def read_wav(path: str) -> np.ndarray:
+  """A mono 16-bit PCM wav file as int16 samples (the standard library's
+  `wave`: TFDS's Audio feature would need TensorFlow)."""
+  import wave
+  with wave.open(path, 'rb') as f:
+    if f.getsampwidth() != 2 or f.getnchannels() != 1:
+      raise ValueError(f'{path}: expected mono 16-bit PCM, got '
+                       f'{f.getnchannels()} channels of {8 * f.getsampwidth()}'
+                       ' bits.')
+    return np.frombuffer(f.readframes(f.getnframes()), '<i2').astype(np.int16)
+
+
+def fit_length(signal_L: np.ndarray, length: int) -> np.ndarray:
+  """The first `length` samples of a 1-D signal, zero-padded at the end."""
+  signal_L = np.asarray(signal_L).reshape(-1)[:length]
+  return np.pad(signal_L, (0, length - len(signal_L)))
+
+
+class SpokenDigit(tfds.core.GeneratorBasedBuilder):
+  """The Free Spoken Digit Dataset v1.0.9 (Jackson et al.): digits 0-9
+  spoken by 6 speakers, 50 times each, 8 kHz mono.
+
+  The dataset's own split: recordings numbered 0-4 of each speaker and digit
+  are test (300), 5-49 train (2,700). Each recording is cropped or
+  zero-padded at the end to 8,000 samples (1 s) and stored as int16
+  (N, 8000, 1, 1); the 'pcm16' convention scales it to [-1, 1).
+  """
+  name = 'fsdd'
+  VERSION = tfds.core.Version('1.0.9')
+  RELEASE_NOTES = {'1.0.9': 'FSDD v1.0.9, read without TensorFlow.'}
+  DOWNLOAD_URLS = ('https://github.com/Jakobovski/free-spoken-digit-dataset/'
+                   'archive/v1.0.9.tar.gz',)
+  LENGTH = 8000
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return tfds.core.DatasetInfo(
+        builder=self,
+        description='Free Spoken Digit Dataset, 8 kHz, 1 s, int16.',
+        features=tfds.features.FeaturesDict({
+            'audio': tfds.features.Tensor(shape=(self.LENGTH, 1, 1),
+                                          dtype=np.int16),
+            'label': tfds.features.ClassLabel(num_classes=10),
+        }),
+        supervised_keys=('audio', 'label'),
+        homepage='https://github.com/Jakobovski/free-spoken-digit-dataset',
+        disable_shuffling=True,
+    )
+
+  def _split_generators(self, dl_manager):
+    root = dl_manager.download_and_extract(self.DOWNLOAD_URLS[0])
+    recordings = os.path.join(root, 'free-spoken-digit-dataset-1.0.9',
+                              'recordings')
+    return {'train': self._generate_examples(recordings, False),
+            'test': self._generate_examples(recordings, True)}
+
+  def _generate_examples(self, recordings: str, test: bool):
+    for name in sorted(os.listdir(recordings)):
+      if not name.endswith('.wav'):
+        continue
+      digit, _, index = name[:-len('.wav')].split('_')   # 7_jackson_32.wav
+      if (int(index) < 5) == test:
+        audio = fit_length(read_wav(os.path.join(recordings, name)),
+                           self.LENGTH)
+        yield name, {'audio': audio.reshape(self.LENGTH, 1, 1),
+                     'label': int(digit)}
+
+
 def _digits_test_indices(fraction: float = 0.2, seed: int = 0) -> np.ndarray:
   from sklearn.datasets import load_digits
   labels = load_digits().target
@@ -221,6 +294,14 @@ class DatasetSpec:
   generator: tuple[tuple[str, int], ...] = ()
   shuffled: bool = False
   input_key: str = 'image'
+  # Attribute datasets: the boolean attributes read as targets (N, A).
+  attributes: tuple[str, ...] = ()
+  # Images stored larger: centre-cropped to a square, resized to
+  # input_shape[:2] while reading (area filter), so the stored split never
+  # sits in memory at full size.
+  resize: bool = False
+  # Datasets TFDS cannot download: how to get them, said when unprepared.
+  manual: str = ''
 
   def train_size_for(self, generator: dict | None = None) -> int:
     if not self.generator:
@@ -228,6 +309,16 @@ class DatasetSpec:
     args = {**dict(self.generator), **(generator or {})}
     return int(args['num_samples'] * 0.8)   # The package's train_split.
 
+
+# CelebA's 40 attributes, in its list_attr_celeba.txt order.
+CELEBA_ATTRIBUTES = tuple('''
+    5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs
+    Big_Lips Big_Nose Black_Hair Blond_Hair Blurry Brown_Hair Bushy_Eyebrows
+    Chubby Double_Chin Eyeglasses Goatee Gray_Hair Heavy_Makeup
+    High_Cheekbones Male Mouth_Slightly_Open Mustache Narrow_Eyes No_Beard
+    Oval_Face Pale_Skin Pointy_Nose Receding_Hairline Rosy_Cheeks Sideburns
+    Smiling Straight_Hair Wavy_Hair Wearing_Earrings Wearing_Hat
+    Wearing_Lipstick Wearing_Necklace Wearing_Necktie Young'''.split())
 
 DATASETS: dict[str, DatasetSpec] = {
     'digits': DatasetSpec('sklearn_digits', (8, 8, 1), 10, 1438, offline=True),
@@ -246,6 +337,19 @@ DATASETS: dict[str, DatasetSpec] = {
                                     generator=(('num_samples', 5000),
                                                ('seed', 42)),
                                     shuffled=True, input_key='signal'),
+    # Free Spoken Digit Dataset v1.0.9 (our builder, `SpokenDigit`): 8 kHz,
+    # 1 s per example, the dataset's own train/test split.
+    'spoken_digit': DatasetSpec('fsdd', (8000, 1, 1), 10, 2700,
+                                input_convention='pcm16', input_key='audio'),
+    # CelebA's aligned faces (218x178), centre-cropped and resized to 32x32;
+    # targets are attributes (Sagawa et al. 2020 use Blond_Hair x Male).
+    'celeb_a': DatasetSpec(
+        'celeb_a', (32, 32, 3), 2, 162_770, task='attributes',
+        attributes=CELEBA_ATTRIBUTES, resize=True,
+        manual='TFDS cannot fetch CelebA (Google Drive quota); download it by '
+        'hand (https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html), build it '
+        'with `tfds build celeb_a --manual_dir=DIR --file_format='
+        'array_record`, and set TFDS_DATA_DIR.'),
 }
 
 # MNIST-1D's generator needs this many samples for a test split of at least
@@ -295,9 +399,11 @@ def _unreachable_hosts(builder, timeout: float) -> list[str]:
   TFDS retries a failed download with backoff for minutes; resolving and
   connecting to each host first turns "offline" into an answer in seconds.
   """
-  # No recorded URLs (manual or GCS-only datasets): TFDS's own mirror.
-  hosts = set() if builder.url_infos else {('storage.googleapis.com', 443)}
-  for url in (builder.url_infos or {}):
+  # Our own builders name their URLs; TFDS's record them (url_infos). None
+  # (manual or GCS-only datasets): TFDS's own mirror.
+  urls = getattr(builder, 'DOWNLOAD_URLS', None) or builder.url_infos
+  hosts = set() if urls else {('storage.googleapis.com', 443)}
+  for url in (urls or {}):
     parts = urllib.parse.urlsplit(url)
     if parts.hostname:
       hosts.add((parts.hostname,
@@ -315,6 +421,9 @@ def _prepare(builder, name: str, spec: DatasetSpec, data_dir: str,
              timeout: float):
   if builder.is_prepared():
     return
+  if spec.manual:
+    raise UsageError(f'dataset {name!r} is not prepared in TFDS_DATA_DIR='
+                     f'{data_dir}: {spec.manual}')
   if not spec.offline:
     down = _unreachable_hosts(builder, timeout)
     if down:
@@ -331,17 +440,44 @@ def _prepare(builder, name: str, spec: DatasetSpec, data_dir: str,
 
 
 # The stored dtype of each input convention.
-_STORED_DTYPE = {'pixels': np.uint8, 'float': np.float32, 'bits': np.uint8}
+_STORED_DTYPE = {'pixels': np.uint8, 'float': np.float32, 'bits': np.uint8,
+                 'pcm16': np.int16}
+
+
+def centre_square_resize(image_HWC: np.ndarray, size: tuple[int, int]
+                         ) -> np.ndarray:
+  """The largest centred square of an image, resized to `size` (area
+  filter: each output pixel averages the input pixels it covers)."""
+  import PIL.Image
+  h, w = image_HWC.shape[:2]
+  side = min(h, w)
+  top, left = (h - side) // 2, (w - side) // 2
+  square = image_HWC[top:top + side, left:left + side]
+  channels = square.shape[2] if square.ndim == 3 else 1
+  image = PIL.Image.fromarray(square.squeeze(-1) if channels == 1 else square)
+  out = np.asarray(image.resize(size[::-1], PIL.Image.Resampling.BOX))
+  return out.reshape(*size, channels)
+
+
+def _read_input(record, spec: DatasetSpec, dtype) -> np.ndarray:
+  x = np.asarray(record[spec.input_key])
+  if spec.resize:
+    x = centre_square_resize(x, spec.input_shape[:2])
+  return x.astype(dtype)
 
 
 def _read_split(source, spec: DatasetSpec) -> Split:
-  # Record by record: decoding dominates the cost, and tfds.testing.mock_data
-  # supports __getitem__ but not the batched __getitems__.
-  records = [source[i] for i in range(len(source))]
+  # Record by record, each converted at once (a large image dataset never
+  # sits decoded in memory): decoding dominates the cost, and
+  # tfds.testing.mock_data supports __getitem__ but not __getitems__.
   dtype = _STORED_DTYPE[spec.input_convention]
-  inputs = np.stack([np.asarray(r[spec.input_key], dtype) for r in records])
-  labels = np.asarray([r['label'] for r in records], np.int32)
-  return Split(inputs, labels)
+  inputs, targets = [], []
+  for i in range(len(source)):
+    record = source[i]
+    inputs.append(_read_input(record, spec, dtype))
+    targets.append([record['attributes'][a] for a in spec.attributes]
+                   if spec.attributes else record['label'])
+  return Split(np.stack(inputs), np.asarray(targets, np.int32))
 
 
 def num_validation(n: int, val_fraction: float) -> int:

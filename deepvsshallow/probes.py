@@ -17,7 +17,7 @@ these are measurements of features that a net has already computed.
   group_accuracies    per-group, worst-group and average accuracy (Sagawa et
                       al. 2020's metrics for a rare group).
   layer_features,
-  predict             run a trained model (one member, e.g. `Picked.member`)
+  outputs, predict    run a trained model (one member, e.g. `Picked.member`)
                       on stored inputs, in chunks, under one jit.
 """
 
@@ -58,10 +58,16 @@ def layer_features(model, inputs, convention: str, *,
   return _chunked(model, inputs, convention, 'features', chunk)
 
 
+def outputs(model, inputs, convention: str, *, chunk: int = 2048
+            ) -> np.ndarray:
+  """The model's outputs (logits) for stored inputs, (N, K)."""
+  return _chunked(model, inputs, convention, 'call', chunk)
+
+
 def predict(model, inputs, convention: str, *, chunk: int = 2048
             ) -> np.ndarray:
   """The model's argmax class for each stored input."""
-  return _chunked(model, inputs, convention, 'call', chunk).argmax(-1)
+  return outputs(model, inputs, convention, chunk=chunk).argmax(-1)
 
 
 def _standardise(train_ND, *others):

@@ -9,6 +9,10 @@ says how those outputs are scored against a split's `targets`:
   logit_matching  targets_NK float32 teacher logits (Ba & Caruana 2014):
                   squared error on logits; `disagreement` counts examples
                   whose argmax differs from the teacher's.
+  attributes      targets_NA int32 in {0, 1}, outputs_NA one logit per
+                  binary attribute: binary cross-entropy, mean over the
+                  attributes; `error` counts an example wrong when any of
+                  its attributes is (the joint decision read from the heads).
 
 Every loss and metric is per example; the engine averages (`mean`) or takes
 the maximum (`max`) over a split. `select_on` names the metric that early
@@ -67,6 +71,16 @@ def _binary_misclassified(logits_N1, labels_N):
   return ((logits_N1[:, 0] > 0) != (labels_N > 0)).astype(jnp.float32)
 
 
+def _attributes_cross_entropy(logits_NA, targets_NA):
+  return jnp.mean(optax.sigmoid_binary_cross_entropy(
+      logits_NA, targets_NA.astype(jnp.float32)), axis=-1)
+
+
+def _attributes_wrong(logits_NA, targets_NA):
+  return jnp.any((logits_NA > 0) != (targets_NA > 0), axis=-1).astype(
+      jnp.float32)
+
+
 def _squared_error(outputs_NK, targets_NK):
   return jnp.mean(jnp.square(outputs_NK - targets_NK.reshape(
       outputs_NK.shape)), axis=-1)
@@ -95,6 +109,8 @@ TASKS: dict[str, Task] = {
     'regression': _task('regression', _squared_error, 'mse',
                         mse=Metric(_squared_error, 'mean'),
                         max_error=Metric(_max_abs_error, 'max')),
+    'attributes': _task('attributes', _attributes_cross_entropy, 'error',
+                        error=Metric(_attributes_wrong, 'mean')),
     'logit_matching': _task('logit_matching', _squared_error, 'mse',
                             mse=Metric(_squared_error, 'mean'),
                             disagreement=Metric(_disagreement, 'mean')),
