@@ -165,3 +165,55 @@ def test_mnist1d_generator_arguments(tfds_dir):
       data.load_dataset('mnist1d', data_dir=tfds_dir, generator=generator)
   with pytest.raises(UsageError, match='not generated'):
     data.load_dataset('digits', data_dir=tfds_dir, generator={'seed': 1})
+
+
+def _write_wav(path, samples):
+  import wave
+  with wave.open(str(path), 'wb') as f:
+    f.setnchannels(1)
+    f.setsampwidth(2)
+    f.setframerate(8000)
+    f.writeframes(np.asarray(samples, '<i2').tobytes())
+
+
+def test_spoken_digit_builder_reads_wavs_with_the_official_split(
+    tmp_path, monkeypatch):
+  """FSDD through our builder on a fake download: recordings 0-4 are test,
+  5-49 train; each is cropped or zero-padded to 8,000 int16 samples."""
+  root = tmp_path / 'download'
+  recordings = root / 'free-spoken-digit-dataset-1.0.9' / 'recordings'
+  recordings.mkdir(parents=True)
+  rng = np.random.default_rng(0)
+  originals = {}
+  for digit in (3, 7):
+    for index in (0, 4, 5, 49):
+      samples = rng.integers(-32768, 32767, (6000, 9000)[index % 2])
+      originals[(digit, index)] = samples
+      _write_wav(recordings / f'{digit}_jackson_{index}.wav', samples)
+  (recordings / 'README.txt').write_text('not audio')
+  monkeypatch.setattr(tfds.download.DownloadManager, 'download_and_extract',
+                      lambda self, url: str(root))
+  monkeypatch.setattr(data, '_unreachable_hosts', lambda *a: [])
+  ds = data.load_dataset('spoken_digit', data_dir=str(tmp_path / 'tfds'),
+                         val_fraction=0.25)
+  test = ds.test()
+  assert ds.train.inputs.shape == (3, 8000, 1, 1)
+  assert ds.train.inputs.dtype == np.int16
+  assert len(ds.validation) == 1 and len(test) == 4
+  # Test holds exactly the recordings numbered 0-4, sorted by file name.
+  expected = [originals[(d, i)] for d in (3, 7) for i in (0, 4)]
+  for got, want in zip(test.inputs[:, :, 0, 0], expected):
+    n = min(len(want), 8000)
+    np.testing.assert_array_equal(got[:n], want[:n])
+    assert not got[n:].any()
+  np.testing.assert_array_equal(test.targets, [3, 3, 7, 7])
+  # 'pcm16' scales int16 to [-1, 1).
+  x = data.prepare_inputs(np.array([-32768, 0, 16384], np.int16), 'pcm16')
+  np.testing.assert_array_equal(x, [-1.0, 0.0, 0.5])
+
+
+def test_centre_square_resize_averages_blocks():
+  image = np.zeros((6, 4, 1), np.uint8)
+  image[1:3, :2] = 200   # The centred 4x4 square is rows 1-4.
+  out = data.centre_square_resize(image, (2, 2))
+  np.testing.assert_array_equal(out[..., 0], [[200, 0], [0, 0]])

@@ -1,0 +1,90 @@
+"""The end-to-end study: its checks, the feature pipeline's standardisation,
+and a tiny run of the launcher."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import refused
+from deepvsshallow import data, frontend
+from deepvsshallow.studies import end_to_end
+from experiments.configs import end_to_end as e2e_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LAUNCHER = os.path.join(ROOT, 'experiments', 'end_to_end.py')
+
+
+@pytest.mark.parametrize('overrides,message', [
+    (dict(classifiers=('linear', 'rnn')), "unknown 'rnn'"),
+    (dict(inputs=('spectrogram',)), "unknown 'spectrogram'"),
+    (dict(dataset='digits'), 'is not a 1-D signal dataset'),
+    (dict(frontend=dict(num_coeffs=9)), 'num_coeffs'),
+    (dict(frontend=dict(frame_length=64)), 'frame'),
+])
+def test_bad_configs_are_refused(tmp_path, overrides, message):
+  config = e2e_config.get_config('runlocal')
+  if 'dataset' in overrides:
+    del config['generator']   # digits is not generated.
+  for key, value in overrides.items():
+    if isinstance(value, dict):
+      config[key].update(value)
+    else:
+      config[key] = value
+  assert message in refused(end_to_end.train_and_evaluate, config,
+                            tmp_path / 'never')
+
+
+def test_features_are_the_front_end_standardised_with_train_statistics():
+  rng = np.random.default_rng(0)
+  fe = frontend.FrontEnd(frame_length=16, hop=4, num_filters=8, num_coeffs=6)
+  train = rng.normal(size=(50, 40, 1, 1)).astype(np.float32)
+  test = 3 * rng.normal(size=(20, 40, 1, 1)).astype(np.float32)
+  features = end_to_end.Features(fe, 'float', train, chunk=7)
+  got_train = features(data.Split(train, np.zeros(50, np.int32))).inputs
+  got_test = features(data.Split(test, np.zeros(20, np.int32))).inputs
+  assert got_train.shape == (50, 7, 6, 1)
+  # Train features: mean 0 and std 1 per (frame, coefficient).
+  np.testing.assert_allclose(got_train.mean(0), 0, atol=1e-5)
+  np.testing.assert_allclose(got_train.std(0), 1, atol=1e-4)
+  # Test features: the same affine map, fitted on train only.
+  raw_train = np.asarray(fe(train.reshape(50, 40)), np.float64)
+  raw_test = np.asarray(fe(test.reshape(20, 40)), np.float64)
+  expected = (raw_test - raw_train.mean(0)) / raw_train.std(0)
+  np.testing.assert_allclose(got_test[..., 0], expected, rtol=1e-4, atol=1e-4)
+
+
+def test_shallow_nets_match_the_deep_net_on_each_input():
+  config = e2e_config.get_config('')
+  ds = data.in_memory('toy', data.Split(np.zeros((20, 42, 1, 1), np.float32),
+                                        np.zeros(20, np.int32)),
+                      data.Split(np.zeros((4, 42, 1, 1), np.float32),
+                                 np.zeros(4, np.int32)), val_fraction=0.2,
+                      split_seed=0, input_convention='float',
+                      task='classification', num_classes=10)
+  from deepvsshallow import params
+  fns = end_to_end.model_fns(config, ds, 'features')
+  assert 'cnn' not in fns   # The CNN sees raw signals only.
+  deep = params.model_param_count(fns['deep'][0])
+  shallow = params.model_param_count(fns['shallow'][0])
+  assert abs(shallow - deep) / deep < 0.002
+
+
+@pytest.mark.slow
+def test_launcher_end_to_end(tmp_path, tfds_dir):
+  workdir = tmp_path / 'run'
+  proc = subprocess.run(
+      [sys.executable, LAUNCHER,
+       '--config=experiments/configs/end_to_end.py:runlocal',
+       f'--workdir={workdir}'], cwd=ROOT, capture_output=True, text=True,
+      timeout=600, env=dict(os.environ, TFDS_DATA_DIR=tfds_dir))
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  summary = json.loads((workdir / 'results.json').read_text())
+  assert [(r['classifier'], r['inputs']) for r in summary['rows']] == [
+      ('deep', 'raw'), ('deep', 'features')]
+  assert summary['feature_shape'] == [7, 6]
+  assert sorted(os.listdir(workdir)) == ['results.json', 'results.md',
+                                         'results.png', 'trials.jsonl']
