@@ -169,12 +169,26 @@ def verdict(summary) -> str:
       f'{100 * deep[-1]["probe_accuracy_mean"]:.1f}% vs '
       f'{100 * shallow[-1]["probe_accuracy_mean"]:.1f}%, Fisher ratio '
       f'{deep[-1]["fisher_mean"]:.2f} vs {shallow[-1]["fisher_mean"]:.2f}.']
-  rises = acc[-1] > acc[0] and fisher[-1] > fisher[0]
-  said.append('The lecture\'s claim (separability rises with depth): '
-              + ('supported from the input to the last layer'
-                 + ('' if _trend(acc) == _trend(fisher) == 'rises at every '
-                    'layer' else ', though not at every layer')
-                 if rises else 'not supported here') + '.')
+  # A rise counts when the last hidden layer is above the input by more than
+  # its seeds' spread (the input's value has no spread).
+  up = {'probe accuracy': acc[-1] - acc[0] > deep[-1]['probe_accuracy_std'],
+        'Fisher ratio': fisher[-1] - fisher[0] > deep[-1]['fisher_std']}
+  rose = [k for k, v in up.items() if v]
+  if len(rose) == 2:
+    word = 'supported: both measures rise from the input to the last layer'
+    if not _trend(acc) == _trend(fisher) == 'rises at every layer':
+      word += ', though not at every layer'
+  elif rose:
+    other = next(k for k in up if k not in rose)
+    word = f'partly supported: the {rose[0]} rises, the {other} does not'
+  else:
+    word = 'not supported here: neither measure rises beyond the spread'
+  if acc[0] >= 0.97:
+    said.append(f'The pair is already linearly separable at the input '
+                f'(probe {100 * acc[0]:.1f}%), so the probe has little room '
+                'to rise.')
+  said.append(f'The lecture\'s claim (separability rises with depth): '
+              f'{word}.')
   return '\n'.join(f'- {s}' for s in said)
 
 
