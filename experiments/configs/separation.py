@@ -10,13 +10,16 @@ confuses most on validation):
   ...separation.py:runlocal     a smoke run in seconds (CI uses it)
   --config.pair="(3, 5)"        any other pair
 
-Runtime on a 2-core CPU: about 2 minutes for the MNIST-1D default (training
+Runtime on a 2-core CPU: about 1 minute for the MNIST-1D default (training
 two nets x 9 candidates, then 7 probes x 3 seeds and 7 t-SNEs); `:digits`
-about 1 minute; `:mnist` about 15 minutes there.
+20 s; `:mnist` (not run here: no download) much longer.
 
-Expected result (measured 2026-11-22, README.md): see the README's table;
-the report states per layer whether the probe accuracy and the Fisher ratio
-rose, and whatever they did is the result.
+Expected result (measured 2026-11-22, README.md): on MNIST-1D the deep
+4x128 net confuses 1 and 4 most; their linear-probe test accuracy rises at
+every layer (53% at the input, then 59, 67, 67, 68%) and so does the Fisher
+ratio (0.006 to 0.055); the matched 1x1099 net reaches the same 68% probe
+accuracy with a flat Fisher ratio. On digits, 4 vs 9 is already 98.6%
+separable at the input, and only the Fisher ratio rises (0.44 to 1.50).
 """
 
 from deepvsshallow import config as config_lib
