@@ -142,3 +142,17 @@ def test_every_field_is_read_and_every_approach_scored(tmp_path,
   assert len(trials) == 6 * config.num_seeds   # flat, modular, 4 x ovr.
   assert sorted(os.listdir(tmp_path / 'run')) == [
       'results.json', 'results.md', 'results.png', 'trials.jsonl']
+
+
+@pytest.mark.slow
+def test_launcher_end_to_end(tmp_path):
+  workdir = tmp_path / 'run'
+  proc = subprocess.run(
+      [sys.executable, LAUNCHER,
+       '--config=experiments/configs/modularity.py:runlocal',
+       '--config.approaches=("modular",)', f'--workdir={workdir}'],
+      cwd=ROOT, capture_output=True, text=True, timeout=600)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  summary = json.loads((workdir / 'results.json').read_text())
+  assert [r['approach'] for r in summary['rows']] == ['modular']
+  assert 'rare-group acc %' in (workdir / 'results.md').read_text()
