@@ -42,6 +42,14 @@ def pct(mean: float, std: float | None = None) -> str:
   return f'{100 * mean:.2f}' + ('' if std is None else f' ± {100 * std:.2f}')
 
 
+def pyplot():
+  """matplotlib.pyplot on the Agg backend (files only, no display)."""
+  import matplotlib
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+  return plt
+
+
 def save_figure(fig, path: str) -> None:
   import io
   buf = io.BytesIO()

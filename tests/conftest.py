@@ -1,6 +1,10 @@
 import os
+import subprocess
+import sys
 
 import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope='session')
@@ -66,3 +70,12 @@ def refused(train_and_evaluate, config, workdir) -> str:
   assert '\n' not in message, message
   assert not os.path.exists(workdir)
   return message
+
+
+def launch(study: str, *args, env=None, timeout: float = 600):
+  """Runs the launcher experiments/<study>.py with `args` from the repository
+  root, as a user would; returns the finished process (output captured)."""
+  return subprocess.run(
+      [sys.executable, os.path.join(ROOT, 'experiments', f'{study}.py'),
+       *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+      env=dict(os.environ, **(env or {})))

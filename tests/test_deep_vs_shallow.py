@@ -3,26 +3,17 @@
 import dataclasses
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from conftest import refused
+from conftest import launch, refused
 
 from deepvsshallow import data, params, selection, train
 from deepvsshallow.errors import UsageError
 from deepvsshallow.studies import deep_vs_shallow
 from experiments.configs import deep_vs_shallow as dvs_config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LAUNCHER = os.path.join(ROOT, 'experiments', 'deep_vs_shallow.py')
 
-
-def _launch(*args, env=None, timeout=600):
-  return subprocess.run([sys.executable, LAUNCHER, *args], cwd=ROOT,
-                        capture_output=True, text=True, timeout=timeout,
-                        env=dict(os.environ, **(env or {})))
 
 
 def _tiny_config(**overrides):
@@ -120,7 +111,7 @@ def test_weights_only_matching_runs_and_reports_mismatch(tmp_path, tfds_dir):
 @pytest.mark.slow
 def test_launcher_end_to_end(tmp_path, tfds_dir):
   workdir = tmp_path / 'run'
-  proc = _launch('--config=experiments/configs/deep_vs_shallow.py:runlocal',
+  proc = launch('deep_vs_shallow', '--config=experiments/configs/deep_vs_shallow.py:runlocal',
                  f'--workdir={workdir}', env={'TFDS_DATA_DIR': tfds_dir})
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert '| L x N |' in proc.stdout and str(workdir) in proc.stdout
@@ -242,7 +233,7 @@ LAUNCHER_BAD_INPUTS = [
 def test_launcher_bad_input_is_error_lines_and_exit_2(args, messages,
                                                       tmp_path, tfds_dir):
   workdir = tmp_path / 'never_created'
-  proc = _launch(*args, f'--workdir={workdir}',
+  proc = launch('deep_vs_shallow', *args, f'--workdir={workdir}',
                  env={'TFDS_DATA_DIR': tfds_dir})
   lines = [l for l in proc.stderr.splitlines() if l.strip()]
   assert proc.returncode == 2, proc.stderr[-2000:]

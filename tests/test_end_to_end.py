@@ -3,19 +3,15 @@ and a tiny run of the launcher."""
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import refused
+from conftest import launch, refused
 from deepvsshallow import data, frontend
 from deepvsshallow.studies import end_to_end
 from experiments.configs import end_to_end as e2e_config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LAUNCHER = os.path.join(ROOT, 'experiments', 'end_to_end.py')
 
 
 @pytest.mark.parametrize('overrides,message', [
@@ -76,11 +72,11 @@ def test_shallow_nets_match_the_deep_net_on_each_input():
 @pytest.mark.slow
 def test_launcher_end_to_end(tmp_path, tfds_dir):
   workdir = tmp_path / 'run'
-  proc = subprocess.run(
-      [sys.executable, LAUNCHER,
-       '--config=experiments/configs/end_to_end.py:runlocal',
-       f'--workdir={workdir}'], cwd=ROOT, capture_output=True, text=True,
-      timeout=600, env=dict(os.environ, TFDS_DATA_DIR=tfds_dir))
+  proc = launch(
+      'end_to_end',
+      '--config=experiments/configs/end_to_end.py:runlocal',
+      f'--workdir={workdir}',
+      env={'TFDS_DATA_DIR': tfds_dir})
   assert proc.returncode == 0, proc.stderr[-3000:]
   summary = json.loads((workdir / 'results.json').read_text())
   assert [(r['classifier'], r['inputs']) for r in summary['rows']] == [

@@ -2,22 +2,14 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
-from conftest import refused
+from conftest import launch, refused
 
 from deepvsshallow.studies import expressivity
 from experiments.configs import expressivity as expressivity_config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LAUNCHER = os.path.join(ROOT, 'experiments', 'expressivity.py')
 
-
-def _launch(*args, timeout=600):
-  return subprocess.run([sys.executable, LAUNCHER, *args], cwd=ROOT,
-                        capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.mark.slow
@@ -25,7 +17,7 @@ def test_launcher_end_to_end(tmp_path):
   """runlocal through the launcher: every section's table and figure, the
   constructions at their closed forms, and a trial record per candidate."""
   workdir = tmp_path / 'run'
-  proc = _launch('--config=experiments/configs/expressivity.py:runlocal',
+  proc = launch('expressivity', '--config=experiments/configs/expressivity.py:runlocal',
                  f'--workdir={workdir}')
   assert proc.returncode == 0, proc.stderr[-3000:]
   files = sorted(os.listdir(workdir))
@@ -104,7 +96,7 @@ def test_bad_config_is_one_usage_line_and_writes_nothing(overrides, message,
 
 def test_launcher_bad_input_is_one_line_and_exit_2(tmp_path):
   workdir = tmp_path / 'never_created'
-  proc = _launch('--config.parity_max_n=17', '--config.sawtooth_max_k=0',
+  proc = launch('expressivity', '--config.parity_max_n=17', '--config.sawtooth_max_k=0',
                  f'--workdir={workdir}')
   lines = [l for l in proc.stderr.splitlines() if l.strip()]
   assert proc.returncode == 2, proc.stderr[-2000:]

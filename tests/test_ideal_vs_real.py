@@ -3,19 +3,16 @@ set's seed, and the study end to end."""
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+from conftest import launch
 from deepvsshallow import data
 from deepvsshallow.errors import UsageError
 from deepvsshallow.studies import ideal_vs_real
 from experiments.configs import ideal_vs_real as ivr_config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LAUNCHER = os.path.join(ROOT, 'experiments', 'ideal_vs_real.py')
 
 
 def test_epochs_for_gives_at_least_the_steps():
@@ -56,11 +53,11 @@ def test_the_real_seed_is_refused_for_the_ideal_set(tmp_path):
 @pytest.mark.slow
 def test_launcher_end_to_end(tmp_path, tfds_dir):
   workdir = tmp_path / 'run'
-  proc = subprocess.run(
-      [sys.executable, LAUNCHER,
-       '--config=experiments/configs/ideal_vs_real.py:runlocal',
-       f'--workdir={workdir}'], cwd=ROOT, capture_output=True, text=True,
-      timeout=600, env=dict(os.environ, TFDS_DATA_DIR=tfds_dir))
+  proc = launch(
+      'ideal_vs_real',
+      '--config=experiments/configs/ideal_vs_real.py:runlocal',
+      f'--workdir={workdir}',
+      env={'TFDS_DATA_DIR': tfds_dir})
   assert proc.returncode == 0, proc.stderr[-3000:]
   summary = json.loads((workdir / 'results.json').read_text())
   config = ivr_config.get_config('runlocal')

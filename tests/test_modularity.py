@@ -3,20 +3,16 @@
 import dataclasses
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from conftest import refused
+from conftest import launch, refused
 from deepvsshallow import data, params
 from deepvsshallow.studies import modularity
 from experiments.configs import modularity as mod_config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LAUNCHER = os.path.join(ROOT, 'experiments', 'modularity.py')
 
 
 def _toy_split(counts, seed=0):
@@ -147,11 +143,11 @@ def test_every_field_is_read_and_every_approach_scored(tmp_path,
 @pytest.mark.slow
 def test_launcher_end_to_end(tmp_path):
   workdir = tmp_path / 'run'
-  proc = subprocess.run(
-      [sys.executable, LAUNCHER,
-       '--config=experiments/configs/modularity.py:runlocal',
-       '--config.approaches=("modular",)', f'--workdir={workdir}'],
-      cwd=ROOT, capture_output=True, text=True, timeout=600)
+  proc = launch(
+      'modularity',
+      '--config=experiments/configs/modularity.py:runlocal',
+      '--config.approaches=("modular",)',
+      f'--workdir={workdir}')
   assert proc.returncode == 0, proc.stderr[-3000:]
   summary = json.loads((workdir / 'results.json').read_text())
   assert [r['approach'] for r in summary['rows']] == ['modular']

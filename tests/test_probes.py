@@ -1,7 +1,5 @@
 """The shared representation measurements against known answers."""
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx

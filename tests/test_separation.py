@@ -2,17 +2,13 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
-from conftest import refused
+from conftest import launch, refused
 from deepvsshallow.studies import separation
 from experiments.configs import separation as sep_config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LAUNCHER = os.path.join(ROOT, 'experiments', 'separation.py')
 
 
 @pytest.mark.parametrize('pair', [(4, 12), (3, 3), (4,), (-1, 2)])
@@ -54,11 +50,11 @@ def test_every_field_is_read_and_every_layer_is_measured(tmp_path, digits,
 @pytest.mark.slow
 def test_launcher_end_to_end(tmp_path, tfds_dir):
   workdir = tmp_path / 'run'
-  proc = subprocess.run(
-      [sys.executable, LAUNCHER,
-       '--config=experiments/configs/separation.py:runlocal',
-       f'--workdir={workdir}'], cwd=ROOT, capture_output=True, text=True,
-      timeout=600, env=dict(os.environ, TFDS_DATA_DIR=tfds_dir))
+  proc = launch(
+      'separation',
+      '--config=experiments/configs/separation.py:runlocal',
+      f'--workdir={workdir}',
+      env={'TFDS_DATA_DIR': tfds_dir})
   assert proc.returncode == 0, proc.stderr[-3000:]
   summary = json.loads((workdir / 'results.json').read_text())
   assert summary['pair_from'] == 'validation'

@@ -14,7 +14,6 @@ from deepvsshallow.studies import stn as stn_experiment
 from deepvsshallow.errors import UsageError
 from experiments.configs import stn as stn_config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _sample(images, theta, canvas):

@@ -4,21 +4,17 @@ lecture's counts, and the study end to end."""
 
 import json
 import os
-import subprocess
-import sys
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import refused
+from conftest import launch, refused
 from flax import nnx
 
 from deepvsshallow import models, params
 from deepvsshallow.studies import weight_sharing
 from experiments.configs import weight_sharing as ws_config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LAUNCHER = os.path.join(ROOT, 'experiments', 'weight_sharing.py')
 
 
 def _count(model) -> int:
@@ -144,11 +140,10 @@ def test_the_lectures_weight_sharing_counts():
 @pytest.mark.slow
 def test_launcher_end_to_end(tmp_path):
   workdir = tmp_path / 'run'
-  proc = subprocess.run(
-      [sys.executable, LAUNCHER,
-       '--config=experiments/configs/weight_sharing.py:runlocal',
-       f'--workdir={workdir}'], cwd=ROOT, capture_output=True, text=True,
-      timeout=600)
+  proc = launch(
+      'weight_sharing',
+      '--config=experiments/configs/weight_sharing.py:runlocal',
+      f'--workdir={workdir}')
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert sorted(os.listdir(workdir)) == ['results.json', 'results.md',
                                          'results.png', 'trials.jsonl']
@@ -177,10 +172,11 @@ def test_bad_config_is_one_usage_line_and_writes_nothing(overrides, message,
 
 
 def test_unknown_family_from_the_launcher_is_exit_2(tmp_path):
-  proc = subprocess.run(
-      [sys.executable, LAUNCHER, "--config.families=('mlp','resnet')",
-       f'--workdir={tmp_path / "never"}'], cwd=ROOT, capture_output=True,
-      text=True, timeout=120)
+  proc = launch(
+      'weight_sharing',
+      "--config.families=('mlp','resnet')",
+      f'--workdir={tmp_path / "never"}',
+      timeout=120)
   assert proc.returncode == 2
   lines = [l for l in proc.stderr.splitlines() if l.strip()]
   assert len(lines) == 1 and 'families' in lines[0]

@@ -488,9 +488,7 @@ def reference_seide_table() -> str:
 
 
 def plot_results(summary, path: str) -> None:
-  import matplotlib
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt
+  plt = report.pyplot()
   rows = [r for r in summary['architectures'] if r['status'] == 'done']
   fig, ax = plt.subplots(figsize=(8, 4.5))
   depths = sorted({r['depth'] for r in rows})

@@ -242,9 +242,7 @@ def render_markdown(summary) -> str:
 
 
 def plot(summary, path: str) -> None:
-  import matplotlib
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt
+  plt = report.pyplot()
   rows = [r for r in summary['rows'] if r['status'] == 'done']
   classifiers = [c for c in CLASSIFIERS if any(r['classifier'] == c
                                                for r in rows)]

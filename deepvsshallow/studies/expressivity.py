@@ -643,15 +643,8 @@ def console_summary(summary) -> str:
 # ----------------------------------------------------------------- figures
 
 
-def _pyplot():
-  import matplotlib
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt
-  return plt
-
-
 def plot_hidden_layer(summary, path: str) -> None:
-  plt = _pyplot()
+  plt = report.pyplot()
   fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
   x = np.linspace(-0.1, 1.1, 1201)
   for ax, (name, (f, _)), n in zip(axes[:2], TARGETS.items(), (4, 6)):
@@ -684,7 +677,7 @@ def plot_hidden_layer(summary, path: str) -> None:
 
 
 def plot_sawtooth(summary, path: str) -> None:
-  plt = _pyplot()
+  plt = report.pyplot()
   k = min(4, summary['config']['sawtooth_max_k'])
   x = np.linspace(0.0, 1.0, 2049)
   fig, axes = plt.subplots(1, k + 1, figsize=(3.2 * (k + 1), 3))
@@ -709,7 +702,7 @@ def plot_sawtooth(summary, path: str) -> None:
 
 
 def plot_square(summary, path: str) -> None:
-  plt = _pyplot()
+  plt = report.pyplot()
   rows = summary['sections']['square']
   fig, ax = plt.subplots(figsize=(5, 3.8))
   ax.loglog([r['deep_params'] for r in rows], [r['deep_error'] for r in rows],
@@ -728,7 +721,7 @@ def plot_square(summary, path: str) -> None:
 def plot_regions(config, summary, path: str) -> None:
   """Activation regions on [-1, 1]^2 at initialisation (seed 0), each region
   one colour."""
-  plt = _pyplot()
+  plt = report.pyplot()
   reg = summary['sections']['regions_at_init']
   res = min(config.region_resolution, 400)
   g = np.linspace(-1.0, 1.0, res)
@@ -752,7 +745,7 @@ def plot_regions(config, summary, path: str) -> None:
 
 
 def plot_training(fits, x, config, summary, path: str) -> None:
-  plt = _pyplot()
+  plt = report.pyplot()
   if not fits:
     fig, ax = plt.subplots(figsize=(4, 2))
     ax.text(0.5, 0.5, 'no 1-D problem trained', ha='center')

@@ -195,9 +195,7 @@ def render_markdown(summary) -> str:
 
 
 def plot(summary, path: str) -> None:
-  import matplotlib
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt
+  plt = report.pyplot()
   import matplotlib.ticker
   rows = [r for r in summary['rows'] if r['status'] == 'done']
   fig, axes = plt.subplots(1, 2, figsize=(11, 4))

@@ -382,9 +382,7 @@ def render_markdown(summary) -> str:
 
 
 def plot(summary, path: str) -> None:
-  import matplotlib
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt
+  plt = report.pyplot()
   rows = [r for r in summary['rows'] if r['status'] == 'done']
   fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True)
   colors = {'flat': 'tab:orange', 'modular': 'tab:blue',

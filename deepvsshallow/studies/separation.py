@@ -222,15 +222,8 @@ def render_markdown(summary) -> str:
       report.run_footer(summary), ''])
 
 
-def _plt():
-  import matplotlib
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt
-  return plt
-
-
 def plot_scores(summary, path: str) -> None:
-  plt = _plt()
+  plt = report.pyplot()
   fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
   for family, color in (('deep', 'tab:blue'), ('shallow', 'tab:orange')):
     rows = [r for r in summary['rows'] if r['family'] == family]
@@ -254,7 +247,7 @@ def plot_scores(summary, path: str) -> None:
 
 
 def plot_projections(summary, path: str) -> None:
-  plt = _plt()
+  plt = report.pyplot()
   methods = tuple(summary['config']['projections'])
   columns = sorted({tuple(k.split('/')[:2]) for k in summary['projections']},
                    key=lambda fl: (FAMILIES.index(fl[0]), int(fl[1])))

@@ -277,9 +277,7 @@ def render_markdown(summary) -> str:
 
 def plot_rectification(runs, tests, distorted, path: str, n: int = 10) -> None:
   """Rows: test inputs, then what each picked ST model made of them."""
-  import matplotlib
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt
+  plt = report.pyplot()
   panels = []
   for kind, name, _, p in runs:
     if not name.startswith('ST-') or p.pick is None:

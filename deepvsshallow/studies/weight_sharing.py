@@ -223,9 +223,7 @@ def render_markdown(summary) -> str:
 
 
 def plot(summary, path: str) -> None:
-  import matplotlib
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt
+  plt = report.pyplot()
   rows = [r for r in summary['rows'] if r['status'] == 'done']
   fig, ax = plt.subplots(figsize=(7, 4))
   for name, marker in zip(summary['datasets'], 'os^'):
