@@ -31,8 +31,10 @@ and report, around a `Run`:
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import dataclasses
+import functools
 import json
 import os
 import platform
@@ -104,6 +106,30 @@ class Population:
   # populations differently (e.g. equal steps on a larger dataset) passes
   # its own, and records the difference in `info`.
   settings: train.TrainSettings | None = None
+  # None: the run's grid (config.learning_rates x config.num_seeds). A
+  # study with its own candidates (random learning rates, a search) passes
+  # (seeds, learning_rates), one entry per member; members sharing a
+  # learning rate are that candidate's replicates.
+  members: tuple[Sequence[int], Sequence[float]] | None = None
+
+  def seeds_and_lrs(self, run: 'Run') -> tuple[list[int], list[float]]:
+    if self.members is None:
+      return run.member_seeds, run.member_lrs
+    seeds, lrs = self.members
+    return [int(s) for s in seeds], [float(lr) for lr in lrs]
+
+  def program_key(self, settings: train.TrainSettings, num_members: int):
+    """Populations with equal keys share one compiled program: the same
+    model (a functools.partial's function and arguments), the same data
+    shapes, task, settings and number of members."""
+    fn = self.model_fn
+    model = (repr((fn.func, fn.args, sorted(fn.keywords.items())))
+             if isinstance(fn, functools.partial) else fn)
+    ds = self.dataset
+    return (model, ds.train.inputs.shape, ds.train.inputs.dtype.str,
+            ds.train.targets.shape, ds.validation.inputs.shape,
+            ds.validation.targets.shape, ds.input_convention,
+            self.task.name if self.task else ds.task, settings, num_members)
 
 
 def compile_workers() -> int:
@@ -158,6 +184,7 @@ class Run:
     self._trials = None
     self._test_read = False
     self.trials_path = os.path.join(self.workdir, 'trials.jsonl')
+    self._programs = {}   # program_key -> future of (program, evaluator).
 
   def __enter__(self) -> 'Run':
     return self
@@ -206,25 +233,36 @@ class Run:
                          'must train before Run.read_test.')
     with concurrent.futures.ThreadPoolExecutor(
         compile_workers(), thread_name_prefix='compile') as pool:
-      futures = [pool.submit(self._compile, p) for p in populations]
+      futures = []
+      for p in populations:
+        settings = p.settings or self.settings
+        key = p.program_key(settings, len(p.seeds_and_lrs(self)[0]))
+        # One program per key for the whole run: a shape seen before (in
+        # this call or an earlier one) is not compiled again.
+        if key not in self._programs:
+          self._programs[key] = pool.submit(self._compile, p)
+        futures.append(self._programs[key])
       try:
         return [self._train(p, *f.result())
                 for p, f in zip(populations, futures)]
       finally:
-        for f in futures:
-          f.cancel()
+        for key, f in list(self._programs.items()):
+          if f.cancel():
+            del self._programs[key]
 
   def _compile(self, population: Population):
     settings = population.settings or self.settings
+    seeds, lrs = population.seeds_and_lrs(self)
     program = train.make_program(population.model_fn, population.dataset,
                                  settings, population.task)
-    train.compile_program(program, population.dataset, self.member_seeds,
-                          self.member_lrs)
+    train.compile_program(program, population.dataset, seeds, lrs)
     abstract = nnx.eval_shape(lambda: population.model_fn(rngs=nnx.Rngs(0)))
     _, params, rest = nnx.split(abstract, nnx.Param, ...)
+    # The picked candidate's replicates: members sharing a learning rate.
+    replicates = max(collections.Counter(lrs).values())
     picked = lambda tree: jax.tree.map(
-        lambda x: jax.ShapeDtypeStruct((self.config.num_seeds, *x.shape),
-                                       x.dtype), tree)
+        lambda x: jax.ShapeDtypeStruct((replicates, *x.shape), x.dtype),
+        tree)
     split = population.dataset.train
     evaluator = train.EvalProgram(program.step_def, settings).compile(
         picked(params), picked(rest), split.inputs.shape[1:],
@@ -237,12 +275,13 @@ class Run:
     name = population.name
     param_count = params_lib.model_param_count(population.model_fn)
     info = {'param_count': param_count, **population.info}
+    seeds, lrs = population.seeds_and_lrs(self)
     result = train.train_population(
-        population.model_fn, population.dataset, self.member_seeds,
-        self.member_lrs, population.settings or self.settings, program=program,
+        population.model_fn, population.dataset, seeds, lrs,
+        population.settings or self.settings, program=program,
         desc=f'{name} ({param_count:,} params)')
     metric = result.step_def.task.select_on
-    for m, (seed, lr) in enumerate(zip(self.member_seeds, self.member_lrs)):
+    for m, (seed, lr) in enumerate(zip(seeds, lrs)):
       self._record({
           'trial': f'{name}/lr={lr:g}/seed={seed}', 'name': name, **info,
           'learning_rate': lr, 'seed': seed,
@@ -253,7 +292,7 @@ class Run:
               'best_epoch': int(result.best_epoch[m]),
               'final_train_loss': _finite_or_none(result.final_train_loss[m]),
               'epochs_run': result.epochs_run}})
-    pick = selection.pick_by_validation(self.member_lrs, result.best_val,
+    pick = selection.pick_by_validation(lrs, result.best_val,
                                         result.diverged)
     kept = (None, None)
     if pick is not None:

@@ -512,3 +512,8 @@ def plot_results(summary, path: str) -> None:
   ax.legend(loc='upper left', bbox_to_anchor=(1.01, 1))
   report.save_figure(fig, path)
   plt.close(fig)
+
+
+def headline(summary) -> str:
+  """The claim's verdict in one line (the lecture report's)."""
+  return verdict(summary['architectures'])

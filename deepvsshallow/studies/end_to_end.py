@@ -269,3 +269,8 @@ def plot(summary, path: str) -> None:
                'hand-crafted front end')
   report.save_figure(fig, path)
   plt.close(fig)
+
+
+def headline(summary) -> str:
+  """The claim's verdict in one line (the lecture report's)."""
+  return verdict(summary['rows']).splitlines()[-1][2:]

@@ -764,3 +764,23 @@ def plot_training(fits, x, config, summary, path: str) -> None:
     ax.legend(fontsize=7)
   report.save_figure(fig, path)
   plt.close(fig)
+
+
+def headline(summary) -> str:
+  """The claim's verdict in one line (the lecture report's)."""
+  rows = [r for r in summary['training'] if r['status'] == 'done']
+  problems = list(dict.fromkeys(r['problem'] for r in rows))
+  clear = 0
+  for problem in problems:
+    d = next((r for r in rows if r['problem'] == problem
+              and r['kind'] == 'deep'), None)
+    s = next((r for r in rows if r['problem'] == problem
+              and r['kind'] == 'shallow'), None)
+    if d and s:
+      key = 'test_error' if 'test_error' in d else 'test_max_error'
+      clear += (s[key]['mean'] - d[key]['mean']
+                > d[key]['std'] + s[key]['std'])
+  return ('The constructions are exact (k layers of 2 ReLUs make 2^k pieces; '
+          'Yarotsky\'s x² to 2^(-2m-2); parity on every input); trained from '
+          f'random starts, the deep net beats its matched shallow net beyond '
+          f'the spread on {clear} of {len(problems)} problems.')

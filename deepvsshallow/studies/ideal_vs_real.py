@@ -220,3 +220,8 @@ def plot(summary, path: str) -> None:
                'real test set')
   report.save_figure(fig, path)
   plt.close(fig)
+
+
+def headline(summary) -> str:
+  """The claim's verdict in one line (the lecture report's)."""
+  return ' '.join(line[2:] for line in verdict(summary['rows']).splitlines())

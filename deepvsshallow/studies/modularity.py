@@ -408,3 +408,8 @@ def plot(summary, path: str) -> None:
                f'{summary["group_names"][RARE]} is rare')
   report.save_figure(fig, path)
   plt.close(fig)
+
+
+def headline(summary) -> str:
+  """The claim's verdict in one line (the lecture report's)."""
+  return verdict(summary).splitlines()[-1][2:]

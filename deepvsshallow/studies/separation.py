@@ -275,3 +275,8 @@ def plot_projections(summary, path: str) -> None:
                f'{b} in each layer (seed 0)')
   report.save_figure(fig, path)
   plt.close(fig)
+
+
+def headline(summary) -> str:
+  """The claim's verdict in one line (the lecture report's)."""
+  return verdict(summary).splitlines()[-1][2:]

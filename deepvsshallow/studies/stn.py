@@ -301,3 +301,17 @@ def plot_rectification(runs, tests, distorted, path: str, n: int = 10) -> None:
   fig.suptitle('Test inputs and what the trained transformers made of them')
   report.save_figure(fig, path)
   plt.close(fig)
+
+
+def headline(summary) -> str:
+  """The claim's verdict in one line (the lecture report's)."""
+  by = {(r['distortion'], r['model']): r for r in summary['rows']
+        if r['status'] == 'done'}
+  parts = []
+  for kind in summary['config']['distortions']:
+    for plain, st in (('FCN', 'ST-FCN'), ('CNN', 'ST-CNN')):
+      if (kind, plain) in by and (kind, st) in by:
+        a, b = by[(kind, plain)], by[(kind, st)]
+        parts.append(f'{kind}: {st} {100 * b["test_error_mean"]:.2f}% vs '
+                     f'{plain} {100 * a["test_error_mean"]:.2f}%')
+  return 'Test error ' + '; '.join(parts) + '.'

@@ -244,3 +244,21 @@ def plot(summary, path: str) -> None:
   ax.grid(True, alpha=0.3)
   report.save_figure(fig, path)
   plt.close(fig)
+
+
+def headline(summary) -> str:
+  """The claim's verdict in one line (the lecture report's)."""
+  by = {(r['dataset'], r['family'], r['size']): r for r in summary['rows']
+        if r['status'] == 'done'}
+  acc = lambda r: f'{100 * (1 - r["test_error_mean"]):.1f}%'
+  parts = []
+  for family in ('mlp', 'cnn', 'gru'):
+    size = next((s for (d, f, s) in by if f == family and d == 'mnist1d'),
+                None)
+    if size is None:
+      continue
+    plain = by[('mnist1d', family, size)]
+    shuffled = by.get(('mnist1d_shuffled', family, size))
+    parts.append(f'{family} {plain["param_count"]:,} params {acc(plain)}'
+                 + (f' (shuffled {acc(shuffled)})' if shuffled else ''))
+  return 'Test accuracy on MNIST-1D: ' + ', '.join(parts) + '.'
