@@ -1,8 +1,10 @@
 """The whole lecture, "Why deep learning?", as one run and one report.
 
 `run_lecture(config, workdir)` runs every study of `CHAPTERS` (or those in
-`config.studies`) at its default config, or at its `:runlocal` smoke config,
-each in `workdir/<study>/`, then writes `workdir/REPORT.md`: the chapters in
+`config.studies`) through its own launcher (`experiments/<study>.py`, one
+process each, as a user would run it) at its default config, or at its
+`:runlocal` smoke config, each in `workdir/<study>/` with its output in
+`workdir/logs/<study>.txt`, then writes `workdir/REPORT.md`: the chapters in
 the lecture's order, each with its claim, the published anchor, our verdict
 in one line (the study's `headline(summary)`), its whole report and every
 figure it wrote.
@@ -18,11 +20,12 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import importlib
-import importlib.util
 import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import time
 
 from deepvsshallow import report
@@ -105,33 +108,36 @@ def check_config(config) -> None:
                      f'{config.runlocal!r}.')
 
 
-def load_study_config(study: str, arg: str, configs_dir: str):
-  """`get_config(arg)` of experiments/configs/<study>.py, loaded by path (as
-  the launchers' --config flag does)."""
-  path = os.path.join(configs_dir, f'{study}.py')
-  spec = importlib.util.spec_from_file_location(f'_lecture_config_{study}',
-                                                path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
-
-
-def default_configs_dir() -> str:
-  """experiments/configs beside the package in a clone of the repository."""
+def experiments_dir() -> str:
+  """experiments/ beside the package, in a clone of the repository."""
   return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
-      __file__))), 'experiments', 'configs')
+      __file__))), 'experiments')
 
 
-def run_lecture(config, workdir: str, *,
-                configs_dir: str | None = None) -> dict:
+def run_study(study: str, runlocal: bool, workdir: str, log_path: str) -> int:
+  """Runs experiments/<study>.py (the study's own launcher, as a user
+  would) with its default or :runlocal config; its output goes to the
+  console and to `log_path`. Returns the exit code."""
+  root = experiments_dir()
+  config = os.path.join(root, 'configs', f'{study}.py') + (
+      ':runlocal' if runlocal else '')
+  command = [sys.executable, os.path.join(root, f'{study}.py'),
+             f'--config={config}', f'--workdir={workdir}']
+  with open(log_path, 'w') as log:
+    proc = subprocess.Popen(command, cwd=os.path.dirname(root),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    for line in proc.stdout:
+      print(line, end='', flush=True)
+      log.write(line)
+    return proc.wait()
+
+
+def run_lecture(config, workdir: str) -> dict:
   """Runs the chapters that are not finished, then writes REPORT.md."""
   check_config(config)
-  configs_dir = configs_dir or default_configs_dir()
-  arg = 'runlocal' if config.runlocal else ''
-  # Every study's config is built and checked before anything runs.
-  configs = {s: load_study_config(s, arg, configs_dir) for s in config.studies}
   workdir = os.path.abspath(workdir)
-  os.makedirs(workdir, exist_ok=True)
+  os.makedirs(os.path.join(workdir, 'logs'), exist_ok=True)
   t0 = time.time()
   ran, kept = [], []
   chapters = [c for c in CHAPTERS if c.study in config.studies]
@@ -147,8 +153,12 @@ def run_lecture(config, workdir: str, *,
     print(f'[{i}/{len(chapters)}] {chapter.study}: running '
           f'({"runlocal" if config.runlocal else "default"} config)...',
           flush=True)
-    module = importlib.import_module(f'deepvsshallow.studies.{chapter.study}')
-    module.train_and_evaluate(configs[chapter.study], sub)
+    log = os.path.join(workdir, 'logs', f'{chapter.study}.txt')
+    code = run_study(chapter.study, config.runlocal, sub, log)
+    if code != 0:
+      raise UsageError(f'study {chapter.study} stopped with exit code {code} '
+                       f'(its output: {log}); fix it and run the same command '
+                       'again to resume.')
     ran.append(chapter.study)
   text = render_report(workdir, chapters, runlocal=config.runlocal)
   report.atomic_write(os.path.join(workdir, REPORT), text)

@@ -79,3 +79,22 @@ def launch(study: str, *args, env=None, timeout: float = 600):
       [sys.executable, os.path.join(ROOT, 'experiments', f'{study}.py'),
        *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
       env=dict(os.environ, **(env or {})))
+
+
+@pytest.fixture(scope='session')
+def lecture_runlocal(tfds_dir, tmp_path_factory):
+  """The lecture at :runlocal, once per test session: every study's smoke
+  config through its own launcher (experiments/<study>.py, one process
+  each). Tests of each launcher read its outputs in <workdir>/<study>/ and
+  its console output in <workdir>/logs/<study>.txt."""
+  workdir = tmp_path_factory.mktemp('lecture') / 'run'
+  proc = launch('lecture', '--config=experiments/configs/lecture.py:runlocal',
+                f'--workdir={workdir}', env={'TFDS_DATA_DIR': tfds_dir})
+  assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-3000:])
+  return workdir
+
+
+def study_run(lecture_dir, study: str):
+  """(workdir, console output) of one study in the lecture's runlocal run."""
+  return (lecture_dir / study,
+          (lecture_dir / 'logs' / f'{study}.txt').read_text())

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import launch, refused
+from conftest import launch, refused, study_run
 
 from deepvsshallow import data, params, selection, train
 from deepvsshallow.errors import UsageError
@@ -109,12 +109,9 @@ def test_weights_only_matching_runs_and_reports_mismatch(tmp_path, tfds_dir):
 
 
 @pytest.mark.slow
-def test_launcher_end_to_end(tmp_path, tfds_dir):
-  workdir = tmp_path / 'run'
-  proc = launch('deep_vs_shallow', '--config=experiments/configs/deep_vs_shallow.py:runlocal',
-                 f'--workdir={workdir}', env={'TFDS_DATA_DIR': tfds_dir})
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  assert '| L x N |' in proc.stdout and str(workdir) in proc.stdout
+def test_launcher_end_to_end(lecture_runlocal):
+  workdir, output = study_run(lecture_runlocal, 'deep_vs_shallow')
+  assert '| L x N |' in output and str(workdir) in output
   files = sorted(os.listdir(workdir))
   assert files == ['results.json', 'results.md', 'results.png', 'trials.jsonl']
   with open(workdir / 'results.json') as f:
@@ -132,7 +129,7 @@ def test_launcher_end_to_end(tmp_path, tfds_dir):
         r['val_error_mean'] - r['test_error_mean'])
   base = summary['linear_baseline']
   assert base['status'] == 'done' and base['param_count'] == 40 * 10 + 10
-  assert 'Logistic regression (410 parameters)' in proc.stdout
+  assert 'Logistic regression (410 parameters)' in output
   mimics = summary['mimic']   # One student per deep net with a matched net.
   assert [m['teacher'] for m in mimics] == ['2x32']
   assert all(m['status'] == 'done' and 0 <= m['test_error_mean'] <= 1

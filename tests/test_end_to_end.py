@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import launch, refused
+from conftest import refused, study_run
 from deepvsshallow import data, frontend
 from deepvsshallow.studies import end_to_end
 from experiments.configs import end_to_end as e2e_config
@@ -70,14 +70,8 @@ def test_shallow_nets_match_the_deep_net_on_each_input():
 
 
 @pytest.mark.slow
-def test_launcher_end_to_end(tmp_path, tfds_dir):
-  workdir = tmp_path / 'run'
-  proc = launch(
-      'end_to_end',
-      '--config=experiments/configs/end_to_end.py:runlocal',
-      f'--workdir={workdir}',
-      env={'TFDS_DATA_DIR': tfds_dir})
-  assert proc.returncode == 0, proc.stderr[-3000:]
+def test_launcher_end_to_end(lecture_runlocal):
+  workdir, _ = study_run(lecture_runlocal, 'end_to_end')
   summary = json.loads((workdir / 'results.json').read_text())
   assert [(r['classifier'], r['inputs']) for r in summary['rows']] == [
       ('deep', 'raw'), ('deep', 'features')]

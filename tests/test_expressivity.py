@@ -4,7 +4,7 @@ import json
 import os
 
 import pytest
-from conftest import launch, refused
+from conftest import launch, refused, study_run
 
 from deepvsshallow.studies import expressivity
 from experiments.configs import expressivity as expressivity_config
@@ -13,13 +13,10 @@ from experiments.configs import expressivity as expressivity_config
 
 
 @pytest.mark.slow
-def test_launcher_end_to_end(tmp_path):
+def test_launcher_end_to_end(lecture_runlocal):
   """runlocal through the launcher: every section's table and figure, the
   constructions at their closed forms, and a trial record per candidate."""
-  workdir = tmp_path / 'run'
-  proc = launch('expressivity', '--config=experiments/configs/expressivity.py:runlocal',
-                 f'--workdir={workdir}')
-  assert proc.returncode == 0, proc.stderr[-3000:]
+  workdir, output = study_run(lecture_runlocal, 'expressivity')
   files = sorted(os.listdir(workdir))
   assert files == sorted(['results.json', 'results.md', 'trials.jsonl',
                           'hidden_layer.png', 'sawtooth.png', 'square.png',

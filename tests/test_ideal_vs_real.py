@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import launch
+from conftest import study_run
 from deepvsshallow import data
 from deepvsshallow.errors import UsageError
 from deepvsshallow.studies import ideal_vs_real
@@ -51,14 +51,8 @@ def test_the_real_seed_is_refused_for_the_ideal_set(tmp_path):
 
 
 @pytest.mark.slow
-def test_launcher_end_to_end(tmp_path, tfds_dir):
-  workdir = tmp_path / 'run'
-  proc = launch(
-      'ideal_vs_real',
-      '--config=experiments/configs/ideal_vs_real.py:runlocal',
-      f'--workdir={workdir}',
-      env={'TFDS_DATA_DIR': tfds_dir})
-  assert proc.returncode == 0, proc.stderr[-3000:]
+def test_launcher_end_to_end(lecture_runlocal):
+  workdir, _ = study_run(lecture_runlocal, 'ideal_vs_real')
   summary = json.loads((workdir / 'results.json').read_text())
   config = ivr_config.get_config('runlocal')
   rows = summary['rows']

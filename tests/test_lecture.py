@@ -3,11 +3,12 @@ checks, splits, and end-to-end runs."""
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
 
-from conftest import launch, refused
+from conftest import launch, refused, study_run
 from deepvsshallow import data, lecture, report
 from deepvsshallow.studies import architecture_search, optimism
 from experiments.configs import architecture_search as search_config
@@ -101,30 +102,61 @@ def test_the_report_lists_every_study_and_links_every_figure(tmp_path,
 
 
 @pytest.mark.slow
-def test_lecture_runlocal_end_to_end_and_resume(tmp_path, tfds_dir):
-  """Every study's smoke config through the lecture's launcher; a second
-  call with one study cut off reruns only that one."""
-  workdir = tmp_path / 'lecture'
-  proc = launch('lecture', '--config=experiments/configs/lecture.py:runlocal',
-                f'--workdir={workdir}', env={'TFDS_DATA_DIR': tfds_dir})
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  text = (workdir / 'REPORT.md').read_text()
+def test_lecture_runlocal_lists_every_study_and_links_every_figure(
+    lecture_runlocal):
+  text = (lecture_runlocal / 'REPORT.md').read_text()
   for i, chapter in enumerate(lecture.CHAPTERS, 1):
     assert f'## {i}. {chapter.title}' in text
-    sub = workdir / chapter.study
+    sub = lecture_runlocal / chapter.study
     summary = json.loads((sub / 'results.json').read_text())
     assert summary['study'] == chapter.study
-    for name in os.listdir(sub):
-      if name.endswith('.png'):
-        assert f'({chapter.study}/{name})' in text
-  # Cut one study off (its results.json never written): only it reruns.
+    pngs = [n for n in os.listdir(sub) if n.endswith('.png')]
+    assert pngs, chapter.study
+    for name in pngs:
+      assert f'({chapter.study}/{name})' in text
+  assert 'not run' not in text
+
+
+@pytest.mark.slow
+def test_optimism_and_search_launchers_end_to_end(lecture_runlocal):
+  workdir, output = study_run(lecture_runlocal, 'optimism')
+  summary = json.loads((workdir / 'results.json').read_text())
+  config = optimism_config.get_config('runlocal')
+  assert list(summary['datasets']) == list(config.datasets)
+  for result in summary['datasets'].values():
+    assert [r['k'] for r in result['rows']] == list(config.ks)
+    assert result['pool'] + result['diverged'] == (
+        config.pool_architectures * config.candidates_per_architecture)
+  assert '| K | picked: select err % |' in output
+  workdir, output = study_run(lecture_runlocal, 'architecture_search')
+  summary = json.loads((workdir / 'results.json').read_text())
+  config = search_config.get_config('runlocal')
+  per_search = config.population_size + (config.generations
+                                         * config.children_per_generation)
+  assert summary['candidates_per_search'] == per_search
+  assert len(summary['runs']) == len(config.methods) * config.search_seeds
+  for r in summary['runs']:
+    assert len(r['candidates']) == len(r['best_so_far']) == per_search
+    assert all(c['params'] <= config.budget for c in r['candidates'])
+    assert r['best_so_far'] == sorted(r['best_so_far'], reverse=True)
+    assert r['pick']['val_error'] == min(r['best_so_far'])
+
+
+@pytest.mark.slow
+def test_the_lecture_resumes_a_study_that_was_cut_off(lecture_runlocal,
+                                                      tmp_path, tfds_dir):
+  workdir = tmp_path / 'lecture'
+  shutil.copytree(lecture_runlocal, workdir)
+  # Cut off: the study's directory holds records but no results.json.
   os.remove(workdir / 'optimism' / 'results.json')
   before = (workdir / 'separation' / 'results.json').stat().st_mtime_ns
   proc = launch('lecture', '--config=experiments/configs/lecture.py:runlocal',
                 f'--workdir={workdir}', env={'TFDS_DATA_DIR': tfds_dir})
   assert proc.returncode == 0, proc.stderr[-3000:]
-  assert '(1 studies run, 9 kept' in proc.stdout
-  assert (workdir / 'separation' / 'results.json').stat().st_mtime_ns == before
+  assert f'(1 studies run, {len(lecture.CHAPTERS) - 1} kept' in proc.stdout
+  assert (workdir / 'separation' / 'results.json').stat().st_mtime_ns == (
+      before)
+  # The rerun started clean: one record per candidate, not two.
   trials = (workdir / 'optimism' / 'trials.jsonl').read_text().splitlines()
   config = optimism_config.get_config('runlocal')
   assert len(trials) == (len(config.datasets) * config.pool_architectures

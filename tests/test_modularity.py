@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from conftest import launch, refused
+from conftest import refused, study_run
 from deepvsshallow import data, params
 from deepvsshallow.studies import modularity
 from experiments.configs import modularity as mod_config
@@ -141,14 +141,10 @@ def test_every_field_is_read_and_every_approach_scored(tmp_path,
 
 
 @pytest.mark.slow
-def test_launcher_end_to_end(tmp_path):
-  workdir = tmp_path / 'run'
-  proc = launch(
-      'modularity',
-      '--config=experiments/configs/modularity.py:runlocal',
-      '--config.approaches=("modular",)',
-      f'--workdir={workdir}')
-  assert proc.returncode == 0, proc.stderr[-3000:]
+def test_launcher_end_to_end(lecture_runlocal):
+  workdir, output = study_run(lecture_runlocal, 'modularity')
   summary = json.loads((workdir / 'results.json').read_text())
-  assert [r['approach'] for r in summary['rows']] == ['modular']
+  assert [r['approach'] for r in summary['rows']] == list(
+      modularity.APPROACHES)
   assert 'rare-group acc %' in (workdir / 'results.md').read_text()
+  assert '| rare train examples | approach |' in output

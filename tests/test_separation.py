@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import launch, refused
+from conftest import refused, study_run
 from deepvsshallow.studies import separation
 from experiments.configs import separation as sep_config
 
@@ -48,14 +48,8 @@ def test_every_field_is_read_and_every_layer_is_measured(tmp_path, digits,
 
 
 @pytest.mark.slow
-def test_launcher_end_to_end(tmp_path, tfds_dir):
-  workdir = tmp_path / 'run'
-  proc = launch(
-      'separation',
-      '--config=experiments/configs/separation.py:runlocal',
-      f'--workdir={workdir}',
-      env={'TFDS_DATA_DIR': tfds_dir})
-  assert proc.returncode == 0, proc.stderr[-3000:]
+def test_launcher_end_to_end(lecture_runlocal):
+  workdir, _ = study_run(lecture_runlocal, 'separation')
   summary = json.loads((workdir / 'results.json').read_text())
   assert summary['pair_from'] == 'validation'
   assert len(summary['confusion_validation']) == 10

@@ -8,7 +8,7 @@ import os
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import launch, refused
+from conftest import launch, refused, study_run
 from flax import nnx
 
 from deepvsshallow import models, params
@@ -138,13 +138,8 @@ def test_the_lectures_weight_sharing_counts():
 
 
 @pytest.mark.slow
-def test_launcher_end_to_end(tmp_path):
-  workdir = tmp_path / 'run'
-  proc = launch(
-      'weight_sharing',
-      '--config=experiments/configs/weight_sharing.py:runlocal',
-      f'--workdir={workdir}')
-  assert proc.returncode == 0, proc.stderr[-3000:]
+def test_launcher_end_to_end(lecture_runlocal):
+  workdir, _ = study_run(lecture_runlocal, 'weight_sharing')
   assert sorted(os.listdir(workdir)) == ['results.json', 'results.md',
                                          'results.png', 'trials.jsonl']
   summary = json.loads((workdir / 'results.json').read_text())
