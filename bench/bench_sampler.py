@@ -1,4 +1,4 @@
-"""Benchmark: affine_grid + bilinear_sample, forward + backward, on CPU.
+"""Benchmark: affine_grid + bilinear_sample, forward + backward, on any backend.
 
 Workload (the spatial-transformer experiments): a batch of 256 single-channel
 images, 60x60 (and 42x42), sampled to 28x28 by a random near-identity affine
@@ -6,11 +6,15 @@ transform; we time the gradient of ``sum(out * cotangent)`` w.r.t. both the
 images and theta (so affine_grid's backward is included).
 
 Compared, in the same run:
-  * deepvsshallow.ops (jnp path, custom VJP), jitted;
+  * deepvsshallow.ops, every sampler that runs natively on this backend
+    (jnp everywhere; on GPU also the dense and the gather Pallas kernels, on
+    TPU the dense one; interpret mode, CPU's only way to run them, is for
+    tests, not timings), jitted;
   * jax.scipy.ndimage.map_coordinates(order=1, mode="constant"), jitted, with
     plain autodiff (same pixel coordinates, vmapped over the batch);
   * torch.nn.functional.affine_grid + grid_sample (NCHW), if torch imports,
-    with torch.set_num_threads(--torch-threads ...).
+    on the same device (CUDA when JAX runs on a GPU), with
+    torch.set_num_threads(--torch-threads ...) on CPU.
 
 Usage:
   /work/venv/bin/python bench/bench_sampler.py [--repeats 50] [--torch-threads 1 2]
@@ -87,18 +91,24 @@ def bench_torch(images, theta, cot, threads, repeats, warmup):
   import torch
   import torch.nn.functional as F
 
+  device = "cuda" if (jax.default_backend() == "gpu"
+                      and torch.cuda.is_available()) else "cpu"
   torch.set_num_threads(threads)
-  img_t = torch.tensor(images).permute(0, 3, 1, 2).contiguous().requires_grad_(True)
-  theta_t = torch.tensor(theta).requires_grad_(True)
-  cot_t = torch.tensor(cot).permute(0, 3, 1, 2).contiguous()
+  put = lambda a: torch.tensor(a, device=device)
+  img_t = put(images).permute(0, 3, 1, 2).contiguous().requires_grad_(True)
+  theta_t = put(theta).requires_grad_(True)
+  cot_t = put(cot).permute(0, 3, 1, 2).contiguous()
   size = (BATCH, 1, *OUT_HW)
+  sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
   def run():
     grid = F.affine_grid(theta_t, size, align_corners=False)
     out = F.grid_sample(
         img_t, grid, mode="bilinear", padding_mode="zeros", align_corners=False
     )
-    return torch.autograd.grad((out * cot_t).sum(), (img_t, theta_t))
+    grads = torch.autograd.grad((out * cot_t).sum(), (img_t, theta_t))
+    sync()
+    return grads
 
   return _median_ms(run, repeats, warmup)
 
@@ -131,16 +141,28 @@ def main():
       "fwd+bwd wrt images and theta; median of "
       f"{args.repeats} after {args.warmup} warmup"
   )
-  ours_fn = lambda im, g: ops.bilinear_sample(im, g, implementation="jnp")
+  backend = jax.default_backend()
+  # Natively compiled samplers only: on CPU the kernels would run in
+  # interpret mode, which emulates every grid step.
+  samplers = [n for n in sampling.SAMPLERS if backend in sampling.RUNS_ON[n]
+              and (n == "jnp" or backend != "cpu")]
+  print(f"default sampler here: {sampling.default_implementation()}")
   for in_hw in IN_SIZES:
     images, theta, cot = _make_inputs(in_hw)
-    t_ours = bench_jax("ours", ours_fn, images, theta, cot, args.repeats, args.warmup)
+    print(f"\n{in_hw}x{in_hw} -> {OUT_HW[0]}x{OUT_HW[1]}")
+    times = {}
+    for name in samplers:
+      fn = lambda im, g, name=name: ops.bilinear_sample(
+          im, g, implementation=name)
+      times[name] = bench_jax(name, fn, images, theta, cot, args.repeats,
+                              args.warmup)
+      print(f"  deepvsshallow bilinear_sample ({name}):{' ' * (14 - len(name))}"
+            f"{times[name]:8.3f} ms   vs jnp {times[name] / times['jnp']:6.2f}x")
+    t_ours = times["jnp"]
     t_mc = bench_jax(
         "map_coordinates", _map_coordinates_sample, images, theta, cot,
         args.repeats, args.warmup,
     )
-    print(f"\n{in_hw}x{in_hw} -> {OUT_HW[0]}x{OUT_HW[1]}")
-    print(f"  deepvsshallow bilinear_sample (jnp): {t_ours:8.3f} ms")
     print(
         f"  jax map_coordinates(order=1):        {t_mc:8.3f} ms"
         f"   speed-up of ours vs this {t_mc / t_ours:5.2f}x"

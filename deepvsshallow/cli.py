@@ -106,6 +106,13 @@ def run(main: Callable[[list[str]], None]) -> None:
   app.run(guarded, flags_parser=parse)
 
 
+def check_environment() -> None:
+  """Settings read from the environment, checked before anything runs."""
+  if os.environ.get('DEEPVSSHALLOW_SAMPLER'):
+    from deepvsshallow.ops import sampling
+    sampling.default_implementation()
+
+
 def launch(train_and_evaluate: Callable, launcher_file: str) -> None:
   """The whole of a launcher: --config (default: configs/<launcher name>.py
   beside the launcher) and --workdir (default: runs/<launcher name>), then
@@ -121,6 +128,7 @@ def launch(train_and_evaluate: Callable, launcher_file: str) -> None:
   def main(argv):
     if len(argv) > 1:
       usage_exit(f'unexpected arguments {argv[1:]}; use --flag=value.')
+    check_environment()
     config = config_value(config_flag)
     enable_compilation_cache()
     train_and_evaluate(config, workdir.value)

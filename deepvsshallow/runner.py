@@ -111,6 +111,10 @@ class Population:
   # (seeds, learning_rates), one entry per member; members sharing a
   # learning rate are that candidate's replicates.
   members: tuple[Sequence[int], Sequence[float]] | None = None
+  # False: the study evaluates the members itself (every candidate of a
+  # search, say), so no evaluation program for the pick is compiled ahead
+  # (`Picked.evaluator` then compiles on its first call, if any).
+  evaluate_pick: bool = True
 
   def seeds_and_lrs(self, run: 'Run') -> tuple[list[int], list[float]]:
     if self.members is None:
@@ -129,7 +133,8 @@ class Population:
     return (model, ds.train.inputs.shape, ds.train.inputs.dtype.str,
             ds.train.targets.shape, ds.validation.inputs.shape,
             ds.validation.targets.shape, ds.input_convention,
-            self.task.name if self.task else ds.task, settings, num_members)
+            self.task.name if self.task else ds.task, settings, num_members,
+            self.evaluate_pick)
 
 
 def compile_workers() -> int:
@@ -264,9 +269,11 @@ class Run:
         lambda x: jax.ShapeDtypeStruct((replicates, *x.shape), x.dtype),
         tree)
     split = population.dataset.train
-    evaluator = train.EvalProgram(program.step_def, settings).compile(
-        picked(params), picked(rest), split.inputs.shape[1:],
-        split.inputs.dtype, split.targets.shape[1:], split.targets.dtype)
+    evaluator = train.EvalProgram(program.step_def, settings)
+    if population.evaluate_pick:
+      evaluator.compile(picked(params), picked(rest), split.inputs.shape[1:],
+                        split.inputs.dtype, split.targets.shape[1:],
+                        split.targets.dtype)
     return program, evaluator
 
   def _train(self, population: Population, program: train.PopulationProgram,

@@ -5,15 +5,16 @@ flattened to q = (row, col) and its output points to p, bilinear sampling is
 
     out_PC = W_PQ @ img_QC,   W[p, q] = wy[p, row(q)] * wx[p, col(q)],
 
-where wx[p, j] = (j == x0) * (x0 + 1 - x) + (j == x0 + 1) * (x - x0) with
-x0 = floor(x) (and likewise wy). W has 4 non-zeros per row; the kernel builds
+where wx[p, j] = (j == x0) * (1 - f) + (j == x0 + 1) * f with x0 = floor(x)
+and f = x - x0 snapped to 0 or 1 within a few ulps (`deepvsshallow.ops.taps`;
+likewise wy). W has 4 non-zeros per row; the kernel builds
 it block by block from iota-like comparisons instead of storing it, and feeds
 the blocks to `jnp.dot` (MXU on TPU, tensor cores on GPU). Out-of-image taps
 simply match no pixel, which *is* the "zeros" boundary mode; "border" is done
 by the caller by clipping the pixel coordinates beforehand.
 
-The same loop also produces the Jacobian of the output w.r.t. the pixel
-coordinates (replace wx by d wx / dx = -(j == x0) + (j == x0 + 1)), the
+When differentiated, the same loop also produces the Jacobian of the output
+w.r.t. the pixel coordinates (replace wx by d wx / dx = -(j == x0) + (j == x0 + 1)), the
 one-sided (right) derivative at integer coordinates. The VJP is then
 
     d_img_QC = W^T @ g_PC            (second kernel, gridded over pixel blocks)
@@ -37,6 +38,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 from jax.experimental import pallas as pl
+
+from deepvsshallow.ops import taps
 
 _BLOCK_P = 64  # output points per program / inner step
 _BLOCK_Q = 256  # input pixels per inner step (multiple of 128: TPU lanes)
@@ -78,22 +81,22 @@ def _dhat(index, start, dtype):
   )
 
 
-def _split(coord_P1):
-  start = jnp.floor(coord_P1)
-  return start, coord_P1 - start
-
-
 def _forward_kernel(
-    x_ref, y_ref, qrow_ref, qcol_ref, img_ref, out_ref, jx_ref, jy_ref, *,
-    block_q: int, num_q_blocks: int,
+    x_ref, y_ref, qrow_ref, qcol_ref, img_ref, out_ref, *jacobian_refs,
+    block_q: int, num_q_blocks: int, in_hw: tuple[int, int],
 ):
-  """One program: `block_p` output points of one image, all input pixels."""
-  x0, fx = _split(x_ref[...])  # (block_p, 1)
-  y0, fy = _split(y_ref[...])
+  """One program: `block_p` output points of one image, all input pixels.
+
+  With `jacobian_refs` (jx_ref, jy_ref) it also writes the Jacobian of the
+  output w.r.t. the pixel coordinates (two more dots per step); without,
+  it does the forward's one dot and nothing else.
+  """
+  x0, fx = taps.split(x_ref[...], in_hw[1])  # (block_p, 1)
+  y0, fy = taps.split(y_ref[...], in_hw[0])
   dtype = fx.dtype
+  jacobian = bool(jacobian_refs)
 
   def body(k, carry):
-    out, jx, jy = carry
     qs = pl.multiple_of(k * block_q, block_q)
     rows = qrow_ref[:, pl.ds(qs, block_q)]  # (1, block_q)
     cols = qcol_ref[:, pl.ds(qs, block_q)]
@@ -104,6 +107,9 @@ def _forward_kernel(
     # weights to a 10-bit mantissa and break the exact identity.
     dot = lambda w: jnp.dot(w, img, preferred_element_type=dtype,
                             precision=lax.Precision.HIGHEST)
+    if not jacobian:
+      return (carry[0] + dot(wy * wx),)
+    out, jx, jy = carry
     return (
         out + dot(wy * wx),
         jx + dot(wy * _dhat(cols, x0, dtype)),
@@ -111,15 +117,15 @@ def _forward_kernel(
     )
 
   zeros = jnp.zeros(out_ref.shape, dtype)
-  out, jx, jy = lax.fori_loop(0, num_q_blocks, body, (zeros, zeros, zeros))
-  out_ref[...] = out.astype(out_ref.dtype)
-  jx_ref[...] = jx.astype(jx_ref.dtype)
-  jy_ref[...] = jy.astype(jy_ref.dtype)
+  results = lax.fori_loop(0, num_q_blocks, body,
+                          (zeros,) * (3 if jacobian else 1))
+  for ref, value in zip((out_ref, *jacobian_refs), results):
+    ref[...] = value.astype(ref.dtype)
 
 
 def _backward_kernel(
     x_ref, y_ref, g_ref, qrow_ref, qcol_ref, dimg_ref, *,
-    block_p: int, num_p_blocks: int,
+    block_p: int, num_p_blocks: int, in_hw: tuple[int, int],
 ):
   """One program: `block_q` input pixels of one image, all output points."""
   rows = qrow_ref[...]  # (1, block_q)
@@ -128,8 +134,8 @@ def _backward_kernel(
 
   def body(k, acc):
     ps = pl.multiple_of(k * block_p, block_p)
-    x0, fx = _split(x_ref[pl.ds(ps, block_p), :])  # (block_p, 1)
-    y0, fy = _split(y_ref[pl.ds(ps, block_p), :])
+    x0, fx = taps.split(x_ref[pl.ds(ps, block_p), :], in_hw[1])  # (block_p, 1)
+    y0, fy = taps.split(y_ref[pl.ds(ps, block_p), :], in_hw[0])
     g = g_ref[pl.ds(ps, block_p), :]  # (block_p, C)
     w = _hat(rows, y0, fy) * _hat(cols, x0, fx)  # (block_p, block_q)
     # W^T @ g without materialising the transpose.
@@ -169,10 +175,18 @@ def _prepare_pixels(in_hw, block_q, dtype):
   return qrow[None, :], qcol[None, :]
 
 
-def _pad_channels_last(a_NLC, length, dtype):
-  """(N, L, C) -> (N, length, C_pad) zero padded, C_pad >= _MIN_CHANNELS."""
+def _channels(c: int, interpret: bool) -> int:
+  """Channels the dense kernel computes: Triton's dots need N >= 16 and a
+  power of two, so on GPU C is padded; in interpret mode (and on TPU, whose
+  Mosaic dots take any N) it is not, and 1-channel digits cost 1 channel."""
+  if interpret or jax.default_backend() != "gpu":
+    return c
+  return max(_MIN_CHANNELS, _next_pow2(c))
+
+
+def _pad_channels_last(a_NLC, length, c_pad, dtype):
+  """(N, L, C) -> (N, length, c_pad), zero padded."""
   _, l, c = a_NLC.shape
-  c_pad = max(_MIN_CHANNELS, _next_pow2(c))
   return jnp.pad(a_NLC.astype(dtype), ((0, 0), (0, length - l), (0, c_pad - c)))
 
 
@@ -197,24 +211,27 @@ def _layout(images_NHWC, x_NHW, y_NHW):
   return block_p, block_q, dtype, x, y, qrow, qcol
 
 
-def _forward(images_NHWC, x_NHW, y_NHW, interpret):
+def _forward(images_NHWC, x_NHW, y_NHW, interpret, jacobian: bool):
+  """(out,) or, with `jacobian`, (out, d out/dx, d out/dy)."""
   n, h, w, c = images_NHWC.shape
   _, ho, wo = x_NHW.shape
   block_p, block_q, dtype, x, y, qrow, qcol = _layout(images_NHWC, x_NHW,
                                                       y_NHW)
   p_pad, q_pad = x.shape[1], qrow.shape[1]
-  img = _pad_channels_last(images_NHWC.reshape(n, h * w, c), q_pad, dtype)
-  c_pad = img.shape[2]
+  c_pad = _channels(c, interpret)
+  img = _pad_channels_last(images_NHWC.reshape(n, h * w, c), q_pad, c_pad,
+                           dtype)
   kernel = functools.partial(
-      _forward_kernel, block_q=block_q, num_q_blocks=q_pad // block_q
-  )
+      _forward_kernel, block_q=block_q, num_q_blocks=q_pad // block_q,
+      in_hw=(h, w))
   point_spec = pl.BlockSpec((None, block_p, 1), lambda i, j: (i, j, 0))
   pixel_spec = pl.BlockSpec((1, q_pad), lambda i, j: (0, 0))
   out_spec = pl.BlockSpec((None, block_p, c_pad), lambda i, j: (i, j, 0))
   out_shape = jax.ShapeDtypeStruct((n, p_pad, c_pad), dtype)
-  out, jx, jy = pl.pallas_call(
+  outputs = 3 if jacobian else 1
+  results = pl.pallas_call(
       kernel,
-      out_shape=(out_shape, out_shape, out_shape),
+      out_shape=(out_shape,) * outputs,
       grid=(n, p_pad // block_p),
       in_specs=[
           point_spec,
@@ -223,12 +240,12 @@ def _forward(images_NHWC, x_NHW, y_NHW, interpret):
           pixel_spec,
           pl.BlockSpec((None, q_pad, c_pad), lambda i, j: (i, 0, 0)),
       ],
-      out_specs=(out_spec, out_spec, out_spec),
+      out_specs=(out_spec,) * outputs,
       interpret=interpret,
-      name="bilinear_sample_fwd",
+      name="bilinear_sample_fwd" + ("_jacobian" if jacobian else ""),
   )(x, y, qrow, qcol, img)
   unpad = lambda a: a[:, : ho * wo, :c].reshape(n, ho, wo, c)
-  return unpad(out), unpad(jx), unpad(jy)
+  return tuple(unpad(a) for a in results)
 
 
 def _image_grad(images_NHWC, x_NHW, y_NHW, g_NHWC, interpret):
@@ -237,11 +254,11 @@ def _image_grad(images_NHWC, x_NHW, y_NHW, g_NHWC, interpret):
   block_p, block_q, dtype, x, y, qrow, qcol = _layout(images_NHWC, x_NHW,
                                                       y_NHW)
   p_pad, q_pad = x.shape[1], qrow.shape[1]
-  g = _pad_channels_last(g_NHWC.reshape(n, ho * wo, c), p_pad, dtype)
-  c_pad = g.shape[2]
+  c_pad = _channels(c, interpret)
+  g = _pad_channels_last(g_NHWC.reshape(n, ho * wo, c), p_pad, c_pad, dtype)
   kernel = functools.partial(
-      _backward_kernel, block_p=block_p, num_p_blocks=p_pad // block_p
-  )
+      _backward_kernel, block_p=block_p, num_p_blocks=p_pad // block_p,
+      in_hw=(h, w))
   d_img = pl.pallas_call(
       kernel,
       out_shape=jax.ShapeDtypeStruct((n, q_pad, c_pad), dtype),
@@ -262,12 +279,13 @@ def _image_grad(images_NHWC, x_NHW, y_NHW, g_NHWC, interpret):
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
 def _sample(interpret, images_NHWC, x_NHW, y_NHW):
-  out, _, _ = _forward(images_NHWC, x_NHW, y_NHW, interpret)
+  # Called without differentiation: the forward's work only.
+  out, = _forward(images_NHWC, x_NHW, y_NHW, interpret, jacobian=False)
   return out.astype(images_NHWC.dtype)
 
 
 def _sample_fwd(interpret, images_NHWC, x_NHW, y_NHW):
-  out, jx, jy = _forward(images_NHWC, x_NHW, y_NHW, interpret)
+  out, jx, jy = _forward(images_NHWC, x_NHW, y_NHW, interpret, jacobian=True)
   # The images are kept only for their (static) shape and dtype.
   return out.astype(images_NHWC.dtype), (images_NHWC, x_NHW, y_NHW, jx, jy)
 
@@ -306,3 +324,104 @@ def bilinear_sample_pixels(
     three arrays (custom VJP with a second kernel for the image gradient).
   """
   return _sample(_resolve_interpret(interpret), images_NHWC, x_NHW, y_NHW)
+
+
+
+# ----------------------------------------------------------------------------
+# The gather kernel: 4 tap loads per output point, no dense weight matrix.
+# ----------------------------------------------------------------------------
+
+def _gather_kernel(x_ref, y_ref, img_ref, out_ref, *jacobian_refs,
+                   in_hw: tuple[int, int]):
+  """One program: `block_p` output points of one image. Each point loads its
+  4 taps by integer indexing of the image ref; the weights (and, when
+  differentiating, the coordinate Jacobian) stay in registers: O(points)
+  work, against the dense kernel's O(points x pixels)."""
+  h, w = in_hw
+  x0, fx, y0, fy = taps.start_and_fraction(x_ref[...], y_ref[...], h, w)
+  values = []
+  for dy, dx in taps.CORNERS:
+    index, valid = taps.corner(x0, y0, dx, dy, h, w)   # (block_p, 1)
+    v = img_ref[index[:, 0], :]                         # (block_p, C)
+    values.append(jnp.where(valid, v, jnp.zeros((), v.dtype)))
+  top, bottom, out = taps.interpolate(*values, fx, fy)
+  out_ref[...] = out.astype(out_ref.dtype)
+  if jacobian_refs:
+    jx_ref, jy_ref = jacobian_refs
+    jx, jy = taps.coordinate_jacobian(*values, fy, top, bottom)
+    jx_ref[...] = jx.astype(jx_ref.dtype)
+    jy_ref[...] = jy.astype(jy_ref.dtype)
+
+
+def _gather_forward(images_NHWC, x_NHW, y_NHW, interpret, jacobian: bool):
+  n, h, w, c = images_NHWC.shape
+  _, ho, wo = x_NHW.shape
+  block_p = min(_BLOCK_P, max(16, _next_pow2(ho * wo)))
+  dtype = _compute_dtype(images_NHWC.dtype, x_NHW.dtype)
+  x, y = _prepare_points(x_NHW, y_NHW, (h, w), block_p, dtype)
+  p_pad = x.shape[1]
+  img = images_NHWC.reshape(n, h * w, c).astype(dtype)
+  point_spec = pl.BlockSpec((None, block_p, 1), lambda i, j: (i, j, 0))
+  out_spec = pl.BlockSpec((None, block_p, c), lambda i, j: (i, j, 0))
+  outputs = 3 if jacobian else 1
+  results = pl.pallas_call(
+      functools.partial(_gather_kernel, in_hw=(h, w)),
+      out_shape=(jax.ShapeDtypeStruct((n, p_pad, c), dtype),) * outputs,
+      grid=(n, p_pad // block_p),
+      in_specs=[point_spec, point_spec,
+                pl.BlockSpec((None, h * w, c), lambda i, j: (i, 0, 0))],
+      out_specs=(out_spec,) * outputs,
+      interpret=interpret,
+      name="bilinear_gather_fwd" + ("_jacobian" if jacobian else ""),
+  )(x, y, img)
+  return tuple(a[:, :ho * wo].reshape(n, ho, wo, c) for a in results)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _gather_sample(interpret, images_NHWC, x_NHW, y_NHW):
+  out, = _gather_forward(images_NHWC, x_NHW, y_NHW, interpret, jacobian=False)
+  return out.astype(images_NHWC.dtype)
+
+
+def _gather_sample_fwd(interpret, images_NHWC, x_NHW, y_NHW):
+  out, jx, jy = _gather_forward(images_NHWC, x_NHW, y_NHW, interpret,
+                                jacobian=True)
+  return out.astype(images_NHWC.dtype), (images_NHWC, x_NHW, y_NHW, jx, jy)
+
+
+def _gather_sample_bwd(interpret, residuals, g_NHWC):
+  """Image gradient: a sorted segment sum in jnp (an atomic-add kernel is
+  the alternative the issue names; neither is measured on a GPU here).
+  Coordinate gradient: from the Jacobian the forward kernel kept."""
+  del interpret
+  images_NHWC, x_NHW, y_NHW, jx, jy = residuals
+  n, h, w, c = images_NHWC.shape
+  x0, fx, y0, fy = taps.start_and_fraction(x_NHW.astype(jx.dtype),
+                                           y_NHW.astype(jx.dtype), h, w)
+  first = (jnp.arange(n, dtype=jnp.int32) * (h * w))[:, None, None]
+  idx, valid = zip(*(taps.corner(x0, y0, dx, dy, h, w)
+                     for dy, dx in taps.CORNERS))
+  g = g_NHWC.astype(jx.dtype)
+  d_images = taps.scatter_image_gradient(first + jnp.stack(idx),
+                                         jnp.stack(valid), fx, fy, g,
+                                         n * h * w)
+  return (d_images.reshape(n, h, w, c).astype(images_NHWC.dtype),
+          jnp.sum(g * jx, -1).astype(x_NHW.dtype),
+          jnp.sum(g * jy, -1).astype(y_NHW.dtype))
+
+
+_gather_sample.defvjp(_gather_sample_fwd, _gather_sample_bwd)
+
+
+def bilinear_gather_pixels(
+    images_NHWC: jax.Array,
+    x_NHW: jax.Array,
+    y_NHW: jax.Array,
+    *,
+    interpret: Optional[bool] = None,
+) -> jax.Array:
+  """Bilinear sampling at pixel coordinates with zero padding, via the
+  Pallas gather kernel (GPU through Triton; interpret mode on CPU). Same
+  arguments and result as `bilinear_sample_pixels`."""
+  return _gather_sample(_resolve_interpret(interpret), images_NHWC, x_NHW,
+                        y_NHW)

@@ -37,7 +37,8 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 
-from deepvsshallow.ops import pallas_sampling
+from deepvsshallow.errors import UsageError
+from deepvsshallow.ops import pallas_sampling, taps
 
 PADDING_MODES = ("zeros", "border")
 IMPLEMENTATIONS = (None, "jnp", "pallas")
@@ -194,24 +195,6 @@ def _clip_like_torch(coord: jax.Array, size: int) -> jax.Array:
   )
 
 
-# Pixel coordinates within this many float ulps (of the image size) of an
-# integer are snapped onto it. The normalise/unnormalise round trip of
-# affine_grid is not exact in floating point (e.g. W=9, align_corners=False
-# gives 6.9999995 for pixel 7), and without the snap the identity transform
-# would blend in ~1e-6 of the neighbouring pixel. 4 ulps is far below any
-# meaningful sub-pixel position, so values still match torch to float
-# rounding.
-_SNAP_ULPS = 4
-
-
-def _snap_to_integers(coord: jax.Array, size: int) -> jax.Array:
-  """Snaps near-integer coordinates; the gradient passes straight through."""
-  tol = _SNAP_ULPS * float(jnp.finfo(coord.dtype).eps) * max(size, 1)
-  nearest = jnp.round(coord)
-  delta = jnp.where(jnp.abs(coord - nearest) <= tol, nearest - coord, 0)
-  return coord + jax.lax.stop_gradient(delta)
-
-
 def grid_to_pixels(
     grid: jax.Array,
     in_hw: tuple[int, int],
@@ -221,12 +204,12 @@ def grid_to_pixels(
 ):
   """Pixel coordinates (x_NHW, y_NHW) of a grid, after the padding-mode clip.
 
-  Coordinates within a few ulps of an integer are snapped onto it (see
-  `_SNAP_ULPS`), so that identity transforms reproduce their input exactly.
+  Computed as torch computes them, with no adjustment: where the taps and the
+  kinks are is decided by these coordinates (`deepvsshallow.ops.taps`).
   """
   h, w = in_hw
-  x = _snap_to_integers(unnormalize(grid[..., 0], w, align_corners=align_corners), w)
-  y = _snap_to_integers(unnormalize(grid[..., 1], h, align_corners=align_corners), h)
+  x = unnormalize(grid[..., 0], w, align_corners=align_corners)
+  y = unnormalize(grid[..., 1], h, align_corners=align_corners)
   if padding_mode == "border":
     x = _clip_like_torch(x, w)
     y = _clip_like_torch(y, h)
@@ -238,38 +221,15 @@ def grid_to_pixels(
 # ----------------------------------------------------------------------------
 
 def _taps(x_NHW, y_NHW, h: int, w: int):
-  """Flat indices (4, N, H, W) of the 2x2 taps, their validity, and fractions.
-
-  Taps are ``x0 = floor(x)`` and ``x1 = x0 + 1`` (not ``ceil(x)``), so the
-  interpolation weights ``(x1 - x, x - x0)`` have a well-defined right
-  derivative at integer coordinates. Invalid (outside) taps read a clamped
-  in-range index and are masked to 0: the "zeros" boundary mode; for
-  "border" the caller clipped the coordinates, so only zero-weight taps can
-  fall outside.
-  """
+  """Flat indices into the batch (4, N, H, W) of the 2x2 taps (`taps.CORNERS`
+  order), whether each is inside its image, and the fractions
+  (`deepvsshallow.ops.taps`: taps from ``floor``, fractions snapped)."""
   n = x_NHW.shape[0]
-  # Clamping before the int cast keeps huge/inf coordinates well defined; a
-  # coordinate below -1 or above the size has no in-image tap either way.
-  x = jnp.clip(x_NHW, -2.0, w + 1.0)
-  y = jnp.clip(y_NHW, -2.0, h + 1.0)
-  x0 = jnp.floor(x)
-  y0 = jnp.floor(y)
+  x0, fx, y0, fy = taps.start_and_fraction(x_NHW, y_NHW, h, w)
   first = (jnp.arange(n, dtype=jnp.int32) * (h * w))[:, None, None]
-  idx, valid = [], []
-  for dy in (0, 1):
-    for dx in (0, 1):
-      xi, yi = x0 + dx, y0 + dy
-      valid.append((xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1))
-      idx.append(first + jnp.clip(yi, 0, h - 1).astype(jnp.int32) * w
-                 + jnp.clip(xi, 0, w - 1).astype(jnp.int32))
-  return jnp.stack(idx), jnp.stack(valid), x - x0, y - y0
-
-
-def _interpolate(v_4NHWC, fx_NHW, fy_NHW):
-  fx, fy = fx_NHW[..., None], fy_NHW[..., None]
-  top = v_4NHWC[0] + fx * (v_4NHWC[1] - v_4NHWC[0])
-  bottom = v_4NHWC[2] + fx * (v_4NHWC[3] - v_4NHWC[2])
-  return top, bottom, top + fy * (bottom - top)
+  idx, valid = zip(*(taps.corner(x0, y0, dx, dy, h, w)
+                     for dy, dx in taps.CORNERS))
+  return first + jnp.stack(idx), jnp.stack(valid), fx, fy
 
 
 def _bilinear_fwd(images_NHWC, x_NHW, y_NHW):
@@ -277,7 +237,7 @@ def _bilinear_fwd(images_NHWC, x_NHW, y_NHW):
   idx, valid, fx, fy = _taps(x_NHW, y_NHW, h, w)
   v = images_NHWC.reshape(n * h * w, c).at[idx].get(mode="promise_in_bounds")
   v = jnp.where(valid[..., None], v, jnp.zeros((), v.dtype))
-  out = _interpolate(v, fx, fy)[2]
+  out = taps.interpolate(*v, fx[..., None], fy[..., None])[2]
   return out.astype(images_NHWC.dtype), (idx, valid, v, fx, fy)
 
 
@@ -285,24 +245,18 @@ def _bilinear_bwd(shape, residuals, g_NHWC):
   """Image gradient: one scatter-add of the 4 weighted taps (segment_sum).
 
   Coordinate gradient: from the 4 tap values saved by the forward pass, no
-  second gather. d out/dx = (1-fy)(v01-v00) + fy(v11-v10): the right
-  derivative at integer x.
+  second gather (`taps.coordinate_jacobian`).
   """
   n, h, w, c = shape
   idx, valid, v, fx, fy = residuals
   g = g_NHWC.astype(v.dtype)
-  top, bottom, _ = _interpolate(v, fx, fy)
   fx_, fy_ = fx[..., None], fy[..., None]
-  g_y = jnp.sum(g * (bottom - top), -1)
-  g_x = jnp.sum(g * ((1 - fy_) * (v[1] - v[0]) + fy_ * (v[3] - v[2])), -1)
-  wx, wy = (1 - fx_, fx_), (1 - fy_, fy_)
-  updates = jnp.stack([
-      jnp.where(valid[k][..., None], wy[k // 2] * wx[k % 2] * g, 0)
-      for k in range(4)])
-  g_images = jax.ops.segment_sum(updates.reshape(-1, c), idx.reshape(-1),
-                                 n * h * w)
+  top, bottom, _ = taps.interpolate(*v, fx_, fy_)
+  jx, jy = taps.coordinate_jacobian(*v, fy_, top, bottom)
+  g_images = taps.scatter_image_gradient(idx, valid, fx, fy, g, n * h * w)
   return (g_images.reshape(shape).astype(g_NHWC.dtype),
-          g_x.astype(fx.dtype), g_y.astype(fy.dtype))
+          jnp.sum(g * jx, -1).astype(fx.dtype),
+          jnp.sum(g * jy, -1).astype(fy.dtype))
 
 
 # A custom VJP over flat indices: the forward gathers each tap once and saves
@@ -328,19 +282,44 @@ def _bilinear_pixels_jnp_bwd(saved, g_NHWC):
 _bilinear_pixels_jnp.defvjp(_bilinear_pixels_jnp_fwd, _bilinear_pixels_jnp_bwd)
 
 
-def _default_implementation() -> str:
-  """Pallas on GPU/TPU, jnp elsewhere; DEEPVSSHALLOW_SAMPLER=jnp|pallas overrides.
+# The default sampler of each backend: the fastest measured there, with the
+# figure behind each entry in BUILD_NOTES.md ("Sampler defaults").
+#   cpu: jnp. 2-core CPU, STN workload fwd+bwd: jnp 7.7 ms; the gather and
+#        the dense kernel run only in interpret mode there (579 ms, 1,000 ms).
+#   gpu: jnp. One H100 (issue 11): jnp 0.114 ms, the dense kernel 219 ms
+#        (1900x slower), torch CUDA 0.909 ms. The gather kernel is not
+#        measured on a GPU yet, so it is not the default.
+#   tpu: pallas (the dense kernel). Not measured: its matmul formulation is
+#        written for the MXU, and gathers are slow on TPUs.
+DEFAULT_SAMPLER = {"cpu": "jnp", "gpu": "jnp", "tpu": "pallas"}
+# Where each sampler can run. The gather kernel needs Triton's integer-array
+# indexing (GPU) or interpret mode (CPU); Mosaic (TPU) does not lower it.
+RUNS_ON = {"jnp": ("cpu", "gpu", "tpu"), "pallas": ("cpu", "gpu", "tpu"),
+           "pallas_gather": ("cpu", "gpu")}
+SAMPLERS = tuple(RUNS_ON)
+IMPLEMENTATIONS = (None, *SAMPLERS)
 
-  The override exists because the kernel has so far been verified only in
-  interpret mode on CPU (see BUILD_NOTES.md).
-  """
+
+def default_implementation(backend: Optional[str] = None) -> str:
+  """The sampler for `backend` (default: JAX's default backend):
+  DEEPVSSHALLOW_SAMPLER if set, else `DEFAULT_SAMPLER`. An unknown name, or
+  one that cannot run on the backend, is a one-line UsageError."""
+  backend = backend or jax.default_backend()
   choice = os.environ.get("DEEPVSSHALLOW_SAMPLER", "")
-  if choice:
-    if choice not in ("jnp", "pallas"):
-      raise ValueError(
-          f"DEEPVSSHALLOW_SAMPLER must be 'jnp' or 'pallas', got {choice!r}.")
-    return choice
-  return "pallas" if jax.default_backend() in ("gpu", "tpu") else "jnp"
+  if not choice:
+    return DEFAULT_SAMPLER.get(backend, "jnp")
+  check_implementation(choice, backend, "DEEPVSSHALLOW_SAMPLER")
+  return choice
+
+
+def check_implementation(name: str, backend: str, where: str) -> None:
+  if name not in RUNS_ON:
+    raise UsageError(f"{where}={name!r} is not a sampler; use one of "
+                     f"{', '.join(SAMPLERS)} (or unset it for the default).")
+  if backend not in RUNS_ON[name]:
+    raise UsageError(f"{where}={name!r} cannot run on {backend} (it runs on "
+                     f"{', '.join(RUNS_ON[name])}); use one of "
+                     f"{', '.join(n for n in SAMPLERS if backend in RUNS_ON[n])}.")
 
 
 def bilinear_sample(
@@ -361,9 +340,11 @@ def bilinear_sample(
     padding_mode: "zeros" (out-of-image taps read 0) or "border" (pixel
       coordinates clipped to the image before interpolating).
     align_corners: whether -1/+1 are corner-pixel centres (True) or edges.
-    implementation: None (pick by backend: the Pallas kernel on GPU/TPU, the
-      portable jnp gather/scatter path elsewhere), "jnp" or "pallas". On CPU
-      the Pallas kernel runs in interpret mode (slow; for testing).
+    implementation: None (the backend's `DEFAULT_SAMPLER`, or
+      $DEEPVSSHALLOW_SAMPLER), "jnp" (gather / scatter-add), "pallas" (the
+      dense-matrix kernel) or "pallas_gather" (the gather kernel; GPU, or
+      CPU in interpret mode). On CPU the Pallas kernels run in interpret
+      mode (slow; for testing).
 
   Returns:
     (N, H_out, W_out, C) array with the dtype of `images`. Differentiable
@@ -375,18 +356,19 @@ def bilinear_sample(
   grid = jnp.asarray(grid)
   _check_images_and_grid(images, grid)
   _check_padding_mode(padding_mode)
-  if implementation not in IMPLEMENTATIONS:
-    raise ValueError(
-        f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}."
-    )
   if implementation is None:
-    implementation = _default_implementation()
+    implementation = default_implementation()
+  else:
+    check_implementation(implementation, jax.default_backend(),
+                         "implementation")
   _, h, w, _ = images.shape
   x_NHW, y_NHW = grid_to_pixels(
       grid, (h, w), padding_mode=padding_mode, align_corners=align_corners
   )
   if implementation == "pallas":
     return pallas_sampling.bilinear_sample_pixels(images, x_NHW, y_NHW)
+  if implementation == "pallas_gather":
+    return pallas_sampling.bilinear_gather_pixels(images, x_NHW, y_NHW)
   return _bilinear_pixels_jnp(images, x_NHW, y_NHW)
 
 

@@ -113,7 +113,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
                       'width': width, 'activation': act,
                       'real_members': len(items)},
             members=([s for _, _, s in padded],
-                     [a.learning_rate for _, a, _ in padded])))
+                     [a.learning_rate for _, a, _ in padded]),
+            evaluate_pick=False))
       picked = run.train_all(populations)
       fitness = {key: [] for key in searches}
       for p, items in zip(picked, (groups[k] for k in sorted(groups))):

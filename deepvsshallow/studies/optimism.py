@@ -140,7 +140,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
             functools.partial(models.MLP, ds.input_dim, (width,) * depth,
                               ds.num_classes),
             ds, info={'dataset': name, 'depth': depth, 'width': width},
-            members=(seeds, lrs.tolist())))
+            members=(seeds, lrs.tolist()),
+            evaluate_pick=False))
       pools.append((name, ds, holdout, populations))
     trained = [(name, ds, holdout, run.train_all(populations))
                for name, ds, holdout, populations in pools]

@@ -6,9 +6,13 @@ Command (default: MNIST-1D, offline):
   python experiments/architecture_search.py --workdir=runs/architecture_search
   ...architecture_search.py:runlocal   a smoke run in seconds (CI uses it)
 
-Runtime on a 2-core CPU: see README.md (the issue's budget: 15 minutes).
+Runtime on a 2-core CPU: about 9 minutes (510 s measured, 442 s of it
+compiling one program per shape and population size).
 
-Expected result: see README.md (measured 2026-11-22).
+Expected result (measured 2026-11-22, README.md): after 64 candidates per
+search, evolution's best validation error is 35.9 +- 1.0% and random
+search's 36.8 +- 2.0%, but their picks' test errors tie (39.8 vs 39.1%);
+evolution's picks are more optimistic (+3.8 vs +2.4 points).
 """
 
 from deepvsshallow import config as config_lib
