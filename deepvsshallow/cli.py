@@ -20,6 +20,7 @@ from typing import Callable
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from deepvsshallow import store
 from deepvsshallow.errors import UsageError
 
 USAGE_EXIT_CODE = 2
@@ -123,14 +124,42 @@ def launch(train_and_evaluate: Callable, launcher_file: str) -> None:
       os.path.dirname(os.path.abspath(launcher_file)), 'configs',
       f'{name}.py'))
   workdir = flags.DEFINE_string('workdir', os.path.join('runs', name),
-                                'Where results are written.')
+                                'Where results are written. Run the same '
+                                'command again on it to resume.')
+  task_index = flags.DEFINE_integer(
+      'task_index', None, 'This array task (0-based): train only its share '
+      'of the populations. Default: $SLURM_ARRAY_TASK_ID.')
+  num_tasks = flags.DEFINE_integer(
+      'num_tasks', None, 'Array tasks sharing the workdir. Default: '
+      '$SLURM_ARRAY_TASK_COUNT.')
+  allow_change = flags.DEFINE_bool(
+      'allow_config_change', False, 'Go on in a workdir whose recorded '
+      'config differs (populations whose settings changed train again).')
 
   def main(argv):
     if len(argv) > 1:
       usage_exit(f'unexpected arguments {argv[1:]}; use --flag=value.')
     check_environment()
+    store.set_execution(execution_from(task_index.value, num_tasks.value,
+                                       allow_change.value))
     config = config_value(config_flag)
     enable_compilation_cache()
     train_and_evaluate(config, workdir.value)
 
   run(main)
+
+
+def execution_from(task_index, num_tasks, allow_change) -> store.Execution:
+  """Flags first, then SLURM's array variables."""
+  env = os.environ
+  if task_index is None and num_tasks is None and env.get(
+      'SLURM_ARRAY_TASK_ID') and env.get('SLURM_ARRAY_TASK_COUNT'):
+    try:
+      task_index = int(env['SLURM_ARRAY_TASK_ID']) - int(
+          env.get('SLURM_ARRAY_TASK_MIN', 0))
+      num_tasks = int(env['SLURM_ARRAY_TASK_COUNT'])
+    except ValueError:
+      raise UsageError('SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT are not '
+                       'integers; pass --task_index and --num_tasks.'
+                       ) from None
+  return store.Execution(task_index, num_tasks, allow_change)

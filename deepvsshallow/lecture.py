@@ -10,9 +10,10 @@ in one line (the study's `headline(summary)`), its whole report and every
 figure it wrote.
 
 Resuming: a study whose `results.json` exists is finished and is not rerun;
-a study directory without it (a run cut off) is cleared and run again, so
-a half-written trials.jsonl is never trusted. The report is rebuilt from
-the studies' results.json files on every call.
+a study directory without it (a run cut off) is run again, and the study
+resumes from the populations it saved (`deepvsshallow.store`), training only
+what is missing. The report is rebuilt from the studies' results.json files
+on every call.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import importlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -148,8 +148,6 @@ def run_lecture(config, workdir: str) -> dict:
             flush=True)
       kept.append(chapter.study)
       continue
-    if os.path.exists(sub):   # Cut off mid-run: start it again, cleanly.
-      shutil.rmtree(sub)
     print(f'[{i}/{len(chapters)}] {chapter.study}: running '
           f'({"runlocal" if config.runlocal else "default"} config)...',
           flush=True)

@@ -50,6 +50,7 @@ from deepvsshallow import config as config_lib
 from deepvsshallow import data as data_lib
 from deepvsshallow import params as params_lib
 from deepvsshallow import report, selection, tasks, train
+from deepvsshallow import store as store_lib
 from deepvsshallow.errors import UsageError
 
 # Compiles seen by this process (a jax.monitoring listener counts them), so a
@@ -182,25 +183,34 @@ class Run:
       check(config, problems)
     problems.raise_if_any()
     self.workdir = os.path.abspath(workdir)
+    self.execution = store_lib.execution()
     self._created = _make_workdir(self.workdir)
+    self.store = store_lib.Store(self.workdir)
+    self.resumed = self.store.claim(study, config.to_dict(),
+                                    self.execution.allow_config_change)
     self.settings = train.TrainSettings.from_config(config)
     self.member_seeds, self.member_lrs = candidate_grid(
         config.learning_rates, config.num_seeds)
-    self._trials = None
     self._test_read = False
     self.trials_path = os.path.join(self.workdir, 'trials.jsonl')
     self._programs = {}   # program_key -> future of (program, evaluator).
+    self._seq = 0         # Populations so far, in the run's order.
 
   def __enter__(self) -> 'Run':
     return self
 
-  def __exit__(self, kind, error, tb) -> None:
-    if self._trials is not None:
-      self._trials.close()
-    # A usage error before any record: leave nothing behind.
+  def __exit__(self, kind, error, tb) -> bool:
+    # A usage error before any population finished: leave nothing behind.
     if (isinstance(error, UsageError) and self._created
-        and not os.listdir(self.workdir)):
+        and set(os.listdir(self.workdir)) <= {'config.json'}):
       shutil.rmtree(self._created, ignore_errors=True)
+    if isinstance(error, store_lib.TaskDone):
+      e = self.execution
+      self.log(f'Task {e.task_index} of {e.num_tasks}: trained its share; '
+               'the rest needs the other tasks. Run without task flags on '
+               'this workdir to train what is missing and write the report.')
+      return True
+    return False
 
   def log(self, message: str) -> None:
     print(message, flush=True)
@@ -217,12 +227,6 @@ class Run:
              f'{jax.default_backend()} device(s); writing to {self.workdir}')
     return dataset
 
-  def _record(self, record: dict) -> None:
-    if self._trials is None:
-      self._trials = open(self.trials_path, 'a')
-    # One complete line per write: a reader never sees half a record.
-    self._trials.write(json.dumps(record) + '\n')
-    self._trials.flush()
 
   def train(self, name: str, model_fn: Callable, dataset: data_lib.Dataset, *,
             info: dict, task: tasks.Task | None = None) -> Picked:
@@ -236,24 +240,46 @@ class Run:
     if self._test_read:
       raise RuntimeError('training after test was read: every population '
                          'must train before Run.read_test.')
+    # Each population's place in the run and its fingerprint: a saved one
+    # (an earlier, cut-off run; another array task) is loaded, not trained.
+    plan = []
+    for p in populations:
+      settings = p.settings or self.settings
+      seeds, lrs = p.seeds_and_lrs(self)
+      program_key = p.program_key(settings, len(seeds))
+      key = f'{self._seq:04d}'
+      fp = store_lib.fingerprint(p.name, program_key, seeds, lrs,
+                                 json.dumps(p.info, sort_keys=True,
+                                            default=str))
+      plan.append((p, program_key, key, fp, self.store.load(key, fp)))
+      self._seq += 1
+    mine = [i for i, (_, _, key, _, saved) in enumerate(plan)
+            if saved is None and self.execution.mine(int(key))]
+    picked = [None] * len(plan)
     with concurrent.futures.ThreadPoolExecutor(
         compile_workers(), thread_name_prefix='compile') as pool:
-      futures = []
-      for p in populations:
-        settings = p.settings or self.settings
-        key = p.program_key(settings, len(p.seeds_and_lrs(self)[0]))
+      futures = {}
+      for i in mine:
+        p, program_key = plan[i][:2]
         # One program per key for the whole run: a shape seen before (in
         # this call or an earlier one) is not compiled again.
-        if key not in self._programs:
-          self._programs[key] = pool.submit(self._compile, p)
-        futures.append(self._programs[key])
+        if program_key not in self._programs:
+          self._programs[program_key] = pool.submit(self._compile, p)
+        futures[i] = self._programs[program_key]
       try:
-        return [self._train(p, *f.result())
-                for p, f in zip(populations, futures)]
+        for i in mine:
+          p, _, key, fp, _ = plan[i]
+          picked[i] = self._train(p, *futures[i].result(), key=key, fp=fp)
       finally:
-        for key, f in list(self._programs.items()):
+        for program_key, f in list(self._programs.items()):
           if f.cancel():
-            del self._programs[key]
+            del self._programs[program_key]
+    for i, (p, _, key, _, saved) in enumerate(plan):
+      if picked[i] is None and saved is not None:
+        picked[i] = self._restore(p, saved)
+    if any(x is None for x in picked):   # Another task's, not saved yet.
+      raise store_lib.TaskDone()
+    return picked
 
   def _compile(self, population: Population):
     settings = population.settings or self.settings
@@ -277,7 +303,7 @@ class Run:
     return program, evaluator
 
   def _train(self, population: Population, program: train.PopulationProgram,
-             evaluator: train.EvalProgram) -> Picked:
+             evaluator: train.EvalProgram, *, key: str, fp: str) -> Picked:
     t0 = time.time()
     name = population.name
     param_count = params_lib.model_param_count(population.model_fn)
@@ -288,8 +314,9 @@ class Run:
         population.settings or self.settings, program=program,
         desc=f'{name} ({param_count:,} params)')
     metric = result.step_def.task.select_on
+    records = []
     for m, (seed, lr) in enumerate(zip(seeds, lrs)):
-      self._record({
+      records.append({
           'trial': f'{name}/lr={lr:g}/seed={seed}', 'name': name, **info,
           'learning_rate': lr, 'seed': seed,
           'status': 'diverged' if result.diverged[m] else 'done',
@@ -299,6 +326,43 @@ class Run:
               'best_epoch': int(result.best_epoch[m]),
               'final_train_loss': _finite_or_none(result.final_train_loss[m]),
               'epochs_run': result.epochs_run}})
+    # Whole or absent (written, then renamed): a kill leaves no half of it.
+    self.store.save(key, fp, _result_arrays(result, records))
+    self.store.write_trials()
+    return self._picked(population, info, result, evaluator, lrs,
+                        f'{time.time() - t0:.1f}s')
+
+  def _restore(self, population: Population, saved: dict) -> Picked:
+    """A population trained before (this workdir, or another array task)."""
+    settings = population.settings or self.settings
+    program = train.make_program(population.model_fn, population.dataset,
+                                 settings, population.task)
+    abstract = nnx.eval_shape(lambda: population.model_fn(rngs=nnx.Rngs(0)))
+    _, params, rest = nnx.split(abstract, nnx.Param, ...)
+    leaves = lambda prefix: [saved[f'{prefix}{i}'] for i in range(
+        len(jax.tree.leaves(params if prefix == 'params/' else rest)))]
+    result = train.PopulationResult(
+        step_def=program.step_def,
+        best_params=jax.tree.unflatten(jax.tree.structure(params),
+                                       leaves('params/')),
+        best_rest=jax.tree.unflatten(jax.tree.structure(rest),
+                                     leaves('rest/')),
+        best_val=saved['best_val'], best_epoch=saved['best_epoch'],
+        final_train_loss=saved['final_train_loss'],
+        diverged=saved['diverged'], epochs_run=int(saved['epochs_run']),
+        history={'train_loss': saved['history/train_loss'],
+                 'val': saved['history/val']})
+    info = {'param_count': params_lib.model_param_count(population.model_fn),
+            **population.info}
+    _, lrs = population.seeds_and_lrs(self)
+    return self._picked(population, info, result,
+                        train.EvalProgram(program.step_def, settings), lrs,
+                        'resumed from disk')
+
+  def _picked(self, population, info, result, evaluator, lrs,
+              how: str) -> Picked:
+    name, param_count = population.name, info['param_count']
+    metric = result.step_def.task.select_on
     pick = selection.pick_by_validation(lrs, result.best_val,
                                         result.diverged)
     kept = (None, None)
@@ -310,7 +374,7 @@ class Run:
         f'val {metric} {pick.val_errors.mean():.4g} at lr={pick.candidate:g}')
     self.log(f'  {name} ({param_count:,} params): {best} '
              f'({result.epochs_run} epochs, {result.diverged.sum()} diverged, '
-             f'{time.time() - t0:.1f}s)')
+             f'{how})')
     return Picked(name, info, pick, *kept, result, evaluator)
 
   def read_test(self, dataset: data_lib.Dataset) -> data_lib.Split:
@@ -366,6 +430,22 @@ class Run:
              f'({summary["runtime_s"]:.0f}s, of which '
              f'{summary["compile"]["seconds"]:.0f}s compiling).')
     return summary
+
+
+def _result_arrays(result: train.PopulationResult, records) -> dict:
+  """A population's result as flat arrays (parameters as their leaves)."""
+  arrays = {'best_val': result.best_val, 'best_epoch': result.best_epoch,
+            'final_train_loss': result.final_train_loss,
+            'diverged': result.diverged,
+            'epochs_run': np.asarray(result.epochs_run),
+            'history/train_loss': result.history['train_loss'],
+            'history/val': result.history['val'],
+            '__records__': np.asarray([json.dumps(r) for r in records])}
+  for prefix, tree in (('params/', result.best_params),
+                       ('rest/', result.best_rest)):
+    for i, leaf in enumerate(jax.tree.leaves(tree)):
+      arrays[f'{prefix}{i}'] = np.asarray(leaf)
+  return arrays
 
 
 def _make_workdir(path: str) -> str | None:

@@ -1,0 +1,172 @@
+"""A run's state on disk, so that a killed run resumes and array tasks share
+one workdir.
+
+  <workdir>/config.json            the study and its whole config, written once;
+                                   a later run with another config is refused
+                                   (one line naming the differing fields)
+                                   unless it says --allow_config_change.
+  <workdir>/populations/<key>.npz  one finished population: every member's
+                                   best-validation parameters and metrics, and
+                                   its trial records. Written to a temporary
+                                   name and renamed, so it is whole or absent.
+  <workdir>/trials.jsonl           every finished population's records,
+                                   rebuilt (atomically) from the files above.
+
+A population's key is its place in the run's order; its fingerprint (a hash
+of its name, model, data shapes, settings and members) must match for a
+saved result to be used. A population cut off mid-training has no file and
+trains again from the start.
+
+Execution settings that are not the experiment (which array task this
+process is, whether a config change is allowed) live in `Execution`; the
+launchers set them from flags (`--task_index`, `--num_tasks`, defaulting to
+SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT, and
+`--allow_config_change`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import zipfile
+
+import numpy as np
+
+from deepvsshallow import report
+from deepvsshallow.errors import UsageError
+
+
+@dataclasses.dataclass(frozen=True)
+class Execution:
+  task_index: int | None = None     # This process's array task, or None.
+  num_tasks: int | None = None
+  allow_config_change: bool = False
+
+  def __post_init__(self):
+    if (self.task_index is None) != (self.num_tasks is None):
+      raise UsageError('--task_index and --num_tasks go together; pass both '
+                       'or neither.')
+    if self.num_tasks is not None:
+      if self.num_tasks < 1 or not 0 <= self.task_index < self.num_tasks:
+        raise UsageError(f'--task_index={self.task_index} is outside '
+                         f'[0, --num_tasks={self.num_tasks}); pass an index '
+                         'from 0 to num_tasks - 1.')
+
+  @property
+  def is_task(self) -> bool:
+    return self.num_tasks is not None
+
+  def mine(self, seq: int) -> bool:
+    """Is the population at place `seq` this task's to train?"""
+    return not self.is_task or seq % self.num_tasks == self.task_index
+
+
+_EXECUTION = Execution()
+
+
+def execution() -> Execution:
+  return _EXECUTION
+
+
+def set_execution(value: Execution) -> None:
+  global _EXECUTION
+  _EXECUTION = value
+
+
+class TaskDone(Exception):
+  """An array task trained its share and cannot go on without the others'."""
+
+
+def fingerprint(*parts) -> str:
+  return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+def _flatten(d, prefix=''):
+  out = {}
+  for k, v in d.items():
+    if isinstance(v, dict):
+      out.update(_flatten(v, f'{prefix}{k}.'))
+    else:
+      out[f'{prefix}{k}'] = v
+  return out
+
+
+class Store:
+  def __init__(self, workdir: str):
+    self.workdir = workdir
+    self.dir = os.path.join(workdir, 'populations')
+
+  # -------------------------------------------------------------- config
+
+  def claim(self, study: str, config: dict, allow_change: bool) -> bool:
+    """Records the run's config, or checks it against the recorded one.
+    Returns whether this workdir held an earlier run."""
+    path = os.path.join(self.workdir, 'config.json')
+    mine = json.loads(json.dumps({'study': study, 'config': config}))
+    if not os.path.exists(path):
+      report.write_json(path, mine)
+      return False
+    try:
+      with open(path) as f:
+        theirs = json.load(f)
+    except (OSError, ValueError):
+      raise UsageError(f'{path} is unreadable; delete it to start this '
+                       'workdir afresh.') from None
+    if theirs.get('study') != study:
+      raise UsageError(f'workdir {self.workdir} holds a '
+                       f'{theirs.get("study")!r} run, not {study!r}; pass '
+                       'another --workdir.')
+    a, b = _flatten(theirs['config']), _flatten(mine['config'])
+    changed = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+    if changed and not allow_change:
+      raise UsageError(
+          f'workdir {self.workdir} holds a run with another config '
+          f'({", ".join(changed[:8])}{", ..." if len(changed) > 8 else ""} '
+          'differ); pass --allow_config_change to go on with this one, or '
+          'another --workdir.')
+    if changed:
+      report.write_json(path, mine)
+    return True
+
+  # --------------------------------------------------------- populations
+
+  def _path(self, key: str) -> str:
+    return os.path.join(self.dir, f'{key}.npz')
+
+  def _read(self, path: str) -> dict:
+    try:
+      with np.load(path, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+      raise UsageError(f'{path} is corrupt; delete it and run again to '
+                       'retrain that population.') from None
+
+  def load(self, key: str, fp: str) -> dict | None:
+    """The saved population `key` if its fingerprint is `fp`, else None."""
+    path = self._path(key)
+    if not os.path.exists(path):
+      return None
+    saved = self._read(path)
+    if str(saved.pop('__fingerprint__', '')) != fp:
+      return None
+    return saved
+
+  def save(self, key: str, fp: str, arrays: dict) -> None:
+    os.makedirs(self.dir, exist_ok=True)
+    buf = io.BytesIO()
+    np.savez(buf, __fingerprint__=np.asarray(fp), **arrays)
+    report.atomic_write(self._path(key), buf.getvalue())
+
+  def write_trials(self) -> None:
+    """trials.jsonl from every saved population, in the run's order."""
+    lines = []
+    if os.path.isdir(self.dir):
+      for name in sorted(os.listdir(self.dir)):
+        if name.endswith('.npz'):
+          saved = self._read(os.path.join(self.dir, name))
+          lines.extend(str(r) for r in saved.get('__records__', []))
+    report.atomic_write(os.path.join(self.workdir, 'trials.jsonl'),
+                        ''.join(l + '\n' for l in lines))

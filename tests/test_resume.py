@@ -1,0 +1,148 @@
+"""Surviving kills and sharing a workdir: resume, array tasks, atomic files.
+
+The uninterrupted reference is the session's lecture run (`lecture_runlocal`):
+the same :runlocal configs, one process each."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, launch
+from deepvsshallow import report, store
+
+STUDY = 'modularity'   # 6 populations in one sweep: flat, modular, 4 x ovr.
+CONFIG = f'--config=experiments/configs/{STUDY}.py:runlocal'
+
+
+def _popen(workdir, *flags):
+  return subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, 'experiments', f'{STUDY}.py'),
+       CONFIG, f'--workdir={workdir}', *flags], cwd=ROOT,
+      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _rows(workdir):
+  return json.loads((workdir / 'results.json').read_text())['rows']
+
+
+def _records(workdir):
+  return [json.loads(l) for l in
+          (workdir / 'trials.jsonl').read_text().splitlines()]
+
+
+def _saved(workdir):
+  d = workdir / 'populations'
+  return sorted(n for n in os.listdir(d) if n.endswith('.npz')) if (
+      d.exists()) else []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('kill_after', [0, 3])
+def test_a_kill_at_any_moment_then_a_resume_equals_an_uninterrupted_run(
+    lecture_runlocal, tmp_path, kill_after):
+  """SIGKILL once `kill_after` populations are saved (0: while compiling or
+  training the first), then the same command again."""
+  workdir = tmp_path / 'run'
+  proc = _popen(workdir)
+  deadline = time.time() + 300
+  while len(_saved(workdir)) < kill_after and proc.poll() is None:
+    assert time.time() < deadline
+    time.sleep(0.05)
+  if kill_after == 0:
+    time.sleep(np.random.default_rng(0).uniform(2, 4))
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  before = len(_saved(workdir))
+  if before < 6:
+    assert not (workdir / 'results.json').exists()
+  done = launch(STUDY, CONFIG, f'--workdir={workdir}')
+  assert done.returncode == 0, done.stderr[-3000:]
+  # What was saved is loaded, the rest trains: nothing twice.
+  assert done.stdout.count('resumed from disk') == before
+  assert len(_saved(workdir)) == 6
+  assert _rows(workdir) == _rows(lecture_runlocal / STUDY)
+  records = _records(workdir)
+  reference = _records(lecture_runlocal / STUDY)
+  assert sorted(r['trial'] for r in records) == sorted(
+      r['trial'] for r in reference)   # None lost, none repeated.
+
+
+@pytest.mark.slow
+def test_array_tasks_share_a_workdir_and_train_each_population_once(
+    lecture_runlocal, tmp_path):
+  workdir = tmp_path / 'run'
+  tasks = [_popen(workdir, f'--task_index={i}', '--num_tasks=2')
+           for i in range(2)]
+  logs = [t.communicate(timeout=300)[0] for t in tasks]
+  assert [t.returncode for t in tasks] == [0, 0], logs
+  trained = [{l.split(' (')[0].strip() for l in log.splitlines()
+              if l.startswith('  ') and l.rstrip().endswith('s)')}
+             for log in logs]
+  assert trained[0] and trained[1] and not trained[0] & trained[1]
+  final = launch(STUDY, CONFIG, f'--workdir={workdir}')
+  assert final.returncode == 0, final.stderr[-3000:]
+  assert final.stdout.count('resumed from disk') == 6   # Nothing retrained.
+  assert _rows(workdir) == _rows(lecture_runlocal / STUDY)
+  assert sorted(r['trial'] for r in _records(workdir)) == sorted(
+      r['trial'] for r in _records(lecture_runlocal / STUDY))
+
+
+def test_a_kill_between_write_and_rename_leaves_the_old_file(tmp_path,
+                                                             monkeypatch):
+  path = tmp_path / 'results.json'
+  report.write_json(str(path), {'old': 1})
+  def killed(*_):
+    raise KeyboardInterrupt   # Stands for the process dying here.
+  monkeypatch.setattr(report.os, 'replace', killed)
+  with pytest.raises(KeyboardInterrupt):
+    report.write_json(str(path), {'new': 2})
+  assert json.loads(path.read_text()) == {'old': 1}
+  assert os.listdir(tmp_path) == ['results.json']   # No temporary left.
+
+
+def test_stray_temporaries_are_ignored_and_a_corrupt_file_is_named(tmp_path):
+  s = store.Store(str(tmp_path))
+  s.save('0000', 'fp', {'best_val': np.zeros(2),
+                        '__records__': np.asarray(['{"trial": "a"}'])})
+  (tmp_path / 'populations' / '.tmp-x1y2').write_bytes(b'half a file')
+  s.write_trials()
+  assert (tmp_path / 'trials.jsonl').read_text() == '{"trial": "a"}\n'
+  assert s.load('0000', 'other fingerprint') is None
+  (tmp_path / 'populations' / '0001.npz').write_bytes(b'PK\x03\x04 torn')
+  with pytest.raises(store.UsageError) as e:
+    s.load('0001', 'fp')
+  assert '0001.npz is corrupt; delete it and run again' in str(e.value)
+
+
+@pytest.mark.parametrize('flags,message', [
+    (('--task_index=2', '--num_tasks=2'), '--task_index=2 is outside [0, '
+     '--num_tasks=2)'),
+    (('--task_index=0',), '--task_index and --num_tasks go together'),
+])
+def test_a_bad_task_is_one_line_and_exit_2(tmp_path, flags, message):
+  proc = launch(STUDY, CONFIG, f'--workdir={tmp_path / "never"}', *flags,
+                timeout=120)
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  lines = [l for l in proc.stderr.splitlines() if l.strip()]
+  assert len(lines) == 1 and message in lines[0]
+  assert not (tmp_path / 'never').exists()
+
+
+def test_another_studys_workdir_and_a_changed_config_are_refused(tmp_path):
+  s = store.Store(str(tmp_path))
+  assert s.claim('modularity', {'a': 1, 'b': {'c': 2}}, False) is False
+  assert s.claim('modularity', {'a': 1, 'b': {'c': 2}}, False) is True
+  with pytest.raises(store.UsageError, match="holds a 'modularity' run, "
+                     "not 'separation'"):
+    s.claim('separation', {'a': 1, 'b': {'c': 2}}, False)
+  with pytest.raises(store.UsageError, match=r'another config \(b.c differ\)'):
+    s.claim('modularity', {'a': 1, 'b': {'c': 3}}, False)
+  assert s.claim('modularity', {'a': 1, 'b': {'c': 3}}, True) is True
+  assert json.loads((tmp_path / 'config.json').read_text())['config'] == {
+      'a': 1, 'b': {'c': 3}}
