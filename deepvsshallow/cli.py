@@ -144,7 +144,18 @@ def launch(train_and_evaluate: Callable, launcher_file: str) -> None:
                                        allow_change.value))
     config = config_value(config_flag)
     enable_compilation_cache()
-    train_and_evaluate(config, workdir.value)
+    reads = os.environ.get('DEEPVSSHALLOW_CONFIG_READS')
+    if not reads:
+      train_and_evaluate(config, workdir.value)
+      return
+    from deepvsshallow import config as config_lib
+    tracked = config_lib.ReadTracker(config)
+    try:
+      train_and_evaluate(tracked, workdir.value)
+    finally:
+      import json
+      with open(reads, 'w') as f:
+        json.dump(sorted(tracked.read), f)
 
   run(main)
 

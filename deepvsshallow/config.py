@@ -199,3 +199,28 @@ def check_common(config) -> Problems:
       p.add(f'config.batch_size={config.batch_size} is larger than the '
             f'{n_train} training examples of {config.dataset}; lower it.')
   return p
+
+
+class ReadTracker:
+  """A config that records which fields the code reads (`to_dict` and `keys`,
+  which copy or list every field, are not reads). Launchers wrap their config
+  in one when $DEEPVSSHALLOW_CONFIG_READS names a file, and write the fields
+  read there: a test then finds fields nothing reads."""
+
+  def __init__(self, config):
+    object.__setattr__(self, '_config', config)
+    object.__setattr__(self, 'read', set())
+
+  def __getattr__(self, name):
+    self.read.add(name)
+    return getattr(self._config, name)
+
+  def __getitem__(self, name):
+    self.read.add(name)
+    return self._config[name]
+
+  def to_dict(self):
+    return self._config.to_dict()
+
+  def keys(self):
+    return self._config.keys()

@@ -123,10 +123,14 @@ def run_study(study: str, runlocal: bool, workdir: str, log_path: str) -> int:
       ':runlocal' if runlocal else '')
   command = [sys.executable, os.path.join(root, f'{study}.py'),
              f'--config={config}', f'--workdir={workdir}']
+  # The launcher also writes which config fields the study read (a test
+  # looks for fields nothing reads).
+  env = dict(os.environ, DEEPVSSHALLOW_CONFIG_READS=os.path.splitext(
+      log_path)[0] + '.reads.json')
   with open(log_path, 'w') as log:
     proc = subprocess.Popen(command, cwd=os.path.dirname(root),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+                            text=True, env=env)
     for line in proc.stdout:
       print(line, end='', flush=True)
       log.write(line)

@@ -326,6 +326,8 @@ class Run:
               'best_epoch': int(result.best_epoch[m]),
               'final_train_loss': _finite_or_none(result.final_train_loss[m]),
               'epochs_run': result.epochs_run}})
+    write_tensorboard(os.path.join(self.workdir, 'tensorboard', key), name,
+                      result, seeds, lrs, metric)
     # Whole or absent (written, then renamed): a kill leaves no half of it.
     self.store.save(key, fp, _result_arrays(result, records))
     self.store.write_trials()
@@ -430,6 +432,24 @@ class Run:
              f'({summary["runtime_s"]:.0f}s, of which '
              f'{summary["compile"]["seconds"]:.0f}s compiling).')
     return summary
+
+
+def write_tensorboard(logdir: str, name: str, result: train.PopulationResult,
+                      seeds, lrs, metric: str) -> None:
+  """Each member's per-epoch training loss and validation metric, as
+  TensorBoard event files (tensorboardX: no TensorFlow), one run per member:
+  `tensorboard --logdir <workdir>/tensorboard`."""
+  from tensorboardX import SummaryWriter
+  for m, (seed, lr) in enumerate(zip(seeds, lrs)):
+    with SummaryWriter(os.path.join(logdir, f'lr={lr:g},seed={seed}'),
+                       comment=name) as writer:
+      writer.add_text('population', name, 0)
+      for epoch in range(result.history['train_loss'].shape[0]):
+        for tag, values in (('train/loss', result.history['train_loss']),
+                            (f'validation/{metric}', result.history['val'])):
+          value = float(values[epoch, m])
+          if np.isfinite(value):
+            writer.add_scalar(tag, value, epoch + 1)
 
 
 def _result_arrays(result: train.PopulationResult, records) -> dict:

@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -21,33 +22,11 @@ def digits(tfds_dir):
   return data.load_dataset('digits', data_dir=tfds_dir)
 
 
-class ReadTracker:
-  """A config that records which fields the code reads (to_dict and keys,
-  which copy or list every field, are not reads)."""
-
-  def __init__(self, config):
-    object.__setattr__(self, '_config', config)
-    object.__setattr__(self, 'read', set())
-
-  def __getattr__(self, name):
-    self.read.add(name)
-    return getattr(self._config, name)
-
-  def __getitem__(self, name):
-    self.read.add(name)
-    return self._config[name]
-
-  def to_dict(self):
-    return self._config.to_dict()
-
-  def keys(self):
-    return self._config.keys()
-
-
 @pytest.fixture
 def read_tracker():
   """Wraps a config so that a test can see which fields the code read."""
-  return ReadTracker
+  from deepvsshallow import config
+  return config.ReadTracker
 
 
 @pytest.fixture
@@ -98,3 +77,9 @@ def study_run(lecture_dir, study: str):
   """(workdir, console output) of one study in the lecture's runlocal run."""
   return (lecture_dir / study,
           (lecture_dir / 'logs' / f'{study}.txt').read_text())
+
+
+def config_reads(lecture_dir, study: str) -> set:
+  """The config fields the study's launcher read in the lecture's run."""
+  return set(json.loads((lecture_dir / 'logs' / f'{study}.reads.json')
+                        .read_text()))

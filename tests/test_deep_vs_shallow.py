@@ -113,7 +113,8 @@ def test_launcher_end_to_end(lecture_runlocal):
   workdir, output = study_run(lecture_runlocal, 'deep_vs_shallow')
   assert '| L x N |' in output and str(workdir) in output
   files = sorted(os.listdir(workdir))
-  assert files == ['results.json', 'results.md', 'results.png', 'trials.jsonl']
+  assert files == ['config.json', 'populations', 'results.json', 'results.md',
+                   'results.png', 'tensorboard', 'trials.jsonl']
   with open(workdir / 'results.json') as f:
     summary = json.load(f)
   config = dvs_config.get_config('runlocal')

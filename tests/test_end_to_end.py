@@ -76,5 +76,7 @@ def test_launcher_end_to_end(lecture_runlocal):
   assert [(r['classifier'], r['inputs']) for r in summary['rows']] == [
       ('deep', 'raw'), ('deep', 'features')]
   assert summary['feature_shape'] == [7, 6]
-  assert sorted(os.listdir(workdir)) == ['results.json', 'results.md',
-                                         'results.png', 'trials.jsonl']
+  assert sorted(os.listdir(workdir)) == ['config.json', 'populations',
+                                         'results.json', 'results.md',
+                                         'results.png', 'tensorboard',
+                                         'trials.jsonl']

@@ -64,5 +64,7 @@ def test_launcher_end_to_end(lecture_runlocal):
   assert all(r['status'] == 'done' for r in rows)
   assert min(real_steps) >= 2 * (summary['train_examples']['real']
                                  // config.batch_size)
-  assert sorted(os.listdir(workdir)) == ['results.json', 'results.md',
-                                         'results.png', 'trials.jsonl']
+  assert sorted(os.listdir(workdir)) == ['config.json', 'populations',
+                                         'results.json', 'results.md',
+                                         'results.png', 'tensorboard',
+                                         'trials.jsonl']

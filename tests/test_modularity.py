@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from conftest import refused, study_run
+from conftest import config_reads, refused, study_run
 from deepvsshallow import data, params
 from deepvsshallow.studies import modularity
 from experiments.configs import modularity as mod_config
@@ -119,13 +119,13 @@ def test_celeb_a_through_tfds_mock(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_every_field_is_read_and_every_approach_scored(tmp_path,
-                                                       read_tracker):
+def test_every_field_is_read_and_every_approach_scored(lecture_runlocal):
   config = mod_config.get_config('runlocal')
-  tracked = read_tracker(config)
-  summary = modularity.train_and_evaluate(tracked, str(tmp_path / 'run'))
+  workdir, _ = study_run(lecture_runlocal, 'modularity')
+  summary = json.loads((workdir / 'results.json').read_text())
   # data_dir is CelebA's alone.
-  assert set(config.keys()) - tracked.read == {'data_dir'}
+  assert set(config.keys()) - config_reads(lecture_runlocal,
+                                           'modularity') == {'data_dir'}
   assert [(r['rare_count'], r['approach']) for r in summary['rows']] == [
       (5, 'flat'), (5, 'modular'), (5, 'one_vs_rest')]
   assert summary['test_group_counts'] == [40, 40, 40, 40]
@@ -134,10 +134,11 @@ def test_every_field_is_read_and_every_approach_scored(tmp_path,
     # Balanced test set: the mean over groups is the test-set accuracy.
     assert r['mean_over_groups_mean'] == pytest.approx(r['overall_mean'])
     assert r['worst_group_mean'] <= r['rare_mean'] + 1e-12
-  trials = (tmp_path / 'run' / 'trials.jsonl').read_text().splitlines()
+  trials = (workdir / 'trials.jsonl').read_text().splitlines()
   assert len(trials) == 6 * config.num_seeds   # flat, modular, 4 x ovr.
-  assert sorted(os.listdir(tmp_path / 'run')) == [
-      'results.json', 'results.md', 'results.png', 'trials.jsonl']
+  assert sorted(os.listdir(workdir)) == [
+      'config.json', 'populations', 'results.json', 'results.md',
+      'results.png', 'tensorboard', 'trials.jsonl']
 
 
 @pytest.mark.slow

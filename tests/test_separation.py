@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import refused, study_run
+from conftest import config_reads, refused, study_run
 from deepvsshallow.studies import separation
 from experiments.configs import separation as sep_config
 
@@ -28,14 +28,17 @@ def test_a_shallow_deep_net_is_refused(tmp_path):
 
 
 @pytest.mark.slow
-def test_every_field_is_read_and_every_layer_is_measured(tmp_path, digits,
-                                                         read_tracker):
-  config = sep_config.get_config('digits,runlocal')
-  config.projection_points = 30
-  tracked = read_tracker(config)
-  summary = separation.train_and_evaluate(tracked, str(tmp_path / 'run'))
-  assert set(config.keys()) - tracked.read == set()
-  assert summary['pair'] == [4, 9] and summary['pair_from'] == 'config'
+def test_every_field_is_read_and_every_layer_is_measured(lecture_runlocal):
+  config = sep_config.get_config('runlocal')
+  workdir, _ = study_run(lecture_runlocal, 'separation')
+  summary = json.loads((workdir / 'results.json').read_text())
+  assert set(config.keys()) - config_reads(lecture_runlocal,
+                                           'separation') == set()
+  a, b = summary['pair']   # Most confused on validation: off the diagonal.
+  counts = summary['confusion_validation']
+  assert a != b and counts[a][b] + counts[b][a] == max(
+      counts[i][j] + counts[j][i] for i in range(10) for j in range(10)
+      if i != j)
   layers = [(r['family'], r['layer']) for r in summary['rows']]
   assert layers == [('deep', 0), ('deep', 1), ('deep', 2), ('shallow', 0),
                     ('shallow', 1)]
@@ -44,7 +47,8 @@ def test_every_field_is_read_and_every_layer_is_measured(tmp_path, digits,
   assert deep0['probe_accuracy_mean'] == shallow0['probe_accuracy_mean']
   assert deep0['fisher_mean'] == pytest.approx(shallow0['fisher_mean'])
   assert len(summary['projections']) == 5   # PCA of each layer.
-  assert len(summary['projection_labels']) == 30
+  assert len(summary['projection_labels']) == min(
+      config.projection_points, summary['pair_examples']['test'])
 
 
 @pytest.mark.slow
@@ -54,5 +58,5 @@ def test_launcher_end_to_end(lecture_runlocal):
   assert summary['pair_from'] == 'validation'
   assert len(summary['confusion_validation']) == 10
   assert sorted(os.listdir(workdir)) == [
-      'projections.png', 'results.json', 'results.md', 'separation.png',
-      'trials.jsonl']
+      'config.json', 'populations', 'projections.png', 'results.json',
+      'results.md', 'separation.png', 'tensorboard', 'trials.jsonl']

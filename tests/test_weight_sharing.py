@@ -140,8 +140,10 @@ def test_the_lectures_weight_sharing_counts():
 @pytest.mark.slow
 def test_launcher_end_to_end(lecture_runlocal):
   workdir, _ = study_run(lecture_runlocal, 'weight_sharing')
-  assert sorted(os.listdir(workdir)) == ['results.json', 'results.md',
-                                         'results.png', 'trials.jsonl']
+  assert sorted(os.listdir(workdir)) == ['config.json', 'populations',
+                                         'results.json', 'results.md',
+                                         'results.png', 'tensorboard',
+                                         'trials.jsonl']
   summary = json.loads((workdir / 'results.json').read_text())
   config = ws_config.get_config('runlocal')
   rows = summary['rows']
