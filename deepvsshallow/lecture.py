@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 
-from deepvsshallow import report
+from deepvsshallow import report, store
 from deepvsshallow.errors import UsageError
 
 
@@ -95,7 +95,12 @@ REPORT = 'REPORT.md'
 
 
 def check_config(config) -> None:
-  """One line, and nothing written, for a bad study list."""
+  """One line, and nothing written, for a bad study list or flags."""
+  e = store.execution()
+  if e.is_task:
+    raise UsageError('the lecture runs whole studies; submit a study as an '
+                     'array with launch/slurm.sh instead of passing task '
+                     'flags (or SLURM array variables) to lecture.py.')
   studies = tuple(config.studies)
   unknown = [s for s in studies if s not in STUDIES]
   if unknown or not studies:
@@ -123,6 +128,8 @@ def run_study(study: str, runlocal: bool, workdir: str, log_path: str) -> int:
       ':runlocal' if runlocal else '')
   command = [sys.executable, os.path.join(root, f'{study}.py'),
              f'--config={config}', f'--workdir={workdir}']
+  if store.execution().allow_config_change:
+    command.append('--allow_config_change')
   # The launcher also writes which config fields the study read (a test
   # looks for fields nothing reads).
   env = dict(os.environ, DEEPVSSHALLOW_CONFIG_READS=os.path.splitext(
@@ -141,7 +148,18 @@ def run_lecture(config, workdir: str) -> dict:
   """Runs the chapters that are not finished, then writes REPORT.md."""
   check_config(config)
   workdir = os.path.abspath(workdir)
+  # A workdir holds one kind of lecture: smoke results are never kept as
+  # the default's, nor the other way round.
+  mode = 'runlocal' if config.runlocal else 'default'
+  marker = os.path.join(workdir, 'lecture.json')
+  if os.path.exists(marker):
+    with open(marker) as f:
+      held = json.load(f).get('mode')
+    if held != mode:
+      raise UsageError(f'workdir {workdir} holds a {held} lecture, not a '
+                       f'{mode} one; pass another --workdir.')
   os.makedirs(os.path.join(workdir, 'logs'), exist_ok=True)
+  report.write_json(marker, {'mode': mode})
   t0 = time.time()
   ran, kept = [], []
   chapters = [c for c in CHAPTERS if c.study in config.studies]

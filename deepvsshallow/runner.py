@@ -35,6 +35,7 @@ import collections
 import concurrent.futures
 import dataclasses
 import functools
+import hashlib
 import json
 import os
 import platform
@@ -195,6 +196,8 @@ class Run:
     self.trials_path = os.path.join(self.workdir, 'trials.jsonl')
     self._programs = {}   # program_key -> future of (program, evaluator).
     self._seq = 0         # Populations so far, in the run's order.
+    self._done = []       # Keys of this run's populations, trained or loaded.
+    self._data_hashes = {}
 
   def __enter__(self) -> 'Run':
     return self
@@ -250,7 +253,8 @@ class Run:
       key = f'{self._seq:04d}'
       fp = store_lib.fingerprint(p.name, program_key, seeds, lrs,
                                  json.dumps(p.info, sort_keys=True,
-                                            default=str))
+                                            default=str),
+                                 self._data_hash(p.dataset))
       plan.append((p, program_key, key, fp, self.store.load(key, fp)))
       self._seq += 1
     mine = [i for i, (_, _, key, _, saved) in enumerate(plan)
@@ -277,9 +281,23 @@ class Run:
     for i, (p, _, key, _, saved) in enumerate(plan):
       if picked[i] is None and saved is not None:
         picked[i] = self._restore(p, saved)
+      if picked[i] is not None:
+        self._done.append(key)
     if any(x is None for x in picked):   # Another task's, not saved yet.
       raise store_lib.TaskDone()
     return picked
+
+  def _data_hash(self, dataset: data_lib.Dataset) -> str:
+    """What the data is, not just its shape: a changed dataset, split or
+    generator (or a retrained teacher's logits) changes the fingerprint."""
+    key = id(dataset.train.inputs), id(dataset.validation.targets)
+    if key not in self._data_hashes:
+      h = hashlib.sha256(dataset.name.encode())
+      for a in (dataset.train.inputs, dataset.train.targets,
+                dataset.validation.inputs, dataset.validation.targets):
+        h.update(np.ascontiguousarray(a).tobytes())
+      self._data_hashes[key] = h.hexdigest()[:16]
+    return self._data_hashes[key]
 
   def _compile(self, population: Population):
     settings = population.settings or self.settings
@@ -330,7 +348,7 @@ class Run:
                       result, seeds, lrs, metric)
     # Whole or absent (written, then renamed): a kill leaves no half of it.
     self.store.save(key, fp, _result_arrays(result, records))
-    self.store.write_trials()
+    self.store.write_trials(self._done + [key])
     return self._picked(population, info, result, evaluator, lrs,
                         f'{time.time() - t0:.1f}s')
 
@@ -409,6 +427,8 @@ class Run:
     `render(summary)` gives the markdown and `console(summary)` what is
     printed; `figures` maps a file name to `plot(summary, path)`.
     """
+    # Every population of this run, whichever process trained it.
+    self.store.write_trials(self._done)
     now = compile_stats()
     summary = {
         'study': self.study,

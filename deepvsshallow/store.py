@@ -160,13 +160,13 @@ class Store:
     np.savez(buf, __fingerprint__=np.asarray(fp), **arrays)
     report.atomic_write(self._path(key), buf.getvalue())
 
-  def write_trials(self) -> None:
-    """trials.jsonl from every saved population, in the run's order."""
+  def write_trials(self, keys) -> None:
+    """trials.jsonl from the saved populations `keys` (this run's: a file
+    left from before a config change is not among them), in order."""
     lines = []
-    if os.path.isdir(self.dir):
-      for name in sorted(os.listdir(self.dir)):
-        if name.endswith('.npz'):
-          saved = self._read(os.path.join(self.dir, name))
-          lines.extend(str(r) for r in saved.get('__records__', []))
+    for key in sorted(set(keys)):
+      path = self._path(key)
+      if os.path.exists(path):
+        lines.extend(str(r) for r in self._read(path).get('__records__', []))
     report.atomic_write(os.path.join(self.workdir, 'trials.jsonl'),
                         ''.join(l + '\n' for l in lines))

@@ -80,3 +80,18 @@ def test_launcher_end_to_end(lecture_runlocal):
                                          'results.json', 'results.md',
                                          'results.png', 'tensorboard',
                                          'trials.jsonl']
+
+
+def test_the_verdict_picks_on_validation_not_on_test():
+  row = lambda c, i, val, test: {
+      'classifier': c, 'inputs': i, 'status': 'done', 'val_error_mean': val,
+      'test_error_mean': test, 'test_error_std': 0.01}
+  rows = [row('deep', 'raw', 0.30, 0.36), row('cnn', 'raw', 0.10, 0.12),
+          row('linear', 'features', 0.20, 0.25),
+          row('deep', 'features', 0.25, 0.11)]   # Lucky on test only.
+  text = end_to_end.verdict(rows)
+  assert 'the best end to end (cnn on raw, 12.0% test error) loses to the ' \
+         'best on the hand-crafted features (linear, 25.0%)' not in text
+  assert '(cnn on raw, 12.0% test error) beats' in text
+  assert '(linear, 25.0%)' in text
+  assert end_to_end.headline({'rows': rows[:1]}).startswith('No comparison')

@@ -162,3 +162,18 @@ def test_the_lecture_resumes_a_study_that_was_cut_off(lecture_runlocal,
   assert len(trials) == (len(config.datasets) * config.pool_architectures
                          * config.candidates_per_architecture)
   assert lecture_config.get_config('runlocal').studies == lecture.STUDIES
+
+
+def test_a_lecture_workdir_holds_one_mode_and_no_task_runs(tmp_path,
+                                                           monkeypatch):
+  from deepvsshallow import store
+  from deepvsshallow.errors import UsageError
+  report.write_json(str(tmp_path / 'lecture.json'), {'mode': 'runlocal'})
+  config = lecture_config.get_config('')
+  with pytest.raises(UsageError, match='holds a runlocal lecture, not a '
+                     'default one'):
+    lecture.run_lecture(config, str(tmp_path))
+  monkeypatch.setattr(store, '_EXECUTION', store.Execution(0, 4))
+  with pytest.raises(UsageError, match='the lecture runs whole studies'):
+    lecture.run_lecture(config, str(tmp_path / 'other'))
+  assert not (tmp_path / 'other').exists()

@@ -111,7 +111,7 @@ def test_stray_temporaries_are_ignored_and_a_corrupt_file_is_named(tmp_path):
   s.save('0000', 'fp', {'best_val': np.zeros(2),
                         '__records__': np.asarray(['{"trial": "a"}'])})
   (tmp_path / 'populations' / '.tmp-x1y2').write_bytes(b'half a file')
-  s.write_trials()
+  s.write_trials(['0000'])
   assert (tmp_path / 'trials.jsonl').read_text() == '{"trial": "a"}\n'
   assert s.load('0000', 'other fingerprint') is None
   (tmp_path / 'populations' / '0001.npz').write_bytes(b'PK\x03\x04 torn')

@@ -176,9 +176,11 @@ def _prepare_pixels(in_hw, block_q, dtype):
 
 
 def _channels(c: int, interpret: bool) -> int:
-  """Channels the dense kernel computes: Triton's dots need N >= 16 and a
-  power of two, so on GPU C is padded; in interpret mode (and on TPU, whose
-  Mosaic dots take any N) it is not, and 1-channel digits cost 1 channel."""
+  """Channels a kernel computes: Triton's dots need N >= 16 and its loads
+  and stores power-of-two sizes, so on GPU C is padded; in interpret mode
+  (and on TPU, whose Mosaic takes any size) it is not, and 1-channel digits
+  cost 1 channel. (The image rows of the gather kernel, H*W, are not padded:
+  that block is indexed, not loaded whole; unverified on a GPU.)"""
   if interpret or jax.default_backend() != "gpu":
     return c
   return max(_MIN_CHANNELS, _next_pow2(c))
@@ -360,21 +362,24 @@ def _gather_forward(images_NHWC, x_NHW, y_NHW, interpret, jacobian: bool):
   dtype = _compute_dtype(images_NHWC.dtype, x_NHW.dtype)
   x, y = _prepare_points(x_NHW, y_NHW, (h, w), block_p, dtype)
   p_pad = x.shape[1]
-  img = images_NHWC.reshape(n, h * w, c).astype(dtype)
+  # Triton loads and stores power-of-two blocks: channels padded on GPU.
+  c_pad = _channels(c, interpret)
+  img = _pad_channels_last(images_NHWC.reshape(n, h * w, c), h * w, c_pad,
+                           dtype)
   point_spec = pl.BlockSpec((None, block_p, 1), lambda i, j: (i, j, 0))
-  out_spec = pl.BlockSpec((None, block_p, c), lambda i, j: (i, j, 0))
+  out_spec = pl.BlockSpec((None, block_p, c_pad), lambda i, j: (i, j, 0))
   outputs = 3 if jacobian else 1
   results = pl.pallas_call(
       functools.partial(_gather_kernel, in_hw=(h, w)),
-      out_shape=(jax.ShapeDtypeStruct((n, p_pad, c), dtype),) * outputs,
+      out_shape=(jax.ShapeDtypeStruct((n, p_pad, c_pad), dtype),) * outputs,
       grid=(n, p_pad // block_p),
       in_specs=[point_spec, point_spec,
-                pl.BlockSpec((None, h * w, c), lambda i, j: (i, 0, 0))],
+                pl.BlockSpec((None, h * w, c_pad), lambda i, j: (i, 0, 0))],
       out_specs=(out_spec,) * outputs,
       interpret=interpret,
       name="bilinear_gather_fwd" + ("_jacobian" if jacobian else ""),
   )(x, y, img)
-  return tuple(a[:, :ho * wo].reshape(n, ho, wo, c) for a in results)
+  return tuple(a[:, :ho * wo, :c].reshape(n, ho, wo, c) for a in results)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))

@@ -780,7 +780,19 @@ def headline(summary) -> str:
       key = 'test_error' if 'test_error' in d else 'test_max_error'
       clear += (s[key]['mean'] - d[key]['mean']
                 > d[key]['std'] + s[key]['std'])
-  return ('The constructions are exact (k layers of 2 ReLUs make 2^k pieces; '
-          'Yarotsky\'s x² to 2^(-2m-2); parity on every input); trained from '
-          f'random starts, the deep net beats its matched shallow net beyond '
-          f'the spread on {clear} of {len(problems)} problems.')
+  s = summary['sections']
+  checks = {
+      'k layers of 2 ReLUs make 2^k pieces': all(
+          r['pieces'] == r['closed_form_pieces'] for r in s['sawtooth']),
+      'Yarotsky\'s x² error is 2^(-2m-2)': all(
+          r['deep_error'] == r['closed_form_error'] for r in s['square']),
+      'parity is right on every input': all(
+          r['tree_exact'] and r['bitcount_exact'] for r in s['parity'])}
+  held = [k for k, ok in checks.items() if ok]
+  failed = [k for k, ok in checks.items() if not ok]
+  said = ('The constructions hold (' + '; '.join(held) + ')' if held else '')
+  if failed:
+    said += ('; ' if said else '') + 'FAILED: ' + '; '.join(failed)
+  return (f'{said}. Trained from random starts, the deep net beats its '
+          f'matched shallow net beyond the spread on {clear} of '
+          f'{len(problems)} problems.')

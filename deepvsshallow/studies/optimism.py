@@ -107,10 +107,13 @@ def split_validation(ds: data_lib.Dataset, seed: int):
 def noise_sigma(val_N, holdout_N, top_fraction: float = 0.25) -> float:
   """The validation noise measured on the pool: select and holdout are two
   independent estimates of each candidate's error, so among the best
-  candidates (by select) std(select - holdout) / sqrt(2) is one split's
-  noise."""
+  candidates std(select - holdout) / sqrt(2) is one split's noise. The best
+  are ranked by select + holdout, which (for equal Gaussian noise) is
+  independent of the difference; ranking by select alone would cut its
+  noise off and bias sigma low."""
   val_N, holdout_N = np.asarray(val_N), np.asarray(holdout_N)
-  best = np.argsort(val_N)[:max(2, int(top_fraction * len(val_N)))]
+  best = np.argsort(val_N + holdout_N)[:max(2, int(top_fraction
+                                                    * len(val_N)))]
   return float(np.std(val_N[best] - holdout_N[best], ddof=1) / math.sqrt(2))
 
 
@@ -143,8 +146,13 @@ def train_and_evaluate(config, workdir: str) -> dict:
             members=(seeds, lrs.tolist()),
             evaluate_pick=False))
       pools.append((name, ds, holdout, populations))
-    trained = [(name, ds, holdout, run.train_all(populations))
-               for name, ds, holdout, populations in pools]
+    # One call for every dataset's pool: array tasks share all of it.
+    everything = run.train_all([p for *_, pops in pools for p in pops])
+    trained, start = [], 0
+    for name, ds, holdout, populations in pools:
+      trained.append((name, ds, holdout,
+                      everything[start:start + len(populations)]))
+      start += len(populations)
     tests = {name: run.read_test(ds) for name, ds, _, _ in trained}
     results = {}
     for name, ds, holdout, picked in trained:
@@ -181,6 +189,10 @@ def _analyse(config, run, name, ds, holdout, picked, test) -> dict:
     row['sqrt_2_ln_k'] = sigma * math.sqrt(2 * math.log(row['k']))
   diverged = sum(int(p.result.diverged.sum()) for p in picked)
   return {'rows': rows, 'sigma': sigma, 'pool': len(val),
+          # Every finished candidate's errors, for any other analysis.
+          'candidates': {'select': np.round(val, 6).tolist(),
+                         'holdout': np.round(hold, 6).tolist(),
+                         'test': np.round(tst, 6).tolist()},
           'diverged': diverged,
           'split_sizes': {'train': len(ds.train),
                           'select': len(ds.validation),
