@@ -8,12 +8,12 @@ Command (MNIST-1D and digits, both offline):
   python experiments/optimism.py --workdir=runs/optimism
   ...optimism.py:runlocal   a smoke run in seconds (CI uses it)
 
-Runtime on a 2-core CPU: about 7 minutes (415 s measured on a busy host;
-most of it compiles the 32 architectures' programs).
+Runtime on a 2-core CPU: about 4-7 minutes (250 s in the lecture run, 415 s
+on a busy host; most of it compiles the 32 architectures' programs).
 
 Expected result (measured 2026-11-22, README.md): on MNIST-1D the optimism
 of the best of K (test - select) grows from 0.7 points at K=1 to 4.3 at
-K=256, below the 5.7 predicted for equally good candidates; on digits it is
+K=256, below the 5.8 predicted for equally good candidates; on digits it is
 3.3-3.8 points at every K (the select error hits 0); test - holdout stays
 at 1-2 points, flat in K.
 """

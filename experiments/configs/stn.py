@@ -16,10 +16,10 @@ Runtime: 8-12 minutes for the default on a 2-core CPU (the CNNs
 dominate: XLA's CPU convolutions are slow at 16-32 channels); `:mnist` takes
 hours there and minutes on one GPU.
 
-Expected result (default, measured 2026-11-21, README.md): on RTS the
-transformer roughly halves its plain counterpart's test error (ST-FCN 40% vs
-FCN 74%; ST-CNN 21% vs CNN 40%) by zooming in on and re-centring the digit;
-on R the gain is within the seeds' spread (ST-CNN 10.3% vs CNN 11.1%), and
+Expected result (default, measured 2026-11-22, README.md): on RTS the
+transformer roughly halves its plain counterpart's test error (ST-FCN 39% vs
+FCN 74%; ST-CNN 18% vs CNN 40%) by zooming in on and re-centring the digit;
+on R the gain is within the seeds' spread (ST-CNN 10.0% vs CNN 11.0%), and
 the rectification picture shows the transformers mostly rescaling rather
 than un-rotating. The nearest-sampling ST-FCN's localisation net gets a
 gradient of exactly 0 and stays at the identity (74% error, like the FCN).
