@@ -8,6 +8,20 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.fixture(scope='session', autouse=True)
+def compilation_cache(tmp_path_factory):
+  """One persistent compilation cache for the whole session, in-process and
+  in the launchers it starts ($JAX_COMPILATION_CACHE_DIR): programs that
+  several tests build alike compile once."""
+  import jax
+  path = str(tmp_path_factory.mktemp('jax_cache'))
+  os.environ['JAX_COMPILATION_CACHE_DIR'] = path
+  jax.config.update('jax_compilation_cache_dir', path)
+  jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
+  jax.config.update('jax_persistent_cache_min_entry_size_bytes', 0)
+  return path
+
+
 @pytest.fixture(scope='session')
 def tfds_dir(tmp_path_factory):
   """A private TFDS_DATA_DIR: tests never touch the user's datasets."""
