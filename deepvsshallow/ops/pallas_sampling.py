@@ -401,15 +401,10 @@ def _gather_sample_bwd(interpret, residuals, g_NHWC):
   del interpret
   images_NHWC, x_NHW, y_NHW, jx, jy = residuals
   n, h, w, c = images_NHWC.shape
-  x0, fx, y0, fy = taps.start_and_fraction(x_NHW.astype(jx.dtype),
-                                           y_NHW.astype(jx.dtype), h, w)
-  first = (jnp.arange(n, dtype=jnp.int32) * (h * w))[:, None, None]
-  idx, valid = zip(*(taps.corner(x0, y0, dx, dy, h, w)
-                     for dy, dx in taps.CORNERS))
+  idx, valid, fx, fy = taps.batch_corners(x_NHW.astype(jx.dtype),
+                                          y_NHW.astype(jx.dtype), h, w)
   g = g_NHWC.astype(jx.dtype)
-  d_images = taps.scatter_image_gradient(first + jnp.stack(idx),
-                                         jnp.stack(valid), fx, fy, g,
-                                         n * h * w)
+  d_images = taps.scatter_image_gradient(idx, valid, fx, fy, g, n * h * w)
   return (d_images.reshape(n, h, w, c).astype(images_NHWC.dtype),
           jnp.sum(g * jx, -1).astype(x_NHW.dtype),
           jnp.sum(g * jy, -1).astype(y_NHW.dtype))

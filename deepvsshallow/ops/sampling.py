@@ -224,12 +224,7 @@ def _taps(x_NHW, y_NHW, h: int, w: int):
   """Flat indices into the batch (4, N, H, W) of the 2x2 taps (`taps.CORNERS`
   order), whether each is inside its image, and the fractions
   (`deepvsshallow.ops.taps`: taps from ``floor``, fractions snapped)."""
-  n = x_NHW.shape[0]
-  x0, fx, y0, fy = taps.start_and_fraction(x_NHW, y_NHW, h, w)
-  first = (jnp.arange(n, dtype=jnp.int32) * (h * w))[:, None, None]
-  idx, valid = zip(*(taps.corner(x0, y0, dx, dy, h, w)
-                     for dy, dx in taps.CORNERS))
-  return first + jnp.stack(idx), jnp.stack(valid), fx, fy
+  return taps.batch_corners(x_NHW, y_NHW, h, w)
 
 
 def _bilinear_fwd(images_NHWC, x_NHW, y_NHW):

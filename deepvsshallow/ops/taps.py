@@ -77,6 +77,17 @@ def corner(x0, y0, dx: int, dy: int, h: int, w: int):
 CORNERS = ((0, 0), (0, 1), (1, 0), (1, 1))   # (dy, dx): v00, v01, v10, v11.
 
 
+def batch_corners(x_NHW, y_NHW, h: int, w: int):
+  """The 2x2 taps of every point of a batch: flat indices into all N images
+  (4, N, H, W) in `CORNERS` order, whether each is inside its image, and the
+  fractions (fx, fy)."""
+  n = x_NHW.shape[0]
+  x0, fx, y0, fy = start_and_fraction(x_NHW, y_NHW, h, w)
+  first = (jnp.arange(n, dtype=jnp.int32) * (h * w))[:, None, None]
+  idx, valid = zip(*(corner(x0, y0, dx, dy, h, w) for dy, dx in CORNERS))
+  return first + jnp.stack(idx), jnp.stack(valid), fx, fy
+
+
 def interpolate(v00, v01, v10, v11, fx, fy):
   """(top, bottom, out) of the 2x2 tap values (fractions broadcast)."""
   top = lerp(v00, v01, fx)
