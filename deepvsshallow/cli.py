@@ -135,10 +135,25 @@ def launch(train_and_evaluate: Callable, launcher_file: str) -> None:
   allow_change = flags.DEFINE_bool(
       'allow_config_change', False, 'Go on in a workdir whose recorded '
       'config differs (populations whose settings changed train again).')
+  distributed = flags.DEFINE_bool(
+      'distributed', False, 'Run as one process of a multi-process job '
+      '(jax.distributed): every population spans the devices of all '
+      'processes, and process 0 writes. Without --coordinator_address the '
+      'cluster is detected (SLURM srun, Cloud TPU).')
+  coordinator = flags.DEFINE_string(
+      'coordinator_address', None, 'host:port where process 0 listens, e.g. '
+      '127.0.0.1:12355; implies --distributed and needs --num_processes and '
+      '--process_id.')
+  num_processes = flags.DEFINE_integer(
+      'num_processes', None, 'Processes in the multi-process job.')
+  process_id = flags.DEFINE_integer(
+      'process_id', None, 'This process (0-based); process 0 writes.')
 
   def main(argv):
     if len(argv) > 1:
       usage_exit(f'unexpected arguments {argv[1:]}; use --flag=value.')
+    start_processes(distributed.value, coordinator.value, num_processes.value,
+                    process_id.value)
     check_environment()
     store.set_execution(execution_from(task_index.value, num_tasks.value,
                                        allow_change.value))
@@ -158,6 +173,32 @@ def launch(train_and_evaluate: Callable, launcher_file: str) -> None:
         json.dump(sorted(tracked.read), f)
 
   run(main)
+
+
+def start_processes(distributed: bool, coordinator: str | None,
+                    num_processes: int | None, process_id: int | None) -> None:
+  """jax.distributed.initialize, before anything touches a device: from
+  explicit addresses, or (--distributed alone) from the cluster's
+  environment."""
+  explicit = (coordinator, num_processes, process_id)
+  if not distributed and all(v is None for v in explicit):
+    return
+  if any(v is not None for v in explicit):
+    if any(v is None for v in explicit):
+      raise UsageError('--coordinator_address, --num_processes and '
+                       '--process_id go together; pass all three, or only '
+                       '--distributed on a cluster that sets them.')
+    if num_processes < 1 or not 0 <= process_id < num_processes:
+      raise UsageError(f'--process_id={process_id} is outside [0, '
+                       f'--num_processes={num_processes}); pass an id from 0 '
+                       'to num_processes - 1.')
+  import jax
+  try:
+    jax.distributed.initialize(coordinator, num_processes, process_id)
+  except ValueError as e:   # No cluster found in the environment.
+    raise UsageError(f'--distributed: {_last_line(e)}; pass '
+                     '--coordinator_address, --num_processes and '
+                     '--process_id.') from None
 
 
 def execution_from(task_index, num_tasks, allow_change) -> store.Execution:

@@ -60,6 +60,7 @@ def common(dataset: str | None, **overrides) -> ml_collections.ConfigDict:
   c.members = 'auto'           # vmap | map (in turn) | auto: map for conv nets on CPU, where vmap is 2.4x slower.
   c.matmul_precision = 'default'  # default | high | highest; GPUs default float32 matmuls to TF32.
   c.progress = True            # A progress bar per population (on a terminal).
+  c.checkpoint_every = 0       # Save a population's training state every this many epochs (orbax), so a killed run resumes mid-population; 0 = only finished populations are saved.
   unknown = set(overrides) - set(c.keys())
   if unknown:
     raise KeyError(f'common() has no fields {sorted(unknown)}.')
@@ -177,6 +178,7 @@ def check_common(config) -> Problems:
   for name in ('num_seeds', 'num_epochs', 'batch_size', 'eval_batch_size'):
     int_field(p, config, name, at_least=1)
   int_field(p, config, 'patience', at_least=0)
+  int_field(p, config, 'checkpoint_every', at_least=0)
   one_of(p, config, 'optimizer', train.OPTIMIZERS)
   one_of(p, config, 'schedule', train.SCHEDULES)
   one_of(p, config, 'members', train.MEMBER_MODES)

@@ -26,7 +26,9 @@ TFDS is used without TensorFlow: `file_format='array_record'` and
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import os
 import socket
 import urllib.parse
@@ -417,6 +419,21 @@ def _unreachable_hosts(builder, timeout: float) -> list[str]:
   return down
 
 
+@contextlib.contextmanager
+def _exclusive(data_dir: str, name: str):
+  """An exclusive lock (flock) on <data_dir>/.<name>.lock while held; none
+  where data_dir cannot be written (a read-only, prepared copy)."""
+  try:
+    os.makedirs(data_dir, exist_ok=True)
+    lock = open(os.path.join(data_dir, f'.{name}.lock'), 'a')
+  except OSError:
+    yield
+    return
+  with lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    yield
+
+
 def _prepare(builder, name: str, spec: DatasetSpec, data_dir: str,
              timeout: float):
   if builder.is_prepared():
@@ -515,17 +532,20 @@ def load_dataset(name: str, *, data_dir: str | None = None,
   if problems:
     raise UsageError('\n'.join(problems))
   data_dir = data_dir or default_data_dir()
-  if spec.generator:
-    args = {**dict(spec.generator), **(generator or {})}
-    config = mnist1d_config(shuffled=spec.shuffled, **args)
-    # TFDS wants its own configs by name, any other as an object.
-    known = {c.name for c in Mnist1D.BUILDER_CONFIGS}
-    builder = Mnist1D(config=config.name if config.name in known else config,
-                      data_dir=data_dir, file_format='array_record')
-  else:
-    builder = tfds.builder(spec.tfds_name, data_dir=data_dir,
-                           file_format='array_record')
-  _prepare(builder, name, spec, data_dir, network_timeout)
+  # Several processes (array tasks, a multi-process job) may load a dataset
+  # for its first time together: one prepares it, the others wait, then read.
+  with _exclusive(data_dir, name):
+    if spec.generator:
+      args = {**dict(spec.generator), **(generator or {})}
+      config = mnist1d_config(shuffled=spec.shuffled, **args)
+      # TFDS wants its own configs by name, any other as an object.
+      known = {c.name for c in Mnist1D.BUILDER_CONFIGS}
+      builder = Mnist1D(config=config.name if config.name in known else config,
+                        data_dir=data_dir, file_format='array_record')
+    else:
+      builder = tfds.builder(spec.tfds_name, data_dir=data_dir,
+                             file_format='array_record')
+    _prepare(builder, name, spec, data_dir, network_timeout)
   read = lambda split: _read_split(builder.as_data_source(split=split),
                                    spec)
   full_train = read(spec.train_split)

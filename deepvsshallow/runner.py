@@ -26,7 +26,12 @@ and report, around a `Run`:
   * the pick on validation, keeping only the picked members' parameters;
   * reading test once, after all training (training after it is an error);
   * the summary: results.json (with platform, versions, matmul precision and
-    compile time), results.md and the PNG figures, all written atomically.
+    compile time), results.md and the PNG figures, all written atomically;
+  * several processes (`jax.distributed`): every process runs the same
+    study, each population spans every device of every process, and only
+    process 0 writes or prints;
+  * checkpoints inside a population, every `config.checkpoint_every` epochs
+    (`checkpoints.py`), so a killed long trial resumes where it was.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ import jax
 import numpy as np
 from flax import nnx
 
+from deepvsshallow import checkpoints
 from deepvsshallow import config as config_lib
 from deepvsshallow import data as data_lib
 from deepvsshallow import params as params_lib
@@ -156,7 +162,7 @@ def candidate_grid(learning_rates: Sequence[float], num_seeds: int):
 def platform_info(matmul_precision: str) -> dict[str, Any]:
   import flax
   import optax
-  devices = jax.local_devices()
+  devices = jax.devices()
   return {'backend': jax.default_backend(),
           'device_kind': devices[0].device_kind,
           'devices': len(devices),
@@ -185,8 +191,15 @@ class Run:
     problems.raise_if_any()
     self.workdir = os.path.abspath(workdir)
     self.execution = store_lib.execution()
+    # Several processes (jax.distributed) run one study together; process 0
+    # writes and prints for all of them.
+    self.lead = jax.process_index() == 0
+    if jax.process_count() > 1 and self.execution.is_task:
+      raise UsageError('a multi-process run trains every population across '
+                       'all its processes; drop --task_index/--num_tasks '
+                       '(or the SLURM array) for it.')
     self._created = _make_workdir(self.workdir)
-    self.store = store_lib.Store(self.workdir)
+    self.store = store_lib.Store(self.workdir, writer=self.lead)
     self.resumed = self.store.claim(study, config.to_dict(),
                                     self.execution.allow_config_change)
     self.settings = train.TrainSettings.from_config(config)
@@ -216,7 +229,8 @@ class Run:
     return False
 
   def log(self, message: str) -> None:
-    print(message, flush=True)
+    if self.lead:
+      print(message, flush=True)
 
   def load_dataset(self) -> data_lib.Dataset:
     c = self.config
@@ -226,8 +240,10 @@ class Run:
     self.log(f'{self.study}: {dataset.name} (train {len(dataset.train)}, '
              f'validation {len(dataset.validation)}), '
              f'{len(c.learning_rates)} learning rates x {c.num_seeds} seeds '
-             f'per population on {jax.local_device_count()} '
-             f'{jax.default_backend()} device(s); writing to {self.workdir}')
+             f'per population on {jax.device_count()} '
+             f'{jax.default_backend()} device(s)'
+             f'{f" of {jax.process_count()} processes" if jax.process_count() > 1 else ""}'
+             f'; writing to {self.workdir}')
     return dataset
 
 
@@ -327,9 +343,13 @@ class Run:
     param_count = params_lib.model_param_count(population.model_fn)
     info = {'param_count': param_count, **population.info}
     seeds, lrs = population.seeds_and_lrs(self)
+    every = self.config.checkpoint_every
+    checkpoint = every and checkpoints.Checkpoint(
+        os.path.join(self.workdir, 'checkpoints', f'{key}.{fp}'), every)
     result = train.train_population(
         population.model_fn, population.dataset, seeds, lrs,
         population.settings or self.settings, program=program,
+        checkpoint=checkpoint or None,
         desc=f'{name} ({param_count:,} params)')
     metric = result.step_def.task.select_on
     records = []
@@ -344,13 +364,20 @@ class Run:
               'best_epoch': int(result.best_epoch[m]),
               'final_train_loss': _finite_or_none(result.final_train_loss[m]),
               'epochs_run': result.epochs_run}})
-    write_tensorboard(os.path.join(self.workdir, 'tensorboard', key), name,
-                      result, seeds, lrs, metric)
+    if self.lead:
+      write_tensorboard(os.path.join(self.workdir, 'tensorboard', key), name,
+                        result, seeds, lrs, metric)
     # Whole or absent (written, then renamed): a kill leaves no half of it.
     self.store.save(key, fp, _result_arrays(result, records))
     self.store.write_trials(self._done + [key])
-    return self._picked(population, info, result, evaluator, lrs,
-                        f'{time.time() - t0:.1f}s')
+    if checkpoint:
+      checkpoint.close()
+      if self.lead:
+        checkpoints.remove(os.path.join(self.workdir, 'checkpoints'), key)
+    how = f'{time.time() - t0:.1f}s'
+    if result.resumed_from:
+      how += f', resumed at epoch {result.resumed_from} from its checkpoint'
+    return self._picked(population, info, result, evaluator, lrs, how)
 
   def _restore(self, population: Population, saved: dict) -> Picked:
     """A population trained before (this workdir, or another array task)."""
@@ -440,6 +467,8 @@ class Run:
             'seconds': round(now['seconds'] - self.compiles0['seconds'], 2)},
         'platform': platform_info(self.settings.matmul_precision),
     }
+    if not self.lead:
+      return summary
     report.write_json(os.path.join(self.workdir, 'results.json'), summary)
     report.atomic_write(os.path.join(self.workdir, 'results.md'),
                         render(summary))

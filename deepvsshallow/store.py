@@ -95,8 +95,11 @@ def _flatten(d, prefix=''):
 
 
 class Store:
-  def __init__(self, workdir: str):
-    self.workdir = workdir
+  """The records of one workdir. `writer=False` (processes other than 0 of
+  a multi-process run) reads and checks, and writes nothing."""
+
+  def __init__(self, workdir: str, writer: bool = True):
+    self.workdir, self.writer = workdir, writer
     self.dir = os.path.join(workdir, 'populations')
 
   # -------------------------------------------------------------- config
@@ -107,7 +110,8 @@ class Store:
     path = os.path.join(self.workdir, 'config.json')
     mine = json.loads(json.dumps({'study': study, 'config': config}))
     if not os.path.exists(path):
-      report.write_json(path, mine)
+      if self.writer:
+        report.write_json(path, mine)
       return False
     try:
       with open(path) as f:
@@ -127,7 +131,7 @@ class Store:
           f'({", ".join(changed[:8])}{", ..." if len(changed) > 8 else ""} '
           'differ); pass --allow_config_change to go on with this one, or '
           'another --workdir.')
-    if changed:
+    if changed and self.writer:
       report.write_json(path, mine)
     return True
 
@@ -155,6 +159,8 @@ class Store:
     return saved
 
   def save(self, key: str, fp: str, arrays: dict) -> None:
+    if not self.writer:
+      return
     os.makedirs(self.dir, exist_ok=True)
     buf = io.BytesIO()
     np.savez(buf, __fingerprint__=np.asarray(fp), **arrays)
@@ -163,6 +169,8 @@ class Store:
   def write_trials(self, keys) -> None:
     """trials.jsonl from the saved populations `keys` (this run's: a file
     left from before a config change is not among them), in order."""
+    if not self.writer:
+      return
     lines = []
     for key in sorted(set(keys)):
       path = self._path(key)

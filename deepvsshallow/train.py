@@ -10,7 +10,8 @@ program:
   train_epoch: lax.scan of train_step over one epoch's shuffled batches
   the run: init every member, then a lax.while_loop over epochs of
       (population epoch, validation metrics, keep-best, patience check),
-      members vmapped (or taken in turn) and sharded over local devices
+      members vmapped (or taken in turn) and sharded over every device of
+      every process (`jax.distributed`)
 
 The host only starts the run and reads its results. To show progress it
 calls the same program in chunks of epochs, passing the loop state back in;
@@ -280,6 +281,7 @@ class PopulationResult:
   diverged: np.ndarray
   epochs_run: int
   history: dict[str, np.ndarray]   # (epochs, P) train loss and val metric.
+  resumed_from: int = 0            # The epoch of the checkpoint it resumed.
 
 
 def _members_mode(mode: str, abstract_model) -> str:
@@ -326,10 +328,37 @@ def over_members(member_fn, num_member_args: int, mode: str, shards: int):
 
 
 def population_mesh() -> jax.sharding.Mesh:
+  """One axis over every device of every process (`jax.devices()`): with
+  `jax.distributed` initialised, a population spans all hosts."""
   # Auto axes: the compiler propagates the population sharding through the
-  # vmapped program; members never talk to each other, so no collectives.
-  return jax.make_mesh((jax.local_device_count(),), (POP_AXIS,),
+  # vmapped program; members never talk to each other, so the only
+  # collectives are the loop's "any member still improving" and the gather
+  # of the results.
+  return jax.make_mesh((jax.device_count(),), (POP_AXIS,),
                        axis_types=(jax.sharding.AxisType.Auto,))
+
+
+def place(tree, sharding):
+  """Host arrays as global jax.Arrays: each process feeds only the shards
+  its own devices hold (every process holds the same host values)."""
+  return jax.tree.map(
+      lambda a: jax.make_array_from_callback(
+          np.shape(a), sharding, lambda index: np.asarray(a)[index]), tree)
+
+
+def to_host(tree):
+  """Numpy copies of (possibly multi-process) arrays, the same on every
+  process: a population sharded over several hosts is first replicated to
+  every device (one compiled gather for the whole tree)."""
+  if not all(getattr(a, 'is_fully_addressable', True) or a.is_fully_replicated
+             for a in jax.tree.leaves(tree)):
+    tree = _replicate(population_mesh())(tree)
+  return jax.device_get(tree)
+
+
+@functools.cache
+def _replicate(mesh):
+  return jax.jit(lambda tree: tree, out_shardings=NamedSharding(mesh, P()))
 
 
 def _where_P(mask_P, new, old):
@@ -361,7 +390,7 @@ class PopulationProgram:
     abstract = nnx.eval_shape(lambda: model_fn(rngs=nnx.Rngs(0)))
     self.members = _members_mode(settings.members, abstract)
     self.step_def = make_step_def(abstract, task, input_convention, tx_fn)
-    shards = jax.local_device_count() if settings.shard else 1
+    shards = jax.device_count() if settings.shard else 1
     self._init = over_members(
         functools.partial(init_member, model_fn, self.step_def), 2, 'vmap',
         shards)
@@ -480,9 +509,9 @@ def _run_inputs(program, dataset, seeds, learning_rates):
           dataset.validation.inputs, dataset.validation.targets)
   carry = program.empty_carry(seeds_P, lrs_P)
   if mesh is not None:
-    members = jax.device_put(members, NamedSharding(mesh, P(POP_AXIS)))
-    data = jax.device_put(data, NamedSharding(mesh, P()))
-    carry = jax.device_put(carry, _carry_sharding(carry, mesh))
+    members = place(members, NamedSharding(mesh, P(POP_AXIS)))
+    data = place(data, NamedSharding(mesh, P()))
+    carry = jax.tree.map(place, carry, _carry_sharding(carry, mesh))
   return carry, (*members, *data)
 
 
@@ -508,34 +537,52 @@ def train_population(model_fn: Callable[..., nnx.Module], dataset,
                      settings: TrainSettings, *,
                      task: tasks_lib.Task | None = None,
                      program: PopulationProgram | None = None,
+                     checkpoint=None,
                      desc: str = 'train') -> PopulationResult:
   """Trains len(seeds) same-shape models together; member i uses seeds[i]
   and learning_rates[i]. `task` defaults to the dataset's. Returns each
   member's best-validation state.
+
+  `checkpoint` (a `checkpoints.Checkpoint`) saves the loop state every N
+  epochs and resumes from the last save; the result is the same either way.
   """
   program = program or make_program(model_fn, dataset, settings, task)
   carry, args = _run_inputs(program, dataset, seeds, learning_rates)
+  resumed_from = 0
+  if checkpoint is not None:
+    saved = checkpoint.restore(carry)
+    if saved is not None:
+      carry, resumed_from = saved, int(to_host(saved['epoch']))
   run = program.compiled or program.run
   select_on = program.step_def.task.select_on
-  size = len(seeds)
-  bar = tqdm.tqdm(total=settings.num_epochs, desc=desc, leave=False,
-                  disable=None if settings.progress else True)
-  # With a progress bar, the run goes in chunks of epochs (the same program
-  # each time); without one, in a single call. Either computes the same.
-  chunk = (settings.num_epochs if bar.disable
-           else -(-settings.num_epochs // PROGRESS_UPDATES))
+  size, num_epochs = len(seeds), settings.num_epochs
+  # The host calls the program once, or in chunks of epochs: to show
+  # progress (every process chunks alike, so their calls pair up) and to
+  # checkpoint. A chunked run computes exactly what a single call does.
+  bar = tqdm.tqdm(total=num_epochs, initial=resumed_from, desc=desc,
+                  leave=False, disable=None if settings.progress
+                  and jax.process_index() == 0 else True)
+  progress = not bar.disable or (settings.progress
+                                 and jax.process_count() > 1)
+  chunk = -(-num_epochs // PROGRESS_UPDATES) if progress else num_epochs
+  epochs = stop = resumed_from
   with bar:
-    stop = 0
-    while stop < settings.num_epochs:
-      stop = min(stop + chunk, settings.num_epochs)
+    while stop < num_epochs:
+      stop = min((stop // chunk + 1) * chunk, num_epochs)
+      if checkpoint is not None:
+        stop = min(stop, checkpoint.next_stop(epochs))
       carry = run(carry, np.int32(stop), *args)
-      epochs = int(carry['epoch'])
-      best = np.asarray(carry['best_val'])[:size]
-      bar.update(epochs - bar.n)
-      bar.set_postfix({f'best_val_{select_on}': f'{best.min():.4f}'})
+      epochs = int(to_host(carry['epoch']))
+      if progress:
+        best = to_host(carry['best_val'])[:size]
+        bar.update(epochs - bar.n)
+        bar.set_postfix({f'best_val_{select_on}': f'{best.min():.4f}'})
       if epochs < stop:  # Patience ran out.
         break
-  out = jax.device_get(carry)
+      if (checkpoint is not None and epochs < num_epochs
+          and checkpoint.due(epochs)):
+        checkpoint.save(epochs, carry)
+  out = to_host(carry)
   first = lambda tree: jax.tree.map(lambda a: a[:size], tree)
   diverged = out['state'].diverged[:size]
   best_epoch = out['best_epoch'][:size]
@@ -551,6 +598,7 @@ def train_population(model_fn: Callable[..., nnx.Module], dataset,
       epochs_run=epochs,
       history={'train_loss': out['train_loss'][:epochs, :size],
                'val': out['val'][:epochs, :size]},
+      resumed_from=resumed_from,
   )
 
 

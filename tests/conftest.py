@@ -87,6 +87,47 @@ def lecture_runlocal(tfds_dir, tmp_path_factory):
   return workdir
 
 
+# A sweep small enough to run several times: one population (a 1x32 MLP on
+# digits), 2 learning rates x 2 seeds, 3 epochs.
+TINY_SWEEP = ('deep_vs_shallow',
+              f'--config={ROOT}/experiments/configs/deep_vs_shallow.py'
+              ':digits,runlocal',
+              '--config.depths=(1,)', '--config.budgets=()',
+              '--config.linear_baseline=False', '--config.mimic=False')
+
+
+def sweep_command(workdir, *flags):
+  study, *config = TINY_SWEEP
+  return [sys.executable, os.path.join(ROOT, 'experiments', f'{study}.py'),
+          *config, f'--workdir={workdir}', *flags]
+
+
+@pytest.fixture(scope='session')
+def four_devices(tfds_dir, digits, tmp_path_factory):
+  """TINY_SWEEP by one process with 4 virtual CPU devices: what a
+  multi-process run over 4 devices must equal, bitwise."""
+  workdir = tmp_path_factory.mktemp('four_devices') / 'run'
+  proc = subprocess.run(
+      sweep_command(workdir), cwd=ROOT, capture_output=True, text=True,
+      timeout=300, env=dict(os.environ, XLA_FLAGS=(
+          '--xla_force_host_platform_device_count=4')))
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return workdir
+
+
+def assert_same_sweep(ours, reference) -> None:
+  """The same table and, bitwise, every member's saved parameters and
+  metrics as `reference` (each a TINY_SWEEP workdir)."""
+  import numpy as np
+  load = lambda d: json.loads((d / 'results.json').read_text())
+  assert load(ours)['architectures'] == load(reference)['architectures']
+  with np.load(ours / 'populations' / '0000.npz') as a, np.load(
+      reference / 'populations' / '0000.npz') as b:
+    assert a.files == b.files
+    for name in a.files:
+      np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
 def study_run(lecture_dir, study: str):
   """(workdir, console output) of one study in the lecture's runlocal run."""
   return (lecture_dir / study,

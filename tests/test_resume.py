@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT, launch
+from conftest import ROOT, launch, sweep_command
 from deepvsshallow import report, store
 
 STUDY = 'modularity'   # 6 populations in one sweep: flat, modular, 4 x ovr.
@@ -91,6 +91,47 @@ def test_array_tasks_share_a_workdir_and_train_each_population_once(
   assert _rows(workdir) == _rows(lecture_runlocal / STUDY)
   assert sorted(r['trial'] for r in _records(workdir)) == sorted(
       r['trial'] for r in _records(lecture_runlocal / STUDY))
+
+
+@pytest.mark.slow
+def test_a_kill_mid_population_resumes_from_its_last_checkpoint(tmp_path,
+                                                                digits):
+  """checkpoint_every=2 over 30 epochs: a SIGKILL after a checkpoint loses at
+  most 2 epochs, and the resumed population ends bitwise equal to one trained
+  without a break (or a checkpoint)."""
+  resumed, whole = tmp_path / 'resumed', tmp_path / 'whole'
+  proc = subprocess.Popen(
+      sweep_command(resumed, '--config.num_epochs=30',
+                    '--config.checkpoint_every=2'),
+      cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  reference = subprocess.Popen(
+      sweep_command(whole, '--config.num_epochs=30'), cwd=ROOT,
+      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  checkpoints = resumed / 'checkpoints'
+  steps = lambda: [int(s) for d in checkpoints.glob('0000.*')
+                   for s in os.listdir(d) if s.isdigit()]
+  deadline = time.time() + 300
+  while max(steps(), default=0) < 6:
+    assert proc.poll() is None and time.time() < deadline
+    time.sleep(0.02)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  last = max(steps())
+  assert last < 30 and not _saved(resumed)   # Killed mid-population.
+  again = subprocess.run(
+      sweep_command(resumed, '--config.num_epochs=30',
+                    '--config.checkpoint_every=2'),
+      cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert f'resumed at epoch {last} from its checkpoint' in again.stdout
+  assert not checkpoints.exists()   # Deleted once the results are saved.
+  assert reference.wait(timeout=300) == 0, reference.stderr.read()[-3000:]
+  for key in ('0000',):
+    with np.load(resumed / 'populations' / f'{key}.npz') as a, np.load(
+        whole / 'populations' / f'{key}.npz') as b:
+      assert a.files == b.files
+      for name in set(a.files) - {'__records__'}:   # (Their configs differ.)
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
 def test_a_kill_between_write_and_rename_leaves_the_old_file(tmp_path,

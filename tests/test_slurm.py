@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, TINY_SWEEP, assert_same_sweep
 
 SUBMIT = os.path.join(ROOT, 'launch', 'slurm.sh')
 CLUSTER = os.path.join(ROOT, 'launch', 'slurm-localhost.sh')
@@ -73,6 +73,28 @@ def test_an_array_of_4_tasks_then_the_report_equals_one_process(
   single = json.loads((lecture_runlocal / 'modularity' / 'results.json')
                       .read_text())['rows']
   assert ours == single
+
+
+@pytest.mark.slow
+def test_one_job_of_2_processes_through_srun_equals_one_process(
+    slurm, four_devices, tmp_path):
+  """srun starts 2 processes of 2 virtual devices; jax.distributed finds
+  its peers from SLURM's variables; the population spans 4 devices."""
+  workdir = tmp_path / 'run'
+  study, *config = TINY_SWEEP
+  proc = subprocess.run(
+      [SUBMIT, f'--python={sys.executable}', '--processes=2',
+       '--cpus-per-task=1', os.path.join(ROOT, 'experiments', f'{study}.py'),
+       *config, f'--workdir={workdir}'],
+      cwd=tmp_path, capture_output=True, text=True, timeout=60,
+      env=dict(os.environ,
+               XLA_FLAGS='--xla_force_host_platform_device_count=2'))
+  assert proc.returncode == 0, proc.stderr
+  job = proc.stdout.split()[1]
+  _wait_for({job})
+  log = (tmp_path / 'slurm-logs' / f'{study}-{job}.out').read_text()
+  assert 'on 4 cpu device(s) of 2 processes' in log, log[-3000:]
+  assert_same_sweep(workdir, four_devices)
 
 
 def test_the_submitter_without_sbatch_is_one_line_and_exit_2(tmp_path):
