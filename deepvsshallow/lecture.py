@@ -9,6 +9,12 @@ the lecture's order, each with its claim, the published anchor, our verdict
 in one line (the study's `headline(summary)`), its whole report and every
 figure it wrote.
 
+`config.parallel` studies run at once, each in its own process (their
+console lines prefixed with the study's name); the results do not depend
+on it. Most of a smoke run, and much of a full one, is compiling, which
+XLA:CPU does on one core: two studies at once keep both cores of a 2-core
+machine busy (BUILD_NOTES.md).
+
 Resuming: a study whose `results.json` exists is finished and is not rerun;
 a study directory without it (a run cut off) is run again, and the study
 resumes from the populations it saved (`deepvsshallow.store`), training only
@@ -18,6 +24,7 @@ on every call.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime
 import importlib
@@ -111,6 +118,10 @@ def check_config(config) -> None:
   if not isinstance(config.runlocal, bool):
     raise UsageError(f'config.runlocal must be True or False, got '
                      f'{config.runlocal!r}.')
+  if (not isinstance(config.parallel, int) or isinstance(config.parallel, bool)
+      or config.parallel < 1):
+    raise UsageError(f'config.parallel must be an integer >= 1, got '
+                     f'{config.parallel!r}.')
 
 
 def experiments_dir() -> str:
@@ -119,10 +130,12 @@ def experiments_dir() -> str:
       __file__))), 'experiments')
 
 
-def run_study(study: str, runlocal: bool, workdir: str, log_path: str) -> int:
+def run_study(study: str, runlocal: bool, workdir: str, log_path: str,
+              prefix: str = '') -> int:
   """Runs experiments/<study>.py (the study's own launcher, as a user
   would) with its default or :runlocal config; its output goes to the
-  console and to `log_path`. Returns the exit code."""
+  console (each line after `prefix`) and to `log_path`. Returns the exit
+  code."""
   root = experiments_dir()
   config = os.path.join(root, 'configs', f'{study}.py') + (
       ':runlocal' if runlocal else '')
@@ -139,7 +152,7 @@ def run_study(study: str, runlocal: bool, workdir: str, log_path: str) -> int:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env)
     for line in proc.stdout:
-      print(line, end='', flush=True)
+      print(prefix + line, end='', flush=True)
       log.write(line)
     return proc.wait()
 
@@ -161,25 +174,36 @@ def run_lecture(config, workdir: str) -> dict:
   os.makedirs(os.path.join(workdir, 'logs'), exist_ok=True)
   report.write_json(marker, {'mode': mode})
   t0 = time.time()
-  ran, kept = [], []
+  ran, kept, failed = [], [], []
   chapters = [c for c in CHAPTERS if c.study in config.studies]
-  for i, chapter in enumerate(chapters, 1):
-    sub = os.path.join(workdir, chapter.study)
-    if os.path.exists(os.path.join(sub, 'results.json')):
-      print(f'[{i}/{len(chapters)}] {chapter.study}: finished before; kept.',
-            flush=True)
-      kept.append(chapter.study)
-      continue
+
+  def run(i: int, chapter: Chapter) -> None:
     print(f'[{i}/{len(chapters)}] {chapter.study}: running '
           f'({"runlocal" if config.runlocal else "default"} config)...',
           flush=True)
     log = os.path.join(workdir, 'logs', f'{chapter.study}.txt')
-    code = run_study(chapter.study, config.runlocal, sub, log)
-    if code != 0:
-      raise UsageError(f'study {chapter.study} stopped with exit code {code} '
-                       f'(its output: {log}); fix it and run the same command '
-                       'again to resume.')
-    ran.append(chapter.study)
+    code = run_study(chapter.study, config.runlocal,
+                     os.path.join(workdir, chapter.study), log,
+                     f'[{chapter.study}] ' if config.parallel > 1 else '')
+    (ran if code == 0 else failed).append((chapter.study, code, log))
+
+  with concurrent.futures.ThreadPoolExecutor(config.parallel) as pool:
+    futures = []
+    for i, chapter in enumerate(chapters, 1):
+      if os.path.exists(os.path.join(workdir, chapter.study, 'results.json')):
+        print(f'[{i}/{len(chapters)}] {chapter.study}: finished before; '
+              'kept.', flush=True)
+        kept.append(chapter.study)
+      else:
+        futures.append(pool.submit(run, i, chapter))
+  for f in futures:
+    f.result()   # (An error of the runner itself, not of a study.)
+  if failed:   # The others ran to the end: their results are kept.
+    study, code, log = failed[0]
+    raise UsageError(f'study {study} stopped with exit code {code} (its '
+                     f'output: {log}); fix it and run the same command again '
+                     'to resume.')
+  ran = [c.study for c in chapters if c.study in {s for s, _, _ in ran}]
   text = render_report(workdir, chapters, runlocal=config.runlocal)
   report.atomic_write(os.path.join(workdir, REPORT), text)
   print(f'Wrote {os.path.join(workdir, REPORT)} ({len(ran)} studies run, '

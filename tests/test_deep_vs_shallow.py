@@ -63,12 +63,13 @@ def test_test_split_is_read_once_after_all_training(tmp_path, monkeypatch,
   real = train.train_population
   monkeypatch.setattr(train, 'train_population',
                       lambda *a, **k: events.append('train') or real(*a, **k))
-  config = read_tracker(_tiny_config(linear_baseline=True, mimic=True))
+  config = read_tracker(_tiny_config(linear_baseline=True, mimic=True,
+                                     depths=(2,)))
   summary = deep_vs_shallow.train_and_evaluate(config, str(tmp_path / 'w'))
   # Every architecture, the logistic-regression baseline and the mimicking
   # students, then test.
   assert summary['linear_baseline']['status'] == 'done'
-  assert len(summary['mimic']) == 1   # 2x32's matched net (depths 1, 2).
+  assert len(summary['mimic']) == 1   # 2x32's matched net.
   assert events == ['train'] * (len(summary['architectures']) + 2) + ['test']
   # Every config field is read by the code: no knob is silently ignored.
   assert set(config.keys()) - config.read == set()
@@ -79,7 +80,7 @@ def test_diverged_candidates_are_recorded_and_the_sweep_goes_on(tmp_path,
   # (No logistic baseline here: its softmax gradient is bounded, so even at
   # lr=1e30 it stays finite.)
   c = _tiny_config(optimizer='sgd', schedule='constant',
-                   learning_rates=(0.1, 1e30), num_epochs=2)
+                   learning_rates=(0.1, 1e30), num_epochs=2, depths=(1,))
   summary = deep_vs_shallow.train_and_evaluate(c, str(tmp_path))
   with open(tmp_path / 'trials.jsonl') as f:
     trials = [json.loads(l) for l in f]

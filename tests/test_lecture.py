@@ -177,3 +177,34 @@ def test_a_lecture_workdir_holds_one_mode_and_no_task_runs(tmp_path,
   with pytest.raises(UsageError, match='the lecture runs whole studies'):
     lecture.run_lecture(config, str(tmp_path / 'other'))
   assert not (tmp_path / 'other').exists()
+
+
+def test_a_study_that_fails_beside_another_stops_the_lecture_after_it(
+    tmp_path, monkeypatch):
+  """Two at a time: the other study runs to the end and is kept; the
+  lecture then stops with one line naming the failed study."""
+  from deepvsshallow.errors import UsageError
+  ran = []
+
+  def fake_study(study, runlocal, workdir, log_path, prefix=''):
+    ran.append((study, prefix))
+    if study == 'optimism':
+      return 1
+    os.makedirs(workdir, exist_ok=True)
+    report.write_json(os.path.join(workdir, 'results.json'), {'study': study})
+    return 0
+
+  monkeypatch.setattr(lecture, 'run_study', fake_study)
+  config = lecture_config.get_config('runlocal')
+  config.studies = ('separation', 'optimism')
+  with pytest.raises(UsageError) as e:
+    lecture.run_lecture(config, str(tmp_path))
+  assert 'study optimism stopped with exit code 1' in str(e.value)
+  assert sorted(ran) == [('optimism', '[optimism] '),
+                         ('separation', '[separation] ')]
+  assert (tmp_path / 'separation' / 'results.json').exists()
+  assert not (tmp_path / 'REPORT.md').exists()
+  config.parallel = 0
+  with pytest.raises(UsageError, match='config.parallel must be an integer '
+                     '>= 1, got 0'):
+    lecture.run_lecture(config, str(tmp_path / 'other'))

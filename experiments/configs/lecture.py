@@ -23,4 +23,5 @@ def get_config(arg: str = ''):
   c = ml_collections.ConfigDict()
   c.studies = lecture.STUDIES    # Chapters to run, any subset; the report keeps the lecture's order.
   c.runlocal = arg == 'runlocal'  # Each study's :runlocal smoke config instead of its default.
+  c.parallel = 2                 # Studies run at once, one process each (results do not depend on it): 2 keeps a 2-core CPU busy while one study compiles.
   return c
