@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, assert_same_sweep, sweep_command
+from conftest import ROOT, assert_same_sweep, sweep_command, xla_flags
 from deepvsshallow import cli
 from deepvsshallow.errors import UsageError
 
@@ -34,7 +34,7 @@ def test_two_processes_of_two_devices_equal_one_process(tmp_path,
                     '--num_processes=2', f'--process_id={i}'),
       cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
       env=dict(os.environ,
-               XLA_FLAGS='--xla_force_host_platform_device_count=2'))
+               XLA_FLAGS=xla_flags(2)))
       for i in range(2)]
   outs = [p.communicate(timeout=300) for p in procs]
   assert [p.returncode for p in procs] == [0, 0], [e[-3000:] for _, e in outs]

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, TINY_SWEEP, assert_same_sweep
+from conftest import ROOT, TINY_SWEEP, assert_same_sweep, xla_flags
 
 SUBMIT = os.path.join(ROOT, 'launch', 'slurm.sh')
 CLUSTER = os.path.join(ROOT, 'launch', 'slurm-localhost.sh')
@@ -88,7 +88,7 @@ def test_one_job_of_2_processes_through_srun_equals_one_process(
        *config, f'--workdir={workdir}'],
       cwd=tmp_path, capture_output=True, text=True, timeout=60,
       env=dict(os.environ,
-               XLA_FLAGS='--xla_force_host_platform_device_count=2'))
+               XLA_FLAGS=xla_flags(2)))
   assert proc.returncode == 0, proc.stderr
   job = proc.stdout.split()[1]
   _wait_for({job})

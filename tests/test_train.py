@@ -11,6 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
+from conftest import xla_flags
 from flax import nnx
 
 from deepvsshallow import config as config_lib
@@ -231,7 +233,7 @@ def test_sharded_population_equals_unsharded(tfds_dir):
       np.testing.assert_allclose(out[True], out[False], rtol=1e-5)
       print('ok')
   """)
-  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=2',
+  env = dict(os.environ, XLA_FLAGS=xla_flags(2),
              JAX_PLATFORMS='cpu')
   proc = subprocess.run([sys.executable, '-c', script], env=env,
                         capture_output=True, text=True, timeout=300)
