@@ -11,7 +11,9 @@ with orbax every N epochs, to
 and a relaunch resumes from the last one. The run is a pure function of its
 loop state (each epoch's batch order comes from the seed and the epoch
 number), so a resumed population ends bitwise equal to an uninterrupted one
-on the same machine, and a kill loses at most N epochs.
+on the same machine and device count, and a kill loses at most N epochs.
+(The runner names the directory after the device count too: a population
+padded for another number of devices starts afresh.)
 
 orbax writes each checkpoint to a temporary directory and renames it when
 complete, so a kill during a save leaves the previous checkpoint as the
@@ -70,7 +72,9 @@ class Checkpoint:
       return None
     import orbax.checkpoint as ocp
     leaves, treedef = jax.tree.flatten(carry)
-    target = [jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=a.sharding)
+    # Host (numpy) leaves when the population is not sharded.
+    target = [jax.ShapeDtypeStruct(a.shape, a.dtype,
+                                   sharding=getattr(a, 'sharding', None))
               for a in leaves]
     saved = manager.restore(epoch, args=ocp.args.StandardRestore(target))
     return jax.tree.unflatten(treedef, list(saved))

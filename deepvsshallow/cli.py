@@ -168,9 +168,11 @@ def launch(train_and_evaluate: Callable, launcher_file: str) -> None:
     try:
       train_and_evaluate(tracked, workdir.value)
     finally:
+      import jax
       import json
-      with open(reads, 'w') as f:
-        json.dump(sorted(tracked.read), f)
+      if not jax.distributed.is_initialized() or jax.process_index() == 0:
+        with open(reads, 'w') as f:
+          json.dump(sorted(tracked.read), f)
 
   run(main)
 
@@ -193,6 +195,10 @@ def start_processes(distributed: bool, coordinator: str | None,
                        f'--num_processes={num_processes}); pass an id from 0 '
                        'to num_processes - 1.')
   import jax
+  # Off (JAX's default too): sharing process 0's binaries deadlocked with
+  # the runner's compile-ahead threads, which compile in a different order
+  # on each process (BUILD_NOTES.md).
+  jax.config.update('jax_share_binary_between_hosts', False)
   try:
     jax.distributed.initialize(coordinator, num_processes, process_id)
   except ValueError as e:   # No cluster found in the environment.

@@ -56,7 +56,7 @@ def common(dataset: str | None, **overrides) -> ml_collections.ConfigDict:
   c.patience = 0               # Stop when no member improved on validation for this many epochs; 0 = never.
   # Execution: none of these changes a result beyond float rounding.
   c.eval_batch_size = 2048     # Chunk size when evaluating.
-  c.shard = True               # Shard the population axis over all local devices.
+  c.shard = True               # Shard the population axis over every device (of every process, with --distributed).
   c.members = 'auto'           # vmap | map (in turn) | auto: map for conv nets on CPU, where vmap is 2.4x slower.
   c.matmul_precision = 'default'  # default | high | highest; GPUs default float32 matmuls to TF32.
   c.progress = True            # A progress bar per population (on a terminal).

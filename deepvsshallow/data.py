@@ -422,15 +422,19 @@ def _unreachable_hosts(builder, timeout: float) -> list[str]:
 @contextlib.contextmanager
 def _exclusive(data_dir: str, name: str):
   """An exclusive lock (flock) on <data_dir>/.<name>.lock while held; none
-  where data_dir cannot be written (a read-only, prepared copy)."""
+  where data_dir cannot be written (a read-only, prepared copy) or its
+  filesystem has no locks."""
   try:
     os.makedirs(data_dir, exist_ok=True)
     lock = open(os.path.join(data_dir, f'.{name}.lock'), 'a')
   except OSError:
-    yield
-    return
-  with lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
+    lock = None
+  with lock or contextlib.nullcontext():
+    try:
+      if lock is not None:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    except OSError:   # A filesystem without locks (some NFS, Lustre).
+      pass
     yield
 
 

@@ -33,6 +33,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 
 from deepvsshallow import report, store
@@ -108,6 +109,11 @@ def check_config(config) -> None:
     raise UsageError('the lecture runs whole studies; submit a study as an '
                      'array with launch/slurm.sh instead of passing task '
                      'flags (or SLURM array variables) to lecture.py.')
+  import jax
+  if jax.distributed.is_initialized():
+    raise UsageError('the lecture runs each study as its own process; run '
+                     'a study (not lecture.py) with --distributed or '
+                     'launch/slurm.sh --processes.')
   studies = tuple(config.studies)
   unknown = [s for s in studies if s not in STUDIES]
   if unknown or not studies:
@@ -131,7 +137,7 @@ def experiments_dir() -> str:
 
 
 def run_study(study: str, runlocal: bool, workdir: str, log_path: str,
-              prefix: str = '') -> int:
+              prefix: str = '', parallel: int = 1) -> int:
   """Runs experiments/<study>.py (the study's own launcher, as a user
   would) with its default or :runlocal config; its output goes to the
   console (each line after `prefix`) and to `log_path`. Returns the exit
@@ -147,6 +153,9 @@ def run_study(study: str, runlocal: bool, workdir: str, log_path: str,
   # looks for fields nothing reads).
   env = dict(os.environ, DEEPVSSHALLOW_CONFIG_READS=os.path.splitext(
       log_path)[0] + '.reads.json')
+  if parallel > 1:   # Studies beside each other share an accelerator's
+    # memory: each takes what it needs instead of JAX's default 75%.
+    env.setdefault('XLA_PYTHON_CLIENT_PREALLOCATE', 'false')
   with open(log_path, 'w') as log:
     proc = subprocess.Popen(command, cwd=os.path.dirname(root),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -177,17 +186,25 @@ def run_lecture(config, workdir: str) -> dict:
   ran, kept, failed = [], [], []
   chapters = [c for c in CHAPTERS if c.study in config.studies]
 
+  stop = threading.Event()   # Set by a failure: start no further study.
+
   def run(i: int, chapter: Chapter) -> None:
+    if stop.is_set():
+      return
     print(f'[{i}/{len(chapters)}] {chapter.study}: running '
           f'({"runlocal" if config.runlocal else "default"} config)...',
           flush=True)
     log = os.path.join(workdir, 'logs', f'{chapter.study}.txt')
     code = run_study(chapter.study, config.runlocal,
                      os.path.join(workdir, chapter.study), log,
-                     f'[{chapter.study}] ' if config.parallel > 1 else '')
+                     f'[{chapter.study}] ' if config.parallel > 1 else '',
+                     config.parallel)
     (ran if code == 0 else failed).append((chapter.study, code, log))
+    if code != 0:
+      stop.set()
 
-  with concurrent.futures.ThreadPoolExecutor(config.parallel) as pool:
+  pool = concurrent.futures.ThreadPoolExecutor(config.parallel)
+  try:
     futures = []
     for i, chapter in enumerate(chapters, 1):
       if os.path.exists(os.path.join(workdir, chapter.study, 'results.json')):
@@ -196,13 +213,20 @@ def run_lecture(config, workdir: str) -> dict:
         kept.append(chapter.study)
       else:
         futures.append(pool.submit(run, i, chapter))
-  for f in futures:
-    f.result()   # (An error of the runner itself, not of a study.)
-  if failed:   # The others ran to the end: their results are kept.
-    study, code, log = failed[0]
-    raise UsageError(f'study {study} stopped with exit code {code} (its '
-                     f'output: {log}); fix it and run the same command again '
-                     'to resume.')
+    for f in futures:
+      f.result()   # (An error of the runner itself, not of a study.)
+  except BaseException:   # Ctrl-C: start nothing more.
+    stop.set()
+    pool.shutdown(wait=False, cancel_futures=True)
+    raise
+  pool.shutdown()
+  if failed:   # Studies already running ran to the end; theirs are kept.
+    order = [c.study for c in chapters]
+    failed.sort(key=lambda f: order.index(f[0]))
+    raise UsageError(
+        '; '.join(f'study {study} stopped with exit code {code} (its output: '
+                  f'{log})' for study, code, log in failed)
+        + '; fix it and run the same command again to resume.')
   ran = [c.study for c in chapters if c.study in {s for s, _, _ in ran}]
   text = render_report(workdir, chapters, runlocal=config.runlocal)
   report.atomic_write(os.path.join(workdir, REPORT), text)

@@ -198,6 +198,10 @@ class Run:
       raise UsageError('a multi-process run trains every population across '
                        'all its processes; drop --task_index/--num_tasks '
                        '(or the SLURM array) for it.')
+    if jax.process_count() > 1 and not config.shard:
+      raise UsageError('config.shard=False would train every population on '
+                       'each process alone; keep config.shard=True for a '
+                       'multi-process run.')
     self._created = _make_workdir(self.workdir)
     self.store = store_lib.Store(self.workdir, writer=self.lead)
     self.resumed = self.store.claim(study, config.to_dict(),
@@ -217,7 +221,7 @@ class Run:
 
   def __exit__(self, kind, error, tb) -> bool:
     # A usage error before any population finished: leave nothing behind.
-    if (isinstance(error, UsageError) and self._created
+    if (isinstance(error, UsageError) and self._created and self.lead
         and set(os.listdir(self.workdir)) <= {'config.json'}):
       shutil.rmtree(self._created, ignore_errors=True)
     if isinstance(error, store_lib.TaskDone):
@@ -273,6 +277,12 @@ class Run:
                                  self._data_hash(p.dataset))
       plan.append((p, program_key, key, fp, self.store.load(key, fp)))
       self._seq += 1
+    if jax.process_count() > 1:   # Each process looked on its own.
+      from jax.experimental import multihost_utils
+      multihost_utils.assert_equal(
+          np.asarray([saved is None for *_, saved in plan]),
+          'processes see different saved populations: the workdir must be '
+          'on a filesystem every process shares')
     mine = [i for i, (_, _, key, _, saved) in enumerate(plan)
             if saved is None and self.execution.mine(int(key))]
     picked = [None] * len(plan)
@@ -343,14 +353,22 @@ class Run:
     param_count = params_lib.model_param_count(population.model_fn)
     info = {'param_count': param_count, **population.info}
     seeds, lrs = population.seeds_and_lrs(self)
+    settings = population.settings or self.settings
     every = self.config.checkpoint_every
+    # The device count sets how the population is padded, hence the saved
+    # shapes: another count starts afresh.
+    devices = jax.device_count() if settings.shard else 1
     checkpoint = every and checkpoints.Checkpoint(
-        os.path.join(self.workdir, 'checkpoints', f'{key}.{fp}'), every)
-    result = train.train_population(
-        population.model_fn, population.dataset, seeds, lrs,
-        population.settings or self.settings, program=program,
-        checkpoint=checkpoint or None,
-        desc=f'{name} ({param_count:,} params)')
+        os.path.join(self.workdir, 'checkpoints', f'{key}.{fp}.d{devices}'),
+        every)
+    try:
+      result = train.train_population(
+          population.model_fn, population.dataset, seeds, lrs, settings,
+          program=program, checkpoint=checkpoint or None,
+          desc=f'{name} ({param_count:,} params)')
+    finally:
+      if checkpoint:
+        checkpoint.close()
     metric = result.step_def.task.select_on
     records = []
     for m, (seed, lr) in enumerate(zip(seeds, lrs)):
@@ -370,10 +388,8 @@ class Run:
     # Whole or absent (written, then renamed): a kill leaves no half of it.
     self.store.save(key, fp, _result_arrays(result, records))
     self.store.write_trials(self._done + [key])
-    if checkpoint:
-      checkpoint.close()
-      if self.lead:
-        checkpoints.remove(os.path.join(self.workdir, 'checkpoints'), key)
+    if checkpoint and self.lead:
+      checkpoints.remove(os.path.join(self.workdir, 'checkpoints'), key)
     how = f'{time.time() - t0:.1f}s'
     if result.resumed_from:
       how += f', resumed at epoch {result.resumed_from} from its checkpoint'

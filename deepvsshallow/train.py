@@ -553,6 +553,11 @@ def train_population(model_fn: Callable[..., nnx.Module], dataset,
     saved = checkpoint.restore(carry)
     if saved is not None:
       carry, resumed_from = saved, int(to_host(saved['epoch']))
+    if jax.process_count() > 1:   # Each process looked on its own.
+      from jax.experimental import multihost_utils
+      multihost_utils.assert_equal(
+          np.int32(resumed_from), 'processes found different checkpoints: '
+          'the workdir must be on a filesystem every process shares')
   run = program.compiled or program.run
   select_on = program.step_def.task.select_on
   size, num_epochs = len(seeds), settings.num_epochs
@@ -582,9 +587,14 @@ def train_population(model_fn: Callable[..., nnx.Module], dataset,
       if (checkpoint is not None and epochs < num_epochs
           and checkpoint.due(epochs)):
         checkpoint.save(epochs, carry)
-  out = to_host(carry)
+  # Only what the result keeps: gathering the members' current state and
+  # optimizer state too would put the whole population on every device.
+  out = to_host({k: carry[k] for k in ('best_params', 'best_rest',
+                                       'best_val', 'best_epoch', 'train_loss',
+                                       'val')} | {'diverged':
+                                                  carry['state'].diverged})
   first = lambda tree: jax.tree.map(lambda a: a[:size], tree)
-  diverged = out['state'].diverged[:size]
+  diverged = out['diverged'][:size]
   best_epoch = out['best_epoch'][:size]
   return PopulationResult(
       step_def=program.step_def,

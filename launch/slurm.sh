@@ -60,6 +60,7 @@ launcher=$1; shift
 [[ "$array_size" =~ ^[1-9][0-9]*$ ]] || fail "--array-size must be a positive integer, got '$array_size'."
 [[ "$processes" =~ ^[0-9]+$ ]] || fail "--processes must be an integer >= 0, got '$processes'."
 [[ "$nodes" =~ ^[1-9][0-9]*$ ]] || fail "--nodes must be a positive integer, got '$nodes'."
+[ "$processes" = 0 ] || [ "$nodes" -le "$processes" ] || fail "--nodes=$nodes is more than --processes=$processes; each node needs a process."
 [[ "$gpus" =~ ^[0-9]+$ ]] || fail "--gpus-per-task must be an integer >= 0, got '$gpus'."
 [[ "$cpus" =~ ^[1-9][0-9]*$ ]] || fail "--cpus-per-task must be a positive integer, got '$cpus'."
 case " $* " in *" --workdir="*) ;; *) fail "pass --workdir=DIR: the array tasks and the report share it." ;; esac

@@ -49,6 +49,27 @@ def test_two_processes_of_two_devices_equal_one_process(tmp_path,
   assert sorted(os.listdir(workdir)) == sorted(os.listdir(four_devices))
 
 
+@pytest.mark.slow
+def test_four_devices_agree_with_one_to_float_rounding(tmp_path, four_devices):
+  """The reference above against this process (one device, members
+  batched together): a bug common to every sharded run shows here."""
+  import numpy as np
+  from experiments.configs import deep_vs_shallow as config_file
+  from deepvsshallow.studies import deep_vs_shallow
+  config = config_file.get_config('digits,runlocal')
+  config.update(depths=(1,), budgets=(), linear_baseline=False, mimic=False)
+  deep_vs_shallow.train_and_evaluate(config, str(tmp_path))
+  with np.load(tmp_path / 'populations' / '0000.npz') as a, np.load(
+      four_devices / 'populations' / '0000.npz') as b:
+    assert a.files == b.files
+    for name in set(a.files) - {'__records__'}:
+      if a[name].dtype.kind == 'f':
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+      else:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
 @pytest.mark.parametrize('args,message', [
     (('127.0.0.1:1234', None, 0), 'go together; pass all three'),
     (('127.0.0.1:1234', 2, 2), '--process_id=2 is outside [0, '

@@ -186,7 +186,7 @@ def test_a_study_that_fails_beside_another_stops_the_lecture_after_it(
   from deepvsshallow.errors import UsageError
   ran = []
 
-  def fake_study(study, runlocal, workdir, log_path, prefix=''):
+  def fake_study(study, runlocal, workdir, log_path, prefix='', parallel=1):
     ran.append((study, prefix))
     if study == 'optimism':
       return 1
@@ -204,6 +204,15 @@ def test_a_study_that_fails_beside_another_stops_the_lecture_after_it(
                          ('separation', '[separation] ')]
   assert (tmp_path / 'separation' / 'results.json').exists()
   assert not (tmp_path / 'REPORT.md').exists()
+  # One at a time, a failure starts nothing after it.
+  ran.clear()
+  config.studies = ('separation', 'optimism', 'architecture_search')
+  config.parallel = 1
+  monkeypatch.setattr(lecture, 'run_study', lambda study, *a, **k: (
+      ran.append(study) or (1 if study == 'separation' else 0)))
+  with pytest.raises(UsageError, match='study separation stopped'):
+    lecture.run_lecture(config, str(tmp_path / 'one'))
+  assert ran == ['separation']
   config.parallel = 0
   with pytest.raises(UsageError, match='config.parallel must be an integer '
                      '>= 1, got 0'):

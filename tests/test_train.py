@@ -154,6 +154,28 @@ def test_chunked_run_equals_one_call(digits):
   jax.tree.map(np.testing.assert_array_equal, *outs)
 
 
+@pytest.mark.parametrize('shard', [True, False])
+def test_a_resume_from_a_checkpoint_equals_one_run(digits, tmp_path, shard):
+  """Saved at epoch 2 of 4, a second call resumes there: the same result,
+  bitwise, whether the members sit on a mesh (sharded) or on the host."""
+  from deepvsshallow import checkpoints
+  ds = _small(digits)
+  settings = _settings(num_epochs=4, shard=shard)
+  program = train.make_program(_mlp(digits), ds, settings)
+  args = (_mlp(digits), ds, [0, 1], [1e-3, 1e-2], settings)
+  whole = train.train_population(*args, program=program)
+  ckpt = checkpoints.Checkpoint(str(tmp_path / 'ckpt'), every=2)
+  first = train.train_population(*args, program=program, checkpoint=ckpt)
+  assert first.resumed_from == 0 and os.listdir(tmp_path / 'ckpt') == ['2']
+  again = train.train_population(*args, program=program, checkpoint=ckpt)
+  ckpt.close()
+  assert again.resumed_from == 2 and again.epochs_run == 4
+  for r in (first, again):
+    jax.tree.map(np.testing.assert_array_equal,
+                 (whole.best_params, whole.best_val, whole.history),
+                 (r.best_params, r.best_val, r.history))
+
+
 def test_seeds_are_replicates_and_learning_rates_change_nothing_else(digits):
   ds = _small(digits)
   program = train.make_program(_mlp(digits), ds, SETTINGS)
