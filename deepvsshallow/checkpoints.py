@@ -6,7 +6,7 @@ engine also saves the population's whole loop state (every member's
 parameters, optimizer state, best-so-far snapshot, histories and the epoch)
 with orbax every N epochs, to
 
-  <workdir>/checkpoints/<key>.<fingerprint>/<epoch>/
+  <workdir>/checkpoints/<key>.<fingerprint>.d<devices>/<epoch>/
 
 and a relaunch resumes from the last one. The run is a pure function of its
 loop state (each epoch's batch order comes from the seed and the epoch
