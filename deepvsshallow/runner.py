@@ -241,13 +241,14 @@ class Run:
     dataset = data_lib.load_dataset(
         c.dataset, data_dir=c.data_dir or None, val_fraction=c.val_fraction,
         split_seed=c.split_seed, generator=config_lib.generator_of(c))
+    processes = (f' of {jax.process_count()} processes'
+                 if jax.process_count() > 1 else '')
     self.log(f'{self.study}: {dataset.name} (train {len(dataset.train)}, '
              f'validation {len(dataset.validation)}), '
              f'{len(c.learning_rates)} learning rates x {c.num_seeds} seeds '
              f'per population on {jax.device_count()} '
-             f'{jax.default_backend()} device(s)'
-             f'{f" of {jax.process_count()} processes" if jax.process_count() > 1 else ""}'
-             f'; writing to {self.workdir}')
+             f'{jax.default_backend()} device(s){processes}; writing to '
+             f'{self.workdir}')
     return dataset
 
 
@@ -358,16 +359,16 @@ class Run:
     # The device count sets how the population is padded, hence the saved
     # shapes: another count starts afresh.
     devices = jax.device_count() if settings.shard else 1
-    checkpoint = every and checkpoints.Checkpoint(
-        os.path.join(self.workdir, 'checkpoints', f'{key}.{fp}.d{devices}'),
-        every)
+    checkpoint = checkpoints.Checkpoint(os.path.join(
+        self.workdir, 'checkpoints', f'{key}.{fp}.d{devices}'),
+        every) if every else None
     try:
       result = train.train_population(
           population.model_fn, population.dataset, seeds, lrs, settings,
-          program=program, checkpoint=checkpoint or None,
+          program=program, checkpoint=checkpoint,
           desc=f'{name} ({param_count:,} params)')
     finally:
-      if checkpoint:
+      if checkpoint is not None:
         checkpoint.close()
     metric = result.step_def.task.select_on
     records = []
@@ -388,7 +389,7 @@ class Run:
     # Whole or absent (written, then renamed): a kill leaves no half of it.
     self.store.save(key, fp, _result_arrays(result, records))
     self.store.write_trials(self._done + [key])
-    if checkpoint and self.lead:
+    if checkpoint is not None and self.lead:
       checkpoints.remove(os.path.join(self.workdir, 'checkpoints'), key)
     how = f'{time.time() - t0:.1f}s'
     if result.resumed_from:
