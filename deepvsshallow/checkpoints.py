@@ -17,9 +17,10 @@ padded for another number of devices starts afresh.)
 
 orbax writes each checkpoint to a temporary directory and renames it when
 complete, so a kill during a save leaves the previous checkpoint as the
-latest. Sharded arrays are saved shard by shard by the processes that hold
-them, so this works unchanged for a population spread over several hosts.
-The checkpoints of a population are deleted once its result is saved.
+latest. orbax saves sharded arrays shard by shard from the processes that
+hold them, which is meant for a population spread over several hosts; the
+tests checkpoint single-process runs only. The checkpoints of a population
+are deleted once its result is saved.
 """
 
 from __future__ import annotations
