@@ -33,6 +33,10 @@ and optimizer state, about 30% of an MNIST-1D step; BUILD_NOTES.md.)
 What is scored is a `tasks.Task` (loss, metrics, the metric selected on);
 how stored inputs become model inputs is the dataset's input convention
 (`data.prepare_inputs`).
+
+Importing the engine lowers JAX's Threefry PRNG on CPU as straight-line code
+(`deepvsshallow.threefry`): the same random bits, compiled several times
+faster.
 """
 
 from __future__ import annotations
@@ -51,7 +55,10 @@ from tqdm import auto as tqdm
 
 from deepvsshallow import data as data_lib
 from deepvsshallow import tasks as tasks_lib
+from deepvsshallow import threefry
 from deepvsshallow.errors import UsageError
+
+threefry.register_cpu_lowering()
 
 POP_AXIS = 'pop'
 PROGRESS_UPDATES = 10  # Host round trips per population when a bar is shown.
