@@ -22,20 +22,10 @@ import time
 
 import jax
 import numpy as np
-from jax.extend import random as jex_random
-from jax.interpreters import mlir
 
 from deepvsshallow import config as config_lib
 from deepvsshallow import data as data_lib
 from deepvsshallow import models, threefry, train
-
-
-def use_lowering(ours: bool) -> None:
-  from jax._src.random import threefry2x32 as jax_threefry
-  rule = (mlir.lower_fun(threefry._hash_lowering, multiple_results=True)
-          if ours else jax_threefry._threefry2x32_cpu_lowering_rule)
-  mlir.register_lowering(jex_random.threefry2x32_p, rule, platform='cpu')
-  jax.clear_caches()
 
 
 def dataset(n_train=3400, n_val=600, dim=40, classes=10):
@@ -83,7 +73,7 @@ def main():
       runs = {True: [], False: []}
       for _ in range(args.repeats):
         for ours in (True, False):
-          use_lowering(ours)
+          threefry.use_cpu_lowering('unrolled' if ours else 'jax')
           runs[ours].append(measure(ds, depth, width, args.population,
                                     args.epochs))
       np.testing.assert_array_equal(runs[True][0][2], runs[False][0][2])
@@ -91,7 +81,7 @@ def main():
       t = {k: statistics.median(r[1] for r in v) for k, v in runs.items()}
       print(f'{depth}x{width:<6} {c[True]:12.2f}s {c[False]:10.2f}s '
             f'{c[False] / c[True]:8.2f}x {t[True]:10.2f}s {t[False]:10.2f}s')
-  use_lowering(True)
+  threefry.use_cpu_lowering('unrolled')
 
 
 if __name__ == '__main__':

@@ -22,6 +22,7 @@ lowering.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.extend import random as jex_random
@@ -73,10 +74,28 @@ _REGISTERED = False
 def register_cpu_lowering() -> None:
   """Lowers Threefry-2x32 on CPU with `hash_2x32` (idempotent). Programs
   traced afterwards use it; other platforms keep JAX's lowering."""
+  if not _REGISTERED:
+    use_cpu_lowering('unrolled')
+
+
+def use_cpu_lowering(kind: str) -> None:
+  """'unrolled' (ours, `hash_2x32`) or 'jax' (JAX's own rolled CPU lowering:
+  for comparisons, in tests/test_threefry.py and bench/bench_compile.py).
+  Clears JAX's in-memory caches, so that programs are traced again."""
   global _REGISTERED
-  if _REGISTERED:
-    return
-  mlir.register_lowering(
-      jex_random.threefry2x32_p,
-      mlir.lower_fun(_hash_lowering, multiple_results=True), platform='cpu')
-  _REGISTERED = True
+  if kind == 'unrolled':
+    rule = mlir.lower_fun(_hash_lowering, multiple_results=True)
+  elif kind == 'jax':
+    try:   # Private, and only for comparing.
+      from jax._src.random import threefry2x32 as jax_threefry
+      rule = jax_threefry._threefry2x32_cpu_lowering_rule
+    except (ImportError, AttributeError):
+      rule = None
+    if rule is None:
+      raise NotImplementedError('this jax has no CPU lowering of its own for '
+                                'threefry2x32')
+  else:
+    raise ValueError(f"kind must be 'unrolled' or 'jax', got {kind!r}")
+  mlir.register_lowering(jex_random.threefry2x32_p, rule, platform='cpu')
+  jax.clear_caches()
+  _REGISTERED = kind == 'unrolled'

@@ -9,7 +9,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax.extend import random as jex_random
-from jax.interpreters import mlir
 
 from deepvsshallow import config as config_lib
 from deepvsshallow import models, threefry, train
@@ -46,19 +45,12 @@ def test_the_cpu_lowering_is_straight_line_code():
 
 @pytest.fixture
 def jax_own_lowering():
-  """Runs the test body's second half under JAX's rolled CPU lowering."""
-  from jax._src.random import threefry2x32 as jax_threefry
-  rule = getattr(jax_threefry, '_threefry2x32_cpu_lowering_rule', None)
-  if rule is None:
+  """`use(False)` switches to JAX's rolled CPU lowering, `use(True)` back."""
+  try:
+    threefry.use_cpu_lowering('jax')
+  except NotImplementedError:
     pytest.skip('this jax has no separate CPU lowering of threefry')
-
-  def use(ours: bool):
-    mlir.register_lowering(
-        jex_random.threefry2x32_p,
-        mlir.lower_fun(threefry._hash_lowering, multiple_results=True)
-        if ours else rule, platform='cpu')
-    jax.clear_caches()
-
+  use = lambda ours: threefry.use_cpu_lowering('unrolled' if ours else 'jax')
   yield use
   use(True)
 

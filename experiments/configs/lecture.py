@@ -8,7 +8,7 @@ Command:
 Run it again on the same workdir to resume: finished studies are kept, a
 study cut off mid-run is run again, and the report is rebuilt.
 
-Runtime on a 2-core CPU: about 43 minutes from nothing (no compilation
+Runtime on a 2-core CPU: about 36 minutes from nothing (no compilation
 cache, no datasets; measured 2026-11-22, BUILD_NOTES.md), two studies at a
 time; :runlocal about 3-5 minutes.
 
