@@ -11,13 +11,16 @@ shape compiles in 2.1-2.5 s rolled against 0.10 s unrolled (2-core VM,
 2026-11-22). Upstream came to the same conclusion (jax-ml/jax#37872,
 "threefry2x32: use unrolled loops in CPU lowering").
 
-`register_cpu_lowering()` lowers `threefry2x32_p` on CPU with `hash_2x32`
-below, through JAX's public extension points. The hash is integer
-arithmetic only, so every random bit, and with it every initialisation,
-shuffle and result, is unchanged; only compile time moves
-(`bench/bench_compile.py`, BUILD_NOTES.md). `tests/test_threefry.py` checks
-the published known-answer vectors and bitwise agreement with JAX's own
-lowering.
+`register_cpu_lowering()` lowers `jax.extend.random.threefry2x32_p` on CPU
+with `hash_2x32` below, through `jax.interpreters.mlir` (exported by JAX,
+though outside `jax.extend`'s compatibility promise); the engine calls it
+when imported. Other platforms keep JAX's lowering. The hash is integer
+arithmetic, so every random bit is unchanged. That every float result is
+unchanged too (the code around the bits fuses differently) is measured, not
+proven: `tests/test_threefry.py` checks the published known-answer vectors
+and trains a population bitwise equal under both lowerings, and the whole
+lecture's trials were byte for byte the same (BUILD_NOTES.md). Population
+programs compile 1.3-1.8x faster (`bench/bench_compile.py`).
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ def _rotate_left(x, r: int):
 def hash_2x32(key1, key2, x1, x2):
   """Threefry-2x32-20 of the counter words (x1, x2) under key (key1, key2).
 
-  All four are uint32 arrays of one shape; returns the two output words.
+  All four are uint32 arrays that broadcast together (the key words are
+  often scalars); returns the two output words, of the broadcast shape.
   Straight-line code: 20 rounds of add, rotate, xor, with a key injection
   after every 4.
   """
@@ -68,21 +72,25 @@ def _hash_lowering(k1, k2, x1, x2):
   return list(hash_2x32(k1, k2, x1, x2))
 
 
-_REGISTERED = False
+_ACTIVE = None   # The CPU lowering in use: None (JAX's, untouched), or a kind.
 
 
 def register_cpu_lowering() -> None:
-  """Lowers Threefry-2x32 on CPU with `hash_2x32` (idempotent). Programs
+  """Lowers Threefry-2x32 on CPU with `hash_2x32`. Idempotent; programs
   traced afterwards use it; other platforms keep JAX's lowering."""
-  if not _REGISTERED:
+  if _ACTIVE != 'unrolled':
     use_cpu_lowering('unrolled')
 
 
 def use_cpu_lowering(kind: str) -> None:
   """'unrolled' (ours, `hash_2x32`) or 'jax' (JAX's own rolled CPU lowering:
   for comparisons, in tests/test_threefry.py and bench/bench_compile.py).
-  Clears JAX's in-memory caches, so that programs are traced again."""
-  global _REGISTERED
+
+  Switching from one to the other clears JAX's in-memory caches, so that
+  programs are traced again; do not call it while another thread compiles.
+  The first registration clears nothing.
+  """
+  global _ACTIVE
   if kind == 'unrolled':
     rule = mlir.lower_fun(_hash_lowering, multiple_results=True)
   elif kind == 'jax':
@@ -90,12 +98,11 @@ def use_cpu_lowering(kind: str) -> None:
       from jax._src.random import threefry2x32 as jax_threefry
       rule = jax_threefry._threefry2x32_cpu_lowering_rule
     except (ImportError, AttributeError):
-      rule = None
-    if rule is None:
       raise NotImplementedError('this jax has no CPU lowering of its own for '
-                                'threefry2x32')
+                                'threefry2x32') from None
   else:
     raise ValueError(f"kind must be 'unrolled' or 'jax', got {kind!r}")
   mlir.register_lowering(jex_random.threefry2x32_p, rule, platform='cpu')
-  jax.clear_caches()
-  _REGISTERED = kind == 'unrolled'
+  if _ACTIVE is not None and _ACTIVE != kind:
+    jax.clear_caches()
+  _ACTIVE = kind

@@ -37,10 +37,14 @@ def test_hash_matches_the_published_known_answers(counter, key, expected):
   assert [int(w) for w in out] == list(expected)
 
 
-def test_the_cpu_lowering_is_straight_line_code():
-  text = jax.jit(lambda k: jax.random.bits(k, (8,))).lower(
+def _has_loop() -> bool:
+  """Does the lowered program of `jax.random.bits` hold a loop?"""
+  return 'stablehlo.while' in jax.jit(lambda k: jax.random.bits(k, (8,))).lower(
       jax.random.key(0)).as_text()
-  assert 'while' not in text   # JAX's own CPU lowering is a fori_loop.
+
+
+def test_the_cpu_lowering_is_straight_line_code():
+  assert not _has_loop()   # JAX's own CPU lowering is a fori_loop.
 
 
 @pytest.fixture
@@ -68,7 +72,10 @@ def test_same_bits_and_same_training_as_jax_own_lowering(digits,
   def sample():
     key = jax.random.key(7)
     seeds = jnp.arange(5)
+    with jax.threefry_partitionable(False):   # The other way to count.
+      legacy = jax.jit(lambda k: jax.random.bits(k, (3, 33)))(key)
     return dict(
+        legacy_bits=legacy,
         bits=jax.jit(lambda k: jax.random.bits(k, (3, 33)))(key),
         split=jax.random.key_data(jax.jit(jax.random.split)(key)),
         normal=jax.jit(jax.vmap(lambda s: jax.random.truncated_normal(
@@ -80,11 +87,11 @@ def test_same_bits_and_same_training_as_jax_own_lowering(digits,
   jax_own_lowering(True)
   ours = sample()
   jax_own_lowering(False)
-  text = jax.jit(lambda k: jax.random.bits(k, (8,))).lower(
-      jax.random.key(0)).as_text()
-  assert 'while' in text   # The fixture really switched lowerings.
+  assert _has_loop()   # The fixture really switched lowerings,
   theirs = sample()
-  for name in ('bits', 'split', 'normal', 'permutation'):
+  jax_own_lowering(True)
+  assert not _has_loop()   # and back.
+  for name in ('legacy_bits', 'bits', 'split', 'normal', 'permutation'):
     np.testing.assert_array_equal(ours[name], theirs[name], err_msg=name)
   a, b = ours['result'], theirs['result']
   np.testing.assert_array_equal(a.history['train_loss'],
