@@ -49,14 +49,15 @@ def test_the_cpu_lowering_is_straight_line_code():
 
 @pytest.fixture
 def jax_own_lowering():
-  """`use(False)` switches to JAX's rolled CPU lowering, `use(True)` back."""
-  try:
-    threefry.use_cpu_lowering('jax')
-  except NotImplementedError:
-    pytest.skip('this jax has no separate CPU lowering of threefry')
-  use = lambda ours: threefry.use_cpu_lowering('unrolled' if ours else 'jax')
+  """`use(False)` switches to JAX's rolled CPU lowering, `use(True)` back;
+  ours again afterwards, whatever happened."""
+  def use(ours: bool):
+    try:
+      threefry.use_cpu_lowering('unrolled' if ours else 'jax')
+    except NotImplementedError:
+      pytest.skip('this jax has no separate CPU lowering of threefry')
   yield use
-  use(True)
+  threefry.use_cpu_lowering('unrolled')
 
 
 def test_same_bits_and_same_training_as_jax_own_lowering(digits,
@@ -84,8 +85,7 @@ def test_same_bits_and_same_training_as_jax_own_lowering(digits,
         result=train.train_population(model_fn, ds, [0, 1, 2],
                                       [1e-3, 3e-3, 1e-2], settings))
 
-  jax_own_lowering(True)
-  ours = sample()
+  ours = sample()   # (Ours is the lowering in use.)
   jax_own_lowering(False)
   assert _has_loop()   # The fixture really switched lowerings,
   theirs = sample()
