@@ -6,9 +6,13 @@ impossible width) prints one line per problem, `error: ...`, and exits with
 code 2: no traceback, nothing written. Anything else is a bug and keeps its
 traceback.
 
-Compiled programs are cached on disk, so a second run of the same study
-skips compilation: in $JAX_COMPILATION_CACHE_DIR if set, else in
-$XDG_CACHE_HOME/deepvsshallow/jax (default ~/.cache/deepvsshallow/jax).
+`main` switches on the package's JAX settings with `runtime.setup()`
+(the Threefry lowering, the compile counter, the persistent compilation
+cache): importing a module changes none of them.
+
+`--config` defaults to the study's own config file; `--config=:ARG` passes
+ARG to it (`--config=:digits,runlocal`), and `--config=PATH:ARG` names
+another file, as with any absl config flag.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Callable
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from deepvsshallow import store
+from deepvsshallow import runtime, store
 from deepvsshallow.errors import UsageError
 
 USAGE_EXIT_CODE = 2
@@ -31,22 +35,6 @@ def usage_exit(message) -> None:
       str(message)]
   print('\n'.join(f'error: {l}' for l in lines), file=sys.stderr, flush=True)
   sys.exit(USAGE_EXIT_CODE)
-
-
-def compilation_cache_dir() -> str:
-  cache_home = os.environ.get('XDG_CACHE_HOME') or os.path.expanduser(
-      '~/.cache')
-  return os.environ.get('JAX_COMPILATION_CACHE_DIR') or os.path.join(
-      cache_home, 'deepvsshallow', 'jax')
-
-
-def enable_compilation_cache() -> None:
-  """Every compiled program cached on disk (JAX's default skips those that
-  compile in under a second: most of ours on a GPU)."""
-  import jax
-  jax.config.update('jax_compilation_cache_dir', compilation_cache_dir())
-  jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
-  jax.config.update('jax_persistent_cache_min_entry_size_bytes', 0)
 
 
 def _last_line(error: BaseException) -> str:
@@ -85,7 +73,7 @@ def config_value(config_flag):
                + (errno_lines[-1] if errno_lines else _last_line(e)))
 
 
-def run(main: Callable[[list[str]], None]) -> None:
+def run(main: Callable[[list[str]], None], argv=None) -> None:
   """app.run(main), turning flag errors and UsageError into exit code 2."""
 
   def parse(argv):
@@ -104,7 +92,7 @@ def run(main: Callable[[list[str]], None]) -> None:
     except UsageError as e:
       usage_exit(e)
 
-  app.run(guarded, flags_parser=parse)
+  app.run(guarded, argv=argv, flags_parser=parse)
 
 
 def check_environment() -> None:
@@ -114,15 +102,22 @@ def check_environment() -> None:
     sampling.default_implementation()
 
 
-def launch(train_and_evaluate: Callable, launcher_file: str) -> None:
-  """The whole of a launcher: --config (default: configs/<launcher name>.py
-  beside the launcher) and --workdir (default: runs/<launcher name>), then
-  `train_and_evaluate(config, workdir)` under the exit-2 contract, with the
-  persistent compilation cache on."""
-  name = os.path.splitext(os.path.basename(launcher_file))[0]
-  config_flag = define_config(os.path.join(
-      os.path.dirname(os.path.abspath(launcher_file)), 'configs',
-      f'{name}.py'))
+def _expand_config_arg(config_file: str, argv: list[str]) -> None:
+  """--config=:ARG -> --config=<config_file>:ARG, in place."""
+  for i, a in enumerate(argv):
+    if a.startswith('--config=:'):
+      argv[i] = f'--config={config_file}{a[len("--config="):]}'
+
+
+def launch(name: str, config_file: str, train_and_evaluate: Callable,
+           argv: list[str] | None = None) -> None:
+  """The whole of a launcher: --config (default: `config_file`) and
+  --workdir (default: runs/<name>), the execution flags, then
+  `train_and_evaluate(config, workdir, execution=...)` under the exit-2
+  contract, after `runtime.setup()`."""
+  argv = sys.argv if argv is None else argv
+  _expand_config_arg(config_file, argv)
+  config_flag = define_config(config_file, argv)
   workdir = flags.DEFINE_string('workdir', os.path.join('runs', name),
                                 'Where results are written. Run the same '
                                 'command again on it to resume.')
@@ -149,32 +144,24 @@ def launch(train_and_evaluate: Callable, launcher_file: str) -> None:
   process_id = flags.DEFINE_integer(
       'process_id', None, 'This process (0-based); process 0 writes.')
 
-  def main(argv):
-    if len(argv) > 1:
-      usage_exit(f'unexpected arguments {argv[1:]}; use --flag=value.')
+  def main(args):
+    if len(args) > 1:
+      usage_exit(f'unexpected arguments {args[1:]}; use --flag=value.')
     start_processes(distributed.value, coordinator.value, num_processes.value,
                     process_id.value)
     check_environment()
-    store.set_execution(execution_from(task_index.value, num_tasks.value,
-                                       allow_change.value))
+    execution = execution_from(task_index.value, num_tasks.value,
+                               allow_change.value)
     config = config_value(config_flag)
-    enable_compilation_cache()
-    reads = os.environ.get('DEEPVSSHALLOW_CONFIG_READS')
-    if not reads:
-      train_and_evaluate(config, workdir.value)
-      return
-    from deepvsshallow import config as config_lib
-    tracked = config_lib.ReadTracker(config)
-    try:
-      train_and_evaluate(tracked, workdir.value)
-    finally:
-      import jax
-      import json
-      if not jax.distributed.is_initialized() or jax.process_index() == 0:
-        with open(reads, 'w') as f:
-          json.dump(sorted(tracked.read), f)
+    runtime.setup()
+    train_and_evaluate(config, workdir.value, execution=execution)
 
-  run(main)
+  run(main, argv)
+
+
+def launch_study(study, argv: list[str] | None = None) -> None:
+  """The launcher of one `study.Study` (experiments/<name>.py)."""
+  launch(study.name, study.config_file, study.train_and_evaluate, argv)
 
 
 def start_processes(distributed: bool, coordinator: str | None,

@@ -54,29 +54,14 @@ from flax import nnx
 
 from deepvsshallow import checkpoints
 from deepvsshallow import config as config_lib
+from deepvsshallow import fields as fields_lib
 from deepvsshallow import data as data_lib
 from deepvsshallow import params as params_lib
-from deepvsshallow import report, selection, tasks, train
+from deepvsshallow import report, runtime, selection, tasks, train
 from deepvsshallow import store as store_lib
 from deepvsshallow.errors import UsageError
 
-# Compiles seen by this process (a jax.monitoring listener counts them), so a
-# run can report how much of its time went to compilation.
-_COMPILES = {'count': 0, 'seconds': 0.0}
-
-
-def _on_event(event: str, seconds: float, **_) -> None:
-  if event == '/jax/core/compile/backend_compile_duration':
-    _COMPILES['count'] += 1
-    _COMPILES['seconds'] += seconds
-
-
-jax.monitoring.register_event_duration_secs_listener(_on_event)
-
-
-def compile_stats() -> dict[str, float]:
-  """XLA compiles in this process so far: {'count', 'seconds'}."""
-  return dict(_COMPILES)
+Execution = store_lib.Execution
 
 
 @dataclasses.dataclass
@@ -94,6 +79,18 @@ class Picked:
   @property
   def task(self) -> tasks.Task:
     return self.result.step_def.task
+
+  def evaluate(self, split: data_lib.Split) -> dict[str, np.ndarray]:
+    """Every task metric of each picked member on `split` (one value per
+    member), from the program compiled for the picked members."""
+    return self.evaluator(self.params, self.rest, split)
+
+  def evaluate_all(self, split: data_lib.Split) -> dict[str, np.ndarray]:
+    """The same for every member of the population (its best-validation
+    state), e.g. every candidate of a search: the same jitted program,
+    compiled once for the population's shape."""
+    r = self.result
+    return self.evaluator(r.best_params, r.best_rest, split)
 
   def member(self, i: int):
     """The i-th picked member as an NNX model in evaluation mode."""
@@ -181,16 +178,14 @@ class Run:
   """One study's run: validation, workdir, trial records, one read of test."""
 
   def __init__(self, study: str, config, workdir: str, *,
-               check: Callable[[Any, config_lib.Problems], None] | None = None):
+               schema: fields_lib.Schema,
+               execution: Execution | None = None):
     self.t0 = time.time()
-    self.compiles0 = compile_stats()
+    self.compiles0 = runtime.compile_stats()
     self.study, self.config = study, config
-    problems = config_lib.check_common(config)
-    if check is not None:
-      check(config, problems)
-    problems.raise_if_any()
+    schema.validate(config)
     self.workdir = os.path.abspath(workdir)
-    self.execution = store_lib.execution()
+    self.execution = execution or Execution()
     # Several processes (jax.distributed) run one study together; process 0
     # writes and prints for all of them.
     self.lead = jax.process_index() == 0
@@ -236,21 +231,29 @@ class Run:
     if self.lead:
       print(message, flush=True)
 
-  def load_dataset(self) -> data_lib.Dataset:
+  def load_dataset(self, name: str | None = None, *,
+                   generator: dict | None = None) -> data_lib.Dataset:
+    """The dataset `name` (default: config.dataset) with the config's data
+    directory, validation split and generator arguments (`generator`
+    replaces the latter, e.g. for a larger generated set)."""
     c = self.config
     dataset = data_lib.load_dataset(
-        c.dataset, data_dir=c.data_dir or None, val_fraction=c.val_fraction,
-        split_seed=c.split_seed, generator=config_lib.generator_of(c))
+        name or c.dataset, data_dir=c.data_dir or None,
+        val_fraction=c.val_fraction, split_seed=c.split_seed,
+        generator=generator or config_lib.generator_of(c))
+    if name is None and generator is None:
+      self.describe(dataset, f'{len(c.learning_rates)} learning rates x '
+                    f'{c.num_seeds} seeds per population')
+    return dataset
+
+  def describe(self, dataset: data_lib.Dataset, what: str) -> None:
+    """The run's opening line: the data, what trains, where it runs."""
     processes = (f' of {jax.process_count()} processes'
                  if jax.process_count() > 1 else '')
     self.log(f'{self.study}: {dataset.name} (train {len(dataset.train)}, '
-             f'validation {len(dataset.validation)}), '
-             f'{len(c.learning_rates)} learning rates x {c.num_seeds} seeds '
-             f'per population on {jax.device_count()} '
-             f'{jax.default_backend()} device(s){processes}; writing to '
-             f'{self.workdir}')
-    return dataset
-
+             f'validation {len(dataset.validation)}), {what} on '
+             f'{jax.device_count()} {jax.default_backend()} device(s)'
+             f'{processes}; writing to {self.workdir}')
 
   def train(self, name: str, model_fn: Callable, dataset: data_lib.Dataset, *,
             info: dict, task: tasks.Task | None = None) -> Picked:
@@ -473,7 +476,7 @@ class Run:
     """
     # Every population of this run, whichever process trained it.
     self.store.write_trials(self._done)
-    now = compile_stats()
+    now = runtime.compile_stats()
     summary = {
         'study': self.study,
         'config': self.config.to_dict(),

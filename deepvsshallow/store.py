@@ -18,10 +18,10 @@ saved result to be used. A population cut off mid-training has no file and
 trains again from the start.
 
 Execution settings that are not the experiment (which array task this
-process is, whether a config change is allowed) live in `Execution`; the
-launchers set them from flags (`--task_index`, `--num_tasks`, defaulting to
-SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT, and
-`--allow_config_change`).
+process is, whether a config change is allowed) are an `Execution`, passed
+to the run explicitly; the launchers make it from flags (`--task_index`,
+`--num_tasks`, defaulting to SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT,
+and `--allow_config_change`).
 """
 
 from __future__ import annotations
@@ -62,18 +62,6 @@ class Execution:
   def mine(self, seq: int) -> bool:
     """Is the population at place `seq` this task's to train?"""
     return not self.is_task or seq % self.num_tasks == self.task_index
-
-
-_EXECUTION = Execution()
-
-
-def execution() -> Execution:
-  return _EXECUTION
-
-
-def set_execution(value: Execution) -> None:
-  global _EXECUTION
-  _EXECUTION = value
 
 
 class TaskDone(Exception):

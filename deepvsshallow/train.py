@@ -34,9 +34,10 @@ What is scored is a `tasks.Task` (loss, metrics, the metric selected on);
 how stored inputs become model inputs is the dataset's input convention
 (`data.prepare_inputs`).
 
-Importing the engine lowers JAX's Threefry PRNG on CPU as straight-line code
-(`deepvsshallow.threefry`): the same random bits, and population programs
-that compile 1.3-1.8x faster.
+Importing the engine changes no JAX state; `deepvsshallow.runtime.setup()`
+(which every launcher calls) lowers JAX's Threefry PRNG on CPU as
+straight-line code: the same random bits, and population programs that
+compile 1.3-1.8x faster.
 """
 
 from __future__ import annotations
@@ -54,11 +55,9 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from tqdm import auto as tqdm
 
 from deepvsshallow import data as data_lib
+from deepvsshallow import fields as fields_lib
 from deepvsshallow import tasks as tasks_lib
-from deepvsshallow import threefry
 from deepvsshallow.errors import UsageError
-
-threefry.register_cpu_lowering()
 
 POP_AXIS = 'pop'
 PROGRESS_UPDATES = 10  # Host round trips per population when a bar is shown.
@@ -68,28 +67,60 @@ MEMBER_MODES = ('auto', 'vmap', 'map')
 MATMUL_PRECISIONS = ('default', 'high', 'highest')
 
 
+def _setting(default, meaning: str, check) -> Any:
+  """A TrainSettings field: its default, and (for the config) its meaning
+  and check (`deepvsshallow.fields`)."""
+  return dataclasses.field(default=default, metadata={
+      'field': fields_lib.Field(default, meaning, check)})
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TrainSettings:
   """Everything about training that is the same for every member.
 
-  No defaults here: the fields and their defaults are declared once, in
-  `deepvsshallow.config.common` (which documents each one), and read with
-  `from_config`.
+  Each setting is declared here once, with its default, meaning and check;
+  every study's config has these fields (`config.engine_fields`), and
+  `from_config` reads them back.
   """
-  optimizer: str
-  schedule: str
-  warmup_fraction: float
-  momentum: float
-  nesterov: bool
-  weight_decay: float
-  batch_size: int
-  num_epochs: int
-  patience: int
-  eval_batch_size: int
-  shard: bool
-  members: str
-  matmul_precision: str
-  progress: bool
+  optimizer: str = _setting('adam', 'sgd | momentum | adam | adamw.',
+                            fields_lib.one_of(*OPTIMIZERS))
+  schedule: str = _setting(
+      'cosine', 'constant | cosine | warmup_cosine (to 0 over the whole run).',
+      fields_lib.one_of(*SCHEDULES))
+  warmup_fraction: float = _setting(
+      0.05, 'warmup_cosine only: share of steps spent warming up from 0.',
+      fields_lib.number(0, 1, high_open=True))
+  momentum: float = _setting(0.9, 'optimizer=momentum only.',
+                             fields_lib.number(0, 1, high_open=True))
+  nesterov: bool = _setting(True, 'optimizer=momentum only.',
+                            fields_lib.boolean())
+  weight_decay: float = _setting(
+      0.0, 'adamw: decoupled; sgd, momentum, adam: an L2 term in the '
+      'gradient.', fields_lib.number(0))
+  batch_size: int = _setting(64, 'Examples per step.', fields_lib.integer(1))
+  num_epochs: int = _setting(50, 'Passes over the training set (at most).',
+                             fields_lib.integer(1))
+  patience: int = _setting(
+      0, 'Stop when no member improved on validation for this many epochs; '
+      '0 = never.', fields_lib.integer(0))
+  # Execution: none of these changes a result beyond float rounding.
+  eval_batch_size: int = _setting(2048, 'Chunk size when evaluating.',
+                                  fields_lib.integer(1))
+  shard: bool = _setting(
+      True, 'Shard the population axis over every device (of every '
+      'process, with --distributed).', fields_lib.boolean())
+  members: str = _setting(
+      'auto', 'vmap | map (in turn) | auto: map for conv nets on CPU, where '
+      'vmap is 2.4x slower.', fields_lib.one_of(*MEMBER_MODES))
+  matmul_precision: str = _setting(
+      'default', 'default | high | highest; GPUs default float32 matmuls to '
+      'TF32.', fields_lib.one_of(*MATMUL_PRECISIONS))
+  progress: bool = _setting(True, 'A progress bar per population (on a '
+                            'terminal).', fields_lib.boolean())
+
+  @classmethod
+  def config_fields(cls) -> dict[str, fields_lib.Field]:
+    return {f.name: f.metadata['field'] for f in dataclasses.fields(cls)}
 
   @classmethod
   def from_config(cls, config) -> 'TrainSettings':

@@ -1,12 +1,12 @@
 r"""The whole lecture, every study and one REPORT.md: the launcher.
 
   python experiments/lecture.py --workdir=runs/lecture
+  python experiments/lecture.py --config=:runlocal --workdir=/tmp/lecture
 
-The config's docstring gives the options. Everything here is
-`deepvsshallow.lecture.run_lecture`.
+The config (deepvsshallow/lecture.py, `get_config`) gives the options.
 """
 
-from deepvsshallow import cli, lecture
+from deepvsshallow import lecture
 
 if __name__ == '__main__':
-  cli.launch(lecture.run_lecture, __file__)
+  lecture.launch()

@@ -1,5 +1,9 @@
+import contextlib
+import dataclasses
+import io
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -23,15 +27,14 @@ def xla_flags(devices: int) -> str:
 
 @pytest.fixture(scope='session', autouse=True)
 def compilation_cache(tmp_path_factory):
-  """One persistent compilation cache for the whole session, in-process and
-  in the launchers it starts ($JAX_COMPILATION_CACHE_DIR): programs that
-  several tests build alike compile once."""
-  import jax
+  """The package's JAX settings (`runtime.setup`, as a launcher's main
+  does), and one persistent compilation cache for the whole session,
+  in-process and in the launchers it starts ($JAX_COMPILATION_CACHE_DIR):
+  programs that several tests build alike compile once."""
+  from deepvsshallow import runtime
   path = str(tmp_path_factory.mktemp('jax_cache'))
   os.environ['JAX_COMPILATION_CACHE_DIR'] = path
-  jax.config.update('jax_compilation_cache_dir', path)
-  jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
-  jax.config.update('jax_persistent_cache_min_entry_size_bytes', 0)
+  runtime.setup()
   return path
 
 
@@ -49,11 +52,73 @@ def digits(tfds_dir):
   return data.load_dataset('digits', data_dir=tfds_dir)
 
 
-@pytest.fixture
-def read_tracker():
-  """Wraps a config so that a test can see which fields the code read."""
-  from deepvsshallow import config
-  return config.ReadTracker
+class ReadTracker:
+  """A config that records which fields the code reads (`to_dict` and `keys`,
+  which copy or list every field, are not reads): a test then finds fields
+  that nothing reads."""
+
+  def __init__(self, config):
+    object.__setattr__(self, '_config', config)
+    object.__setattr__(self, 'read', set())
+
+  def __getattr__(self, name):
+    self.read.add(name)
+    return getattr(self._config, name)
+
+  def __getitem__(self, name):
+    self.read.add(name)
+    return self._config[name]
+
+  def to_dict(self):
+    return self._config.to_dict()
+
+  def keys(self):
+    return self._config.keys()
+
+
+@dataclasses.dataclass
+class StudyRun:
+  """One study's :runlocal run, in process: where it wrote, what it
+  returned and printed, and which config fields it read."""
+  workdir: pathlib.Path
+  summary: dict
+  output: str
+  reads: set
+
+
+_RUNLOCAL: dict[str, StudyRun] = {}
+
+
+@pytest.fixture(scope='session')
+def lecture_dir(tmp_path_factory):
+  """Where the session's :runlocal study runs go, one folder per study: a
+  lecture workdir whose studies are all finished once each ran."""
+  return tmp_path_factory.mktemp('lecture') / 'run'
+
+
+@pytest.fixture(scope='session')
+def runlocal(lecture_dir, tfds_dir):
+  """runlocal(name) -> StudyRun: the study's :runlocal config, trained once
+  per test session (in this process) into lecture_dir/<name>."""
+  from deepvsshallow import studies
+
+  def get(name: str) -> StudyRun:
+    if name not in _RUNLOCAL:
+      study = studies.get(name)
+      config = ReadTracker(study.get_config('runlocal'))
+      out = io.StringIO()
+      with contextlib.redirect_stdout(out):
+        summary = study.train_and_evaluate(config, str(lecture_dir / name))
+      _RUNLOCAL[name] = StudyRun(lecture_dir / name, summary, out.getvalue(),
+                                 set(config.read))
+    return _RUNLOCAL[name]
+  return get
+
+
+def unread_fields(run: StudyRun, name: str) -> set:
+  """Fields of the study's config that its :runlocal run never read."""
+  from deepvsshallow import studies
+  return set(studies.get(name).get_config('runlocal').keys()) - run.reads
 
 
 @pytest.fixture
@@ -88,23 +153,23 @@ def launch(study: str, *args, env=None, timeout: float = 600):
 
 
 @pytest.fixture(scope='session')
-def lecture_runlocal(tfds_dir, tmp_path_factory):
-  """The lecture at :runlocal, once per test session: every study's smoke
-  config through its own launcher (experiments/<study>.py, one process
-  each). Tests of each launcher read its outputs in <workdir>/<study>/ and
-  its console output in <workdir>/logs/<study>.txt."""
-  workdir = tmp_path_factory.mktemp('lecture') / 'run'
-  proc = launch('lecture', '--config=experiments/configs/lecture.py:runlocal',
-                f'--workdir={workdir}', env={'TFDS_DATA_DIR': tfds_dir})
+def lecture_runlocal(lecture_dir, runlocal, tfds_dir):
+  """The lecture at :runlocal: every study's :runlocal run (`runlocal`,
+  shared with each study's own tests), then the lecture's launcher on that
+  workdir, which keeps them all and writes REPORT.md."""
+  from deepvsshallow import studies
+  for name in studies.names():
+    runlocal(name)
+  proc = launch('lecture', '--config=:runlocal', f'--workdir={lecture_dir}',
+                env={'TFDS_DATA_DIR': tfds_dir})
   assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-3000:])
-  return workdir
+  return lecture_dir
 
 
 # A sweep small enough to run several times: one population (a 1x32 MLP on
 # digits), 2 learning rates x 2 seeds, 3 epochs.
 TINY_SWEEP = ('deep_vs_shallow',
-              f'--config={ROOT}/experiments/configs/deep_vs_shallow.py'
-              ':digits,runlocal',
+              '--config=:digits,runlocal',
               '--config.depths=(1,)', '--config.budgets=()',
               '--config.linear_baseline=False', '--config.mimic=False')
 
@@ -138,15 +203,3 @@ def assert_same_sweep(ours, reference) -> None:
     assert a.files == b.files
     for name in a.files:
       np.testing.assert_array_equal(a[name], b[name], err_msg=name)
-
-
-def study_run(lecture_dir, study: str):
-  """(workdir, console output) of one study in the lecture's runlocal run."""
-  return (lecture_dir / study,
-          (lecture_dir / 'logs' / f'{study}.txt').read_text())
-
-
-def config_reads(lecture_dir, study: str) -> set:
-  """The config fields the study's launcher read in the lecture's run."""
-  return set(json.loads((lecture_dir / 'logs' / f'{study}.reads.json')
-                        .read_text()))

@@ -1,0 +1,61 @@
+"""The one comparison every verdict uses: is A better than B?
+
+`compare_seeds(a_S, b_S, higher_is_better=...)` takes one value per seed
+(replicate) for each side, e.g. each seed's test error, and returns the
+difference of the means, an interval, and a verdict on the directional
+claim "a is better than b":
+
+  supported     the interval excludes 0 in the claim's direction;
+  contradicted  it excludes 0 the other way;
+  inconclusive  otherwise, or with fewer than 2 seeds on a side.
+
+The interval is the difference ± 2 standard errors, with each side's
+sample standard deviation (ddof=1) and independent seeds (Welch's standard
+error of a difference of means). It is deliberately simple; the verdicts
+read it through `Comparison` alone, so a better yardstick (paired over the
+shared test examples) replaces it in one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import numpy as np
+
+VERDICTS = ('supported', 'contradicted', 'inconclusive')
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+  difference: float      # mean(a) - mean(b), in the metric's units.
+  low: float             # The interval of the difference.
+  high: float
+  verdict: str           # For the claim "a is better than b".
+  seeds: tuple[int, int]
+
+  def describe(self, a: str = 'a', b: str = 'b', *, scale: float = 1.0,
+               unit: str = '') -> str:
+    """'a − b = −1.3 [−2.9, +0.2] points: inconclusive'."""
+    f = lambda x: f'{scale * x:+.{2 if scale == 1 else 1}f}'
+    return (f'{a} − {b} = {f(self.difference)} [{f(self.low)}, '
+            f'{f(self.high)}]{" " + unit if unit else ""}: {self.verdict}')
+
+
+def compare_seeds(a_S: Sequence[float], b_S: Sequence[float], *,
+                  higher_is_better: bool) -> Comparison:
+  a, b = np.asarray(a_S, np.float64), np.asarray(b_S, np.float64)
+  if a.ndim != 1 or b.ndim != 1 or not len(a) or not len(b):
+    raise ValueError(f'compare_seeds wants one value per seed on each side, '
+                     f'got shapes {a.shape} and {b.shape}')
+  difference = float(a.mean() - b.mean())
+  if len(a) < 2 or len(b) < 2:
+    return Comparison(difference, -np.inf, np.inf, 'inconclusive',
+                      (len(a), len(b)))
+  se = float(np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)))
+  low, high = difference - 2 * se, difference + 2 * se
+  better = high < 0 if not higher_is_better else low > 0
+  worse = low > 0 if not higher_is_better else high < 0
+  verdict = 'supported' if better else 'contradicted' if worse else (
+      'inconclusive')
+  return Comparison(difference, low, high, verdict, (len(a), len(b)))

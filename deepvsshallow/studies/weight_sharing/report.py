@@ -1,0 +1,140 @@
+"""Weight sharing's report: our accuracies beside Greydanus 2020's table,
+what shuffling did, the figure and the headline, all from a summary."""
+
+from __future__ import annotations
+
+from deepvsshallow import reference, report, stats
+from deepvsshallow.studies.weight_sharing.config import FAMILIES
+
+
+def anchor() -> str:
+  """The published numbers (reference/mnist1d2020_models.csv)."""
+  paper = _paper_accuracy()
+  label = {'logistic': 'logistic', 'mlp': 'MLP', 'cnn': 'CNN', 'gru': 'GRU'}
+  plain = ', '.join(f'{label[f]} {paper[("mnist1d", f)]}%' for f in FAMILIES)
+  shuffled = ', '.join(f'{label[f]} {paper[("mnist1d_shuffled", f)]}%'
+                       for f in ('cnn', 'gru'))
+  return (f'Greydanus 2020 (MNIST-1D): {plain} accuracy; shuffled, '
+          f'{shuffled}.')
+
+
+def _paper_accuracy() -> dict[tuple[str, str], str]:
+  out = {}
+  for r in reference.load_csv('mnist1d2020_models.csv'):
+    for family in FAMILIES:
+      out[(r['dataset'], family)] = r[family]
+  return out
+
+
+def results_table(rows, datasets) -> str:
+  paper = _paper_accuracy()
+  by = {(r['dataset'], r['model'], r['size']): r for r in rows}
+  keys = list(dict.fromkeys((r['model'], r['size'], r['family'])
+                            for r in rows))
+  header = ['model', 'size', 'params']
+  for name in datasets:
+    header += [f'{name} acc % (ours)', f'{name} (paper)']
+  out = []
+  for model, size, family in keys:
+    count = by[(datasets[0], model, size)]['param_count']
+    line = [model, size, f'{count:,}']
+    for name in datasets:
+      r = by[(name, model, size)]
+      acc = ('diverged' if r['status'] != 'done' else
+             f'{100 * (1 - r["test_error_mean"]):.1f} ± '
+             f'{100 * r["test_error_std"]:.1f}')
+      line += [acc, paper.get((name, family), '') if 'paper' in size
+               or family == 'logistic' else '']
+    out.append(line)
+  return report.markdown_table(header, out)
+
+
+def shuffling_hurts(plain: dict, shuffled: dict) -> stats.Comparison:
+  """The claim "the plain positions beat the shuffled ones", on test error
+  per seed (a model that shares weights across positions relies on their
+  order)."""
+  return stats.compare_seeds(plain['test_per_seed'], shuffled['test_per_seed'],
+                             higher_is_better=False)
+
+
+def verdict(rows, datasets) -> str:
+  if len(datasets) < 2 or 'mnist1d' not in datasets:
+    return ''
+  shuffled = next(d for d in datasets if d != 'mnist1d')
+  by = {(r['dataset'], r['model'], r['size']): r for r in rows
+        if r['status'] == 'done'}
+  said = []
+  for (name, model, size), r in by.items():
+    if name != 'mnist1d' or (shuffled, model, size) not in by:
+      continue
+    s = by[(shuffled, model, size)]
+    c = shuffling_hurts(r, s)
+    said.append(f'{model} ({size}, {r["param_count"]:,} params): '
+                f'{100 * (1 - r["test_error_mean"]):.1f}% -> '
+                f'{100 * (1 - s["test_error_mean"]):.1f}% when shuffled; '
+                'test error, ' + c.describe('plain', 'shuffled', scale=100,
+                                            unit='points') + '.')
+  return '\n'.join(f'- {line}' for line in said)
+
+
+def render_markdown(summary) -> str:
+  cfg, rows, datasets = summary['config'], summary['rows'], summary['datasets']
+  return '\n'.join([
+      '# Weight sharing on MNIST-1D (Greydanus 2020)', '',
+      f'Test accuracy %, mean ± std over {cfg["num_seeds"]} seeds '
+      '(replicates); the learning rate of each model picked on validation '
+      f'from {tuple(cfg["learning_rates"])}; {cfg["optimizer"]}, batch '
+      f'{cfg["batch_size"]}, {cfg["num_epochs"]} epochs. The paper trains '
+      'Adam at 1e-2, batch 100, 8,000 steps, on all 4,000 training examples '
+      '(we hold out a validation split), and reports one run. Its numbers '
+      '(deepvsshallow/reference/mnist1d2020_models.csv) are for its own '
+      f'sizes; "budget" sizes are ours, all near {cfg["budget"]:,} '
+      'parameters.', '',
+      results_table(rows, datasets), '',
+      'What shuffling the 40 positions does (one fixed permutation, as in the '
+      'paper): a model that shares weights across positions relies on their '
+      'order; one that shares nothing does not.', '',
+      verdict(rows, datasets), '',
+      report.run_footer(summary), ''])
+
+
+def plot(summary, path: str) -> None:
+  plt = report.pyplot()
+  rows = [r for r in summary['rows'] if r['status'] == 'done']
+  fig, ax = plt.subplots(figsize=(7, 4))
+  for name, marker in zip(summary['datasets'], 'os^'):
+    pts = [r for r in rows if r['dataset'] == name]
+    ax.errorbar([r['param_count'] for r in pts],
+                [100 * (1 - r['test_error_mean']) for r in pts],
+                yerr=[100 * r['test_error_std'] for r in pts], fmt=marker,
+                capsize=3, label=name)
+    for r in pts:
+      ax.annotate(r['family'], (r['param_count'],
+                                100 * (1 - r['test_error_mean'])),
+                  fontsize=7, xytext=(3, 3), textcoords='offset points')
+  ax.set_xscale('log')
+  ax.set_xlabel('parameters')
+  ax.set_ylabel('test accuracy (%)')
+  ax.set_title('MNIST-1D: weight sharing vs position shuffling')
+  ax.legend()
+  ax.grid(True, alpha=0.3)
+  report.save_figure(fig, path)
+  plt.close(fig)
+
+
+def headline(summary) -> str:
+  """The claim's verdict in one line (the lecture report's)."""
+  by = {(r['dataset'], r['family'], r['size']): r for r in summary['rows']
+        if r['status'] == 'done'}
+  acc = lambda r: f'{100 * (1 - r["test_error_mean"]):.1f}%'
+  parts = []
+  for family in ('mlp', 'cnn', 'gru'):
+    size = next((s for (d, f, s) in by if f == family and d == 'mnist1d'),
+                None)
+    if size is None:
+      continue
+    plain = by[('mnist1d', family, size)]
+    shuffled = by.get(('mnist1d_shuffled', family, size))
+    parts.append(f'{family} {plain["param_count"]:,} params {acc(plain)}'
+                 + (f' (shuffled {acc(shuffled)})' if shuffled else ''))
+  return 'Test accuracy on MNIST-1D: ' + ', '.join(parts) + '.'
