@@ -100,11 +100,9 @@ def lecture_dir(tmp_path_factory):
 def runlocal(lecture_dir, tfds_dir):
   """runlocal(name) -> StudyRun: the study's :runlocal config, trained once
   per test session (in this process) into lecture_dir/<name>."""
-  from deepvsshallow import studies
-
   def get(name: str) -> StudyRun:
     if name not in _RUNLOCAL:
-      study = studies.get(name)
+      study = study_record(name)
       config = ReadTracker(study.get_config('runlocal'))
       out = io.StringIO()
       with contextlib.redirect_stdout(out):
@@ -117,8 +115,13 @@ def runlocal(lecture_dir, tfds_dir):
 
 def unread_fields(run: StudyRun, name: str) -> set:
   """Fields of the study's config that its :runlocal run never read."""
-  from deepvsshallow import studies
-  return set(studies.get(name).get_config('runlocal').keys()) - run.reads
+  return set(study_record(name).get_config('runlocal').keys()) - run.reads
+
+
+def study_record(name: str):
+  """The study's record, importing only its own package."""
+  import importlib
+  return importlib.import_module(f'deepvsshallow.studies.{name}').STUDY
 
 
 @pytest.fixture

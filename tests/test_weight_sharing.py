@@ -8,12 +8,14 @@ import os
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import launch, refused, study_run
+from conftest import launch, refused, unread_fields
 from flax import nnx
 
 from deepvsshallow import models, params
 from deepvsshallow.studies import weight_sharing
-from experiments.configs import weight_sharing as ws_config
+from deepvsshallow.studies.weight_sharing import experiment, report
+
+ws_config = weight_sharing.config
 
 
 
@@ -29,8 +31,8 @@ def _abstract(fn):
     ('logistic', {}, 410), ('mlp', {'width': 100}, 15_210),
     ('cnn', {'channels': 25}, 5_210), ('gru', {'hidden': 6}, 5_134)])
 def test_paper_sizes_have_the_papers_counts(family, knob, paper):
-  model = weight_sharing.Model(family, 'paper', knob,
-                               weight_sharing.count(family, knob))
+  model = experiment.Model(family, 'paper', knob,
+                               experiment.count(family, knob))
   assert model.param_count == paper
   assert _count(_abstract(model.build())) == paper
 
@@ -39,8 +41,8 @@ def test_paper_sizes_have_the_papers_counts(family, knob, paper):
 def test_closed_forms_equal_the_models_at_other_sizes(family):
   key = {'mlp': 'width', 'cnn': 'channels', 'gru': 'hidden'}[family]
   for value in (1, 3, 17):
-    model = weight_sharing.Model(family, 'x', {key: value},
-                                 weight_sharing.count(family, {key: value}))
+    model = experiment.Model(family, 'x', {key: value},
+                                 experiment.count(family, {key: value}))
     assert _count(_abstract(model.build())) == model.param_count
   assert params.gru_param_count(40, 6, 10, bidirectional=False) == (
       _count(_abstract(lambda rngs: models.GRU(40, 10, bidirectional=False,
@@ -49,12 +51,12 @@ def test_closed_forms_equal_the_models_at_other_sizes(family):
 
 def test_budget_sizes_are_nearest_to_the_budget():
   c = ws_config.get_config('')
-  grid = weight_sharing.build_models(c)
+  grid = experiment.build_models(c)
   for m in grid:
     if 'budget' in m.size:
       key, value = next(iter(m.knob.items()))
       for other in (value - 1, value + 1):
-        assert abs(weight_sharing.count(m.family, {key: other}) - c.budget) \
+        assert abs(experiment.count(m.family, {key: other}) - c.budget) \
             >= abs(m.param_count - c.budget)
   # CNN and GRU at the paper's size are the budget size too: merged.
   sizes = {(m.family, m.size) for m in grid}
@@ -138,34 +140,75 @@ def test_the_lectures_weight_sharing_counts():
 
 
 @pytest.mark.slow
-def test_launcher_end_to_end(lecture_runlocal):
-  workdir, _ = study_run(lecture_runlocal, 'weight_sharing')
-  assert sorted(os.listdir(workdir)) == ['config.json', 'populations',
-                                         'results.json', 'results.md',
-                                         'results.png', 'tensorboard',
-                                         'trials.jsonl']
-  summary = json.loads((workdir / 'results.json').read_text())
+def test_runlocal_end_to_end(runlocal):
+  run = runlocal('weight_sharing')
+  assert sorted(os.listdir(run.workdir)) == ['config.json', 'populations',
+                                             'results.json', 'results.md',
+                                             'results.png', 'tensorboard',
+                                             'trials.jsonl']
+  assert not unread_fields(run, 'weight_sharing')
+  summary = json.loads((run.workdir / 'results.json').read_text())
   config = ws_config.get_config('runlocal')
   rows = summary['rows']
   assert len(rows) == len(config.datasets) * len(
-      weight_sharing.build_models(config))
+      experiment.build_models(config))
   assert all(r['status'] == 'done' and 0 <= r['test_error_mean'] <= 1
-             for r in rows)
-  md = (workdir / 'results.md').read_text()
-  assert '| model | size | params |' in md and 'when shuffled' in md
+             and len(r['test_per_seed']) == config.num_seeds for r in rows)
+  for r in rows:
+    np.testing.assert_allclose(np.mean(r['test_per_seed']),
+                               r['test_error_mean'])
+  # One verdict line per model present on both datasets.
+  verdict = report.verdict(rows, summary['datasets'])
+  assert verdict.count('\n- ') + 1 == len(rows) // 2
+  assert report.headline(summary).count('params') == len(rows) // 2
 
 
-@pytest.mark.parametrize('overrides,message', [
-    (dict(families=('logistic', 'transformer')), 'config.families must be'),
-    (dict(sizes=('huge',)), 'config.sizes must be'),
-    (dict(datasets=('digits',)), 'not an MNIST-1D variant'),
-    (dict(budget=10), 'budget must be an integer >= 500'),
+def _row(dataset, errors):
+  return {'dataset': dataset, 'model': 'cnn channels 25', 'family': 'cnn',
+          'size': 'paper', 'param_count': 5210, 'status': 'done',
+          'test_error_mean': float(np.mean(errors)),
+          'test_per_seed': list(errors)}
+
+
+@pytest.mark.parametrize('plain,shuffled,outcome', [
+    ((0.10, 0.11, 0.09), (0.45, 0.44, 0.46), 'supported'),
+    ((0.45, 0.44, 0.46), (0.10, 0.11, 0.09), 'contradicted'),
+    ((0.10, 0.30, 0.20), (0.20, 0.10, 0.30), 'inconclusive'),
 ])
-def test_bad_config_is_one_usage_line_and_writes_nothing(overrides, message,
+def test_the_shuffling_verdict_reaches_each_outcome(plain, shuffled, outcome):
+  rows = [_row('mnist1d', plain), _row('mnist1d_shuffled', shuffled)]
+  c = report.shuffling_hurts(*rows)
+  assert c.verdict == outcome
+  assert c.difference == pytest.approx(np.mean(plain) - np.mean(shuffled))
+  assert report.verdict(rows, ['mnist1d', 'mnist1d_shuffled']).endswith(
+      f': {outcome}.')
+  assert report.verdict(rows, ['mnist1d']) == ''   # Nothing to compare.
+
+
+def test_the_anchor_is_the_papers_table():
+  from deepvsshallow import reference
+  table = {r['dataset']: r for r in reference.load_csv(
+      'mnist1d2020_models.csv')}
+  anchor = weight_sharing.STUDY.chapter.anchor
+  for family, label in (('logistic', 'logistic'), ('mlp', 'MLP'),
+                        ('cnn', 'CNN'), ('gru', 'GRU')):
+    assert f'{label} {table["mnist1d"][family]}%' in anchor
+  assert f'CNN {table["mnist1d_shuffled"]["cnn"]}%' in anchor
+
+
+@pytest.mark.parametrize('overrides,field', [
+    (dict(families=('logistic', 'transformer')), 'families'),
+    (dict(sizes=('huge',)), 'sizes'),
+    (dict(datasets=('digits',)), 'datasets'),
+    (dict(budget=10), 'budget'),
+])
+def test_bad_config_is_one_usage_line_and_writes_nothing(overrides, field,
                                                          tmp_path):
   config = ws_config.get_config('')
   config.update(overrides)
-  assert message in refused(weight_sharing.train_and_evaluate, config, tmp_path / 'never_created')
+  message = refused(weight_sharing.train_and_evaluate, config,
+                    tmp_path / 'never_created')
+  assert message.startswith(f'config.{field}')
 
 
 def test_unknown_family_from_the_launcher_is_exit_2(tmp_path):
@@ -176,5 +219,5 @@ def test_unknown_family_from_the_launcher_is_exit_2(tmp_path):
       timeout=120)
   assert proc.returncode == 2
   lines = [l for l in proc.stderr.splitlines() if l.strip()]
-  assert len(lines) == 1 and 'families' in lines[0]
+  assert len(lines) == 1 and 'config.families' in lines[0]
   assert not (tmp_path / 'never').exists()
