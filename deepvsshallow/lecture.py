@@ -67,7 +67,7 @@ def get_config(arg: str = ''):
   Command:
     python experiments/lecture.py --workdir=runs/lecture
     ...lecture.py --config=:runlocal   every study's smoke config (CI runs it)
-    --config.studies="('optimism', 'architecture_search')"   a few chapters
+    --config.studies="('NAME', 'NAME')"   a few chapters (names: the registry)
 
   Run it again on the same workdir to resume: finished studies are kept, a
   study cut off mid-run is run again, and the report is rebuilt.

@@ -1,4 +1,4 @@
-"""What a representation holds: probes, separation scores, projections and
+"""What a representation holds: probes, how far apart classes lie, projections and
 group accuracies, written once for every study that looks inside a net.
 
 Conventions: features are float arrays `features_ND` (N examples, D

@@ -6,22 +6,35 @@ reader never sees half a file and a crash leaves the previous version.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
 from typing import Iterable, Sequence
 
+from deepvsshallow.errors import UsageError
+
 
 def atomic_write(path: str, data: str | bytes) -> None:
+  """Writes `path` whole or not at all. A full disk (or quota) is one
+  UsageError line naming the path; no temporary file is left."""
   directory = os.path.dirname(os.path.abspath(path))
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-')
   try:
-    with os.fdopen(fd, 'wb') as f:
-      f.write(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
-  except BaseException:
-    os.unlink(tmp)
-    raise
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-')
+    try:
+      with os.fdopen(fd, 'wb') as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+      os.replace(tmp, path)
+    except BaseException:
+      os.unlink(tmp)
+      raise
+  except OSError as e:
+    if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+      raise
+    raise UsageError(f'no space left on the device to write {path}; free '
+                     'some space (or pass another --workdir) and run the '
+                     'same command again: finished populations are kept.'
+                     ) from None
 
 
 def write_json(path: str, obj) -> None:

@@ -1,9 +1,9 @@
 """The shared runner: what every study does the same way, written once.
 
-A study's `train_and_evaluate(config, workdir)` reads as its own grid, models
-and report, around a `Run`:
+A study's `experiment.run(run)` reads as its own grid, models and report,
+around the `Run` its record opens (`study.Study.train_and_evaluate`):
 
-  with runner.Run('my_study', config, workdir, check=check_config) as run:
+  def run(run: runner.Run) -> dict:
     dataset = run.load_dataset()
     picked = run.train_all([runner.Population(name, model_fn, dataset,
                                               info={...}) for ...])
@@ -11,27 +11,24 @@ and report, around a `Run`:
     rows = [{**p.info, **run.test_summary(p, test)} for p in picked]
     return run.finish({'rows': rows}, render=..., figures={...})
 
-`Run` owns:
-  * the one validation pass: the shared fields (`config.check_common`) and the
-    study's `check(config, problems)`, every problem one line, before anything
-    is loaded or written;
-  * the workdir contract: created at the start (a path that cannot be made is
-    a usage error), and removed again if a usage error stops the run before
-    it wrote anything;
-  * trials.jsonl: one complete JSON line per trial (the full config, status
-    done or diverged, metrics), appended as each population finishes;
-  * compiling ahead: while one population trains, worker threads compile the
-    next ones' programs (training, and the fixed-shape test evaluation), so
-    compilation overlaps training instead of adding to it;
-  * the pick on validation, keeping only the picked members' parameters;
-  * reading test once, after all training (training after it is an error);
-  * the summary: results.json (with platform, versions, matmul precision and
-    compile time), results.md and the PNG figures, all written atomically;
+The parts, each on its own:
+  * `Run`: the one validation pass (the study's schema: every problem one
+    line, before anything is loaded or written), the workdir (removed again
+    if a usage error stops the run before it wrote anything), reading test
+    once after all training, and the summary (results.json, results.md,
+    figures, all written atomically);
+  * `Run._plan`: what to train, what is already saved (`store`: resume after
+    a kill, array tasks sharing a workdir), which array task trains what;
+  * `CompileAhead`: while one population trains, worker threads compile the
+    next ones' programs (training, and the fixed-shape evaluation);
+  * `Picked`: the pick on validation, keeping the picked members'
+    parameters, and the one way to evaluate them (`evaluate`,
+    `evaluate_all`);
+  * `store.encode_population` / `decode_population`: the saved files;
   * several processes (`jax.distributed`): every process runs the same
     study, each population spans every device of every process, and only
-    process 0 writes or prints;
-  * checkpoints inside a population, every `config.checkpoint_every` epochs
-    (`checkpoints.py`), so a killed long trial resumes where it was.
+    process 0 writes or prints; checkpoints inside a population every
+    `config.checkpoint_every` epochs (`checkpoints.py`).
 """
 
 from __future__ import annotations
@@ -142,6 +139,52 @@ class Population:
             self.evaluate_pick)
 
 
+@dataclasses.dataclass(frozen=True)
+class Planned:
+  """A population's place in the run: its members, the key of its compiled
+  program, its file key and fingerprint, and its saved result if any."""
+  population: Population
+  settings: train.TrainSettings
+  seeds: list[int]
+  lrs: list[float]
+  program_key: tuple
+  key: str                 # Its place in the run's order: populations/<key>.npz
+  fp: str                  # What it is: a saved file counts only if it matches.
+  saved: dict | None
+
+
+class CompileAhead:
+  """Worker threads that compile programs while earlier populations train,
+  one program per key for the whole run: a shape seen before (in this call
+  or an earlier one) is not compiled again. Used as `with compiler:` around
+  each batch of populations; leaving it cancels what was not started."""
+
+  def __init__(self):
+    self._programs = {}   # program_key -> future.
+    self._pool = None
+
+  def __enter__(self) -> 'CompileAhead':
+    self._pool = concurrent.futures.ThreadPoolExecutor(
+        compile_workers(), thread_name_prefix='compile')
+    return self
+
+  def submit(self, program_key, fn, *args) -> concurrent.futures.Future:
+    if program_key not in self._programs:
+      self._programs[program_key] = self._pool.submit(fn, *args)
+    return self._programs[program_key]
+
+  def __exit__(self, *_) -> None:
+    for program_key, f in list(self._programs.items()):
+      if f.cancel():
+        del self._programs[program_key]
+    self._pool.shutdown()
+    self._pool = None
+
+
+def _abstract(model_fn):
+  return nnx.eval_shape(lambda: model_fn(rngs=nnx.Rngs(0)))
+
+
 def compile_workers() -> int:
   """Threads that compile ahead: every core but the one that trains."""
   cores = (len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity')
@@ -199,14 +242,18 @@ class Run:
                        'multi-process run.')
     self._created = _make_workdir(self.workdir)
     self.store = store_lib.Store(self.workdir, writer=self.lead)
-    self.resumed = self.store.claim(study, config.to_dict(),
-                                    self.execution.allow_config_change)
+    try:
+      self.resumed = self.store.claim(study, config.to_dict(),
+                                      self.execution.allow_config_change)
+    except UsageError:
+      self.__exit__(UsageError, UsageError(''), None)
+      raise
     self.settings = train.TrainSettings.from_config(config)
     self.member_seeds, self.member_lrs = candidate_grid(
         config.learning_rates, config.num_seeds)
     self._test_read = False
     self.trials_path = os.path.join(self.workdir, 'trials.jsonl')
-    self._programs = {}   # program_key -> future of (program, evaluator).
+    self._compiler = CompileAhead()
     self._seq = 0         # Populations so far, in the run's order.
     self._done = []       # Keys of this run's populations, trained or loaded.
     self._data_hashes = {}
@@ -267,8 +314,28 @@ class Run:
     if self._test_read:
       raise RuntimeError('training after test was read: every population '
                          'must train before Run.read_test.')
-    # Each population's place in the run and its fingerprint: a saved one
-    # (an earlier, cut-off run; another array task) is loaded, not trained.
+    plan = self._plan(populations)
+    mine = [q for q in plan
+            if q.saved is None and self.execution.mine(int(q.key))]
+    picked = {}
+    with self._compiler as compiler:
+      futures = {q.key: compiler.submit(q.program_key, self._compile,
+                                        q.population) for q in mine}
+      for q in mine:
+        picked[q.key] = self._train(q, *futures[q.key].result())
+    for q in plan:
+      if q.key not in picked and q.saved is not None:
+        picked[q.key] = self._restore(q)
+      if q.key in picked:
+        self._done.append(q.key)
+    if len(picked) < len(plan):   # Another task's, not saved yet.
+      raise store_lib.TaskDone()
+    return [picked[q.key] for q in plan]
+
+  def _plan(self, populations: Sequence[Population]) -> list['Planned']:
+    """Each population's place in the run, fingerprint and saved result: a
+    saved one (an earlier, cut-off run; another array task) is loaded, not
+    trained."""
     plan = []
     for p in populations:
       settings = p.settings or self.settings
@@ -279,43 +346,16 @@ class Run:
                                  json.dumps(p.info, sort_keys=True,
                                             default=str),
                                  self._data_hash(p.dataset))
-      plan.append((p, program_key, key, fp, self.store.load(key, fp)))
+      plan.append(Planned(p, settings, seeds, lrs, program_key, key, fp,
+                          self.store.load(key, fp)))
       self._seq += 1
     if jax.process_count() > 1:   # Each process looked on its own.
       from jax.experimental import multihost_utils
       multihost_utils.assert_equal(
-          np.asarray([saved is None for *_, saved in plan]),
+          np.asarray([q.saved is None for q in plan]),
           'processes see different saved populations: the workdir must be '
           'on a filesystem every process shares')
-    mine = [i for i, (_, _, key, _, saved) in enumerate(plan)
-            if saved is None and self.execution.mine(int(key))]
-    picked = [None] * len(plan)
-    with concurrent.futures.ThreadPoolExecutor(
-        compile_workers(), thread_name_prefix='compile') as pool:
-      futures = {}
-      for i in mine:
-        p, program_key = plan[i][:2]
-        # One program per key for the whole run: a shape seen before (in
-        # this call or an earlier one) is not compiled again.
-        if program_key not in self._programs:
-          self._programs[program_key] = pool.submit(self._compile, p)
-        futures[i] = self._programs[program_key]
-      try:
-        for i in mine:
-          p, _, key, fp, _ = plan[i]
-          picked[i] = self._train(p, *futures[i].result(), key=key, fp=fp)
-      finally:
-        for program_key, f in list(self._programs.items()):
-          if f.cancel():
-            del self._programs[program_key]
-    for i, (p, _, key, _, saved) in enumerate(plan):
-      if picked[i] is None and saved is not None:
-        picked[i] = self._restore(p, saved)
-      if picked[i] is not None:
-        self._done.append(key)
-    if any(x is None for x in picked):   # Another task's, not saved yet.
-      raise store_lib.TaskDone()
-    return picked
+    return plan
 
   def _data_hash(self, dataset: data_lib.Dataset) -> str:
     """What the data is, not just its shape: a changed dataset, split or
@@ -330,101 +370,91 @@ class Run:
     return self._data_hashes[key]
 
   def _compile(self, population: Population):
+    """(training program, evaluation program), both compiled."""
     settings = population.settings or self.settings
     seeds, lrs = population.seeds_and_lrs(self)
     program = train.make_program(population.model_fn, population.dataset,
                                  settings, population.task)
     train.compile_program(program, population.dataset, seeds, lrs)
-    abstract = nnx.eval_shape(lambda: population.model_fn(rngs=nnx.Rngs(0)))
-    _, params, rest = nnx.split(abstract, nnx.Param, ...)
-    # The picked candidate's replicates: members sharing a learning rate.
-    replicates = max(collections.Counter(lrs).values())
-    picked = lambda tree: jax.tree.map(
-        lambda x: jax.ShapeDtypeStruct((replicates, *x.shape), x.dtype),
-        tree)
-    split = population.dataset.train
     evaluator = train.EvalProgram(program.step_def, settings)
     if population.evaluate_pick:
+      _, params, rest = nnx.split(_abstract(population.model_fn), nnx.Param,
+                                  ...)
+      # The picked candidate's replicates: members sharing a learning rate.
+      replicates = max(collections.Counter(lrs).values())
+      picked = lambda tree: jax.tree.map(
+          lambda x: jax.ShapeDtypeStruct((replicates, *x.shape), x.dtype),
+          tree)
+      split = population.dataset.train
       evaluator.compile(picked(params), picked(rest), split.inputs.shape[1:],
                         split.inputs.dtype, split.targets.shape[1:],
                         split.targets.dtype)
     return program, evaluator
 
-  def _train(self, population: Population, program: train.PopulationProgram,
-             evaluator: train.EvalProgram, *, key: str, fp: str) -> Picked:
+  def _train(self, q: 'Planned', program: train.PopulationProgram,
+             evaluator: train.EvalProgram) -> Picked:
     t0 = time.time()
-    name = population.name
-    param_count = params_lib.model_param_count(population.model_fn)
-    info = {'param_count': param_count, **population.info}
-    seeds, lrs = population.seeds_and_lrs(self)
-    settings = population.settings or self.settings
+    population, seeds, lrs = q.population, q.seeds, q.lrs
+    info = {'param_count': params_lib.model_param_count(population.model_fn),
+            **population.info}
     every = self.config.checkpoint_every
     # The device count sets how the population is padded, hence the saved
     # shapes: another count starts afresh.
-    devices = jax.device_count() if settings.shard else 1
+    devices = jax.device_count() if q.settings.shard else 1
     checkpoint = checkpoints.Checkpoint(os.path.join(
-        self.workdir, 'checkpoints', f'{key}.{fp}.d{devices}'),
+        self.workdir, 'checkpoints', f'{q.key}.{q.fp}.d{devices}'),
         every) if every else None
     try:
       result = train.train_population(
-          population.model_fn, population.dataset, seeds, lrs, settings,
+          population.model_fn, population.dataset, seeds, lrs, q.settings,
           program=program, checkpoint=checkpoint,
-          desc=f'{name} ({param_count:,} params)')
+          desc=f'{population.name} ({info["param_count"]:,} params)')
     finally:
       if checkpoint is not None:
         checkpoint.close()
-    metric = result.step_def.task.select_on
-    records = []
-    for m, (seed, lr) in enumerate(zip(seeds, lrs)):
-      records.append({
-          'trial': f'{name}/lr={lr:g}/seed={seed}', 'name': name, **info,
-          'learning_rate': lr, 'seed': seed,
-          'status': 'diverged' if result.diverged[m] else 'done',
-          'config': self.config.to_dict(),
-          'metrics': {
-              f'best_val_{metric}': _finite_or_none(result.best_val[m]),
-              'best_epoch': int(result.best_epoch[m]),
-              'final_train_loss': _finite_or_none(result.final_train_loss[m]),
-              'epochs_run': result.epochs_run}})
+    records = self._records(population.name, info, result, seeds, lrs)
     if self.lead:
-      write_tensorboard(os.path.join(self.workdir, 'tensorboard', key), name,
-                        result, seeds, lrs, metric)
+      write_tensorboard(os.path.join(self.workdir, 'tensorboard', q.key),
+                        population.name, result, seeds, lrs,
+                        result.step_def.task.select_on)
     # Whole or absent (written, then renamed): a kill leaves no half of it.
-    self.store.save(key, fp, _result_arrays(result, records))
-    self.store.write_trials(self._done + [key])
+    self.store.save(q.key, q.fp, store_lib.encode_population(result, records))
+    self.store.write_trials(self._done + [q.key])
     if checkpoint is not None and self.lead:
-      checkpoints.remove(os.path.join(self.workdir, 'checkpoints'), key)
+      checkpoints.remove(os.path.join(self.workdir, 'checkpoints'), q.key)
     how = f'{time.time() - t0:.1f}s'
     if result.resumed_from:
       how += f', resumed at epoch {result.resumed_from} from its checkpoint'
     return self._picked(population, info, result, evaluator, lrs, how)
 
-  def _restore(self, population: Population, saved: dict) -> Picked:
+  def _records(self, name: str, info: dict, result: train.PopulationResult,
+               seeds, lrs) -> list[dict]:
+    """One trial record per member: its config, status and metrics."""
+    metric = result.step_def.task.select_on
+    return [{
+        'trial': f'{name}/lr={lr:g}/seed={seed}', 'name': name, **info,
+        'learning_rate': lr, 'seed': seed,
+        'status': 'diverged' if result.diverged[m] else 'done',
+        'config': self.config.to_dict(),
+        'metrics': {
+            f'best_val_{metric}': _finite_or_none(result.best_val[m]),
+            'best_epoch': int(result.best_epoch[m]),
+            'final_train_loss': _finite_or_none(result.final_train_loss[m]),
+            'epochs_run': result.epochs_run}}
+            for m, (seed, lr) in enumerate(zip(seeds, lrs))]
+
+  def _restore(self, q: 'Planned') -> Picked:
     """A population trained before (this workdir, or another array task)."""
-    settings = population.settings or self.settings
+    population = q.population
     program = train.make_program(population.model_fn, population.dataset,
-                                 settings, population.task)
-    abstract = nnx.eval_shape(lambda: population.model_fn(rngs=nnx.Rngs(0)))
-    _, params, rest = nnx.split(abstract, nnx.Param, ...)
-    leaves = lambda prefix: [saved[f'{prefix}{i}'] for i in range(
-        len(jax.tree.leaves(params if prefix == 'params/' else rest)))]
-    result = train.PopulationResult(
-        step_def=program.step_def,
-        best_params=jax.tree.unflatten(jax.tree.structure(params),
-                                       leaves('params/')),
-        best_rest=jax.tree.unflatten(jax.tree.structure(rest),
-                                     leaves('rest/')),
-        best_val=saved['best_val'], best_epoch=saved['best_epoch'],
-        final_train_loss=saved['final_train_loss'],
-        diverged=saved['diverged'], epochs_run=int(saved['epochs_run']),
-        history={'train_loss': saved['history/train_loss'],
-                 'val': saved['history/val']})
+                                 q.settings, population.task)
+    result = store_lib.decode_population(
+        q.saved, program.step_def, _abstract(population.model_fn))
     info = {'param_count': params_lib.model_param_count(population.model_fn),
             **population.info}
-    _, lrs = population.seeds_and_lrs(self)
     return self._picked(population, info, result,
-                        train.EvalProgram(program.step_def, settings), lrs,
-                        'resumed from disk')
+                        train.EvalProgram(program.step_def, q.settings),
+                        q.lrs, 'resumed from disk')
 
   def _picked(self, population, info, result, evaluator, lrs,
               how: str) -> Picked:
@@ -519,22 +549,6 @@ def write_tensorboard(logdir: str, name: str, result: train.PopulationResult,
           value = float(values[epoch, m])
           if np.isfinite(value):
             writer.add_scalar(tag, value, epoch + 1)
-
-
-def _result_arrays(result: train.PopulationResult, records) -> dict:
-  """A population's result as flat arrays (parameters as their leaves)."""
-  arrays = {'best_val': result.best_val, 'best_epoch': result.best_epoch,
-            'final_train_loss': result.final_train_loss,
-            'diverged': result.diverged,
-            'epochs_run': np.asarray(result.epochs_run),
-            'history/train_loss': result.history['train_loss'],
-            'history/val': result.history['val'],
-            '__records__': np.asarray([json.dumps(r) for r in records])}
-  for prefix, tree in (('params/', result.best_params),
-                       ('rest/', result.best_rest)):
-    for i, leaf in enumerate(jax.tree.leaves(tree)):
-      arrays[f'{prefix}{i}'] = np.asarray(leaf)
-  return arrays
 
 
 def _make_workdir(path: str) -> str | None:

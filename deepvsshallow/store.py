@@ -166,3 +166,47 @@ class Store:
         lines.extend(str(r) for r in self._read(path).get('__records__', []))
     report.atomic_write(os.path.join(self.workdir, 'trials.jsonl'),
                         ''.join(l + '\n' for l in lines))
+
+
+# ---------------------------------------------------------------- the codec
+# One population's result as the flat arrays of populations/<key>.npz, and
+# back: the layout is written and read here alone.
+
+def encode_population(result, records) -> dict[str, np.ndarray]:
+  """A `train.PopulationResult` and its trial records as flat arrays
+  (parameters as their leaves, in tree order)."""
+  import jax
+  arrays = {'best_val': result.best_val, 'best_epoch': result.best_epoch,
+            'final_train_loss': result.final_train_loss,
+            'diverged': result.diverged,
+            'epochs_run': np.asarray(result.epochs_run),
+            'history/train_loss': result.history['train_loss'],
+            'history/val': result.history['val'],
+            '__records__': np.asarray([json.dumps(r) for r in records])}
+  for prefix, tree in (('params/', result.best_params),
+                       ('rest/', result.best_rest)):
+    for i, leaf in enumerate(jax.tree.leaves(tree)):
+      arrays[f'{prefix}{i}'] = np.asarray(leaf)
+  return arrays
+
+
+def decode_population(saved: dict, step_def, abstract_model):
+  """`encode_population`'s arrays back as a `train.PopulationResult`;
+  `abstract_model` (from nnx.eval_shape) gives the parameters' trees."""
+  import jax
+  from flax import nnx
+  from deepvsshallow import train
+  _, params, rest = nnx.split(abstract_model, nnx.Param, ...)
+
+  def tree(prefix, like):
+    structure = jax.tree.structure(like)
+    return jax.tree.unflatten(structure, [
+        saved[f'{prefix}{i}'] for i in range(structure.num_leaves)])
+  return train.PopulationResult(
+      step_def=step_def, best_params=tree('params/', params),
+      best_rest=tree('rest/', rest), best_val=saved['best_val'],
+      best_epoch=saved['best_epoch'],
+      final_train_loss=saved['final_train_loss'], diverged=saved['diverged'],
+      epochs_run=int(saved['epochs_run']),
+      history={'train_loss': saved['history/train_loss'],
+               'val': saved['history/val']})

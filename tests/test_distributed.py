@@ -54,9 +54,8 @@ def test_four_devices_agree_with_one_to_float_rounding(tmp_path, four_devices):
   """The reference above against this process (one device, members
   batched together): a bug common to every sharded run shows here."""
   import numpy as np
-  from experiments.configs import deep_vs_shallow as config_file
   from deepvsshallow.studies import deep_vs_shallow
-  config = config_file.get_config('digits,runlocal')
+  config = deep_vs_shallow.STUDY.get_config('digits,runlocal')
   config.update(depths=(1,), budgets=(), linear_baseline=False, mimic=False)
   deep_vs_shallow.train_and_evaluate(config, str(tmp_path))
   with np.load(tmp_path / 'populations' / '0000.npz') as a, np.load(

@@ -1,68 +1,73 @@
-"""Selection studies (optimism, architecture search) and the lecture report:
-checks, splits, and end-to-end runs."""
+"""The lecture: its registry of studies, its report, resuming, and the
+one-line errors."""
 
 import json
 import os
 import shutil
+import subprocess
+import sys
 
-import numpy as np
 import pytest
 
-from conftest import launch, refused, study_run
-from deepvsshallow import data, lecture, report
-from deepvsshallow.studies import architecture_search, optimism
-from experiments.configs import architecture_search as search_config
-from experiments.configs import lecture as lecture_config
-from experiments.configs import optimism as optimism_config
+from conftest import ROOT, launch
+from deepvsshallow import lecture, report, studies
+from deepvsshallow.errors import UsageError
+from deepvsshallow.runner import Execution
+
+ALL = studies.names()
 
 
-@pytest.mark.parametrize('overrides,message', [
-    (dict(ks=(1, 2, 1024)), 'K=1024 > the pool of 8 candidates'),
-    (dict(budget=50), 'is below the smallest architecture (depth 4'),
-    (dict(lr_range=(0.1, 0.01)), 'lr_range must be (low, high)'),
-    (dict(datasets=('mnist1d', 'imagenet')), "unknown dataset 'imagenet'"),
-])
-def test_optimism_refuses_bad_configs(tmp_path, overrides, message):
-  config = optimism_config.get_config('runlocal')
-  config.update(overrides)
-  assert message in refused(optimism.train_and_evaluate, config,
-                            tmp_path / 'never')
+def test_the_registry_lists_each_study_once_with_its_own_record():
+  registry = studies.registry()
+  assert len(ALL) == 10 and len(set(ALL)) == 10
+  for name, study in registry.items():
+    assert study.name == name
+    assert study.chapter.title and study.chapter.claim and study.chapter.anchor
+    # Each default and :runlocal config passes its own schema.
+    for arg in ('', 'runlocal'):
+      assert study.fields.problems(study.get_config(arg)) == [], (name, arg)
+    assert study.config_file.endswith(
+        os.path.join('studies', name, 'config.py'))
+  with pytest.raises(UsageError) as e:
+    studies.get('astrology')
+  assert '\n' not in str(e.value) and all(n in str(e.value) for n in ALL)
 
 
-def test_select_and_holdout_halves_partition_validation():
-  x = np.arange(20)[:, None].astype(np.float32)
-  ds = data.in_memory('toy', data.Split(x, np.arange(20) % 2),
-                      data.Split(x[:4], np.zeros(4, np.int64)),
-                      val_fraction=0.5, split_seed=0,
-                      input_convention='float', task='classification',
-                      num_classes=2)
-  select, holdout = optimism.split_validation(ds, seed=3)
-  a, b = select.validation.inputs[:, 0], holdout.inputs[:, 0]
-  assert len(a) == len(b) == 5 and not set(a) & set(b)
-  assert sorted([*a, *b]) == sorted(ds.validation.inputs[:, 0])
-  np.testing.assert_array_equal(select.train.inputs, ds.train.inputs)
+def test_no_module_outside_studies_names_a_study():
+  package = os.path.join(ROOT, 'deepvsshallow')
+  for folder in (package, os.path.join(package, 'ops')):
+    for file in sorted(os.listdir(folder)):
+      if file.endswith('.py'):
+        text = open(os.path.join(folder, file)).read()
+        named = [n for n in ALL if n in text]
+        assert not named, (file, named)
 
 
-def test_noise_sigma_recovers_a_known_noise():
-  rng = np.random.default_rng(0)
-  true = rng.uniform(0.2, 0.4, 4000)
-  val = true + 0.02 * rng.normal(size=4000)
-  holdout = true + 0.02 * rng.normal(size=4000)
-  assert optimism.noise_sigma(val, holdout) == pytest.approx(0.02, rel=0.08)
-
-
-@pytest.mark.parametrize('overrides,message', [
-    (dict(generations=0), 'generations must be an integer >= 1'),
-    (dict(budget=100), 'below the smallest architecture'),
-    (dict(sample_size=9), 'sample_size=9 is larger than'),
-    (dict(methods=('evolution', 'annealing')), "unknown 'annealing'"),
-])
-def test_architecture_search_refuses_bad_configs(tmp_path, overrides,
-                                                 message):
-  config = search_config.get_config('runlocal')
-  config.update(overrides)
-  assert message in refused(architecture_search.train_and_evaluate, config,
-                            tmp_path / 'never')
+def test_importing_the_package_leaves_jax_state_unchanged():
+  """A jitted jax.random.bits lowers the same before and after importing
+  every module (the Threefry lowering is switched on by runtime.setup)."""
+  code = '''
+import importlib, pkgutil, jax, jax.numpy as jnp
+hlo = lambda: jax.jit(lambda k: jax.random.bits(k, (4,))).lower(
+    jax.random.key(0)).as_text()
+before = hlo()
+import deepvsshallow
+names = [m.name for m in pkgutil.walk_packages(deepvsshallow.__path__,
+                                               'deepvsshallow.')]
+for name in names:
+  if not name.endswith('__main__'):
+    importlib.import_module(name)
+assert len(names) > 40, names
+print(hlo() == before)
+from deepvsshallow import runtime
+runtime.setup(compilation_cache=False)
+print(hlo() == before)
+'''
+  out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                       text=True, timeout=300, cwd=ROOT)
+  assert out.returncode == 0, out.stderr[-2000:]
+  # Unchanged by the imports; changed (our lowering) by the explicit call.
+  assert out.stdout.split() == ['True', 'False']
 
 
 def test_an_unknown_study_is_one_line_and_exit_2(tmp_path):
@@ -70,76 +75,59 @@ def test_an_unknown_study_is_one_line_and_exit_2(tmp_path):
                 f'--workdir={tmp_path / "never"}', timeout=120)
   assert proc.returncode == 2, proc.stderr
   lines = [l for l in proc.stderr.splitlines() if l.strip()]
-  assert len(lines) == 1 and "unknown 'astrology'" in lines[0]
+  assert len(lines) == 1 and lines[0].startswith('error: config.studies')
   assert not (tmp_path / 'never').exists()
+
+
+def test_python_m_deepvsshallow_names_the_studies_when_given_none(tmp_path):
+  proc = subprocess.run([sys.executable, '-m', 'deepvsshallow', '--x'],
+                        capture_output=True, text=True, timeout=120)
+  assert proc.returncode == 2
+  lines = [l for l in proc.stderr.splitlines() if l.strip()]
+  assert len(lines) == 1 and all(n in lines[0] for n in ALL)
 
 
 def test_the_report_lists_every_study_and_links_every_figure(tmp_path,
                                                              monkeypatch):
   """Chapters with results get their verdict, report and every figure;
   chapters without are listed as not run."""
-  for chapter in lecture.CHAPTERS[:3]:
-    sub = tmp_path / chapter.study
+  registry = studies.registry()
+  chapters = [s.__class__(**{**s.__dict__, 'headline': lambda summary: (
+      f'verdict of {summary["fake"]}')}) for s in registry.values()]
+  for s in chapters[:3]:
+    sub = tmp_path / s.name
     sub.mkdir()
-    report.write_json(str(sub / 'results.json'), {'fake': chapter.study})
-    (sub / 'results.md').write_text(
-        f'# {chapter.study}\n\n![main](results.png)\n')
+    report.write_json(str(sub / 'results.json'), {'fake': s.name})
+    (sub / 'results.md').write_text(f'# {s.name}\n\n![main](results.png)\n')
     (sub / 'results.png').write_bytes(b'png')
     (sub / 'extra.png').write_bytes(b'png')   # Not linked by its report.
-  monkeypatch.setattr(lecture.importlib, 'import_module', lambda name: type(
-      'M', (), {'headline': staticmethod(
-          lambda s: f'verdict of {s["fake"]}')}))
-  text = lecture.render_report(str(tmp_path), lecture.CHAPTERS,
-                               runlocal=False)
-  for i, chapter in enumerate(lecture.CHAPTERS, 1):
-    assert f'## {i}. {chapter.title}' in text
-  for chapter in lecture.CHAPTERS[:3]:
-    assert f'verdict of {chapter.study}' in text
-    assert f'({chapter.study}/results.png)' in text
-    assert f'({chapter.study}/extra.png)' in text
-    assert f'### {chapter.study}' in text   # Headings one level down.
-  assert text.count('not run') == len(lecture.CHAPTERS) - 3
+  text = lecture.render_report(str(tmp_path), chapters, runlocal=False)
+  for i, s in enumerate(chapters, 1):
+    assert f'## {i}. {s.chapter.title}' in text
+  for s in chapters[:3]:
+    assert f'verdict of {s.name}' in text
+    assert f'({s.name}/results.png)' in text
+    assert f'({s.name}/extra.png)' in text
+    assert f'### {s.name}' in text   # Headings one level down.
+  assert text.count('not run') == len(chapters) - 3
 
 
 @pytest.mark.slow
 def test_lecture_runlocal_lists_every_study_and_links_every_figure(
     lecture_runlocal):
   text = (lecture_runlocal / 'REPORT.md').read_text()
-  for i, chapter in enumerate(lecture.CHAPTERS, 1):
-    assert f'## {i}. {chapter.title}' in text
-    sub = lecture_runlocal / chapter.study
+  for i, s in enumerate(studies.registry().values(), 1):
+    assert f'## {i}. {s.chapter.title}' in text
+    assert s.chapter.anchor in text
+    sub = lecture_runlocal / s.name
     summary = json.loads((sub / 'results.json').read_text())
-    assert summary['study'] == chapter.study
+    assert summary['study'] == s.name
+    assert s.headline(summary).replace('|', '/') in text
     pngs = [n for n in os.listdir(sub) if n.endswith('.png')]
-    assert pngs, chapter.study
+    assert pngs, s.name
     for name in pngs:
-      assert f'({chapter.study}/{name})' in text
+      assert f'({s.name}/{name})' in text
   assert 'not run' not in text
-
-
-@pytest.mark.slow
-def test_optimism_and_search_launchers_end_to_end(lecture_runlocal):
-  workdir, output = study_run(lecture_runlocal, 'optimism')
-  summary = json.loads((workdir / 'results.json').read_text())
-  config = optimism_config.get_config('runlocal')
-  assert list(summary['datasets']) == list(config.datasets)
-  for result in summary['datasets'].values():
-    assert [r['k'] for r in result['rows']] == list(config.ks)
-    assert result['pool'] + result['diverged'] == (
-        config.pool_architectures * config.candidates_per_architecture)
-  assert '| K | picked: select err % |' in output
-  workdir, output = study_run(lecture_runlocal, 'architecture_search')
-  summary = json.loads((workdir / 'results.json').read_text())
-  config = search_config.get_config('runlocal')
-  per_search = config.population_size + (config.generations
-                                         * config.children_per_generation)
-  assert summary['candidates_per_search'] == per_search
-  assert len(summary['runs']) == len(config.methods) * config.search_seeds
-  for r in summary['runs']:
-    assert len(r['candidates']) == len(r['best_so_far']) == per_search
-    assert all(c['params'] <= config.budget for c in r['candidates'])
-    assert r['best_so_far'] == sorted(r['best_so_far'], reverse=True)
-    assert r['pick']['val_error'] == min(r['best_so_far'])
 
 
 @pytest.mark.slow
@@ -150,32 +138,27 @@ def test_the_lecture_resumes_a_study_that_was_cut_off(lecture_runlocal,
   # Cut off: the study's directory holds records but no results.json.
   os.remove(workdir / 'optimism' / 'results.json')
   before = (workdir / 'separation' / 'results.json').stat().st_mtime_ns
-  proc = launch('lecture', '--config=experiments/configs/lecture.py:runlocal',
-                f'--workdir={workdir}', env={'TFDS_DATA_DIR': tfds_dir})
+  proc = launch('lecture', '--config=:runlocal', f'--workdir={workdir}',
+                env={'TFDS_DATA_DIR': tfds_dir})
   assert proc.returncode == 0, proc.stderr[-3000:]
-  assert f'(1 studies run, {len(lecture.CHAPTERS) - 1} kept' in proc.stdout
+  assert f'(1 studies run, {len(ALL) - 1} kept' in proc.stdout
   assert (workdir / 'separation' / 'results.json').stat().st_mtime_ns == (
       before)
-  # The rerun started clean: one record per candidate, not two.
-  trials = (workdir / 'optimism' / 'trials.jsonl').read_text().splitlines()
-  config = optimism_config.get_config('runlocal')
-  assert len(trials) == (len(config.datasets) * config.pool_architectures
-                         * config.candidates_per_architecture)
-  assert lecture_config.get_config('runlocal').studies == lecture.STUDIES
+  # The rerun (its own process) loaded every saved population: the same
+  # records, one per candidate, not two.
+  assert (workdir / 'optimism' / 'trials.jsonl').read_text() == (
+      lecture_runlocal / 'optimism' / 'trials.jsonl').read_text()
+  assert lecture.get_config('runlocal').studies == ALL
 
 
-def test_a_lecture_workdir_holds_one_mode_and_no_task_runs(tmp_path,
-                                                           monkeypatch):
-  from deepvsshallow import store
-  from deepvsshallow.errors import UsageError
+def test_a_lecture_workdir_holds_one_mode_and_no_task_runs(tmp_path):
   report.write_json(str(tmp_path / 'lecture.json'), {'mode': 'runlocal'})
-  config = lecture_config.get_config('')
-  with pytest.raises(UsageError, match='holds a runlocal lecture, not a '
-                     'default one'):
+  config = lecture.get_config('')
+  with pytest.raises(UsageError, match='holds a runlocal lecture'):
     lecture.run_lecture(config, str(tmp_path))
-  monkeypatch.setattr(store, '_EXECUTION', store.Execution(0, 4))
-  with pytest.raises(UsageError, match='the lecture runs whole studies'):
-    lecture.run_lecture(config, str(tmp_path / 'other'))
+  with pytest.raises(UsageError, match='task'):
+    lecture.run_lecture(config, str(tmp_path / 'other'),
+                        execution=Execution(0, 4))
   assert not (tmp_path / 'other').exists()
 
 
@@ -183,10 +166,10 @@ def test_a_study_that_fails_beside_another_stops_the_lecture_after_it(
     tmp_path, monkeypatch):
   """Two at a time: the other study runs to the end and is kept; the
   lecture then stops with one line naming the failed study."""
-  from deepvsshallow.errors import UsageError
   ran = []
 
-  def fake_study(study, runlocal, workdir, log_path, prefix='', parallel=1):
+  def fake_study(study, runlocal, workdir, log_path, prefix='', parallel=1,
+                 allow_config_change=False):
     ran.append((study, prefix))
     if study == 'optimism':
       return 1
@@ -195,11 +178,11 @@ def test_a_study_that_fails_beside_another_stops_the_lecture_after_it(
     return 0
 
   monkeypatch.setattr(lecture, 'run_study', fake_study)
-  config = lecture_config.get_config('runlocal')
+  config = lecture.get_config('runlocal')
   config.studies = ('separation', 'optimism')
   with pytest.raises(UsageError) as e:
     lecture.run_lecture(config, str(tmp_path))
-  assert 'study optimism stopped with exit code 1' in str(e.value)
+  assert 'study optimism' in str(e.value) and '\n' not in str(e.value)
   assert sorted(ran) == [('optimism', '[optimism] '),
                          ('separation', '[separation] ')]
   assert (tmp_path / 'separation' / 'results.json').exists()
@@ -210,10 +193,36 @@ def test_a_study_that_fails_beside_another_stops_the_lecture_after_it(
   config.parallel = 1
   monkeypatch.setattr(lecture, 'run_study', lambda study, *a, **k: (
       ran.append(study) or (1 if study == 'separation' else 0)))
-  with pytest.raises(UsageError, match='study separation stopped'):
+  with pytest.raises(UsageError, match='study separation'):
     lecture.run_lecture(config, str(tmp_path / 'one'))
   assert ran == ['separation']
   config.parallel = 0
-  with pytest.raises(UsageError, match='config.parallel must be an integer '
-                     '>= 1, got 0'):
+  with pytest.raises(UsageError, match='^config.parallel'):
     lecture.run_lecture(config, str(tmp_path / 'other'))
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_temporary_file(
+    tmp_path, monkeypatch):
+  """ENOSPC while writing: one UsageError line naming the file; the
+  temporary file is gone and the previous version is intact."""
+  path = tmp_path / 'results.json'
+  path.write_text('old')
+  real_write = os.fdopen
+
+  class Full:
+    def __init__(self, fd, mode):
+      self.f = real_write(fd, mode)
+    def __enter__(self):
+      return self
+    def __exit__(self, *a):
+      self.f.close()
+    def write(self, data):
+      self.f.write(data[:3])
+      raise OSError(28, 'No space left on device')
+
+  monkeypatch.setattr(os, 'fdopen', Full)
+  with pytest.raises(UsageError) as e:
+    report.atomic_write(str(path), 'new contents')
+  assert str(path) in str(e.value) and '\n' not in str(e.value)
+  assert os.listdir(tmp_path) == ['results.json']
+  assert path.read_text() == 'old'

@@ -1,7 +1,7 @@
 """Surviving kills and sharing a workdir: resume, array tasks, atomic files.
 
-The uninterrupted reference is the session's lecture run (`lecture_runlocal`):
-the same :runlocal configs, one process each."""
+The uninterrupted reference is the session's :runlocal run of the study
+(`runlocal`)."""
 
 import json
 import os
@@ -17,7 +17,7 @@ from conftest import ROOT, launch, sweep_command
 from deepvsshallow import report, store
 
 STUDY = 'modularity'   # 6 populations in one sweep: flat, modular, 4 x ovr.
-CONFIG = f'--config=experiments/configs/{STUDY}.py:runlocal'
+CONFIG = '--config=:runlocal'
 
 
 def _popen(workdir, *flags):
@@ -45,7 +45,7 @@ def _saved(workdir):
 @pytest.mark.slow
 @pytest.mark.parametrize('kill_after', [3])
 def test_a_kill_at_any_moment_then_a_resume_equals_an_uninterrupted_run(
-    lecture_runlocal, tmp_path, kill_after):
+    runlocal, tmp_path, kill_after):
   """SIGKILL once `kill_after` populations are saved (0: while compiling or
   training the first), then the same command again."""
   workdir = tmp_path / 'run'
@@ -66,16 +66,16 @@ def test_a_kill_at_any_moment_then_a_resume_equals_an_uninterrupted_run(
   # What was saved is loaded, the rest trains: nothing twice.
   assert done.stdout.count('resumed from disk') == before
   assert len(_saved(workdir)) == 6
-  assert _rows(workdir) == _rows(lecture_runlocal / STUDY)
+  assert _rows(workdir) == _rows(runlocal(STUDY).workdir)
   records = _records(workdir)
-  reference = _records(lecture_runlocal / STUDY)
+  reference = _records(runlocal(STUDY).workdir)
   assert sorted(r['trial'] for r in records) == sorted(
       r['trial'] for r in reference)   # None lost, none repeated.
 
 
 @pytest.mark.slow
 def test_array_tasks_share_a_workdir_and_train_each_population_once(
-    lecture_runlocal, tmp_path):
+    runlocal, tmp_path):
   workdir = tmp_path / 'run'
   tasks = [_popen(workdir, f'--task_index={i}', '--num_tasks=2')
            for i in range(2)]
@@ -88,9 +88,9 @@ def test_array_tasks_share_a_workdir_and_train_each_population_once(
   final = launch(STUDY, CONFIG, f'--workdir={workdir}')
   assert final.returncode == 0, final.stderr[-3000:]
   assert final.stdout.count('resumed from disk') == 6   # Nothing retrained.
-  assert _rows(workdir) == _rows(lecture_runlocal / STUDY)
+  assert _rows(workdir) == _rows(runlocal(STUDY).workdir)
   assert sorted(r['trial'] for r in _records(workdir)) == sorted(
-      r['trial'] for r in _records(lecture_runlocal / STUDY))
+      r['trial'] for r in _records(runlocal(STUDY).workdir))
 
 
 @pytest.mark.slow
@@ -207,8 +207,8 @@ def _scalars(event_file):
 
 
 @pytest.mark.slow
-def test_tensorboard_holds_every_members_epochs(lecture_runlocal):
-  workdir = lecture_runlocal / STUDY
+def test_tensorboard_holds_every_members_epochs(runlocal):
+  workdir = runlocal(STUDY).workdir
   saved = np.load(workdir / 'populations' / '0000.npz')
   records = [json.loads(r) for r in saved['__records__']]
   for m, record in enumerate(records):

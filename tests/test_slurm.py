@@ -45,10 +45,9 @@ def _wait_for(jobs, timeout=300):
 
 @pytest.mark.slow
 def test_an_array_of_4_tasks_then_the_report_equals_one_process(
-    slurm, lecture_runlocal, tmp_path, tfds_dir):
+    slurm, runlocal, tmp_path, tfds_dir):
   workdir = tmp_path / 'run'
-  config = os.path.join(ROOT, 'experiments', 'configs',
-                        'modularity.py') + ':runlocal'
+  config = ':runlocal'
   proc = subprocess.run(
       [SUBMIT, f'--python={sys.executable}', '--array-size=4',
        os.path.join(ROOT, 'experiments', 'modularity.py'),
@@ -70,7 +69,7 @@ def test_an_array_of_4_tasks_then_the_report_equals_one_process(
   assert len(trained) == len(set(trained)) == 6, tasks
   assert report.count('resumed from disk') == 6, report
   ours = json.loads((workdir / 'results.json').read_text())['rows']
-  single = json.loads((lecture_runlocal / 'modularity' / 'results.json')
+  single = json.loads((runlocal('modularity').workdir / 'results.json')
                       .read_text())['rows']
   assert ours == single
 

@@ -131,13 +131,13 @@ def test_one_compile_per_training_run(digits):
   ds = _small(digits)
   fn = _mlp(digits, (23, 17))  # A shape no other test compiles.
   program = train.make_program(fn, ds, SETTINGS)
-  before = runner.compile_stats()['count']
+  before = runtime.compile_stats()['count']
   train.train_population(fn, ds, [0, 1], [1e-3, 1e-2], SETTINGS,
                          program=program)
-  assert runner.compile_stats()['count'] - before == 1
+  assert runtime.compile_stats()['count'] - before == 1
   train.train_population(fn, ds, [5, 6], [3e-4, 3e-2], SETTINGS,
                          program=program)
-  assert runner.compile_stats()['count'] - before == 1
+  assert runtime.compile_stats()['count'] - before == 1
 
 
 def test_chunked_run_equals_one_call(digits):
