@@ -96,6 +96,39 @@ class Picked:
                      take(self.rest))
 
 
+def describe_model_fn(fn) -> str:
+  """What a population's model is, the same in every process (its saved
+  result is found again by it): a function or class by its qualified name,
+  a functools.partial by its function and arguments. A lambda, a closure or
+  an argument that prints as an address cannot be found again on resume:
+  a UsageError says to use a functools.partial of named things."""
+  if isinstance(fn, functools.partial):
+    parts = [describe_model_fn(fn.func)]
+    parts += [_describe_arg(a) for a in fn.args]
+    parts += [f'{k}={_describe_arg(v)}' for k, v in sorted(
+        fn.keywords.items())]
+    return f'partial({", ".join(parts)})'
+  name = getattr(fn, '__qualname__', '')
+  if not name or '<' in name:
+    raise UsageError(f'model_fn {fn!r} has no stable name, so a resumed run '
+                     'could not find its saved result; pass a '
+                     'functools.partial of a module class.')
+  return f'{fn.__module__}.{name}'
+
+
+def _describe_arg(value) -> str:
+  if isinstance(value, (tuple, list)):
+    return f'({", ".join(_describe_arg(v) for v in value)},)'
+  if isinstance(value, functools.partial) or hasattr(value, '__qualname__'):
+    return describe_model_fn(value)
+  text = repr(value)
+  if ' at 0x' in text:
+    raise UsageError(f'model_fn argument {text} prints as an address, so a '
+                     'resumed run could not find its saved result; pass '
+                     'plain values or named functions.')
+  return text
+
+
 @dataclasses.dataclass(frozen=True)
 class Population:
   """One shape's candidates to train: a name, a model and a dataset."""
@@ -128,11 +161,8 @@ class Population:
     """Populations with equal keys share one compiled program: the same
     model (a functools.partial's function and arguments), the same data
     shapes, task, settings and number of members."""
-    fn = self.model_fn
-    model = (repr((fn.func, fn.args, sorted(fn.keywords.items())))
-             if isinstance(fn, functools.partial) else fn)
     ds = self.dataset
-    return (model, ds.train.inputs.shape, ds.train.inputs.dtype.str,
+    return (describe_model_fn(self.model_fn), ds.train.inputs.shape, ds.train.inputs.dtype.str,
             ds.train.targets.shape, ds.validation.inputs.shape,
             ds.validation.targets.shape, ds.input_convention,
             self.task.name if self.task else ds.task, settings, num_members,

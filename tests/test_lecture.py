@@ -33,6 +33,13 @@ def test_the_registry_lists_each_study_once_with_its_own_record():
   assert '\n' not in str(e.value) and all(n in str(e.value) for n in ALL)
 
 
+def test_the_readme_lists_the_registry_in_order():
+  text = open(os.path.join(ROOT, 'README.md')).read()
+  line = text[text.index("one package per study, in the lecture's order:"):]
+  listed = line[line.index(':') + 1:line.index('__init__.py')]
+  assert [n.strip() for n in listed.split(',')] == list(ALL)
+
+
 def test_no_module_outside_studies_names_a_study():
   package = os.path.join(ROOT, 'deepvsshallow')
   for folder in (package, os.path.join(package, 'ops')):
