@@ -1,0 +1,64 @@
+"""The runner's parts: a model described the same in every process, the
+saved-population codec, and the one way to evaluate a population."""
+
+import functools
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+from flax import nnx
+
+from conftest import ROOT
+from deepvsshallow import models, runner, store, train
+from deepvsshallow.errors import UsageError
+
+MLP = functools.partial(models.MLP, 64, (16,), 10, activation='relu')
+# Described, never built: a named function as an argument.
+DESCRIBED = functools.partial(models.MLP, 64, (16,), 10, act=jax.nn.relu)
+
+
+def test_a_model_is_described_the_same_in_another_process():
+  code = ('import functools, jax; from deepvsshallow import models, runner; '
+          'print(runner.describe_model_fn(functools.partial(models.MLP, 64, '
+          '(16,), 10, act=jax.nn.relu)))')
+  out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                       text=True, timeout=120, cwd=ROOT)
+  assert out.stdout.strip() == runner.describe_model_fn(DESCRIBED)
+  assert 'models.MLP' in out.stdout and '0x' not in out.stdout
+
+
+@pytest.mark.parametrize('fn', [
+    lambda rngs: models.MLP(64, (16,), 10, rngs=rngs),
+    functools.partial(models.MLP, 64, (16,), 10, activation=object()),
+])
+def test_a_model_that_cannot_be_found_again_is_a_usage_error(fn):
+  with pytest.raises(UsageError):
+    runner.describe_model_fn(fn)
+
+
+def test_the_codec_reads_back_what_it_wrote_and_evaluation_is_one_program(
+    digits, tmp_path):
+  settings = train.TrainSettings(num_epochs=1, batch_size=64, progress=False)
+  result = train.train_population(MLP, digits, [0, 1, 2], [1e-3, 1e-3, 3e-3],
+                                  settings)
+  records = [{'trial': i} for i in range(3)]
+  saved = store.Store(str(tmp_path))
+  saved.save('0000', 'fp', store.encode_population(result, records))
+  loaded = saved.load('0000', 'fp')
+  assert saved.load('0000', 'other') is None
+  back = store.decode_population(
+      loaded, result.step_def, nnx.eval_shape(lambda: MLP(rngs=nnx.Rngs(0))))
+  for a, b in zip(jax.tree.leaves((result.best_params, result.best_rest)),
+                  jax.tree.leaves((back.best_params, back.best_rest))):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  for name in ('best_val', 'best_epoch', 'final_train_loss', 'diverged'):
+    np.testing.assert_array_equal(getattr(result, name), getattr(back, name))
+  assert back.epochs_run == result.epochs_run
+  # Every member evaluated by one program: its validation error is the
+  # best validation error training recorded.
+  evaluator = train.EvalProgram(result.step_def, settings)
+  errors = evaluator(back.best_params, back.best_rest,
+                     digits.validation)['error']
+  np.testing.assert_allclose(errors, result.best_val, atol=1e-6)
