@@ -38,8 +38,12 @@ class Comparison:
                unit: str = '') -> str:
     """'a − b = −1.3 [−2.9, +0.2] points: inconclusive'."""
     f = lambda x: f'{scale * x:+.{2 if scale == 1 else 1}f}'
+    unit = f' {unit}' if unit else ''
+    if not np.isfinite(self.low):
+      return (f'{a} − {b} = {f(self.difference)}{unit} (fewer than 2 seeds '
+              f'a side: no interval): {self.verdict}')
     return (f'{a} − {b} = {f(self.difference)} [{f(self.low)}, '
-            f'{f(self.high)}]{" " + unit if unit else ""}: {self.verdict}')
+            f'{f(self.high)}]{unit}: {self.verdict}')
 
 
 def compare_seeds(a_S: Sequence[float], b_S: Sequence[float], *,

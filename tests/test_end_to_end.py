@@ -1,5 +1,5 @@
-"""The end-to-end study: its checks, the feature pipeline's standardisation,
-and a tiny run of the launcher."""
+"""The end-to-end study: its checks, the feature pipeline's standardisation
+(against numpy), the verdicts on constructed rows, and its :runlocal run."""
 
 import json
 import os
@@ -7,21 +7,23 @@ import os
 import numpy as np
 import pytest
 
-from conftest import refused, study_run
-from deepvsshallow import data, frontend
+from conftest import refused, unread_fields
+from deepvsshallow import data, frontend, params
 from deepvsshallow.studies import end_to_end
-from experiments.configs import end_to_end as e2e_config
+from deepvsshallow.studies.end_to_end import experiment, report
+
+e2e_config = end_to_end.config
 
 
-
-@pytest.mark.parametrize('overrides,message', [
-    (dict(classifiers=('linear', 'rnn')), "unknown 'rnn'"),
-    (dict(inputs=('spectrogram',)), "unknown 'spectrogram'"),
-    (dict(dataset='digits'), 'is not a 1-D signal dataset'),
-    (dict(frontend=dict(num_coeffs=9)), 'num_coeffs'),
-    (dict(frontend=dict(frame_length=64)), 'frame'),
+@pytest.mark.parametrize('overrides,field', [
+    (dict(classifiers=('linear', 'rnn')), 'classifiers'),
+    (dict(inputs=('spectrogram',)), 'inputs'),
+    (dict(deep_hidden=(16, 0)), 'deep_hidden'),
+    (dict(dataset='digits'), 'dataset'),
+    (dict(frontend=dict(num_coeffs=9)), 'frontend'),
+    (dict(frontend=dict(frame_length=64)), 'frontend'),   # Longer than L=40.
 ])
-def test_bad_configs_are_refused(tmp_path, overrides, message):
+def test_bad_configs_are_refused(tmp_path, overrides, field):
   config = e2e_config.get_config('runlocal')
   if 'dataset' in overrides:
     del config['generator']   # digits is not generated.
@@ -30,8 +32,8 @@ def test_bad_configs_are_refused(tmp_path, overrides, message):
       config[key].update(value)
     else:
       config[key] = value
-  assert message in refused(end_to_end.train_and_evaluate, config,
-                            tmp_path / 'never')
+  message = refused(end_to_end.train_and_evaluate, config, tmp_path / 'never')
+  assert message.startswith(f'config.{field}'), message
 
 
 def test_features_are_the_front_end_standardised_with_train_statistics():
@@ -39,7 +41,7 @@ def test_features_are_the_front_end_standardised_with_train_statistics():
   fe = frontend.FrontEnd(frame_length=16, hop=4, num_filters=8, num_coeffs=6)
   train = rng.normal(size=(50, 40, 1, 1)).astype(np.float32)
   test = 3 * rng.normal(size=(20, 40, 1, 1)).astype(np.float32)
-  features = end_to_end.Features(fe, 'float', train, chunk=7)
+  features = experiment.Features(fe, 'float', train, chunk=7)
   got_train = features(data.Split(train, np.zeros(50, np.int32))).inputs
   got_test = features(data.Split(test, np.zeros(20, np.int32))).inputs
   assert got_train.shape == (50, 7, 6, 1)
@@ -61,8 +63,7 @@ def test_shallow_nets_match_the_deep_net_on_each_input():
                                  np.zeros(4, np.int32)), val_fraction=0.2,
                       split_seed=0, input_convention='float',
                       task='classification', num_classes=10)
-  from deepvsshallow import params
-  fns = end_to_end.model_fns(config, ds, 'features')
+  fns = experiment.model_fns(config, ds, 'features')
   assert 'cnn' not in fns   # The CNN sees raw signals only.
   deep = params.model_param_count(fns['deep'][0])
   shallow = params.model_param_count(fns['shallow'][0])
@@ -70,28 +71,82 @@ def test_shallow_nets_match_the_deep_net_on_each_input():
 
 
 @pytest.mark.slow
-def test_launcher_end_to_end(lecture_runlocal):
-  workdir, _ = study_run(lecture_runlocal, 'end_to_end')
-  summary = json.loads((workdir / 'results.json').read_text())
+def test_runlocal_end_to_end(runlocal):
+  run = runlocal('end_to_end')
+  assert sorted(os.listdir(run.workdir)) == ['config.json', 'populations',
+                                             'results.json', 'results.md',
+                                             'results.png', 'tensorboard',
+                                             'trials.jsonl']
+  assert not unread_fields(run, 'end_to_end')
+  summary = json.loads((run.workdir / 'results.json').read_text())
+  config = e2e_config.get_config('runlocal')
   assert [(r['classifier'], r['inputs']) for r in summary['rows']] == [
       ('deep', 'raw'), ('deep', 'features')]
   assert summary['feature_shape'] == [7, 6]
-  assert sorted(os.listdir(workdir)) == ['config.json', 'populations',
-                                         'results.json', 'results.md',
-                                         'results.png', 'tensorboard',
-                                         'trials.jsonl']
+  for r in summary['rows']:
+    assert r['status'] == 'done'
+    assert len(r['test_per_seed']) == config.num_seeds
+    np.testing.assert_allclose(np.mean(r['test_per_seed']),
+                               r['test_error_mean'])
+  # One line per classifier on both inputs, and the best-against-best one.
+  assert report.verdict(summary['rows']).count('\n- ') + 1 == 2
+  assert "lecture's claim" in report.headline(summary)
+  with open(run.workdir / 'trials.jsonl') as f:
+    assert len(f.readlines()) == 2 * config.num_seeds
+
+
+def _row(classifier, inputs, val, errors):
+  return {'classifier': classifier, 'inputs': inputs, 'status': 'done',
+          'val_error_mean': val, 'test_error_mean': float(np.mean(errors)),
+          'test_error_std': float(np.std(errors, ddof=1)),
+          'test_per_seed': list(errors)}
 
 
 def test_the_verdict_picks_on_validation_not_on_test():
-  row = lambda c, i, val, test: {
-      'classifier': c, 'inputs': i, 'status': 'done', 'val_error_mean': val,
-      'test_error_mean': test, 'test_error_std': 0.01}
-  rows = [row('deep', 'raw', 0.30, 0.36), row('cnn', 'raw', 0.10, 0.12),
-          row('linear', 'features', 0.20, 0.25),
-          row('deep', 'features', 0.25, 0.11)]   # Lucky on test only.
-  text = end_to_end.verdict(rows)
-  assert 'the best end to end (cnn on raw, 12.0% test error) loses to the ' \
-         'best on the hand-crafted features (linear, 25.0%)' not in text
-  assert '(cnn on raw, 12.0% test error) beats' in text
-  assert '(linear, 25.0%)' in text
-  assert end_to_end.headline({'rows': rows[:1]}).startswith('No comparison')
+  rows = [_row('deep', 'raw', 0.30, (0.35, 0.36, 0.37)),
+          _row('cnn', 'raw', 0.10, (0.11, 0.12, 0.13)),
+          _row('linear', 'features', 0.20, (0.24, 0.25, 0.26)),
+          # Lucky on test only: not the pick.
+          _row('deep', 'features', 0.25, (0.10, 0.11, 0.12))]
+  text = report.verdict(rows)
+  assert '(cnn on raw, 12.0% test error) beats the best on the ' \
+         'hand-crafted features (linear, 25.0%)' in text
+  assert 'end to end − features = -13.0' in text
+  assert text.endswith(': supported.')
+  assert report.headline({'rows': rows[:1]}).startswith('No comparison')
+
+
+@pytest.mark.parametrize('raw,features,outcome,word,claim', [
+    ((0.10, 0.11, 0.12), (0.30, 0.31, 0.32), 'supported', 'beats',
+     'supported'),
+    ((0.30, 0.31, 0.32), (0.10, 0.11, 0.12), 'contradicted', 'loses to',
+     'contradicted'),
+    ((0.10, 0.30, 0.20), (0.20, 0.10, 0.30), 'inconclusive', 'ties with',
+     'supported'),   # A tie is what the lecture claims too.
+])
+def test_raw_against_features_reaches_each_outcome(raw, features, outcome,
+                                                   word, claim):
+  rows = [_row('deep', 'raw', 0.2, raw), _row('deep', 'features', 0.2,
+                                               features)]
+  c = report.raw_beats_features(*rows)
+  assert c.verdict == outcome
+  assert c.difference == pytest.approx(np.mean(raw) - np.mean(features))
+  lines = report.verdict(rows).splitlines()
+  assert len(lines) == 2
+  assert lines[0].startswith('- deep: ') and lines[0].endswith(
+      f': {outcome}.')
+  assert f') {word} the best on' in lines[1]
+  assert f'points: {outcome}.' in lines[1]
+  assert lines[1].endswith(f'hand-crafted one): {claim}.')
+  assert report.headline({'rows': rows}) == lines[1][2:]
+
+
+def test_a_diverged_side_leaves_no_comparison():
+  rows = [_row('deep', 'raw', 0.2, (0.1, 0.2)),
+          {'classifier': 'deep', 'inputs': 'features', 'status': 'diverged'}]
+  assert report.verdict(rows) == ''
+  assert report.headline({'rows': rows}).startswith('No comparison')
+
+
+def test_the_anchor_is_the_lectures_pipeline():
+  assert 'Davis & Mermelstein 1980' in end_to_end.STUDY.chapter.anchor

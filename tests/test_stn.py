@@ -1,4 +1,5 @@
-"""Distorted digits, the SpatialTransformer module, and the STN experiment."""
+"""Distorted digits, the SpatialTransformer module, and the STN study: its
+budgets, checks, verdicts on constructed rows, anchor and :runlocal run."""
 
 import functools
 import json
@@ -9,11 +10,14 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from conftest import config_reads, study_run
-from deepvsshallow import distortions, models, ops, params
-from deepvsshallow.studies import stn as stn_experiment
+from conftest import refused, unread_fields
+from deepvsshallow import distortions, models, ops, params, reference
 from deepvsshallow.errors import UsageError
-from experiments.configs import stn as stn_config
+from deepvsshallow.studies import stn
+from deepvsshallow.studies.stn import experiment as stn_experiment
+from deepvsshallow.studies.stn import report
+
+stn_config = stn.config
 
 
 
@@ -116,48 +120,102 @@ def test_models_are_matched_to_the_cnn_budget(canvas):
 
 
 @pytest.mark.slow
-def test_stn_end_to_end(lecture_runlocal):
-  """The launcher at :runlocal (the session's lecture run)."""
-  tmp_path, _ = study_run(lecture_runlocal, 'stn')
+def test_stn_end_to_end(runlocal):
+  """The study at :runlocal (shared with the lecture's tests)."""
+  run = runlocal('stn')
   config = stn_config.get_config('runlocal')
-  assert set(config.keys()) - config_reads(lecture_runlocal, 'stn') == set()
-  assert sorted(os.listdir(tmp_path)) == [
+  assert not unread_fields(run, 'stn')
+  assert sorted(os.listdir(run.workdir)) == [
       'config.json', 'populations', 'rectification.png', 'results.json',
       'results.md', 'tensorboard', 'trials.jsonl']
-  summary = json.loads((tmp_path / 'results.json').read_text())
+  summary = json.loads((run.workdir / 'results.json').read_text())
   names = {(r['distortion'], r['model']) for r in summary['rows']}
-  assert names == {('RTS', m) for m in stn_experiment.MODEL_NAMES} | {
-      ('RTS', stn_experiment.NEAREST)}
+  assert names == {('RTS', m) for m in stn_config.MODEL_NAMES} | {
+      ('RTS', stn_config.NEAREST)}
   for r in summary['rows']:
     assert r['status'] == 'done' and 0 <= r['test_error_mean'] <= 1
-  nearest = [r for r in summary['rows'] if r['model'] == stn_experiment.NEAREST]
+    assert len(r['test_per_seed']) == config.num_seeds
+  nearest = [r for r in summary['rows'] if r['model'] == stn_config.NEAREST]
   assert nearest[0]['loc_grad_norm_at_init'] == 0.0
   assert nearest[0]['theta_shift_from_identity'] == 0.0
-  md = (tmp_path / 'results.md').read_text()
+  md = (run.workdir / 'results.md').read_text()
   assert 'Jaderberg et al. 2015' in md and '| ST-CNN |' in md
-  with open(tmp_path / 'trials.jsonl') as f:
+  # One verdict per transformer, in the report and the headline.
+  assert report.transformer_verdict(summary['rows'], ['RTS']).count(
+      '\n- ') == 1
+  assert report.headline(summary).count(' points: ') == 2
+  with open(run.workdir / 'trials.jsonl') as f:
     records = [json.loads(l) for l in f]
   assert len(records) == 5 * config.num_seeds * len(config.learning_rates)
   for key in ('val_fraction', 'split_seed', 'weight_decay', 'patience'):
     assert records[0]['config'][key] == config[key]
 
 
-@pytest.mark.parametrize('overrides,message', [
-    (dict(models=('FCN', 'MLP-9000')), 'config.models must be'),
-    (dict(distortions=('P',)), 'unknown distortion'),
+@pytest.mark.parametrize('overrides,field', [
+    (dict(models=('FCN', 'MLP-9000')), 'models'),
+    (dict(distortions=('P',)), 'distortions'),
     (dict(cnn_channels=(16, 0)), 'cnn_channels'),
-    (dict(loc_channels=(8,)), 'two channel counts'),
+    (dict(cnn_channels=(1, 1)), 'cnn_channels'),   # Too small a budget.
+    (dict(loc_channels=(8,)), 'loc_channels'),
     (dict(localisation='resnet'), 'localisation'),
-    (dict(loc_hidden=100000), 'leaves no room'),
+    (dict(loc_hidden=100000), 'loc_hidden'),   # Leaves no room (R and RTS).
     (dict(distortion_seed=-3), 'distortion_seed'),
 ])
-def test_stn_bad_config_is_one_usage_line(overrides, message, tmp_path):
+def test_stn_bad_config_is_one_usage_line(overrides, field, tmp_path):
   config = stn_config.get_config('')
   config.update(overrides)
-  with pytest.raises(UsageError) as e:
-    stn_experiment.train_and_evaluate(config, str(tmp_path / 'never'))
-  # One line per problem: a budget that fails fails once per distortion.
-  lines = str(e.value).splitlines()
-  assert all(message in l for l in lines)
-  assert len(lines) == (2 if message == 'leaves no room' else 1)
-  assert not (tmp_path / 'never').exists()
+  message = refused(stn.train_and_evaluate, config, tmp_path / 'never')
+  assert message.startswith(f'config.{field}'), message
+
+
+def _row(model, errors, kind='RTS'):
+  return {'distortion': kind, 'model': model, 'status': 'done',
+          'param_count': 12_000, 'test_error_mean': float(np.mean(errors)),
+          'test_error_std': float(np.std(errors, ddof=1)),
+          'test_per_seed': list(errors), 'loc_grad_norm_at_init': 0.1,
+          'theta_shift_from_identity': 0.02}
+
+
+@pytest.mark.parametrize('st,plain,outcome', [
+    ((0.10, 0.11, 0.12), (0.40, 0.41, 0.42), 'supported'),
+    ((0.40, 0.41, 0.42), (0.10, 0.11, 0.12), 'contradicted'),
+    ((0.10, 0.30, 0.20), (0.20, 0.10, 0.30), 'inconclusive'),
+])
+def test_the_transformer_verdict_reaches_each_outcome(st, plain, outcome):
+  rows = [_row('FCN', plain), _row('ST-FCN', st)]
+  c = report.lower_error(rows[1], rows[0])
+  assert c.verdict == outcome
+  assert c.difference == pytest.approx(np.mean(st) - np.mean(plain))
+  text = report.transformer_verdict(rows, ['RTS'])
+  assert text.startswith('- RTS: ST-FCN ') and text.endswith(f': {outcome}.')
+  assert f'ST-FCN − FCN = {100 * c.difference:+.1f} [' in text
+  summary = {'rows': rows, 'config': {'distortions': ['RTS']}}
+  assert report.headline(summary).endswith(f'points: {outcome}).')
+  # Nearest against bilinear sampling: the same yardstick.
+  rows.append(_row(stn_config.NEAREST, plain))
+  note = report.nearest_note(rows)
+  assert note.endswith(f'points: {outcome}).')
+  assert f'bilinear − nearest = {100 * c.difference:+.1f} [' in note
+
+
+def test_missing_or_diverged_models_leave_no_verdict():
+  rows = [_row('FCN', (0.4, 0.5)), _row('ST-CNN', (0.1, 0.2)),
+          {'distortion': 'RTS', 'model': 'ST-FCN', 'status': 'diverged',
+           'param_count': 12_000}]
+  assert report.transformer_verdict(rows, ['RTS']) == ''
+  assert report.nearest_note(rows) == ''
+  summary = {'rows': rows, 'config': {'distortions': ['RTS']}}
+  assert report.headline(summary).startswith('No comparison')
+  # A pair on another distortion than the ones asked for is not compared.
+  rows = [_row('FCN', (0.4, 0.5), 'R'), _row('ST-FCN', (0.1, 0.2), 'R')]
+  assert report.transformer_verdict(rows, ['RTS']) == ''
+  assert report.transformer_verdict(rows, ['R', 'RTS']).startswith('- R: ')
+
+
+def test_the_anchor_is_table_1():
+  table = {r['model']: r for r in reference.load_csv(
+      'stn2015_distorted_mnist.csv') if r['transform'] in ('none', 'affine')}
+  anchor = stn.STUDY.chapter.anchor
+  for model in ('FCN', 'CNN', 'ST-FCN', 'ST-CNN'):
+    assert f'{model} {table[model]["R"]} / {table[model]["RTS"]}%' in anchor
+  assert 'FCN 2.1 / 5.2%' in anchor   # Not 2.6%, as the lecture once said.

@@ -1,0 +1,150 @@
+"""Architecture search's report: each search's pick, evolution against
+random search on the picks' test error, the figure and the headline, all
+from a summary."""
+
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+
+from deepvsshallow import report, selection, stats
+
+
+def anchor() -> str:
+  """No published table to reproduce: the method and its baseline."""
+  return ('Real et al. 2019 (regularized evolution); random search as the '
+          'honest baseline.')
+
+
+def picks_table(summary) -> str:
+  return report.markdown_table(
+      ['method', 'search seed', 'pick', 'params', 'found at', 'val err %',
+       'test err %', 'optimism pts'],
+      [[r['method'], r['search_seed'], r['pick']['arch'],
+        f'{r["pick"]["params"]:,}', r['pick']['found_at'],
+        f'{100 * r["pick"]["val_error"]:.2f}',
+        f'{100 * r["pick"]["test_error"]:.2f}',
+        f'{100 * r["pick"]["optimism"]:+.2f}'] for r in summary['runs']])
+
+
+def _by_method(summary):
+  out = collections.defaultdict(list)
+  for r in summary['runs']:
+    out[r['method']].append(r)
+  return out
+
+
+def _depth_share(candidates, top: float = 0.1):
+  """Mean depth of all candidates and of the best `top` fraction (by val)."""
+  done = [c for c in candidates if c['val_error'] is not None]
+  ranked = sorted(done, key=lambda c: c['val_error'])
+  best = ranked[:max(1, int(top * len(ranked)))]
+  return (float(np.mean([c['depth'] for c in done])),
+          float(np.mean([c['depth'] for c in best])))
+
+
+def evolution_beats_random(summary) -> stats.Comparison:
+  """The claim "evolution's picks beat random search's", on the picks' test
+  error, one value per search seed."""
+  by = _by_method(summary)
+  return stats.compare_seeds(
+      [r['pick']['test_error'] for r in by['evolution']],
+      [r['pick']['test_error'] for r in by['random']], higher_is_better=False)
+
+
+# The comparison's outcome, in words.
+WORDS = {'supported': 'evolution ahead', 'contradicted': 'random search ahead',
+         'inconclusive': "a tie within the search seeds' spread"}
+
+
+def verdict(summary) -> str:
+  said = []
+  by = _by_method(summary)
+  n = summary['candidates_per_search']
+  for method, runs in by.items():
+    val = [r['pick']['val_error'] for r in runs]
+    tst = [r['pick']['test_error'] for r in runs]
+    opt = [r['pick']['optimism'] for r in runs]
+    every = [c for r in runs for c in r['candidates']]
+    all_depth, top_depth = _depth_share(every)
+    said.append(
+        f'{method}: after {n} candidates, best validation error '
+        f'{report.pct(*selection.mean_std(val))}%, its test error '
+        f'{report.pct(*selection.mean_std(tst))}%, optimism '
+        f'{100 * np.mean(opt):+.2f} points (mean over {len(runs)} search '
+        f'seeds). Mean depth of its candidates {all_depth:.2f}; of its best '
+        f'10% {top_depth:.2f}.')
+  if {'evolution', 'random'} <= set(by):
+    ev = np.mean([r['pick']['test_error'] for r in by['evolution']])
+    rs = np.mean([r['pick']['test_error'] for r in by['random']])
+    c = evolution_beats_random(summary)
+    said.append(
+        'Evolution vs random search on the picks\' test error: '
+        f'{WORDS[c.verdict]} ({100 * ev:.2f}% vs {100 * rs:.2f}%; '
+        + c.describe('evolution', 'random', scale=100, unit='points')
+        + f'). The space holds {summary["space_size"]} candidates.')
+  return '\n'.join(f'- {s}' for s in said)
+
+
+def render_markdown(summary) -> str:
+  cfg = summary['config']
+  return '\n'.join([
+      '# Can the structure be found automatically? Evolution vs random '
+      'search', '',
+      f'{cfg["dataset"]}; MLPs with depth in {tuple(cfg["depths"])}, one '
+      f'width for all layers from {tuple(cfg["widths"])}, activation in '
+      f'{tuple(cfg["activations"])}, Adam learning rate in '
+      f'{tuple(cfg["search_learning_rates"])}, at most {cfg["budget"]:,} '
+      f'parameters: {summary["space_size"]} candidates in the space. Each '
+      f'search trains {summary["candidates_per_search"]} candidates '
+      f'({cfg["population_size"]} random, then {cfg["generations"]} '
+      f'generations of {cfg["children_per_generation"]}), each '
+      f'{cfg["num_epochs"]} epochs with its own seed; fitness is the '
+      'validation error. Regularized evolution: tournaments of '
+      f'{cfg["sample_size"]} from a population of {cfg["population_size"]},'
+      ' one mutation (depth ±1, width one step, activation, learning rate '
+      'one step), the oldest leaves (Real et al. 2019). Random search: '
+      f'uniform over the space. {cfg["search_seeds"]} search seeds each; '
+      'evolution is ahead or behind only when the interval of the '
+      'difference (± 2 standard errors over the search seeds) excludes 0.',
+      '', picks_table(summary), '', verdict(summary), '',
+      '![best-so-far validation error against candidates trained]'
+      '(results.png)', '',
+      'The optimism of a pick grows with the number of candidates compared '
+      '(see the optimism study): a search is training on its validation '
+      'set, and only the test split, read once at the end, says how good '
+      'the pick is.', '', report.run_footer(summary), ''])
+
+
+def plot(summary, path: str) -> None:
+  plt = report.pyplot()
+  fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+  colors = {'evolution': 'tab:blue', 'random': 'tab:orange'}
+  for method, runs in _by_method(summary).items():
+    curves = 100 * np.array([r['best_so_far'] for r in runs])
+    x = np.arange(1, curves.shape[1] + 1)
+    mean = curves.mean(0)
+    axes[0].plot(x, mean, color=colors.get(method), label=method)
+    axes[0].fill_between(x, curves.min(0), curves.max(0), alpha=0.2,
+                         color=colors.get(method))
+    depths = [c['depth'] for r in runs for c in r['candidates']]
+    axes[1].hist(depths, bins=np.arange(0.5, max(depths) + 1.5),
+                 alpha=0.5, color=colors.get(method), label=method)
+  axes[0].set_xlabel('candidates trained (per search)')
+  axes[0].set_ylabel('best validation error so far (%)')
+  axes[0].set_title('mean over search seeds (band: min to max)')
+  axes[1].set_xlabel('depth of the candidates trained')
+  axes[1].set_ylabel('candidates')
+  for ax in axes:
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+  fig.suptitle(f'{summary["config"]["dataset"]}: architecture search under '
+               f'{summary["config"]["budget"]:,} parameters')
+  report.save_figure(fig, path)
+  plt.close(fig)
+
+
+def headline(summary) -> str:
+  """The claim's verdict in one line (the lecture report's)."""
+  return verdict(summary).splitlines()[-1][2:]

@@ -1,0 +1,115 @@
+"""The architecture search study: its checks, its :runlocal run (every
+search trains its candidates within the budget and picks on validation), and
+the evolution-against-random verdict on constructed summaries. The searches
+themselves (evolution, random search, the space) are tested in
+test_selection_search.py."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from conftest import refused, unread_fields
+from deepvsshallow import evolution
+from deepvsshallow.studies import architecture_search
+from deepvsshallow.studies.architecture_search import report
+
+search_config = architecture_search.config
+
+
+@pytest.mark.parametrize('overrides,field', [
+    (dict(generations=0), 'generations'),
+    (dict(budget=100), 'budget'),                 # Below the smallest MLP.
+    (dict(sample_size=9), 'sample_size'),         # Larger than the population.
+    (dict(methods=('evolution', 'annealing')), 'methods'),
+    (dict(activations=('relu', 'swish')), 'activations'),
+    (dict(search_learning_rates=(1e-3, -1.0)), 'search_learning_rates'),
+])
+def test_architecture_search_refuses_bad_configs(tmp_path, overrides, field):
+  config = search_config.get_config('runlocal')
+  config.update(overrides)
+  message = refused(architecture_search.train_and_evaluate, config,
+                    tmp_path / 'never')
+  assert message.startswith(f'config.{field}'), message
+
+
+def test_the_budget_check_names_the_smallest_architecture():
+  config = search_config.get_config('runlocal')
+  config.budget = 100
+  (line,) = architecture_search.STUDY.fields.problems(config)
+  # MNIST-1D's 40 inputs, one hidden layer of 16, 10 classes.
+  smallest = evolution.Space(input_dim=40, num_classes=10, budget=10**9,
+                             depths=(1,), widths=(16,)).param_count(
+                                 evolution.Arch(1, 16, 'relu', 1e-3))
+  assert smallest == 40 * 16 + 16 + 16 * 10 + 10
+  assert line.startswith('config.budget=100') and f'({smallest})' in line
+
+
+@pytest.mark.slow
+def test_runlocal_end_to_end(runlocal):
+  run = runlocal('architecture_search')
+  assert sorted(os.listdir(run.workdir)) == ['config.json', 'populations',
+                                             'results.json', 'results.md',
+                                             'results.png', 'tensorboard',
+                                             'trials.jsonl']
+  assert not unread_fields(run, 'architecture_search')
+  summary = json.loads((run.workdir / 'results.json').read_text())
+  config = search_config.get_config('runlocal')
+  per_search = config.population_size + (config.generations
+                                         * config.children_per_generation)
+  assert summary['candidates_per_search'] == per_search
+  assert len(summary['runs']) == len(config.methods) * config.search_seeds
+  for r in summary['runs']:
+    assert len(r['candidates']) == len(r['best_so_far']) == per_search
+    assert all(c['params'] <= config.budget for c in r['candidates'])
+    assert r['best_so_far'] == sorted(r['best_so_far'], reverse=True)
+    assert r['pick']['val_error'] == min(r['best_so_far'])
+    assert 0 <= r['pick']['test_error'] <= 1
+    assert r['pick']['optimism'] == pytest.approx(
+        r['pick']['test_error'] - r['pick']['val_error'])
+  assert '| method | search seed | pick |' in run.output
+  assert report.headline(summary).startswith('Evolution vs random search')
+
+
+def _summary(evolution_test, random_test):
+  """Picks with the given test errors, one per search seed."""
+  def runs(method, errors):
+    return [{'method': method, 'search_seed': s,
+             'candidates': [{'depth': 1, 'val_error': 0.3}],
+             'pick': {'arch': '1x16 relu lr=0.001', 'params': 826,
+                      'found_at': 1, 'val_error': 0.3, 'test_error': e,
+                      'optimism': e - 0.3}}
+            for s, e in enumerate(errors)]
+  return {'runs': runs('evolution', evolution_test)
+          + runs('random', random_test),
+          'candidates_per_search': 6, 'space_size': 6}
+
+
+@pytest.mark.parametrize('ev,rs,outcome,words', [
+    ((0.30, 0.31, 0.32), (0.40, 0.41, 0.42), 'supported', 'evolution ahead'),
+    ((0.40, 0.41, 0.42), (0.30, 0.31, 0.32), 'contradicted',
+     'random search ahead'),
+    ((0.30, 0.40, 0.35), (0.40, 0.30, 0.35), 'inconclusive', 'a tie'),
+    # One search seed each: no spread to judge by, whatever the difference.
+    ((0.89,), (0.775,), 'inconclusive', 'a tie'),
+])
+def test_evolution_against_random_reaches_each_outcome(ev, rs, outcome,
+                                                       words):
+  summary = _summary(ev, rs)
+  c = report.evolution_beats_random(summary)
+  assert c.verdict == outcome
+  assert c.difference == pytest.approx(np.mean(ev) - np.mean(rs))
+  last = report.verdict(summary).splitlines()[-1]
+  assert last.startswith(f"- Evolution vs random search on the picks' test "
+                         f'error: {words}')
+  assert f'points: {outcome})' in last
+  assert report.headline(summary) == last[2:]
+
+
+def test_one_method_alone_has_no_comparison():
+  summary = _summary((0.3, 0.4), ())
+  summary['runs'] = [r for r in summary['runs'] if r['method'] == 'evolution']
+  text = report.verdict(summary)
+  assert 'Evolution vs random' not in text
+  assert report.headline(summary).startswith('evolution: after 6 candidates')
