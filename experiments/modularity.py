@@ -1,13 +1,13 @@
-r"""Modularity and a rare group: the launcher.
+r"""Modularity, the rare group (flat, modular, one-vs-rest): the launcher.
 
   python experiments/modularity.py --workdir=runs/modularity
 
-The config's docstring gives the runtime and the expected result. Everything
-here is `deepvsshallow.studies.modularity.train_and_evaluate`.
+Its config (deepvsshallow/studies/modularity/config.py) gives the runtime
+and the expected result.
 """
 
 from deepvsshallow import cli
 from deepvsshallow.studies import modularity
 
 if __name__ == '__main__':
-  cli.launch(modularity.train_and_evaluate, __file__)
+  cli.launch_study(modularity.STUDY)

@@ -1,22 +1,26 @@
-"""The expressivity study (lab part 1) end to end, and its bad inputs."""
+"""The expressivity study (lab part 1): end to end on its :runlocal run, the
+verdicts on constructed rows (every outcome), and its bad inputs."""
 
 import json
 import os
 
+import numpy as np
 import pytest
-from conftest import config_reads, launch, refused, study_run
+from conftest import launch, refused, unread_fields
 
 from deepvsshallow.studies import expressivity
-from experiments.configs import expressivity as expressivity_config
+from deepvsshallow.studies.expressivity import report
 
-
+expressivity_config = expressivity.config
 
 
 @pytest.mark.slow
-def test_launcher_end_to_end(lecture_runlocal):
-  """runlocal through the launcher: every section's table and figure, the
-  constructions at their closed forms, and a trial record per candidate."""
-  workdir, output = study_run(lecture_runlocal, 'expressivity')
+def test_runlocal_end_to_end(runlocal):
+  """Every section's table and figure, the constructions at their closed
+  forms, and a trial record per candidate."""
+  run = runlocal('expressivity')
+  workdir = run.workdir
+  assert not unread_fields(run, 'expressivity')
   files = sorted(os.listdir(workdir))
   assert files == sorted(['config.json', 'populations', 'results.json',
                           'results.md', 'tensorboard', 'trials.jsonl',
@@ -44,6 +48,9 @@ def test_launcher_end_to_end(lecture_runlocal):
     if 'pieces' in r:   # A trained net cannot exceed its architecture's max.
       assert 1 <= min(r['pieces']['per_seed'])
       assert max(r['pieces']['per_seed']) <= r['max_pieces']
+    key = 'test_error' if 'test_error' in r else 'test_max_error'
+    assert len(r[key]['per_seed']) == config.num_seeds
+    np.testing.assert_allclose(np.mean(r[key]['per_seed']), r[key]['mean'])
   with open(workdir / 'trials.jsonl') as f:
     assert len(f.readlines()) == len(rows) * config.num_seeds * len(
         config.learning_rates)
@@ -53,48 +60,151 @@ def test_launcher_end_to_end(lecture_runlocal):
                   '## 5. Counting pieces and regions',
                   '## 6. What training finds'):
     assert heading in md
+  # One verdict line per problem, on the console and in the report.
+  said = report.training_verdict(rows)
+  assert said.count('\n- ') + 1 == num_problems
+  assert said in run.output and said in md
+  assert report.headline(summary).startswith('The constructions hold')
 
 
-@pytest.mark.slow
-def test_every_config_field_is_read(lecture_runlocal):
-  config = expressivity_config.get_config('runlocal')
-  assert set(config.keys()) - config_reads(lecture_runlocal,
-                                           'expressivity') == set()
+# ------------------------------------------------- verdicts, on built rows
+
+def _stats(values):
+  return {'mean': float(np.mean(values)), 'std': float(np.std(values)),
+          'per_seed': list(values)}
 
 
-BAD_CONFIGS = [
-    (dict(sawtooth_max_k=0), 'sawtooth_max_k must be an integer in [1, 16]'),
-    (dict(square_max_m=-1), 'square_max_m must be an integer in [1, 10]'),
-    (dict(parity_max_n=17), 'parity_max_n must be an integer in [1, 16]'),
-    (dict(parity_max_n=1), 'parity_max_n must be at least 2'),
-    (dict(train_parity_n=(1,)), 'train_parity_n must be'),
-    (dict(train_parity_n=(20,)), 'train_parity_n must be in [2, 16]'),
-    (dict(train_tent_k=(0,)), 'train_tent_k must be'),
-    (dict(interp_pieces=()), 'interp_pieces must be a non-empty'),
-    (dict(region_deep=(4, 0)), 'region_deep must be'),
-    (dict(batch_size=4096), 'larger than the smallest training set'),
-    (dict(learning_rates=(-1.0,)), 'learning_rates must be positive'),
+def _parity(kind, errors):
+  return {'problem': 'parity n=8', 'kind': kind, 'status': 'done',
+          'test_error': _stats(errors), 'construction_test_error': 0.0}
+
+
+def _regression(kind, max_errors, mse, constant=0.08):
+  return {'problem': 'x^2 (m=2)', 'kind': kind, 'status': 'done',
+          'test_max_error': _stats(max_errors), 'test_mse': _stats(mse),
+          'constant_test_mse': constant, 'construction_test_max_error': 0.0156}
+
+
+def _summary(rows):
+  return {'training': rows, 'sections': {
+      'sawtooth': [{'pieces': 2, 'closed_form_pieces': 2}],
+      'square': [{'deep_error': 0.0625, 'closed_form_error': 0.0625}],
+      'parity': [{'tree_exact': True, 'bitcount_exact': True}]}}
+
+
+OUTCOMES = [
+    ((0.10, 0.11, 0.09), (0.50, 0.49, 0.51), 'supported'),
+    ((0.50, 0.49, 0.51), (0.10, 0.11, 0.09), 'contradicted'),
+    ((0.10, 0.30, 0.20), (0.20, 0.10, 0.30), 'inconclusive'),
 ]
 
 
-@pytest.mark.parametrize('overrides,message', BAD_CONFIGS,
+@pytest.mark.parametrize('deep,shallow,outcome', OUTCOMES)
+def test_deep_vs_shallow_on_parity_reaches_each_outcome(deep, shallow,
+                                                         outcome):
+  rows = [_parity('deep', deep), _parity('shallow', shallow)]
+  c = report.deep_beats_shallow(*rows)
+  assert c.verdict == outcome
+  assert c.difference == pytest.approx(np.mean(deep) - np.mean(shallow))
+  line = report.training_verdict(rows)
+  assert f'points: {outcome};' in line
+  assert f'{100 * c.difference:+.1f}' in line
+  headline = report.headline(_summary(rows))
+  won, lost = outcome == 'supported', outcome == 'contradicted'
+  assert f'shallow net on {int(won)} of 1 problems and loses on {int(lost)}' \
+      in headline
+
+
+@pytest.mark.parametrize('deep,shallow,outcome', OUTCOMES)
+def test_deep_vs_shallow_on_regression_reaches_each_outcome(deep, shallow,
+                                                             outcome):
+  # Both nets beat the constant, so the max errors are compared.
+  rows = [_regression('deep', deep, (0.010, 0.011, 0.012)),
+          _regression('shallow', shallow, (0.010, 0.011, 0.012))]
+  c = report.deep_beats_shallow(*rows)
+  assert c.verdict == outcome
+  assert c.difference == pytest.approx(np.mean(deep) - np.mean(shallow))
+  line = report.training_verdict(rows)
+  assert line.startswith('- x^2 (m=2): test max error deep')
+  assert f'deep − shallow = {c.difference:+.3g}' in line
+  assert f': {outcome};' in line
+
+
+@pytest.mark.parametrize('mse,outcome', [
+    ((0.010, 0.011, 0.012), 'supported'),
+    ((0.20, 0.21, 0.22), 'contradicted'),
+    ((0.02, 0.14, 0.08), 'inconclusive'),
+])
+def test_beating_the_constant_reaches_each_outcome(mse, outcome):
+  c = report.beats_constant(_regression('deep', (0.5,), mse, constant=0.08))
+  assert c.verdict == outcome
+  assert c.difference == pytest.approx(np.mean(mse) - 0.08)
+
+
+def test_neither_net_beating_the_constant_is_said_and_not_compared():
+  rows = [_regression('deep', (0.85, 0.86), (0.20, 0.21)),
+          _regression('shallow', (0.77, 0.78), (0.11, 0.12))]
+  line = report.training_verdict(rows)
+  assert 'neither net beats a constant' in line
+  assert 'deep − constant = +0.125' in line and 'contradicted' in line
+  assert 'deep − shallow' not in line
+  # One net beating it is enough to compare the two.
+  rows[1] = _regression('shallow', (0.77, 0.78), (0.010, 0.011))
+  assert 'deep − shallow' in report.training_verdict(rows)
+
+
+def test_a_diverged_population_is_said_and_not_counted():
+  rows = [_parity('deep', (0.1, 0.2)),
+          {'problem': 'parity n=8', 'kind': 'shallow', 'status': 'diverged'}]
+  assert report.training_verdict(rows) == (
+      '- parity n=8: a population diverged entirely.')
+  assert 'shallow net on 0 of 1 problems and loses on 0' in report.headline(
+      _summary(rows))
+
+
+def test_a_failed_construction_is_in_the_headline():
+  summary = _summary([])
+  summary['sections']['square'][0]['deep_error'] = 0.07
+  headline = report.headline(summary)
+  assert 'FAILED: Yarotsky' in headline and 'on 0 of 0 problems' in headline
+
+
+# ------------------------------------------------------------ bad inputs
+
+BAD_CONFIGS = [
+    (dict(sawtooth_max_k=0), 'sawtooth_max_k'),
+    (dict(square_max_m=-1), 'square_max_m'),
+    (dict(parity_max_n=17), 'parity_max_n'),
+    (dict(parity_max_n=1), 'parity_max_n'),
+    (dict(train_parity_n=(1,)), 'train_parity_n'),
+    (dict(train_parity_n=(20,)), 'train_parity_n'),
+    (dict(train_tent_k=(0,)), 'train_tent_k'),
+    (dict(interp_pieces=()), 'interp_pieces'),
+    (dict(region_deep=(4, 0)), 'region_deep'),
+    (dict(batch_size=4096), 'batch_size'),
+    (dict(learning_rates=(-1.0,)), 'learning_rates'),
+]
+
+
+@pytest.mark.parametrize('overrides,field', BAD_CONFIGS,
                          ids=[next(iter(o)) + str(i)
                               for i, (o, _) in enumerate(BAD_CONFIGS)])
-def test_bad_config_is_one_usage_line_and_writes_nothing(overrides, message,
+def test_bad_config_is_one_usage_line_and_writes_nothing(overrides, field,
                                                          tmp_path):
   config = expressivity_config.get_config('')
   config.update(overrides)
-  assert message in refused(expressivity.train_and_evaluate, config, tmp_path / 'never_created')
+  message = refused(expressivity.train_and_evaluate, config,
+                    tmp_path / 'never_created')
+  assert message.startswith(f'config.{field}')
 
 
 def test_launcher_bad_input_is_one_line_and_exit_2(tmp_path):
   workdir = tmp_path / 'never_created'
-  proc = launch('expressivity', '--config.parity_max_n=17', '--config.sawtooth_max_k=0',
-                 f'--workdir={workdir}')
+  proc = launch('expressivity', '--config.parity_max_n=17',
+                f'--workdir={workdir}', timeout=120)
   lines = [l for l in proc.stderr.splitlines() if l.strip()]
   assert proc.returncode == 2, proc.stderr[-2000:]
-  assert len(lines) == 2 and all(l.startswith('error: ') for l in lines)
-  assert any('parity_max_n' in l and '17' in l for l in lines)
+  assert len(lines) == 1 and 'config.parity_max_n' in lines[0]
   assert 'Traceback' not in proc.stderr + proc.stdout
   assert not workdir.exists()
 

@@ -1,4 +1,5 @@
-"""The modularity study: its data, its decisions, its checks and a tiny run."""
+"""The modularity study: its data, its decisions, its checks, the verdicts
+on constructed rows (every outcome) and its own :runlocal run."""
 
 import dataclasses
 import json
@@ -8,11 +9,12 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from conftest import config_reads, refused, study_run
-from deepvsshallow import data, params
+from conftest import launch, refused, unread_fields
+from deepvsshallow import data, params, reference
 from deepvsshallow.studies import modularity
-from experiments.configs import modularity as mod_config
+from deepvsshallow.studies.modularity import experiment, report
 
+mod_config = modularity.config
 
 
 def _toy_split(counts, seed=0):
@@ -24,13 +26,13 @@ def _toy_split(counts, seed=0):
 
 def test_subsample_gives_exact_nested_group_counts():
   pool = _toy_split([50, 50, 50, 20])
-  small = modularity.subsample(pool, [30, 30, 30, 3], seed=0)
-  large = modularity.subsample(pool, [30, 30, 30, 15], seed=0)
+  small = experiment.subsample(pool, [30, 30, 30, 3], seed=0)
+  large = experiment.subsample(pool, [30, 30, 30, 15], seed=0)
   np.testing.assert_array_equal(
-      np.bincount(modularity.groups_of(small.targets), minlength=4),
+      np.bincount(experiment.groups_of(small.targets), minlength=4),
       [30, 30, 30, 3])
   np.testing.assert_array_equal(
-      np.bincount(modularity.groups_of(large.targets), minlength=4),
+      np.bincount(experiment.groups_of(large.targets), minlength=4),
       [30, 30, 30, 15])
   # The smaller set is inside the larger one (ids are the inputs here).
   assert set(small.inputs[:, 0]) <= set(large.inputs[:, 0])
@@ -38,8 +40,8 @@ def test_subsample_gives_exact_nested_group_counts():
 
 def test_the_rendered_pool_has_the_requested_counts_and_proportions():
   config = mod_config.get_config('runlocal')
-  pool = modularity.rendered_pool(config)
-  counts = lambda s: np.bincount(modularity.groups_of(s.targets),
+  pool = experiment.rendered_pool(config)
+  counts = lambda s: np.bincount(experiment.groups_of(s.targets),
                                  minlength=4).tolist()
   assert counts(pool.train) == [60, 60, 60, 5]
   # val_fraction 0.15 of train + validation: 60 -> 11, 5 -> 1.
@@ -51,20 +53,20 @@ def test_the_rendered_pool_has_the_requested_counts_and_proportions():
 
 def test_decisions_read_from_each_approach():
   flat = np.array([[0.1, 2.0, 0.0, -1.0], [3.0, 0.0, 0.0, 4.0]])
-  np.testing.assert_array_equal(modularity.decide('flat', flat), [1, 3])
+  np.testing.assert_array_equal(experiment.decide('flat', flat), [1, 3])
   # Modular: group = 2 * (shape logit > 0) + (texture logit > 0).
   heads = np.array([[-1.0, -2.0], [-1.0, 0.5], [2.0, -0.1], [0.3, 0.2]])
-  np.testing.assert_array_equal(modularity.decide('modular', heads),
+  np.testing.assert_array_equal(experiment.decide('modular', heads),
                                 [0, 1, 2, 3])
   ovr = [np.array([[0.0], [5.0]]), np.array([[1.0], [0.0]]),
          np.array([[-3.0], [0.0]]), np.array([[0.5], [6.0]])]
-  np.testing.assert_array_equal(modularity.decide('one_vs_rest', ovr),
+  np.testing.assert_array_equal(experiment.decide('one_vs_rest', ovr),
                                 [1, 3])
 
 
 def test_approaches_have_matched_parameter_counts():
   config = mod_config.get_config('')
-  shapes = modularity.approach_models(config, 256)
+  shapes = experiment.approach_models(config, 256)
   flat = shapes['flat'][2]
   for approach, (model_fn, _, count) in shapes.items():
     assert params.model_param_count(model_fn) * (
@@ -72,18 +74,37 @@ def test_approaches_have_matched_parameter_counts():
     assert abs(count - flat) / flat < 0.02, approach
 
 
-@pytest.mark.parametrize('overrides,message', [
-    (dict(rare_counts=(5, 2000)), 'rare group cannot outnumber'),
-    (dict(attributes=('shape', 'hair_colour')), 'hair_colour unknown'),
-    (dict(attributes=('shape', 'shape')), 'two different attributes'),
-    (dict(source='imagenet'), 'config.source must be one of'),
-    (dict(approaches=('flat', 'ensemble')), "unknown 'ensemble'"),
+@pytest.mark.parametrize('overrides,field', [
+    (dict(rare_counts=(5, 2000)), 'rare_counts'),
+    (dict(attributes=('shape', 'hair_colour')), 'attributes'),
+    (dict(attributes=('shape', 'shape')), 'attributes'),
+    (dict(source='imagenet'), 'source'),
+    (dict(approaches=('flat', 'ensemble')), 'approaches'),
+    (dict(test_per_group=0), 'test_per_group'),
+    (dict(image_size=4), 'image_size'),
+    (dict(activation='tanh'), 'activation'),
 ])
-def test_bad_configs_are_refused(tmp_path, overrides, message):
+def test_bad_configs_are_refused(tmp_path, overrides, field):
   config = mod_config.get_config('runlocal')
   config.update(overrides)
-  assert message in refused(modularity.train_and_evaluate, config,
-                            tmp_path / 'never')
+  message = refused(modularity.train_and_evaluate, config,
+                    tmp_path / 'never')
+  assert message.startswith(f'config.{field}')
+
+
+def test_every_source_default_is_valid():
+  # celeb_a has no test_per_group of its own (its test split is CelebA's).
+  for arg in ('', 'runlocal', 'celeb_a', 'celeb_a,runlocal'):
+    assert not modularity.STUDY.fields.problems(mod_config.get_config(arg))
+
+
+def test_launcher_unknown_approach_is_one_line_and_exit_2(tmp_path):
+  proc = launch('modularity', "--config.approaches=('flat','ensemble')",
+                f'--workdir={tmp_path / "never"}', timeout=120)
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  lines = [l for l in proc.stderr.splitlines() if l.strip()]
+  assert len(lines) == 1 and 'config.approaches' in lines[0]
+  assert not (tmp_path / 'never').exists()
 
 
 def test_unprepared_celeb_a_says_how_to_get_it(tmp_path):
@@ -119,13 +140,13 @@ def test_celeb_a_through_tfds_mock(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_every_field_is_read_and_every_approach_scored(lecture_runlocal):
+def test_runlocal_every_field_is_read_and_every_approach_scored(runlocal):
   config = mod_config.get_config('runlocal')
-  workdir, _ = study_run(lecture_runlocal, 'modularity')
+  run = runlocal('modularity')
+  workdir = run.workdir
+  # CelebA's alone: the rendered source draws its validation images itself.
+  assert unread_fields(run, 'modularity') == {'data_dir', 'split_seed'}
   summary = json.loads((workdir / 'results.json').read_text())
-  # data_dir is CelebA's alone.
-  assert set(config.keys()) - config_reads(lecture_runlocal,
-                                           'modularity') == {'data_dir'}
   assert [(r['rare_count'], r['approach']) for r in summary['rows']] == [
       (5, 'flat'), (5, 'modular'), (5, 'one_vs_rest')]
   assert summary['test_group_counts'] == [40, 40, 40, 40]
@@ -134,18 +155,83 @@ def test_every_field_is_read_and_every_approach_scored(lecture_runlocal):
     # Balanced test set: the mean over groups is the test-set accuracy.
     assert r['mean_over_groups_mean'] == pytest.approx(r['overall_mean'])
     assert r['worst_group_mean'] <= r['rare_mean'] + 1e-12
+    assert len(r['rare_per_seed']) == config.num_seeds
+    np.testing.assert_allclose(np.mean(r['rare_per_seed']), r['rare_mean'])
   trials = (workdir / 'trials.jsonl').read_text().splitlines()
   assert len(trials) == 6 * config.num_seeds   # flat, modular, 4 x ovr.
   assert sorted(os.listdir(workdir)) == [
       'config.json', 'populations', 'results.json', 'results.md',
       'results.png', 'tensorboard', 'trials.jsonl']
-
-
-@pytest.mark.slow
-def test_launcher_end_to_end(lecture_runlocal):
-  workdir, output = study_run(lecture_runlocal, 'modularity')
-  summary = json.loads((workdir / 'results.json').read_text())
-  assert [r['approach'] for r in summary['rows']] == list(
-      modularity.APPROACHES)
   assert 'rare-group acc %' in (workdir / 'results.md').read_text()
-  assert '| rare train examples | approach |' in output
+  assert '| rare train examples | approach |' in run.output
+  assert report.verdict(summary) in run.output
+  assert report.headline(summary).startswith("The lecture's claim")
+
+
+# ------------------------------------------------- verdicts, on built rows
+
+def _row(n, approach, rare, status='done'):
+  return {'rare_count': n, 'approach': approach, 'status': status,
+          'rare_mean': float(np.mean(rare)), 'rare_per_seed': list(rare)}
+
+
+HIGH, LOW, WIDE = (0.90, 0.92, 0.91), (0.20, 0.25, 0.22), (0.10, 0.95, 0.50)
+
+
+@pytest.mark.parametrize('modular,flat,outcome', [
+    (HIGH, LOW, 'supported'), (LOW, HIGH, 'contradicted'),
+    (WIDE, LOW, 'inconclusive')])
+def test_modular_vs_flat_reaches_each_outcome(modular, flat, outcome):
+  m, f = _row(3, 'modular', modular), _row(3, 'flat', flat)
+  c = report.modular_beats_flat(m, f)
+  assert c.verdict == outcome
+  assert c.difference == pytest.approx(np.mean(modular) - np.mean(flat))
+  line = report.verdict({'rows': [f, m]}).splitlines()[0]
+  assert line.endswith(f'points: {outcome}).')
+  assert f'modular − flat = {100 * c.difference:+.1f}' in line
+
+
+@pytest.mark.parametrize('rows,start', [
+    ([_row(3, 'flat', LOW), _row(3, 'modular', HIGH),
+      _row(30, 'flat', HIGH), _row(30, 'modular', HIGH)],
+     'supported: the modular net is ahead of the flat one on the rare group '
+     'at 3 rare examples'),
+    ([_row(3, 'flat', HIGH), _row(3, 'modular', LOW)],
+     'contradicted: the flat net is ahead of the modular one on the rare '
+     'group at 3'),
+    ([_row(3, 'flat', LOW), _row(3, 'modular', HIGH),
+      _row(30, 'flat', HIGH), _row(30, 'modular', LOW)],
+     'not supported here: the modular net is ahead at 3 rare examples and '
+     'behind at 30'),
+    ([_row(3, 'flat', LOW), _row(3, 'modular', WIDE)],
+     "not supported here: the modular and the flat net are within the seeds' "
+     'spread at every rare count (3)'),
+    ([_row(3, 'flat', LOW), _row(3, 'modular', HIGH, status='diverged'),
+      _row(3, 'one_vs_rest', HIGH)],
+     'not tested here: the flat and the modular net were not both trained'),
+])
+def test_the_claim_reaches_each_outcome(rows, start):
+  headline = report.headline({'rows': rows})
+  assert headline.startswith('The lecture\'s claim (the modular net needs '
+                             'far less rare data): ' + start)
+
+
+def test_fewest_rare_examples_to_reach_90_percent():
+  rows = [_row(3, 'flat', LOW), _row(3, 'modular', HIGH),
+          _row(30, 'flat', HIGH), _row(30, 'modular', HIGH)]
+  line = report.verdict({'rows': rows}).splitlines()[-2]
+  assert line == ('- Fewest rare examples to reach 90% on the rare group: '
+                  'flat 30, modular 3.')
+
+
+def test_the_anchor_is_the_papers_tables():
+  anchor = modularity.STUDY.chapter.anchor
+  groups = reference.load_csv('sagawa2020_celeba_groups.csv')
+  blond_men = next(int(r['train_count']) for r in groups
+                   if r['group'] == 'blond_male')
+  assert f'blond men {blond_men:,} of ' in anchor
+  assert f'{sum(int(r["train_count"]) for r in groups):,}' in anchor
+  table = {r['setting']: r for r in reference.load_csv(
+      'sagawa2020_celeba_accuracy.csv')}
+  assert f'ERM {table["standard_regularization"]["erm_average"]}% ' in anchor
+  assert f'{table["strong_l2"]["dro_worst_group"]}%' in anchor

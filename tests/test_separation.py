@@ -1,14 +1,17 @@
-"""The separation study: its pair checks and a tiny end-to-end run."""
+"""The separation study: its config checks, the verdicts on constructed rows
+(every outcome) and its own :runlocal run."""
 
 import json
 import os
 
+import numpy as np
 import pytest
+from conftest import launch, refused, unread_fields
 
-from conftest import config_reads, refused, study_run
 from deepvsshallow.studies import separation
-from experiments.configs import separation as sep_config
+from deepvsshallow.studies.separation import report
 
+sep_config = separation.config
 
 
 @pytest.mark.parametrize('pair', [(4, 12), (3, 3), (4,), (-1, 2)])
@@ -17,31 +20,64 @@ def test_a_pair_of_labels_that_do_not_exist_is_refused(tmp_path, pair):
   config.pair = pair
   message = refused(separation.train_and_evaluate, config,
                     tmp_path / 'never')
-  assert f'config.pair={pair} is not two different class labels' in message
+  assert message.startswith('config.pair')
 
 
 def test_a_shallow_deep_net_is_refused(tmp_path):
   config = sep_config.get_config('runlocal')
   config.deep_hidden = (64,)
-  assert 'at least 2 layers' in refused(separation.train_and_evaluate,
-                                        config, tmp_path / 'never')
+  message = refused(separation.train_and_evaluate, config, tmp_path / 'never')
+  assert message.startswith('config.deep_hidden')
+
+
+@pytest.mark.parametrize('overrides,field', [
+    (dict(projections=('umap',)), 'projections'),
+    (dict(probe_l2=0.0), 'probe_l2'),
+    (dict(activation='tanh'), 'activation'),
+    (dict(projection_points=5), 'projection_points'),
+])
+def test_bad_fields_are_refused_by_name(tmp_path, overrides, field):
+  config = sep_config.get_config('runlocal')
+  config.update(overrides)
+  message = refused(separation.train_and_evaluate, config, tmp_path / 'never')
+  assert message.startswith(f'config.{field}')
+
+
+def test_launcher_bad_pair_is_one_line_and_exit_2(tmp_path):
+  proc = launch('separation', '--config=:digits,runlocal',
+                '--config.pair=(4, 12)', f'--workdir={tmp_path / "never"}',
+                timeout=120)
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  lines = [l for l in proc.stderr.splitlines() if l.strip()]
+  assert len(lines) == 1 and 'config.pair' in lines[0]
+  assert not (tmp_path / 'never').exists()
 
 
 @pytest.mark.slow
-def test_every_field_is_read_and_every_layer_is_measured(lecture_runlocal):
+def test_runlocal_every_field_is_read_and_every_layer_is_measured(runlocal):
   config = sep_config.get_config('runlocal')
-  workdir, _ = study_run(lecture_runlocal, 'separation')
-  summary = json.loads((workdir / 'results.json').read_text())
-  assert set(config.keys()) - config_reads(lecture_runlocal,
-                                           'separation') == set()
+  run = runlocal('separation')
+  assert not unread_fields(run, 'separation')
+  assert sorted(os.listdir(run.workdir)) == [
+      'config.json', 'populations', 'projections.png', 'results.json',
+      'results.md', 'separation.png', 'tensorboard', 'trials.jsonl']
+  summary = json.loads((run.workdir / 'results.json').read_text())
+  assert summary['pair_from'] == 'validation'
   a, b = summary['pair']   # Most confused on validation: off the diagonal.
   counts = summary['confusion_validation']
+  assert len(counts) == 10
   assert a != b and counts[a][b] + counts[b][a] == max(
       counts[i][j] + counts[j][i] for i in range(10) for j in range(10)
       if i != j)
   layers = [(r['family'], r['layer']) for r in summary['rows']]
   assert layers == [('deep', 0), ('deep', 1), ('deep', 2), ('shallow', 0),
                     ('shallow', 1)]
+  for r in summary['rows']:
+    assert len(r['probe_accuracy_per_seed']) == config.num_seeds
+    np.testing.assert_allclose(np.mean(r['probe_accuracy_per_seed']),
+                               r['probe_accuracy_mean'])
+    np.testing.assert_allclose(np.mean(r['fisher_per_seed']),
+                               r['fisher_mean'])
   # Layer 0 is the input for both nets: the same probe, the same ratio.
   deep0, shallow0 = summary['rows'][0], summary['rows'][3]
   assert deep0['probe_accuracy_mean'] == shallow0['probe_accuracy_mean']
@@ -49,14 +85,76 @@ def test_every_field_is_read_and_every_layer_is_measured(lecture_runlocal):
   assert len(summary['projections']) == 5   # PCA of each layer.
   assert len(summary['projection_labels']) == min(
       config.projection_points, summary['pair_examples']['test'])
+  said = report.verdict(summary)
+  assert said in run.output
+  assert report.headline(summary) == said.splitlines()[-1][2:]
 
 
-@pytest.mark.slow
-def test_launcher_end_to_end(lecture_runlocal):
-  workdir, _ = study_run(lecture_runlocal, 'separation')
-  summary = json.loads((workdir / 'results.json').read_text())
-  assert summary['pair_from'] == 'validation'
-  assert len(summary['confusion_validation']) == 10
-  assert sorted(os.listdir(workdir)) == [
-      'config.json', 'populations', 'projections.png', 'results.json',
-      'results.md', 'separation.png', 'tensorboard', 'trials.jsonl']
+# ------------------------------------------------- verdicts, on built rows
+
+def _row(family, layer, acc, fisher):
+  return {'family': family, 'layer': layer, 'width': 16,
+          'probe_accuracy_mean': float(np.mean(acc)),
+          'probe_accuracy_std': float(np.std(acc, ddof=1)),
+          'fisher_mean': float(np.mean(fisher)),
+          'fisher_std': float(np.std(fisher, ddof=1)),
+          'probe_accuracy_per_seed': list(acc), 'fisher_per_seed': list(fisher)}
+
+
+UP = [(0.60, 0.60, 0.60), (0.70, 0.71, 0.69), (0.80, 0.81, 0.79)]
+DOWN = UP[::-1]
+NOISY = [(0.60, 0.60, 0.60), (0.50, 0.70, 0.60), (0.40, 0.80, 0.62)]
+BUMPY = [(0.60, 0.60, 0.60), (0.80, 0.81, 0.79), (0.70, 0.71, 0.69)]
+
+
+def _summary(acc, fisher):
+  deep = [_row('deep', i, a, f) for i, (a, f) in enumerate(zip(acc, fisher))]
+  shallow = [_row('shallow', 0, acc[0], fisher[0]),
+             _row('shallow', 1, (0.65, 0.66, 0.64), (0.6, 0.6, 0.6))]
+  return {'rows': deep + shallow}
+
+
+@pytest.mark.parametrize('acc,fisher,start', [
+    (UP, UP, 'supported: both measures rise from the input to the last '
+     'layer ('),
+    (BUMPY, UP, 'supported: both measures rise from the input to the last '
+     'layer, though not at every layer'),
+    (UP, NOISY, 'partly supported: the probe accuracy rises, the Fisher '
+     'ratio does not'),
+    (DOWN, DOWN, 'contradicted here: the probe accuracy and the Fisher ratio '
+     'fall'),
+    (NOISY, NOISY, 'not supported here: neither measure rises'),
+])
+def test_the_claim_reaches_each_outcome(acc, fisher, start):
+  summary = _summary(acc, fisher)
+  headline = report.headline(summary)
+  assert headline.startswith(
+      "The lecture's claim (separability rises with depth): " + start)
+  _, c = report.claim(summary['rows'][:3])
+  assert c['probe_accuracy'].difference == pytest.approx(
+      np.mean(acc[-1]) - np.mean(acc[0]))
+  assert c['fisher'].difference == pytest.approx(
+      np.mean(fisher[-1]) - np.mean(fisher[0]))
+  assert (f'probe accuracy last − input = '
+          f'{100 * c["probe_accuracy"].difference:+.1f}') in headline
+
+
+def test_the_layer_by_layer_trend():
+  rows = lambda values: [_row('deep', i, v, v) for i, v in enumerate(values)]
+  assert report.trend(rows(UP), 'probe_accuracy') == 'rises at every layer'
+  assert report.trend(rows(DOWN), 'fisher') == 'falls at every layer'
+  assert report.trend(rows(BUMPY), 'fisher') == (
+      'rises at 1 of 2 layers, falls at 1')
+  assert report.trend(rows(NOISY), 'fisher') == (
+      'rises at 0 of 2 layers, falls at 0')
+
+
+def test_deep_vs_shallow_at_the_last_layer_is_compared():
+  summary = _summary(UP, UP)   # Deep 0.80 vs shallow 0.65: deep ahead.
+  line = report.verdict(summary).splitlines()[1]
+  assert 'deep − shallow = +15.0' in line and 'points: supported' in line
+
+
+def test_an_input_already_separable_is_said():
+  acc = [(0.98,) * 3, (0.985, 0.99, 0.98), (0.99, 0.99, 0.99)]
+  assert 'already linearly separable' in report.verdict(_summary(acc, UP))

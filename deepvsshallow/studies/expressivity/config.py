@@ -1,0 +1,117 @@
+"""The why-deep lab, part 1: expressivity by construction, and what training
+actually finds.
+
+Hand-built networks for the lecture's claims (hard sigmoid = 2 ReLUs,
+one-hidden-layer interpolants, the k-fold tent map with 2^k pieces,
+Yarotsky's x^2, parity by an XNOR tree and by the bit count), an exact piece
+counter, linear regions at initialisation, and deep vs shallow nets at
+matched parameter counts trained from random initialisation on the same
+functions. All data is generated: no network, no dataset.
+
+Command:
+  python experiments/expressivity.py --workdir=runs/expressivity
+  ...expressivity.py --config=:runlocal   a smoke run in seconds (CI uses it)
+
+Runtime: about 3 minutes on a 2-core CPU (most of it compiling the 20
+training programs; about half that with a warm compilation cache).
+
+Expected result: every construction matches its closed form exactly (2^k
+pieces, error 2^(-2m-2), parity right on all 2^n inputs); trained nets do
+not find the constructions: see README.md for the measured tables and the
+report's section 6 for what training found.
+"""
+
+import numpy as np
+
+from deepvsshallow import config as config_lib
+from deepvsshallow import data, fields, lab
+from deepvsshallow.fields import Field
+
+# Section 1's targets and grid (the experiment measures, the report plots).
+# Points of the float64 grid on which sup errors of the interpolants are
+# measured (dyadic, so every dyadic knot and midpoint up to 2^-16 is on it).
+SUP_GRID = 2 ** 16 + 1
+TARGETS = {
+    # name: (function, its max |f''| on [0, 1] for the h^2/8 bound)
+    'x^2': (lambda x: x ** 2, 2.0),
+    'sin(2 pi x)': (lambda x: np.sin(2 * np.pi * x), (2 * np.pi) ** 2),
+}
+
+
+def _batch_fits(config) -> list[str]:
+  """The smallest training set (regression points, or half of 2^n bit
+  strings less validation) must hold a batch."""
+  sizes = [config.regression_train_size] + [
+      2 ** n // 2 for n in config.train_parity_n]
+  smallest = min(s - data.num_validation(s, config.val_fraction)
+                 for s in sizes)
+  if config.batch_size > smallest:
+    return [f'config.batch_size={config.batch_size} is larger than the '
+            f'smallest training set ({smallest} examples); lower it.']
+  return []
+
+
+FIELDS = config_lib.schema(None, {
+    # Sections 1-4: the constructions and their tables.
+    'interp_pieces': Field((1, 2, 4, 8, 16, 32, 64, 128),
+                           'Equal pieces of the interpolants of x^2 and '
+                           'sin(2 pi x).', fields.integers(1)),
+    'sawtooth_max_k': Field(10, 'Tent map table: k = 1..sawtooth_max_k.',
+                            fields.integer(1, lab.MAX_SAWTOOTH_DEPTH)),
+    'square_max_m': Field(10, 'Yarotsky table: m = 1..square_max_m.',
+                          fields.integer(1, lab.MAX_SQUARE_DEPTH)),
+    'parity_max_n': Field(16, 'Parity table: n = 2..parity_max_n, each '
+                          'checked on all 2^n inputs.',
+                          fields.integer(2, lab.MAX_PARITY_BITS)),
+    # Section 5: linear regions on [-1, 1]^2 at initialisation.
+    'region_deep': Field((16, 16, 16, 16), 'The deep net; the shallow one is '
+                         'matched to its parameter count.', fields.integers(1)),
+    'region_seeds': Field(5, 'Initialisations (replicates).',
+                          fields.integer(1)),
+    'region_resolution': Field(512, 'Grid points per side (the count is a '
+                               'lower bound).', fields.integer(2)),
+    # Section 6: what training finds. Deep nets have the construction's
+    # architecture; each is paired with a one-hidden-layer net of the
+    # nearest parameter count.
+    'train_tent_k': Field((3, 4, 5, 6), 'Tent maps T^k to fit.',
+                          fields.integers(1, lab.MAX_SAWTOOTH_DEPTH,
+                                          allow_empty=True)),
+    'tent_widths': Field((2,), "Widths of the deep nets for T^k (2: the "
+                         "construction's).", fields.integers(1)),
+    'train_square_m': Field(4, "x^2 with the architecture of Yarotsky's f_m.",
+                            fields.integer(1, lab.MAX_SQUARE_DEPTH)),
+    'train_parity_n': Field((8, 9, 10, 11, 12), 'Parity of n bits: train on '
+                            'a random half of the inputs, test on the rest '
+                            '(every input is enumerated).',
+                            fields.integers(2, lab.MAX_PARITY_BITS,
+                                            allow_empty=True)),
+    'regression_train_size': Field(1024, 'Uniform points on [0, 1] '
+                                   '(validation is carved from them).',
+                                   fields.integer(2)),
+    'regression_test_size': Field(4097, 'Evenly spaced test points on '
+                                  '[0, 1].', fields.integer(2)),
+    'data_seed': Field(0, 'Which points and which half of the bit strings. '
+                       'Fixed, not tuned.', fields.integer(0)),
+}, checks=(_batch_fits,))
+
+
+def get_config(arg: str = ''):
+  # No dataset argument: the data is generated.
+  runlocal = config_lib.runlocal_only(arg)
+  c = FIELDS.config(learning_rates=(1e-3, 3e-3, 1e-2), num_seeds=3,
+                    batch_size=32, num_epochs=300)
+  if runlocal:
+    c.interp_pieces = (1, 4, 16)
+    c.sawtooth_max_k = 6
+    c.square_max_m = 4
+    c.parity_max_n = 8
+    c.region_seeds = 2
+    c.region_resolution = 64
+    c.train_tent_k = (3,)
+    c.train_square_m = 2
+    c.train_parity_n = (8,)
+    c.regression_train_size = 256
+    c.learning_rates = (1e-2,)
+    c.num_seeds = 2
+    c.num_epochs = 5
+  return c

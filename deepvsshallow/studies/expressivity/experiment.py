@@ -1,0 +1,328 @@
+"""The why-deep lab, part 1: expressivity by construction, and what training
+actually finds.
+
+`run(run)` writes one report section per claim (`report.py`):
+
+  1. why a hidden layer: one-hidden-layer ReLU interpolants of x^2 and
+     sin(2 pi x), their max error against the closed form;
+  2. depth folds space: the k-fold tent map, 2^k pieces from k layers of 2
+     ReLUs, against the one-hidden-layer units it needs;
+  3. x^2: Yarotsky's f_m against the shallow interpolant at equal error;
+  4. parity: AND/OR and XNOR circuits, the XNOR-tree net and the bit-count
+     net, each verified on every input;
+  5. pieces and regions: the exact piece counter on the constructions and on
+     trained nets, and linear regions of deep and shallow nets at
+     initialisation on a 2-D input;
+  6. what training finds: deep and shallow nets at matched parameter counts,
+     trained from random initialisation (learning rate picked on validation,
+     seeds as replicates) on the tent maps, x^2 and parity.
+
+The constructions are `deepvsshallow.lab`; the counters `deepvsshallow.regions`.
+Files: trials.jsonl, results.json, results.md, and the figures
+hidden_layer.png, sawtooth.png, square.png, regions.png, training.png.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Callable
+
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from deepvsshallow import data as data_lib
+from deepvsshallow import lab, models, params, regions, runner
+from deepvsshallow.studies.expressivity import report
+from deepvsshallow.studies.expressivity.config import SUP_GRID, TARGETS
+
+
+# ------------------------------------------------------------ constructions
+
+
+def _param_count(model) -> int:
+  return params.count_params(nnx.state(model, nnx.Param))
+
+
+def _sup_error(net, x, target) -> float:
+  """max |net(x) - target| over the float64 grid x (the net in float64)."""
+  return float(np.abs(regions.forward(net, x[:, None])[:, 0] - target).max())
+
+
+def hidden_layer_section(config) -> list[dict]:
+  """Interpolants with n equal pieces: units, parameters, measured sup error
+  (float64, fine dyadic grid) and the closed form."""
+  x = np.linspace(0.0, 1.0, SUP_GRID)
+  rows = []
+  for name, (f, curvature) in TARGETS.items():
+    for n in config.interp_pieces:
+      knots = np.linspace(0.0, 1.0, n + 1)
+      net = lab.interpolant_net(knots, f(knots))
+      error = _sup_error(net, x, f(x))
+      closed = (lab.interpolation_error_square(n) if name == 'x^2'
+                else curvature / (8.0 * n ** 2))
+      rows.append({'target': name, 'pieces': n,
+                   'units': lab.hidden_units(net),
+                   'params': _param_count(net), 'max_error': error,
+                   'closed_form': closed,
+                   'closed_form_kind': 'exact' if name == 'x^2' else 'bound',
+                   'counted_pieces': regions.count_linear_pieces(net, 0, 1)})
+  return rows
+
+
+def sawtooth_section(config) -> list[dict]:
+  rows = []
+  for k in range(1, config.sawtooth_max_k + 1):
+    net = lab.sawtooth_net(k)
+    knots = np.linspace(0.0, 1.0, 2 ** k + 1)
+    shallow = lab.interpolant_net(knots, lab.tent(knots, k))
+    x = np.linspace(0.0, 1.0, 2 ** (k + 4) + 1)
+    rows.append({
+        'k': k, 'pieces': regions.count_linear_pieces(net, 0, 1),
+        'closed_form_pieces': 2 ** k,
+        'deep_params': _param_count(net), 'deep_units': 2 * k,
+        'max_error_deep': _sup_error(net, x, lab.tent(x, k)),
+        'shallow_units_lower_bound': 2 ** k - 1,
+        'shallow_units': lab.hidden_units(shallow),
+        'shallow_params': _param_count(shallow),
+        'shallow_pieces': regions.count_linear_pieces(shallow, 0, 1),
+        'max_error_shallow': _sup_error(shallow, x, lab.tent(x, k))})
+  return rows
+
+
+def square_section(config) -> list[dict]:
+  rows = []
+  for m in range(1, config.square_max_m + 1):
+    deep = lab.square_net(m)
+    knots = np.linspace(0.0, 1.0, 2 ** m + 1)
+    shallow = lab.interpolant_net(knots, knots ** 2)
+    # The sup is attained at the midpoints (2j + 1) / 2^(m+1): a grid of
+    # step 2^-(m+4) holds them and is exact in float64.
+    x = np.linspace(0.0, 1.0, 2 ** (m + 4) + 1)
+    error = lambda net: _sup_error(net, x, x ** 2)
+    rows.append({'m': m, 'closed_form_error': 2.0 ** (-2 * m - 2),
+                 'deep_error': error(deep), 'deep_params': _param_count(deep),
+                 'deep_layers': lab.depth(deep),
+                 'deep_pieces': regions.count_linear_pieces(deep, 0, 1),
+                 'shallow_units': lab.hidden_units(shallow),
+                 'shallow_params': _param_count(shallow),
+                 'shallow_error': error(shallow)})
+  return rows
+
+
+def parity_section(config) -> list[dict]:
+  rows = []
+  for n in range(2, config.parity_max_n + 1):
+    bits = lab.all_bit_strings(n)
+    truth = lab.even_parity(bits)
+    row = {'n': n, 'and_or_terms': lab.and_or_terms(n),
+           'xnor_gates': lab.xnor_tree_gates(n),
+           'xnor_depth': lab.ceil_log2(n), 'inputs_checked': len(bits)}
+    for key, build in (('tree', lab.parity_net),
+                       ('bitcount', lab.bitcount_parity_net)):
+      net = build(n)
+      out = np.asarray(net(jnp.asarray(bits, jnp.float32)))[:, 0]
+      row.update({f'{key}_layers': lab.depth(net),
+                  f'{key}_units': lab.hidden_units(net),
+                  f'{key}_params': _param_count(net),
+                  f'{key}_exact': bool(np.array_equal(out, truth))})
+    rows.append(row)
+  return rows
+
+
+def _binomial_sum(n: int, d: int) -> int:
+  return sum(math.comb(n, j) for j in range(d + 1))
+
+
+def regions_at_init(config) -> dict:
+  """Linear regions on [-1, 1]^2 at initialisation (the engine's init, seeds
+  0..region_seeds-1), deep vs the parameter-matched one-hidden-layer net."""
+  deep = tuple(config.region_deep)
+  shallow = params.shallow_match(2, deep, 1).width
+  out = {'deep_widths': list(deep), 'shallow_width': shallow,
+         'resolution': config.region_resolution, 'square': [-1.0, 1.0]}
+  for key, widths in (('deep', deep), ('shallow', (shallow,))):
+    counts = []
+    for seed in range(config.region_seeds):
+      net = models.MLP(2, widths, 1, activation='relu',
+                       rngs=nnx.Rngs(seed))
+      counts.append(regions.count_regions_2d(
+          net, -1.0, 1.0, config.region_resolution))
+    n, depth = widths[0], len(widths)
+    out[key] = {
+        'params': params.mlp_param_count(2, list(widths), 1),
+        'neurons': int(sum(widths)), 'regions_per_seed': counts,
+        'regions_mean': float(np.mean(counts)),
+        'regions_std': float(np.std(counts)),
+        # One hidden layer: at most sum_{j<=2} C(n, j) regions (exact max).
+        # Deep: Montufar et al. 2014's construction reaches at least this.
+        'max_regions': (_binomial_sum(n, 2) if depth == 1 else
+                        (n // 2) ** (2 * (depth - 1)) * _binomial_sum(n, 2)),
+        'max_kind': 'exact maximum' if depth == 1 else (
+            'lower bound on the maximum (Montufar et al. 2014)')}
+  return out
+
+
+# ----------------------------------------------------------------- training
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+  """One learning problem of section 6 and the construction that solves it."""
+  name: str
+  dataset: data_lib.Dataset
+  construction: models.MLP
+  deep_widths: tuple[int, ...]
+  target_pieces: int | None      # Pieces of the target on [0, 1] (1-D only).
+  target: Callable | None = None  # The 1-D target, for the figure.
+
+
+def _regression_data(name, f, config, seed_offset: int):
+  rng = np.random.default_rng([config.data_seed, seed_offset])
+  x = rng.uniform(0.0, 1.0, (config.regression_train_size, 1))
+  x_test = np.linspace(0.0, 1.0, config.regression_test_size)[:, None]
+  split = lambda x: data_lib.Split(x.astype(np.float32),
+                                   f(x).astype(np.float32))
+  return data_lib.in_memory(
+      name, split(x), split(x_test), val_fraction=config.val_fraction,
+      split_seed=config.split_seed, input_convention='float',
+      task='regression')
+
+
+def _parity_data(n: int, config):
+  """Half of all 2^n inputs (chosen by data_seed) to train on, the other
+  half to test on."""
+  bits = lab.all_bit_strings(n)
+  order = np.random.default_rng([config.data_seed, 1000 + n]).permutation(
+      len(bits))
+  half = len(bits) // 2
+  split = lambda idx: data_lib.Split(
+      bits[np.sort(idx)], lab.even_parity(bits[np.sort(idx)]).astype(np.int32))
+  return data_lib.in_memory(
+      f'parity{n}', split(order[:half]), split(order[half:]),
+      val_fraction=config.val_fraction, split_seed=config.split_seed,
+      input_convention='bits', task='binary')
+
+
+def problems(config) -> list[Problem]:
+  out = []
+  for k in config.train_tent_k:
+    tent = functools.partial(lab.tent, k=k)
+    ds = _regression_data(f'tent{k}', tent, config, k)
+    for width in config.tent_widths:
+      name = f'tent k={k}' + (f', width {width}'
+                              if len(config.tent_widths) > 1 else '')
+      out.append(Problem(name, ds, lab.sawtooth_net(k), (width,) * k, 2 ** k,
+                         tent))
+  m = config.train_square_m
+  square = lab.square_net(m)
+  out.append(Problem(f'x^2 (m={m})',
+                     _regression_data('square', np.square, config, 100),
+                     square, tuple(d.kernel.shape[1] for d in square.hidden),
+                     None, np.square))
+  for n in config.train_parity_n:
+    tree = lab.parity_net(n)
+    out.append(Problem(f'parity n={n}', _parity_data(n, config), tree,
+                       tuple(d.kernel.shape[1] for d in tree.hidden), None))
+  return out
+
+
+def _metrics_of(picked: runner.Picked, split) -> dict[str, list[float]]:
+  return {k: [float(x) for x in np.asarray(v)]
+          for k, v in picked.evaluate(split).items()}
+
+
+def _construction_metrics(problem: Problem, split) -> dict[str, float]:
+  out = regions.forward(problem.construction, np.asarray(split.inputs,
+                                                         np.float64))[:, 0]
+  if problem.dataset.task == 'binary':   # The construction outputs 1 / 0.
+    return {'error': float(np.mean((out > 0.5) != (split.targets > 0)))}
+  err = out - split.targets[:, 0]
+  return {'mse': float(np.mean(err ** 2)),
+          'max_error': float(np.abs(err).max())}
+
+
+def _stats(values) -> dict:
+  # The tables print this std (ddof=0); the verdicts read `per_seed`
+  # through stats.compare_seeds.
+  return {'mean': float(np.mean(values)), 'std': float(np.std(values)),
+          'per_seed': [float(v) for v in values]}
+
+
+def run(run: runner.Run) -> dict:
+  """Builds every construction, trains the section-6 populations, and
+  writes the report; returns the summary written to results.json."""
+  config = run.config
+  run.log(f'expressivity: constructions, then {len(config.learning_rates)} '
+          f'learning rates x {config.num_seeds} seeds per population; '
+          f'writing to {run.workdir}')
+  todo = problems(config)
+  populations = []
+  for prob in todo:
+    ds = prob.dataset
+    shallow = params.shallow_match(ds.input_dim, prob.deep_widths, 1).width
+    for kind, widths in (('deep', prob.deep_widths), ('shallow', (shallow,))):
+      name = (f'{prob.name} {kind} '
+              f'{"-".join(map(str, widths)) if kind == "deep" else widths[0]}')
+      populations.append(runner.Population(
+          name, functools.partial(models.MLP, ds.input_dim, widths, 1),
+          ds, info={'problem': prob.name, 'kind': kind,
+                    'hidden_widths': list(widths)}))
+  picked = run.train_all(populations)
+
+  sections = {'hidden_layer': hidden_layer_section(config),
+              'sawtooth': sawtooth_section(config),
+              'square': square_section(config),
+              'parity': parity_section(config),
+              'regions_at_init': regions_at_init(config)}
+
+  # Test is read once, after all training.
+  tests = {prob.dataset.name: run.read_test(prob.dataset) for prob in todo}
+  rows, fits = [], {}
+  by_problem = {prob.name: prob for prob in todo}
+  grid = np.linspace(0.0, 1.0, 1025)[:, None].astype(np.float32)
+  for pop, p in zip(populations, picked):
+    prob = by_problem[pop.info['problem']]
+    row = {**p.info, 'deep_widths_of_construction': list(prob.deep_widths)}
+    if p.pick is None:
+      rows.append({**row, 'status': 'diverged'})
+      continue
+    train_m = _metrics_of(p, prob.dataset.train)
+    test_m = _metrics_of(p, tests[prob.dataset.name])
+    metric_names = ('error',) if prob.dataset.task == 'binary' else (
+        'mse', 'max_error')
+    row.update({'status': 'done', 'learning_rate': p.pick.candidate,
+                'num_diverged': p.pick.num_diverged,
+                'construction_params': _param_count(prob.construction)})
+    if prob.dataset.task == 'regression':
+      # The best constant (the training mean): the floor to beat.
+      y_train = prob.dataset.train.targets[:, 0].astype(np.float64)
+      y_test = tests[prob.dataset.name].targets[:, 0].astype(np.float64)
+      row['constant_test_mse'] = float(np.mean(
+          (y_test - y_train.mean()) ** 2))
+    for m in metric_names:
+      row[f'train_{m}'] = _stats(train_m[m])
+      row[f'test_{m}'] = _stats(test_m[m])
+      row[f'construction_test_{m}'] = _construction_metrics(
+          prob, tests[prob.dataset.name])[m]
+    if prob.dataset.input_dim == 1:
+      members = [p.member(i) for i in range(config.num_seeds)]
+      row['pieces'] = _stats([regions.count_linear_pieces(mem, 0, 1)
+                              for mem in members])
+      row['max_pieces'] = regions.max_pieces_1d(pop.info['hidden_widths'])
+      row['target_pieces'] = prob.target_pieces
+      fit = fits.setdefault(prob.name, {'target': prob.target(grid[:, 0])})
+      fit[pop.info['kind']] = np.asarray(members[0](jnp.asarray(grid)))[:, 0]
+    rows.append(row)
+  results = {'sections': sections, 'training': rows}
+  return run.finish(
+      results, render=report.render_markdown,
+      figures={'hidden_layer.png': report.plot_hidden_layer,
+               'sawtooth.png': report.plot_sawtooth,
+               'square.png': report.plot_square,
+               'regions.png': report.plot_regions,
+               'training.png': functools.partial(
+                   report.plot_training, fits, grid[:, 0])},
+      console=report.console_summary)

@@ -1,0 +1,469 @@
+"""Expressivity's report: the six sections' tables and prose, the verdicts
+on what training found, the figures and the headline, all from a summary."""
+
+from __future__ import annotations
+
+import numpy as np
+from flax import nnx
+
+from deepvsshallow import lab, models, regions, report, stats
+from deepvsshallow.studies.expressivity.config import SUP_GRID, TARGETS
+
+
+def anchor() -> str:
+  """What was published (no table of numbers: the constructions are
+  theorems, checked against their closed forms in the report)."""
+  return ('Telgarsky 2016 (the tent map); Yarotsky 2017 (x²); the lecture\'s '
+          'parity circuits.')
+
+
+def _fmt(x: float) -> str:
+  return f'{x:.3g}'
+
+
+def _ms(stats_: dict, scale: float = 1.0, digits: int = 3) -> str:
+  return (f'{stats_["mean"] * scale:.{digits}g} ± '
+          f'{stats_["std"] * scale:.{digits}g}')
+
+
+def render_hidden_layer(rows) -> str:
+  table = report.markdown_table(
+      ['target', 'pieces n', 'hidden units', 'params', 'max error (measured)',
+       'closed form'],
+      [(r['target'], r['pieces'], r['units'], r['params'],
+        _fmt(r['max_error']),
+        f'{_fmt(r["closed_form"])} ({r["closed_form_kind"]})') for r in rows])
+  sq = [r for r in rows if r['target'] == 'x^2']
+  worst = max(abs(r['max_error'] / r['closed_form'] - 1) for r in sq)
+  return '\n'.join([
+      '## 1. Why a hidden layer', '',
+      'A hard sigmoid is two ReLUs, hs(x) = relu(x) - relu(x - 1), and any '
+      'piecewise-linear function is a sum of shifted, scaled hard sigmoids '
+      '(hidden_layer.png). With ReLUs one unit per kink is enough: '
+      '`lab.interpolant_net` is one hidden layer whose output *equals* the '
+      'interpolant through the knots. Max error over [0, 1] against the '
+      'number of equal pieces n (float64, on a dyadic grid of '
+      f'{SUP_GRID:,} points). For x² the closed form is 1/(4n²), exact; for '
+      'sin(2πx) it is the bound h² max|f\'\'|/8.', '', table, '',
+      ('For x² measured and closed form agree exactly. ' if worst == 0 else
+       f'For x² measured and closed form agree to a relative {worst:.1e}. ')
+      + 
+      'The error falls as 1/n²: each halving of the error costs about 1.4x '
+      'the units, and the units grow without bound as the error goes to 0.'])
+
+
+def render_sawtooth(rows) -> str:
+  table = report.markdown_table(
+      ['k', 'pieces (exact count)', '2^k', 'deep: units', 'deep: params',
+       'shallow: units (lower bound)', 'shallow: units (built)',
+       'shallow: params', 'max error deep / shallow'],
+      [(r['k'], f'{r["pieces"]:,}', f'{r["closed_form_pieces"]:,}',
+        r['deep_units'], r['deep_params'],
+        f'{r["shallow_units_lower_bound"]:,}', f'{r["shallow_units"]:,}',
+        f'{r["shallow_params"]:,}',
+        f'{_fmt(r["max_error_deep"])} / {_fmt(r["max_error_shallow"])}')
+       for r in rows])
+  ok = all(r['pieces'] == r['closed_form_pieces'] for r in rows)
+  return '\n'.join([
+      '## 2. Depth folds space', '',
+      'The tent map T(x) = 2 relu(x) - 4 relu(x - 1/2) folds [0, 1] onto '
+      'itself; composed k times (`lab.sawtooth_net(k)`: k hidden layers of 2 '
+      'ReLUs, 6k + 1 parameters) it has 2^k linear pieces. A one-hidden-layer '
+      'net with u units has at most u + 1 pieces, so it needs at least '
+      '2^k - 1 units. The interpolant that is built uses 2^k: with 2^k - 1 '
+      'units every kink is a unit, and the slope of the first piece, '
+      '+2^k, would have to be a sum of the slope changes, which are all '
+      '±2^(k+1); it cannot be. Pieces are counted by '
+      '`regions.count_linear_pieces` (exact breakpoint tracing), not '
+      'sampled.', '', table, '',
+      f'Every count equals 2^k: {"yes" if ok else "NO"}. Parameters grow '
+      'linearly with depth and exponentially with one hidden layer. '
+      'sawtooth.png shows a_1 ... a_k, the tent after each layer.'])
+
+
+def render_square(rows) -> str:
+  table = report.markdown_table(
+      ['m', 'closed form 2^(-2m-2)', 'deep f_m: error', 'deep: layers',
+       'deep: params', 'shallow: units', 'shallow: params',
+       'shallow: error'],
+      [(r['m'], _fmt(r['closed_form_error']), _fmt(r['deep_error']),
+        r['deep_layers'], r['deep_params'], f'{r["shallow_units"]:,}',
+        f'{r["shallow_params"]:,}', _fmt(r['shallow_error'])) for r in rows])
+  exact = all(r['deep_error'] == r['closed_form_error'] for r in rows)
+  return '\n'.join([
+      '## 3. x²', '',
+      "Yarotsky 2017: f_m(x) = x - Σ_{s≤m} T^s(x)/4^s (`lab.square_net(m)`, a "
+      'plain MLP of width 3) reaches sup error 2^(-2m-2) on [0, 1] with '
+      '12m - 7 parameters (7 for m = 1). The one-hidden-layer interpolant '
+      'at the same error needs 2^m pieces, 2^m units, 3·2^m + 1 '
+      'parameters. Both errors measured in float64 on a dyadic grid that '
+      'holds the points where the sup is attained.', '', table, '',
+      f'Deep error equals the closed form exactly at every m: '
+      f'{"yes" if exact else "NO"}. f_m *is* the 2^m-piece interpolant, '
+      'built deep (its piece count is 2^m too), so the two columns of errors '
+      'agree; only the parameter counts differ: linear in m against '
+      'exponential (square.png).'])
+
+
+def render_parity(rows) -> str:
+  table = report.markdown_table(
+      ['n', 'AND/OR terms', 'XNOR gates (depth)', 'XNOR net: layers',
+       'units', 'params', 'bit-count net: units', 'params', 'inputs checked',
+       'both exact'],
+      [(r['n'], f'{r["and_or_terms"]:,}',
+        f'{r["xnor_gates"]} ({r["xnor_depth"]})', r['tree_layers'],
+        r['tree_units'], r['tree_params'], r['bitcount_units'],
+        r['bitcount_params'], f'{r["inputs_checked"]:,}',
+        'yes' if r['tree_exact'] and r['bitcount_exact'] else 'NO')
+       for r in rows])
+  return '\n'.join([
+      '## 4. Parity, honestly', '',
+      'Circuits: a depth-2 AND/OR circuit needs 2^(n-1) terms, a balanced '
+      'XNOR tree n - 1 gates in ⌈log2 n⌉ levels. Networks: `lab.parity_net` '
+      'builds the lecture\'s XNOR tree from 2-ReLU gates (XNOR(a, b) = '
+      '1 - relu(a - b) - relu(b - a) on even-parity indicators). But neural '
+      'units are stronger than AND/OR gates: parity depends only on the bit '
+      'count, and `lab.bitcount_parity_net` represents it exactly with one '
+      'hidden layer of n ReLUs on that count. Parameters count every dense '
+      'weight (the first layer is n x units in both).', '', table, '',
+      'So the exponential gap is between circuits of AND/OR gates, not '
+      'between deep and shallow ReLU nets: the shallow bit-count net has '
+      'fewer units than the XNOR tree, and about as many parameters. The '
+      'honest question for networks is which one gradient descent finds '
+      '(section 6).'])
+
+
+def render_regions(reg: dict, rows) -> str:
+  d, s = reg['deep'], reg['shallow']
+  deep_name = 'x'.join(map(str, reg['deep_widths']))
+  lines = [
+      '## 5. Counting pieces and regions', '',
+      '`regions.count_linear_pieces(model, lo, hi)` traces breakpoints layer '
+      'by layer in float64 and merges neighbours whose output slopes agree; '
+      'it reproduces 2^k for every sawtooth and 2^m for every f_m above. '
+      '`regions.count_regions_2d` counts distinct activation patterns on a '
+      'grid: a lower bound, since a grid can miss a small region.', '',
+      f'**At initialisation**, on [-1, 1]² ({reg["resolution"]}² grid, '
+      f'{len(d["regions_per_seed"])} seeds, the engine\'s initialisation):',
+      '',
+      report.markdown_table(
+          ['net', 'params', 'neurons', 'regions (mean ± std)',
+           'theoretical max'],
+          [(f'deep {deep_name}', d['params'], d['neurons'],
+            f'{d["regions_mean"]:.0f} ± {d["regions_std"]:.0f}',
+            f'{d["max_regions"]:,} ({d["max_kind"]})'),
+           (f'shallow 1x{reg["shallow_width"]}', s['params'], s['neurons'],
+            f'{s["regions_mean"]:.0f} ± {s["regions_std"]:.0f}',
+            f'{s["max_regions"]:,} ({s["max_kind"]})')]), '',
+      'Hanin & Rolnick 2019 found that at initialisation the number of '
+      'regions scales with the number of neurons, not with depth, and is far '
+      'below the theoretical maximum. Here the deep net has '
+      f'{d["regions_mean"] / max(d["max_regions"], 1):.1e} of Montufar\'s '
+      f'lower bound on its maximum and the shallow one '
+      f'{s["regions_mean"] / max(s["max_regions"], 1):.2f} of its maximum '
+      f'(regions.png).']
+  trained = [r for r in rows if r.get('status') == 'done' and 'pieces' in r]
+  if trained:
+    lines += ['', '**Trained nets** (section 6; pieces on [0, 1], exact, '
+              'one count per seed):', '',
+              report.markdown_table(
+                  ['problem', 'net', 'params', 'pieces (mean ± std)',
+                   'max for this architecture', 'target'],
+                  [(r['problem'], f'{r["kind"]} '
+                    f'{"-".join(map(str, r["hidden_widths"]))}',
+                    r['param_count'], _ms(r['pieces']),
+                    f'{r["max_pieces"]:,}',
+                    '-' if r['target_pieces'] is None
+                    else f'{r["target_pieces"]:,}') for r in trained])]
+  return '\n'.join(lines)
+
+
+def _describe(c: stats.Comparison, a: str, b: str, key: str) -> str:
+  """The comparison in the metric's units: points for an error rate, three
+  significant digits for an MSE or a max error."""
+  if key == 'test_error':
+    return c.describe(a, b, scale=100, unit='points')
+  f = lambda x: f'{x:+.3g}'
+  return (f'{a} − {b} = {f(c.difference)} [{f(c.low)}, {f(c.high)}]: '
+          f'{c.verdict}')
+
+
+def _metric(row) -> str:
+  """What deep vs shallow is judged on: test error (parity) or test max
+  error (regression)."""
+  return 'test_error' if 'test_error' in row else 'test_max_error'
+
+
+def deep_beats_shallow(deep: dict, shallow: dict) -> stats.Comparison:
+  """The claim "the deep net is better than its matched shallow net", on
+  each seed's test error (parity) or test max error (regression)."""
+  key = _metric(deep)
+  return stats.compare_seeds(deep[key]['per_seed'], shallow[key]['per_seed'],
+                             higher_is_better=False)
+
+
+def beats_constant(row: dict) -> stats.Comparison:
+  """The claim "the net's test MSE is below the best constant's" (the
+  constant, the training mean, is the same for every seed)."""
+  mse = row['test_mse']['per_seed']
+  return stats.compare_seeds(mse, [row['constant_test_mse']] * len(mse),
+                             higher_is_better=False)
+
+
+def training_verdict(rows) -> str:
+  """One line per problem of section 6."""
+  done = {(r['problem'], r['kind']): r for r in rows if r['status'] == 'done'}
+  said = []
+  for problem in dict.fromkeys(r['problem'] for r in rows):
+    d, s = done.get((problem, 'deep')), done.get((problem, 'shallow'))
+    if not d or not s:
+      said.append(f'{problem}: a population diverged entirely.')
+      continue
+    if 'constant_test_mse' in d:
+      const = d['constant_test_mse']
+      cd, cs = beats_constant(d), beats_constant(s)
+      if 'supported' not in (cd.verdict, cs.verdict):
+        said.append(
+            f'{problem}: neither net beats a constant (test MSE deep '
+            f'{d["test_mse"]["mean"]:.3g}, shallow {s["test_mse"]["mean"]:.3g}'
+            f', the training mean {const:.3g}; '
+            + _describe(cd, 'deep', 'constant', 'test_mse') + '; '
+            + _describe(cs, 'shallow', 'constant', 'test_mse')
+            + f'); the construction is exact to '
+            f'{d["construction_test_max_error"]:.3g}.')
+        continue
+    key = _metric(d)
+    c = deep_beats_shallow(d, s)
+    what = key.replace('test_', 'test ').replace('_', ' ')
+    said.append(f'{problem}: {what} deep {d[key]["mean"]:.3g} vs shallow '
+                f'{s[key]["mean"]:.3g}; {_describe(c, "deep", "shallow", key)}'
+                f'; the construction gets {d[f"construction_{key}"]:.3g}.')
+  return '\n'.join(f'- {line}' for line in said)
+
+
+def render_training(rows, cfg) -> str:
+  reg = [r for r in rows if r['status'] == 'done' and 'test_mse' in r]
+  bits = [r for r in rows if r['status'] == 'done' and 'test_error' in r]
+  net = lambda r: f'{r["kind"]} {"-".join(map(str, r["hidden_widths"]))}'
+  lines = [
+      '## 6. What training finds', '',
+      'Deep nets with the construction\'s architecture and one-hidden-layer '
+      'nets with the nearest parameter count, trained from random '
+      f'initialisation with {cfg["optimizer"]} ({cfg["num_epochs"]} epochs, '
+      f'batch {cfg["batch_size"]}), the learning rate picked on validation '
+      f'from {tuple(cfg["learning_rates"])}, {cfg["num_seeds"]} seeds as '
+      f'replicates (mean ± std). Regression: {cfg["regression_train_size"]} '
+      'uniform training points on [0, 1] (validation carved from them), '
+      f'test on {cfg["regression_test_size"]:,} evenly spaced points. Parity: '
+      'a random half of all 2^n inputs to train on (validation carved from '
+      'it), the other half to test on; chance is 50%.', '']
+  if reg:
+    lines += [report.markdown_table(
+        ['problem', 'net', 'params', 'lr', 'train max error', 'test max error',
+         'test MSE', 'constant: test MSE', 'construction: test max error'],
+        [(r['problem'], net(r), r['param_count'], f'{r["learning_rate"]:g}',
+          _ms(r['train_max_error']), _ms(r['test_max_error']),
+          _ms(r['test_mse']), _fmt(r['constant_test_mse']),
+          _fmt(r['construction_test_max_error'])) for r in reg]), '',
+        'The constant column is the test MSE of predicting the training '
+        'mean everywhere: a net near it has learned nothing of the shape.',
+        '']
+  if bits:
+    lines += [report.markdown_table(
+        ['problem', 'net', 'params', 'lr', 'train error %', 'test error %',
+         'construction: test error %'],
+        [(r['problem'], net(r), r['param_count'], f'{r["learning_rate"]:g}',
+          report.pct(r['train_error']['mean'], r['train_error']['std']),
+          report.pct(r['test_error']['mean'], r['test_error']['std']),
+          report.pct(r['construction_test_error']))
+         for r in bits]), '']
+  lines += [
+      'In short (deep − shallow: the difference of the seeds\' means, in '
+      'an interval of ± 2 standard errors; supported: the deep net is '
+      'better, contradicted: the shallow one is, inconclusive: neither '
+      'beyond the seeds\' spread):', '', training_verdict(rows), '',
+      'Known results to set beside these: narrow deep nets rarely find the '
+      'sawtooth from random initialisation (a width-2 ReLU layer dies or '
+      'collapses easily), and parity is hard for gradient methods '
+      '(Shalev-Shwartz et al. 2017). Representability is not learnability: '
+      'the constructions above prove what the architectures can express, '
+      'not what training will find (training.png).']
+  return '\n'.join(lines)
+
+
+def render_markdown(summary) -> str:
+  s, rows, cfg = summary['sections'], summary['training'], summary['config']
+  return '\n\n'.join([
+      '# Why deep? Expressivity by construction, and what training finds',
+      'Every construction is an ordinary Flax NNX MLP from `deepvsshallow.lab` '
+      '(weights set, not trained); every count of pieces is exact. Closed '
+      'forms: deepvsshallow/reference/theory.md.',
+      render_hidden_layer(s['hidden_layer']),
+      render_sawtooth(s['sawtooth']),
+      render_square(s['square']),
+      render_parity(s['parity']),
+      render_regions(s['regions_at_init'], rows),
+      render_training(rows, cfg),
+      report.run_footer(summary), ''])
+
+
+def console_summary(summary) -> str:
+  return training_verdict(summary['training'])
+
+
+# ----------------------------------------------------------------- figures
+
+
+def plot_hidden_layer(summary, path: str) -> None:
+  plt = report.pyplot()
+  fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+  x = np.linspace(-0.1, 1.1, 1201)
+  for ax, (name, (f, _)), n in zip(axes[:2], TARGETS.items(), (4, 6)):
+    knots = np.linspace(0.0, 1.0, n + 1)
+    pieces = lab.hard_sigmoid_pieces(knots, f(knots), x)
+    for i, piece in enumerate(pieces):
+      ax.plot(x, piece, lw=1, alpha=0.7, label='hard sigmoids' if i == 0
+              else None, color='tab:gray')
+    ax.plot(x, f(x), 'k--', lw=1, label=name)
+    ax.plot(x, f(knots[0]) + pieces.sum(0), color='tab:red', lw=2,
+            label=f'sum: {n} pieces')
+    ax.plot(knots, f(knots), 'o', color='tab:red', ms=4)
+    ax.set_title(f'{name}: {n} hard sigmoids, 2 ReLUs each', fontsize=10)
+    ax.legend(fontsize=8)
+  rows = summary['sections']['hidden_layer']
+  ax = axes[2]
+  for name in TARGETS:
+    r = [row for row in rows if row['target'] == name]
+    ax.loglog([row['units'] for row in r], [row['max_error'] for row in r],
+              'o-', label=f'{name}: measured')
+    ax.loglog([row['units'] for row in r], [row['closed_form'] for row in r],
+              'k:', lw=1)
+  ax.set_xlabel('hidden units (one layer)')
+  ax.set_ylabel('max error on [0, 1]')
+  ax.set_title('max error; dotted: closed form', fontsize=10)
+  ax.legend(fontsize=8)
+  fig.tight_layout()
+  report.save_figure(fig, path)
+  plt.close(fig)
+
+
+def plot_sawtooth(summary, path: str) -> None:
+  plt = report.pyplot()
+  k = min(4, summary['config']['sawtooth_max_k'])
+  x = np.linspace(0.0, 1.0, 2049)
+  fig, axes = plt.subplots(1, k + 1, figsize=(3.2 * (k + 1), 3))
+  for j, ax in enumerate(axes[:k]):
+    net = lab.sawtooth_net(j + 1)
+    ax.plot(x, regions.forward(net, x[:, None])[:, 0])
+    ax.set_title(f'a_{j + 1}: {regions.count_linear_pieces(net, 0, 1)} pieces',
+                 fontsize=10)
+    ax.set_xlabel('x')
+  rows = summary['sections']['sawtooth']
+  ax = axes[k]
+  ax.semilogy([r['k'] for r in rows], [r['deep_params'] for r in rows], 'o-',
+              label='deep: k layers of 2 ReLUs')
+  ax.semilogy([r['k'] for r in rows], [r['shallow_params'] for r in rows],
+              's-', label='one hidden layer')
+  ax.set_xlabel('k')
+  ax.set_ylabel('parameters for T^k')
+  ax.legend(fontsize=8)
+  fig.tight_layout()
+  report.save_figure(fig, path)
+  plt.close(fig)
+
+
+def plot_square(summary, path: str) -> None:
+  plt = report.pyplot()
+  rows = summary['sections']['square']
+  fig, ax = plt.subplots(figsize=(5, 3.8))
+  ax.loglog([r['deep_params'] for r in rows], [r['deep_error'] for r in rows],
+            'o-', label='deep: Yarotsky f_m')
+  ax.loglog([r['shallow_params'] for r in rows],
+            [r['shallow_error'] for r in rows], 's-',
+            label='one hidden layer: interpolant')
+  ax.set_xlabel('parameters')
+  ax.set_ylabel('sup |f - x²| on [0, 1]')
+  ax.set_title('x²: error against parameters')
+  ax.legend(fontsize=8)
+  report.save_figure(fig, path)
+  plt.close(fig)
+
+
+def plot_regions(summary, path: str) -> None:
+  """Activation regions on [-1, 1]^2 at initialisation (seed 0), each region
+  one colour."""
+  plt = report.pyplot()
+  reg = summary['sections']['regions_at_init']
+  res = min(summary['config']['region_resolution'], 400)
+  g = np.linspace(-1.0, 1.0, res)
+  xx, yy = np.meshgrid(g, g)
+  pts = np.c_[xx.ravel(), yy.ravel()]
+  fig, axes = plt.subplots(1, 2, figsize=(9, 4.4))
+  for ax, key, widths in ((axes[0], 'deep', reg['deep_widths']),
+                          (axes[1], 'shallow', [reg['shallow_width']])):
+    net = models.MLP(2, tuple(widths), 1, activation='relu',
+                     rngs=nnx.Rngs(0))
+    keys = regions.pattern_keys(regions.activation_patterns(net, pts))
+    _, ids = np.unique(keys, return_inverse=True)
+    perm = np.random.default_rng(0).permutation(ids.max() + 1)
+    ax.imshow(perm[ids.reshape(res, res)], cmap='tab20', origin='lower',
+              extent=(-1, 1, -1, 1), interpolation='nearest')
+    ax.set_title(f'{key} {"x".join(map(str, widths))}: '
+                 f'{reg[key]["params"]} params, '
+                 f'{reg[key]["regions_per_seed"][0]} regions')
+  report.save_figure(fig, path)
+  plt.close(fig)
+
+
+def plot_training(fits, x, summary, path: str) -> None:
+  plt = report.pyplot()
+  if not fits:
+    fig, ax = plt.subplots(figsize=(4, 2))
+    ax.text(0.5, 0.5, 'no 1-D problem trained', ha='center')
+    ax.axis('off')
+    report.save_figure(fig, path)
+    plt.close(fig)
+    return
+  fig, axes = plt.subplots(1, len(fits), figsize=(3.6 * len(fits), 3.2),
+                           squeeze=False)
+  for ax, (problem, curves) in zip(axes[0], fits.items()):
+    ax.plot(x, curves['target'], 'k--', lw=1, label='target')
+    for kind, y in curves.items():
+      if kind != 'target':
+        ax.plot(x, y, lw=1.5, label=f'{kind} (seed 0)')
+    ax.set_title(problem)
+    ax.legend(fontsize=7)
+  report.save_figure(fig, path)
+  plt.close(fig)
+
+
+def headline(summary) -> str:
+  """The claim's verdict in one line (the lecture report's)."""
+  rows = [r for r in summary['training'] if r['status'] == 'done']
+  problems = list(dict.fromkeys(r['problem'] for r in rows))
+  verdicts = []
+  for problem in problems:
+    d = next((r for r in rows if r['problem'] == problem
+              and r['kind'] == 'deep'), None)
+    s = next((r for r in rows if r['problem'] == problem
+              and r['kind'] == 'shallow'), None)
+    if d and s:
+      verdicts.append(deep_beats_shallow(d, s).verdict)
+  s = summary['sections']
+  checks = {
+      'k layers of 2 ReLUs make 2^k pieces': all(
+          r['pieces'] == r['closed_form_pieces'] for r in s['sawtooth']),
+      'Yarotsky\'s x² error is 2^(-2m-2)': all(
+          r['deep_error'] == r['closed_form_error'] for r in s['square']),
+      'parity is right on every input': all(
+          r['tree_exact'] and r['bitcount_exact'] for r in s['parity'])}
+  held = [k for k, ok in checks.items() if ok]
+  failed = [k for k, ok in checks.items() if not ok]
+  said = ('The constructions hold (' + '; '.join(held) + ')' if held else '')
+  if failed:
+    said += ('; ' if said else '') + 'FAILED: ' + '; '.join(failed)
+  return (f'{said}. Trained from random starts, the deep net beats its '
+          f'matched shallow net on {verdicts.count("supported")} of '
+          f'{len(problems)} problems and loses on '
+          f'{verdicts.count("contradicted")} (test error or max error per '
+          'seed; the difference of means ± 2 standard errors).')

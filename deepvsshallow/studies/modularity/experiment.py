@@ -1,0 +1,251 @@
+"""Modularity: shared features need less data for a rare class (the lecture's
+"boys with long hair").
+
+Two binary attributes split the examples into 4 groups, and one group (both
+attributes 1) is rare in training. Three ways to classify the 4 groups, at
+matched parameter counts:
+
+  flat         one MLP with a 4-way softmax;
+  modular      the same MLP trunk with two attribute heads (one logit each),
+               trained on every example; the group is read from the heads;
+  one_vs_rest  4 separate MLPs, one binary classifier per group (each a
+               quarter of the budget); the group is the largest logit.
+
+For each count of rare training examples (`rare_counts`, the other groups
+fixed at `train_per_group`), every approach trains as populations through the
+engine and is tested on the same test set: the rare group's accuracy, the
+worst group's and the mean over groups (Sagawa et al. 2020's metrics).
+
+Data (`config.source`):
+  rendered  the embedded default, `deepvsshallow.attributes`: 16x16 images
+            of a glyph (ring or plus) with hair (short dashes or long
+            strands), each attribute a visible factor, independent by
+            construction; a balanced test set.
+  celeb_a   CelebA through TFDS (prepared by hand), Male x Blond_Hair:
+            blond men are the rare group (1,387 of 162,770 in training).
+
+Files: trials.jsonl, results.json, results.md, results.png (`report.py`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import numpy as np
+
+from deepvsshallow import attributes as attributes_lib
+from deepvsshallow import data as data_lib
+from deepvsshallow import models, params, probes, runner, selection
+from deepvsshallow.errors import UsageError
+from deepvsshallow.studies.modularity import report
+from deepvsshallow.studies.modularity.config import RARE
+
+
+# ------------------------------------------------------------------ data
+
+@dataclasses.dataclass(frozen=True)
+class Pool:
+  """Everything the sweep subsamples: inputs with their two attributes."""
+  train: data_lib.Split        # targets_N2: the two attributes.
+  validation: data_lib.Split
+  base: data_lib.Dataset       # Shapes, convention; test() reads test.
+
+
+def groups_of(attributes_N2) -> np.ndarray:
+  return (2 * attributes_N2[:, 0] + attributes_N2[:, 1]).astype(np.int32)
+
+
+def _validation_count(n: int, val_fraction: float) -> int:
+  return max(1, round(n * val_fraction / (1 - val_fraction)))
+
+
+def rendered_pool(config) -> Pool:
+  """Rendered images: the training pool holds `train_per_group` of each
+  common group and max(rare_counts) of the rare one; validation has the
+  same proportions; the test set is balanced."""
+  common, rare = config.train_per_group, max(config.rare_counts)
+  vf, size, seed = config.val_fraction, config.image_size, config.data_seed
+
+  def split(counts, offset):
+    images, attrs, _ = attributes_lib.make_split(counts, seed * 3 + offset,
+                                                 size)
+    return data_lib.Split(images, attrs)
+
+  train = split([common] * 3 + [rare], 0)
+  validation = split([_validation_count(common, vf)] * 3
+                     + [_validation_count(rare, vf)], 1)
+  base = data_lib.Dataset(
+      name='rendered attributes', train=train, validation=validation,
+      input_shape=(size, size, 1), num_classes=2, input_convention='pixels',
+      task='attributes',
+      _read_test=lambda: split([config.test_per_group] * 4, 2))
+  return Pool(train, validation, base)
+
+
+def celeb_a_pool(run: runner.Run) -> Pool:
+  """CelebA through the run's data settings (data_dir, val_fraction,
+  split_seed), its targets the config's two attributes."""
+  config = run.config
+  ds = run.load_dataset('celeb_a')
+  columns = [data_lib.CELEBA_ATTRIBUTES.index(a) for a in config.attributes]
+  pick = lambda s: data_lib.Split(s.inputs, s.targets[:, columns])
+  available = int(np.sum(groups_of(pick(ds.train).targets) == RARE))
+  if max(config.rare_counts) > available:
+    raise UsageError(
+        f'config.rare_counts asks for {max(config.rare_counts)} rare-group '
+        f'training examples, but CelebA\'s training split has {available} '
+        f'with {" and ".join(config.attributes)}; lower it.')
+  base = dataclasses.replace(
+      ds, _read_test=lambda: pick(ds.test()))
+  return Pool(pick(ds.train), pick(ds.validation), base)
+
+
+def subsample(split: data_lib.Split, counts, seed: int) -> data_lib.Split:
+  """The first counts[g] examples of each group g (a seeded order), so the
+  sets for growing rare counts are nested."""
+  groups = groups_of(split.targets)
+  order = np.random.default_rng(seed).permutation(len(groups))
+  keep = np.concatenate([order[groups[order] == g][:c]
+                         for g, c in enumerate(counts)])
+  keep = np.sort(keep)
+  return data_lib.Split(split.inputs[keep], split.targets[keep])
+
+
+# --------------------------------------------------------------- models
+
+def _one_vs_rest_width(input_dim: int, hidden, target: int) -> int:
+  """The width (every hidden layer) of one binary net whose 4 copies come
+  nearest the target count (ties: the smaller)."""
+  depth = len(hidden)
+  return min(range(1, max(hidden) + 1), key=lambda w: (abs(
+      4 * params.mlp_param_count(input_dim, [w] * depth, 1) - target), w))
+
+
+def approach_models(config, input_dim: int):
+  """{approach: (model_fn, description, param_count)}."""
+  hidden = tuple(config.hidden)
+  flat = params.mlp_param_count(input_dim, hidden, 4)
+  w = _one_vs_rest_width(input_dim, hidden, flat)
+  mlp = lambda widths, k: functools.partial(models.MLP, input_dim, widths, k,
+                                            activation=config.activation)
+  h = 'x'.join(map(str, hidden))
+  return {
+      'flat': (mlp(hidden, 4), f'MLP {h}, 4-way softmax', flat),
+      'modular': (mlp(hidden, 2), f'MLP {h}, 2 attribute logits',
+                  params.mlp_param_count(input_dim, hidden, 2)),
+      'one_vs_rest': (mlp((w,) * len(hidden), 1),
+                      f'4 x MLP {"x".join([str(w)] * len(hidden))}, one '
+                      'logit each',
+                      4 * params.mlp_param_count(input_dim,
+                                                 [w] * len(hidden), 1)),
+  }
+
+
+def _targets(approach: str, attributes_N2, group: int | None = None):
+  groups = groups_of(attributes_N2)
+  if approach == 'flat':
+    return groups, 4, 'classification'
+  if approach == 'modular':
+    return attributes_N2.astype(np.int32), 2, 'attributes'
+  return (groups == group).astype(np.int32), 1, 'binary'
+
+
+def _dataset(base, train, validation, approach, group=None):
+  y_tr, k, task = _targets(approach, train.targets, group)
+  y_val, _, _ = _targets(approach, validation.targets, group)
+  return dataclasses.replace(
+      base, train=data_lib.Split(train.inputs, y_tr),
+      validation=data_lib.Split(validation.inputs, y_val), num_classes=k,
+      task=task)
+
+
+def decide(approach: str, outputs) -> np.ndarray:
+  """Group ids from one approach's outputs: flat (N, 4) logits, modular
+  (N, 2) attribute logits, one_vs_rest a list of 4 (N, 1) logits."""
+  if approach == 'flat':
+    return np.argmax(outputs, -1)
+  if approach == 'modular':
+    return 2 * (outputs[:, 0] > 0) + (outputs[:, 1] > 0)
+  return np.argmax(np.concatenate(outputs, -1), -1)
+
+
+# ------------------------------------------------------------------ run
+
+def run(run: runner.Run) -> dict:
+  config = run.config
+  pool = (rendered_pool(config) if config.source == 'rendered'
+          else celeb_a_pool(run))
+  base = pool.base
+  shapes = approach_models(config, base.input_dim)
+  vf = config.val_fraction
+  run.describe(base, f'attributes {tuple(config.attributes)}, rare counts '
+               f'{tuple(config.rare_counts)}, {len(config.learning_rates)} '
+               f'learning rates x {config.num_seeds} seeds per population')
+  populations = []
+  for n in config.rare_counts:
+    common = config.train_per_group
+    train = subsample(pool.train, [common] * 3 + [n], config.data_seed)
+    validation = subsample(
+        pool.validation, [_validation_count(common, vf)] * 3
+        + [_validation_count(n, vf)], config.data_seed)
+    for approach in config.approaches:
+      model_fn, desc, count = shapes[approach]
+      for g in (range(4) if approach == 'one_vs_rest' else [None]):
+        populations.append(runner.Population(
+            f'{approach} rare={n}' + ('' if g is None else f' group {g}'),
+            model_fn, _dataset(base, train, validation, approach, g),
+            info={'approach': approach, 'rare_count': n, 'group': g,
+                  'model': desc, 'approach_params': count}))
+  picked = run.train_all(populations)
+  test = run.read_test(base)
+  test_groups = groups_of(test.targets)
+  rows = []
+  for n in config.rare_counts:
+    for approach in config.approaches:
+      mine = [p for p in picked if p.info['rare_count'] == n
+              and p.info['approach'] == approach]
+      rows.append(_score(mine, approach, n, test, test_groups,
+                         base.input_convention, shapes[approach]))
+  test_counts = np.bincount(test_groups, minlength=4).tolist()
+  return run.finish(
+      {'rows': rows, 'test_group_counts': test_counts,
+       'group_names': _group_names(config)},
+      render=report.render_markdown, figures={'results.png': report.plot},
+      console=lambda s: report.results_table(s) + '\n\n' + report.verdict(s))
+
+
+def _score(picked, approach, n, test, test_groups, convention, shape):
+  row = {'approach': approach, 'rare_count': n, 'model': shape[1],
+         'param_count': shape[2],
+         'learning_rates': [None if p.pick is None else p.pick.candidate
+                            for p in picked]}
+  if any(p.pick is None for p in picked):
+    return {**row, 'status': 'diverged'}
+  per_seed = []
+  for i in range(len(picked[0].pick.members)):
+    outs = [probes.outputs(p.member(i), test.inputs, convention)
+            for p in picked]
+    predicted = decide(approach, outs if approach == 'one_vs_rest'
+                       else outs[0])
+    per_seed.append(probes.group_accuracies(predicted == test_groups,
+                                            test_groups, 4))
+  for key, values in (
+      ('rare', [s['per_group'][RARE] for s in per_seed]),
+      ('worst_group', [s['worst_group'] for s in per_seed]),
+      ('mean_over_groups', [s['mean_over_groups'] for s in per_seed]),
+      ('overall', [s['overall'] for s in per_seed])):
+    row[f'{key}_mean'], row[f'{key}_std'] = selection.mean_std(values)
+    # Per seed, for the verdicts (stats.compare_seeds).
+    row[f'{key}_per_seed'] = [float(v) for v in values]
+  row['per_group_mean'] = np.mean([s['per_group'] for s in per_seed],
+                                  0).tolist()
+  return {**row, 'status': 'done'}
+
+
+def _group_names(config) -> list[str]:
+  if config.source == 'rendered':
+    return [f'{g[1]} ({g[3]})' for g in attributes_lib.GROUPS]
+  a, b = config.attributes
+  return [f'not {a}, not {b}', f'not {a}, {b}', f'{a}, not {b}',
+          f'{a}, {b}']

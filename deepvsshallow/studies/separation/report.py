@@ -1,0 +1,206 @@
+"""Separation's report: the nets, the layer-by-layer table, the verdict on
+"separability rises with depth", the figures and the headline, all from a
+summary."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deepvsshallow import report, stats
+
+FAMILIES = ('deep', 'shallow')
+MEASURES = {'probe_accuracy': 'probe accuracy', 'fisher': 'Fisher ratio'}
+
+
+def anchor() -> str:
+  """What was published (pictures, no table of numbers)."""
+  return ('Mohamed, Hinton & Penn 2012 (t-SNE of TIMIT layers); the '
+          'lecture\'s MNIST 4 vs 9.')
+
+
+def layer_table(rows) -> str:
+  return report.markdown_table(
+      ['net', 'layer', 'width', 'probe accuracy %', 'Fisher ratio'],
+      [[r['family'], 'input' if r['layer'] == 0 else f'hidden {r["layer"]}',
+        r['width'], report.pct(r['probe_accuracy_mean'],
+                               r['probe_accuracy_std']),
+        f'{r["fisher_mean"]:.3f} ± {r["fisher_std"]:.3f}'] for r in rows])
+
+
+def higher(a: dict, b: dict, key: str) -> stats.Comparison:
+  """The claim "`key` (probe_accuracy or fisher) is higher in row a than in
+  row b", on each seed's value (the input layer's is the same for every
+  seed)."""
+  return stats.compare_seeds(a[f'{key}_per_seed'], b[f'{key}_per_seed'],
+                             higher_is_better=True)
+
+
+def _describe(c: stats.Comparison, a: str, b: str, key: str) -> str:
+  if key == 'probe_accuracy':
+    return c.describe(a, b, scale=100, unit='points')
+  f = lambda x: f'{x:+.3g}'
+  return (f'{a} − {b} = {f(c.difference)} [{f(c.low)}, {f(c.high)}]: '
+          f'{c.verdict}')
+
+
+def trend(rows, key: str) -> str:
+  """How `key` moves from each layer to the next, each step judged on the
+  seeds' values (a rise or a fall beyond the seeds' spread)."""
+  steps = [higher(b, a, key).verdict for a, b in zip(rows, rows[1:])]
+  if all(v == 'supported' for v in steps):
+    return 'rises at every layer'
+  if all(v == 'contradicted' for v in steps):
+    return 'falls at every layer'
+  return (f'rises at {steps.count("supported")} of {len(steps)} layers, '
+          f'falls at {steps.count("contradicted")}')
+
+
+def claim(deep_rows) -> tuple[str, dict[str, stats.Comparison]]:
+  """The lecture's claim on the deep net: each measure higher at the last
+  hidden layer than at the input. Returns the verdict's words and the two
+  comparisons."""
+  first, last = deep_rows[0], deep_rows[-1]
+  c = {key: higher(last, first, key) for key in MEASURES}
+  rose = [MEASURES[k] for k, v in c.items() if v.verdict == 'supported']
+  fell = [MEASURES[k] for k, v in c.items() if v.verdict == 'contradicted']
+  if len(rose) == 2:
+    word = 'supported: both measures rise from the input to the last layer'
+    if not trend(deep_rows, 'probe_accuracy') == trend(
+        deep_rows, 'fisher') == 'rises at every layer':
+      word += ', though not at every layer'
+  elif rose:
+    other = next(m for m in MEASURES.values() if m not in rose)
+    word = f'partly supported: the {rose[0]} rises, the {other} does not'
+  elif fell:
+    word = (f'contradicted here: the {" and the ".join(fell)} '
+            f'{"fall" if len(fell) == 2 else "falls"} from the input to the '
+            'last layer')
+  else:
+    word = 'not supported here: neither measure rises beyond the spread'
+  return word, c
+
+
+def verdict(summary) -> str:
+  rows = summary['rows']
+  deep = [r for r in rows if r['family'] == 'deep']
+  shallow = [r for r in rows if r['family'] == 'shallow']
+  acc = [r['probe_accuracy_mean'] for r in deep]
+  fisher = [r['fisher_mean'] for r in deep]
+  vs = {k: higher(deep[-1], shallow[-1], k) for k in MEASURES}
+  said = [
+      f'Deep net, input to last hidden layer: probe accuracy '
+      f'{" → ".join(f"{100 * a:.1f}" for a in acc)}% '
+      f'({trend(deep, "probe_accuracy")}); '
+      f'Fisher ratio {" → ".join(f"{f:.2f}" for f in fisher)} '
+      f'({trend(deep, "fisher")}).',
+      f'Last hidden layer, deep vs the matched shallow net: probe '
+      f'{100 * deep[-1]["probe_accuracy_mean"]:.1f}% vs '
+      f'{100 * shallow[-1]["probe_accuracy_mean"]:.1f}% ('
+      + _describe(vs['probe_accuracy'], 'deep', 'shallow', 'probe_accuracy')
+      + f'), Fisher ratio {deep[-1]["fisher_mean"]:.2f} vs '
+      f'{shallow[-1]["fisher_mean"]:.2f} ('
+      + _describe(vs['fisher'], 'deep', 'shallow', 'fisher') + ').']
+  if acc[0] >= 0.97:
+    said.append(f'The pair is already linearly separable at the input '
+                f'(probe {100 * acc[0]:.1f}%), so the probe has little room '
+                'to rise.')
+  word, c = claim(deep)
+  said.append(f'The lecture\'s claim (separability rises with depth): '
+              f'{word} (' + '; '.join(
+                  f'{MEASURES[k]} ' + _describe(c[k], 'last', 'input', k)
+                  for k in MEASURES) + ').')
+  return '\n'.join(f'- {s}' for s in said)
+
+
+def render_markdown(summary) -> str:
+  cfg = summary['config']
+  a, b = summary['pair']
+  nets = report.markdown_table(
+      ['net', 'hidden', 'params', 'lr', 'val error %', 'test error %'],
+      [[n['family'], 'x'.join(map(str, n['hidden_widths'])),
+        f'{n["param_count"]:,}', f'{n["learning_rate"]:g}',
+        report.pct(n['val_error_mean'], n['val_error_std']),
+        report.pct(n['test_error_mean'], n['test_error_std'])]
+       for n in summary['nets']])
+  source = ('set in the config' if summary['pair_from'] == 'config' else
+            'the pair the deep net confuses most on validation')
+  n = summary['pair_examples']
+  return '\n'.join([
+      f'# Do deeper layers pull {a} and {b} apart? ({cfg["dataset"]})', '',
+      f'Classes {a} vs {b} ({source}). Both nets are trained on every class; '
+      f'the pair is measured in each layer\'s activations: a logistic-'
+      f'regression probe (C = {cfg["probe_l2"]:g}, standardised features) '
+      f'fitted on the pair\'s {n["train"]} training examples and scored on '
+      f'its {n["test"]} test examples, and the Fisher ratio tr(S_B)/tr(S_W) '
+      f'of the test activations. Mean ± std over {cfg["num_seeds"]} seeds.',
+      '', nets, '', layer_table(summary['rows']), '',
+      'A rise or a fall, from one layer to the next or between the nets, '
+      'counts when the difference of the seeds\' means is beyond ± 2 '
+      'standard errors (stats.compare_seeds).', '',
+      verdict(summary), '',
+      '![probe accuracy and Fisher ratio per layer](separation.png)', '',
+      '![PCA and t-SNE of the pair, per layer](projections.png)', '',
+      'The probe\'s training examples are ones the nets were trained on, so '
+      'late layers may separate them more easily than new data; the probe is '
+      'scored on test examples the nets never saw.', '',
+      report.run_footer(summary), ''])
+
+
+def plot_scores(summary, path: str) -> None:
+  plt = report.pyplot()
+  fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+  for family, color in (('deep', 'tab:blue'), ('shallow', 'tab:orange')):
+    rows = [r for r in summary['rows'] if r['family'] == family]
+    x = [r['layer'] for r in rows]
+    for ax, key, scale in ((axes[0], 'probe_accuracy', 100),
+                           (axes[1], 'fisher', 1)):
+      ax.errorbar(x, [scale * r[f'{key}_mean'] for r in rows],
+                  yerr=[scale * r[f'{key}_std'] for r in rows], marker='o',
+                  color=color, capsize=2, label=f'{family} net')
+  a, b = summary['pair']
+  axes[0].set_ylabel(f'linear probe test accuracy, {a} vs {b} (%)')
+  axes[1].set_ylabel('Fisher ratio tr(S_B)/tr(S_W)')
+  for ax in axes:
+    ax.set_xlabel('layer (0 = input)')
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+  fig.suptitle(f'{summary["config"]["dataset"]}: classes {a} and {b}, layer '
+               'by layer')
+  report.save_figure(fig, path)
+  plt.close(fig)
+
+
+def plot_projections(summary, path: str) -> None:
+  plt = report.pyplot()
+  methods = tuple(summary['config']['projections'])
+  columns = sorted({tuple(k.split('/')[:2]) for k in summary['projections']},
+                   key=lambda fl: (FAMILIES.index(fl[0]), int(fl[1])))
+  if not methods or not columns:
+    return
+  labels = np.asarray(summary['projection_labels'])
+  a, b = summary['pair']
+  fig, axes = plt.subplots(len(methods), len(columns), squeeze=False,
+                           figsize=(2.3 * len(columns), 2.3 * len(methods)))
+  for j, (family, layer) in enumerate(columns):
+    for i, method in enumerate(methods):
+      ax = axes[i, j]
+      xy = np.asarray(summary['projections'][f'{family}/{layer}/{method}'])
+      for value, name, color in ((0, a, 'tab:blue'), (1, b, 'tab:red')):
+        ax.scatter(*xy[labels == value].T, s=4, color=color, label=str(name))
+      ax.set_xticks([])
+      ax.set_yticks([])
+      if i == 0:
+        ax.set_title(f'{family}: ' + ('input' if layer == '0'
+                                      else f'hidden {layer}'), fontsize=9)
+      if j == 0:
+        ax.set_ylabel(method.upper() if method == 'pca' else 't-SNE')
+  axes[0, 0].legend(fontsize=7, markerscale=2)
+  fig.suptitle(f'{summary["config"]["dataset"]}: test examples of {a} and '
+               f'{b} in each layer (seed 0)')
+  report.save_figure(fig, path)
+  plt.close(fig)
+
+
+def headline(summary) -> str:
+  """The claim's verdict in one line (the lecture report's)."""
+  return verdict(summary).splitlines()[-1][2:]
