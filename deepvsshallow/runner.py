@@ -72,6 +72,7 @@ class Picked:
   rest: Any
   result: train.PopulationResult
   evaluator: train.EvalProgram         # Compiled for the picked members.
+  learning_rates: tuple[float, ...]    # Each member's.
 
   @property
   def task(self) -> tasks.Task:
@@ -245,6 +246,60 @@ def platform_info(matmul_precision: str) -> dict[str, Any]:
 
 def _finite_or_none(x):
   return float(x) if np.isfinite(x) else None
+
+
+@dataclasses.dataclass(frozen=True)
+class Scores:
+  """What a picked candidate scored: `metric` (the task's select_on, e.g.
+  'error') on validation and test, one value per seed (replicate). A row of
+  a study's table holds one; `from_json` reads it back from results.json."""
+  status: str                       # 'done', or 'diverged': every candidate diverged.
+  metric: str
+  num_candidates: int
+  num_diverged: int = 0
+  learning_rate: float | None = None
+  val_per_seed: tuple[float, ...] = ()
+  test_per_seed: tuple[float, ...] = ()
+
+  @property
+  def done(self) -> bool:
+    return self.status == 'done'
+
+  @property
+  def val_mean(self) -> float:
+    return selection.mean_std(self.val_per_seed)[0]
+
+  @property
+  def val_std(self) -> float:
+    return selection.mean_std(self.val_per_seed)[1]
+
+  @property
+  def test_mean(self) -> float:
+    return selection.mean_std(self.test_per_seed)[0]
+
+  @property
+  def test_std(self) -> float:
+    return selection.mean_std(self.test_per_seed)[1]
+
+  @classmethod
+  def from_json(cls, d: dict) -> 'Scores':
+    return cls(**{**d, 'val_per_seed': tuple(d.get('val_per_seed', ())),
+                  'test_per_seed': tuple(d.get('test_per_seed', ()))})
+
+
+def to_json(value):
+  """Dataclasses (typed rows, Scores) as dicts, tuples as lists: what
+  results.json holds and what a report renders."""
+  return json.loads(json.dumps(value, default=_jsonable))
+
+
+def _jsonable(value):
+  if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    return {f.name: getattr(value, f.name)
+            for f in dataclasses.fields(value)}
+  if isinstance(value, np.generic):
+    return value.item()
+  raise TypeError(f'{type(value).__name__} is not JSON-serialisable')
 
 
 class Run:
@@ -502,29 +557,42 @@ class Run:
     self.log(f'  {name} ({param_count:,} params): {best} '
              f'({result.epochs_run} epochs, {result.diverged.sum()} diverged, '
              f'{how})')
-    return Picked(name, info, pick, *kept, result, evaluator)
+    return Picked(name, info, pick, *kept, result, evaluator,
+                  tuple(float(lr) for lr in lrs))
 
   def read_test(self, dataset: data_lib.Dataset) -> data_lib.Split:
     """The test split, read after all training; no population trains after."""
     self._test_read = True
     return dataset.test()
 
-  def test_summary(self, picked: Picked, test_split) -> dict:
-    """Validation and test statistics of the picked candidate."""
+  def scores(self, picked: Picked, test_split) -> 'Scores':
+    """The picked candidate's validation and test scores, per seed."""
     if picked.pick is None:
-      return {'status': 'diverged',
-              'num_candidates': len(self.config.learning_rates)}
+      return Scores(status='diverged', metric=picked.task.select_on,
+                    num_candidates=len(set(picked.learning_rates)),
+                    num_diverged=len(picked.learning_rates))
     metric = picked.task.select_on
-    test = picked.evaluator(picked.params, picked.rest, test_split)[metric]
-    val_mean, val_std = selection.mean_std(picked.pick.val_errors)
-    test_mean, test_std = selection.mean_std(test)
-    return {'status': 'done', 'learning_rate': picked.pick.candidate,
-            f'val_{metric}_mean': val_mean, f'val_{metric}_std': val_std,
-            f'test_{metric}_mean': test_mean, f'test_{metric}_std': test_std,
-            'test_per_seed': [float(e) for e in test],
-            'val_minus_test': val_mean - test_mean,
-            'num_candidates': picked.pick.num_candidates,
-            'num_diverged': picked.pick.num_diverged}
+    test = picked.evaluate(test_split)[metric]
+    return Scores(status='done', metric=metric,
+                  num_candidates=picked.pick.num_candidates,
+                  num_diverged=picked.pick.num_diverged,
+                  learning_rate=picked.pick.candidate,
+                  val_per_seed=tuple(float(v) for v in picked.pick.val_errors),
+                  test_per_seed=tuple(float(e) for e in test))
+
+  def test_summary(self, picked: Picked, test_split) -> dict:
+    """(Being replaced by `scores`.) The old flat dict of the same numbers."""
+    sc = self.scores(picked, test_split)
+    if not sc.done:
+      return {'status': 'diverged', 'num_candidates': sc.num_candidates}
+    m = sc.metric
+    return {'status': 'done', 'learning_rate': sc.learning_rate,
+            f'val_{m}_mean': sc.val_mean, f'val_{m}_std': sc.val_std,
+            f'test_{m}_mean': sc.test_mean, f'test_{m}_std': sc.test_std,
+            'test_per_seed': list(sc.test_per_seed),
+            'val_minus_test': sc.val_mean - sc.test_mean,
+            'num_candidates': sc.num_candidates,
+            'num_diverged': sc.num_diverged}
 
   def finish(self, results: dict, *, render: Callable[[dict], str],
              figures: dict[str, Callable[[dict, str], None]] | None = None,
@@ -537,7 +605,9 @@ class Run:
     # Every population of this run, whichever process trained it.
     self.store.write_trials(self._done)
     now = runtime.compile_stats()
-    summary = {
+    # The report renders exactly what results.json holds (typed rows as
+    # dicts), so it can be rendered again from the file alone.
+    summary = to_json({
         'study': self.study,
         'config': self.config.to_dict(),
         **results,
@@ -546,7 +616,7 @@ class Run:
             'count': now['count'] - self.compiles0['count'],
             'seconds': round(now['seconds'] - self.compiles0['seconds'], 2)},
         'platform': platform_info(self.settings.matmul_precision),
-    }
+    })
     if not self.lead:
       return summary
     report.write_json(os.path.join(self.workdir, 'results.json'), summary)

@@ -11,7 +11,7 @@ import pytest
 from conftest import launch, refused, unread_fields
 from flax import nnx
 
-from deepvsshallow import models, params
+from deepvsshallow import models, params, runner
 from deepvsshallow.studies import weight_sharing
 from deepvsshallow.studies.weight_sharing import experiment, report
 
@@ -149,14 +149,15 @@ def test_runlocal_end_to_end(runlocal):
   assert not unread_fields(run, 'weight_sharing')
   summary = json.loads((run.workdir / 'results.json').read_text())
   config = ws_config.get_config('runlocal')
-  rows = summary['rows']
+  rows = report.rows_of(summary)
   assert len(rows) == len(config.datasets) * len(
       experiment.build_models(config))
-  assert all(r['status'] == 'done' and 0 <= r['test_error_mean'] <= 1
-             and len(r['test_per_seed']) == config.num_seeds for r in rows)
   for r in rows:
-    np.testing.assert_allclose(np.mean(r['test_per_seed']),
-                               r['test_error_mean'])
+    assert r.scores.done and len(r.scores.test_per_seed) == config.num_seeds
+    assert 0 <= r.scores.test_mean <= 1
+  # The stored rows render the same report the run wrote.
+  assert report.render_markdown(summary) == (
+      run.workdir / 'results.md').read_text()
   # One verdict line per model present on both datasets.
   verdict = report.verdict(rows, summary['datasets'])
   assert verdict.count('\n- ') + 1 == len(rows) // 2
@@ -164,10 +165,11 @@ def test_runlocal_end_to_end(runlocal):
 
 
 def _row(dataset, errors):
-  return {'dataset': dataset, 'model': 'cnn channels 25', 'family': 'cnn',
-          'size': 'paper', 'param_count': 5210, 'status': 'done',
-          'test_error_mean': float(np.mean(errors)),
-          'test_per_seed': list(errors)}
+  return report.Row(dataset=dataset, family='cnn', size='paper',
+                    model='cnn channels 25', param_count=5210,
+                    scores=runner.Scores(status='done', metric='error',
+                                         num_candidates=1,
+                                         test_per_seed=tuple(errors)))
 
 
 @pytest.mark.parametrize('plain,shuffled,outcome', [

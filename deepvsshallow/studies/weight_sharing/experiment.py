@@ -109,11 +109,11 @@ def run(run: runner.Run) -> dict:
   for m, p in zip(grid * len(datasets), picked):
     assert p.info['param_count'] == m.param_count, (m, p.info)
   tests = {name: run.read_test(ds) for name, ds in datasets.items()}
-  rows = [{**p.info, 'model': m.name, **run.test_summary(
-      p, tests[p.info['dataset']])}
+  rows = [report.Row(dataset=p.info['dataset'], family=m.family, size=m.size,
+                     model=m.name, param_count=p.info['param_count'],
+                     scores=run.scores(p, tests[p.info['dataset']]))
           for m, p in zip(grid * len(datasets), picked)]
   return run.finish({'rows': rows, 'datasets': list(datasets)},
                     render=report.render_markdown,
                     figures={'results.png': report.plot},
-                    console=lambda s: report.results_table(s['rows'],
-                                                           s['datasets']))
+                    console=report.console)

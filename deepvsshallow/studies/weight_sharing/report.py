@@ -3,8 +3,33 @@ what shuffling did, the figure and the headline, all from a summary."""
 
 from __future__ import annotations
 
-from deepvsshallow import reference, report, stats
+import dataclasses
+
+from deepvsshallow import reference, report, runner, stats
 from deepvsshallow.studies.weight_sharing.config import FAMILIES
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+  """One model on one dataset: the table's row."""
+  dataset: str
+  family: str
+  size: str                 # 'paper', 'budget', or 'paper = budget'
+  model: str                # e.g. 'cnn channels 25'
+  param_count: int
+  scores: runner.Scores
+
+  @classmethod
+  def from_json(cls, d: dict) -> 'Row':
+    return cls(**{**d, 'scores': runner.Scores.from_json(d['scores'])})
+
+  @property
+  def accuracy(self) -> float:
+    return 1 - self.scores.test_mean
+
+
+def rows_of(summary) -> list[Row]:
+  return [Row.from_json(r) for r in summary['rows']]
 
 
 def anchor() -> str:
@@ -26,59 +51,55 @@ def _paper_accuracy() -> dict[tuple[str, str], str]:
   return out
 
 
-def results_table(rows, datasets) -> str:
+def results_table(rows: list[Row], datasets) -> str:
   paper = _paper_accuracy()
-  by = {(r['dataset'], r['model'], r['size']): r for r in rows}
-  keys = list(dict.fromkeys((r['model'], r['size'], r['family'])
-                            for r in rows))
+  by = {(r.dataset, r.model, r.size): r for r in rows}
+  keys = list(dict.fromkeys((r.model, r.size, r.family) for r in rows))
   header = ['model', 'size', 'params']
   for name in datasets:
     header += [f'{name} acc % (ours)', f'{name} (paper)']
   out = []
   for model, size, family in keys:
-    count = by[(datasets[0], model, size)]['param_count']
-    line = [model, size, f'{count:,}']
+    line = [model, size, f'{by[(datasets[0], model, size)].param_count:,}']
     for name in datasets:
       r = by[(name, model, size)]
-      acc = ('diverged' if r['status'] != 'done' else
-             f'{100 * (1 - r["test_error_mean"]):.1f} ± '
-             f'{100 * r["test_error_std"]:.1f}')
+      acc = ('diverged' if not r.scores.done else
+             f'{100 * r.accuracy:.1f} ± {100 * r.scores.test_std:.1f}')
       line += [acc, paper.get((name, family), '') if 'paper' in size
                or family == 'logistic' else '']
     out.append(line)
   return report.markdown_table(header, out)
 
 
-def shuffling_hurts(plain: dict, shuffled: dict) -> stats.Comparison:
+def shuffling_hurts(plain: Row, shuffled: Row) -> stats.Comparison:
   """The claim "the plain positions beat the shuffled ones", on test error
   per seed (a model that shares weights across positions relies on their
   order)."""
-  return stats.compare_seeds(plain['test_per_seed'], shuffled['test_per_seed'],
+  return stats.compare_seeds(plain.scores.test_per_seed,
+                             shuffled.scores.test_per_seed,
                              higher_is_better=False)
 
 
-def verdict(rows, datasets) -> str:
+def verdict(rows: list[Row], datasets) -> str:
   if len(datasets) < 2 or 'mnist1d' not in datasets:
     return ''
   shuffled = next(d for d in datasets if d != 'mnist1d')
-  by = {(r['dataset'], r['model'], r['size']): r for r in rows
-        if r['status'] == 'done'}
+  by = {(r.dataset, r.model, r.size): r for r in rows if r.scores.done}
   said = []
   for (name, model, size), r in by.items():
     if name != 'mnist1d' or (shuffled, model, size) not in by:
       continue
     s = by[(shuffled, model, size)]
     c = shuffling_hurts(r, s)
-    said.append(f'{model} ({size}, {r["param_count"]:,} params): '
-                f'{100 * (1 - r["test_error_mean"]):.1f}% -> '
-                f'{100 * (1 - s["test_error_mean"]):.1f}% when shuffled; '
-                'test error, ' + c.describe('plain', 'shuffled', scale=100,
-                                            unit='points') + '.')
+    said.append(f'{model} ({size}, {r.param_count:,} params): '
+                f'{100 * r.accuracy:.1f}% -> {100 * s.accuracy:.1f}% when '
+                'shuffled; test error, ' + c.describe(
+                    'plain', 'shuffled', scale=100, unit='points') + '.')
   return '\n'.join(f'- {line}' for line in said)
 
 
 def render_markdown(summary) -> str:
-  cfg, rows, datasets = summary['config'], summary['rows'], summary['datasets']
+  cfg, rows, datasets = summary['config'], rows_of(summary), summary['datasets']
   return '\n'.join([
       '# Weight sharing on MNIST-1D (Greydanus 2020)', '',
       f'Test accuracy %, mean ± std over {cfg["num_seeds"]} seeds '
@@ -98,20 +119,22 @@ def render_markdown(summary) -> str:
       report.run_footer(summary), ''])
 
 
+def console(summary) -> str:
+  return results_table(rows_of(summary), summary['datasets'])
+
+
 def plot(summary, path: str) -> None:
   plt = report.pyplot()
-  rows = [r for r in summary['rows'] if r['status'] == 'done']
+  rows = [r for r in rows_of(summary) if r.scores.done]
   fig, ax = plt.subplots(figsize=(7, 4))
   for name, marker in zip(summary['datasets'], 'os^'):
-    pts = [r for r in rows if r['dataset'] == name]
-    ax.errorbar([r['param_count'] for r in pts],
-                [100 * (1 - r['test_error_mean']) for r in pts],
-                yerr=[100 * r['test_error_std'] for r in pts], fmt=marker,
+    pts = [r for r in rows if r.dataset == name]
+    ax.errorbar([r.param_count for r in pts], [100 * r.accuracy for r in pts],
+                yerr=[100 * r.scores.test_std for r in pts], fmt=marker,
                 capsize=3, label=name)
     for r in pts:
-      ax.annotate(r['family'], (r['param_count'],
-                                100 * (1 - r['test_error_mean'])),
-                  fontsize=7, xytext=(3, 3), textcoords='offset points')
+      ax.annotate(r.family, (r.param_count, 100 * r.accuracy), fontsize=7,
+                  xytext=(3, 3), textcoords='offset points')
   ax.set_xscale('log')
   ax.set_xlabel('parameters')
   ax.set_ylabel('test accuracy (%)')
@@ -124,9 +147,9 @@ def plot(summary, path: str) -> None:
 
 def headline(summary) -> str:
   """The claim's verdict in one line (the lecture report's)."""
-  by = {(r['dataset'], r['family'], r['size']): r for r in summary['rows']
-        if r['status'] == 'done'}
-  acc = lambda r: f'{100 * (1 - r["test_error_mean"]):.1f}%'
+  by = {(r.dataset, r.family, r.size): r for r in rows_of(summary)
+        if r.scores.done}
+  acc = lambda r: f'{100 * r.accuracy:.1f}%'
   parts = []
   for family in ('mlp', 'cnn', 'gru'):
     size = next((s for (d, f, s) in by if f == family and d == 'mnist1d'),
@@ -135,6 +158,6 @@ def headline(summary) -> str:
       continue
     plain = by[('mnist1d', family, size)]
     shuffled = by.get(('mnist1d_shuffled', family, size))
-    parts.append(f'{family} {plain["param_count"]:,} params {acc(plain)}'
+    parts.append(f'{family} {plain.param_count:,} params {acc(plain)}'
                  + (f' (shuffled {acc(shuffled)})' if shuffled else ''))
   return 'Test accuracy on MNIST-1D: ' + ', '.join(parts) + '.'
