@@ -30,7 +30,7 @@ import numpy as np
 
 from bench_population import matmul_peak_gflops
 from deepvsshallow import data, models, params, runner, train
-from experiments.configs import deep_vs_shallow as dvs_config
+from deepvsshallow.studies import deep_vs_shallow
 
 
 def bench(hidden, dataset, settings, seeds, lrs, epochs):
@@ -105,7 +105,7 @@ def main():
   a = parser.parse_args()
   hiddens = [tuple(int(w) for w in h.split(',')) for h in
              (a.hidden or ['1423', '128,128,128,128,128'])]
-  config = dvs_config.get_config('mnist1d')
+  config = deep_vs_shallow.STUDY.get_config('mnist1d')
   dataset = data.load_dataset('mnist1d', val_fraction=config.val_fraction,
                               split_seed=config.split_seed)
   settings = train.TrainSettings.from_config(config)

@@ -14,7 +14,7 @@ def main(argv: list[str]) -> None:
   if name not in known:
     cli.usage_exit(f'expected a study as the first argument, one of '
                    f'{", ".join(known)}; e.g. python -m deepvsshallow '
-                   'deep_vs_shallow --workdir=runs/deep_vs_shallow.')
+                   f'{known[1]} --workdir=runs/{known[1]}.')
   rest = [argv[0], *argv[2:]]
   if name == 'lecture':
     lecture.launch(rest)

@@ -369,10 +369,12 @@ class Run:
     directory, validation split and generator arguments (`generator`
     replaces the latter, e.g. for a larger generated set)."""
     c = self.config
+    name_ = name or c.dataset
+    if data_lib.get_spec(name_).generator:   # Only generated sets take one.
+      generator = generator or config_lib.generator_of(c)
     dataset = data_lib.load_dataset(
-        name or c.dataset, data_dir=c.data_dir or None,
-        val_fraction=c.val_fraction, split_seed=c.split_seed,
-        generator=generator or config_lib.generator_of(c))
+        name_, data_dir=c.data_dir or None, val_fraction=c.val_fraction,
+        split_seed=c.split_seed, generator=generator)
     if name is None and generator is None:
       self.describe(dataset, f'{len(c.learning_rates)} learning rates x '
                     f'{c.num_seeds} seeds per population')

@@ -2,12 +2,12 @@ r"""Selection is training: optimism against K: the launcher.
 
   python experiments/optimism.py --workdir=runs/optimism
 
-The config's docstring gives the runtime and the expected result. Everything
-here is `deepvsshallow.studies.optimism.train_and_evaluate`.
+Its config (deepvsshallow/studies/optimism/config.py) gives the runtime and
+the expected result.
 """
 
 from deepvsshallow import cli
 from deepvsshallow.studies import optimism
 
 if __name__ == '__main__':
-  cli.launch(optimism.train_and_evaluate, __file__)
+  cli.launch_study(optimism.STUDY)

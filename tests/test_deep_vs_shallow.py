@@ -1,4 +1,5 @@
-"""The main job, end to end, and every bad input the launcher must refuse."""
+"""The main job: its grid, the study end to end, its verdicts on hand-made
+rows, and every bad input the launcher must refuse."""
 
 import dataclasses
 import json
@@ -6,14 +7,14 @@ import os
 
 import numpy as np
 import pytest
-from conftest import launch, refused, study_run
+from conftest import ReadTracker, launch, refused, unread_fields
 
-from deepvsshallow import data, params, selection, train
+from deepvsshallow import data, params, reference, selection, train
 from deepvsshallow.errors import UsageError
 from deepvsshallow.studies import deep_vs_shallow
-from experiments.configs import deep_vs_shallow as dvs_config
+from deepvsshallow.studies.deep_vs_shallow import experiment, report
 
-
+dvs_config = deep_vs_shallow.config
 
 
 def _tiny_config(**overrides):
@@ -27,7 +28,7 @@ def _tiny_config(**overrides):
 
 def test_grid_has_deep_matched_and_budget_nets():
   c = dvs_config.get_config('')
-  grid = deep_vs_shallow.build_grid(c, 64, 10)
+  grid = experiment.build_grid(c, 64, 10)
   by_name = {a.name: a for a in grid}
   for depth in c.depths:
     assert f'{depth}x{c.width}' in by_name
@@ -55,7 +56,7 @@ def test_pick_by_validation_and_its_optimism():
 
 
 def test_test_split_is_read_once_after_all_training(tmp_path, monkeypatch,
-                                                    digits, read_tracker):
+                                                    digits):
   events = []
   monkeypatch.setattr(data, 'load_dataset', lambda *a, **k: (
       dataclasses.replace(digits, _read_test=lambda: events.append('test')
@@ -63,8 +64,8 @@ def test_test_split_is_read_once_after_all_training(tmp_path, monkeypatch,
   real = train.train_population
   monkeypatch.setattr(train, 'train_population',
                       lambda *a, **k: events.append('train') or real(*a, **k))
-  config = read_tracker(_tiny_config(linear_baseline=True, mimic=True,
-                                     depths=(2,)))
+  config = ReadTracker(_tiny_config(linear_baseline=True, mimic=True,
+                                    depths=(2,)))
   summary = deep_vs_shallow.train_and_evaluate(config, str(tmp_path / 'w'))
   # Every architecture, the logistic-regression baseline and the mimicking
   # students, then test.
@@ -107,25 +108,34 @@ def test_weights_only_matching_runs_and_reports_mismatch(tmp_path, tfds_dir):
        - target) / target)
   assert deep['param_count'] == params.mlp_param_count(64, [32] * 3, 10)
   assert 'matched:3x32 (' in (tmp_path / 'results.md').read_text()
+  # One comparison per deep net with a matched net, on its seeds.
+  pairs = report.depth_pairs(summary['architectures'])
+  assert [(d['architecture'], s['architecture']) for d, s, _ in pairs] == [
+      ('3x32', shallow['architecture'])]
+  assert pairs[0][2].difference == pytest.approx(
+      deep['test_error_mean'] - shallow['test_error_mean'])
 
 
 @pytest.mark.slow
-def test_launcher_end_to_end(lecture_runlocal):
-  workdir, output = study_run(lecture_runlocal, 'deep_vs_shallow')
+def test_runlocal_end_to_end(runlocal):
+  run = runlocal('deep_vs_shallow')
+  workdir, output = run.workdir, run.output
   assert '| L x N |' in output and str(workdir) in output
-  files = sorted(os.listdir(workdir))
-  assert files == ['config.json', 'populations', 'results.json', 'results.md',
-                   'results.png', 'tensorboard', 'trials.jsonl']
-  with open(workdir / 'results.json') as f:
-    summary = json.load(f)
+  assert sorted(os.listdir(workdir)) == [
+      'config.json', 'populations', 'results.json', 'results.md',
+      'results.png', 'tensorboard', 'trials.jsonl']
+  assert not unread_fields(run, 'deep_vs_shallow')
+  summary = json.loads((workdir / 'results.json').read_text())
   config = dvs_config.get_config('runlocal')
   assert summary['dataset']['name'] == 'mnist1d'   # The default.
   assert summary['dataset']['input_dim'] == 40
   rows = summary['architectures']
-  assert len(rows) == len(deep_vs_shallow.build_grid(config, 40, 10))
+  assert len(rows) == len(experiment.build_grid(config, 40, 10))
   for r in rows:
     assert r['status'] == 'done' and 0 <= r['test_error_mean'] <= 1
     assert len(r['test_per_seed']) == config.num_seeds
+    np.testing.assert_allclose(np.mean(r['test_per_seed']),
+                               r['test_error_mean'])
     assert r['num_candidates'] == len(config.learning_rates)
     assert r['val_minus_test'] == pytest.approx(
         r['val_error_mean'] - r['test_error_mean'])
@@ -135,6 +145,7 @@ def test_launcher_end_to_end(lecture_runlocal):
   mimics = summary['mimic']   # One student per deep net with a matched net.
   assert [m['teacher'] for m in mimics] == ['2x32']
   assert all(m['status'] == 'done' and 0 <= m['test_error_mean'] <= 1
+             and len(m['test_per_seed']) == config.num_seeds
              for m in mimics)
   with open(workdir / 'trials.jsonl') as f:  # Baseline and students too.
     assert len(f.readlines()) == (len(rows) + 1 + len(mimics)) * (
@@ -143,59 +154,201 @@ def test_launcher_end_to_end(lecture_runlocal):
     assert f.read(8) == b'\x89PNG\r\n\x1a\n'
   md = (workdir / 'results.md').read_text()
   assert 'Seide et al. 2011' in md and '17.2' in md  # The reference table.
+  # One verdict line per deep net with a matched net, and one per mimic.
+  pairs = report.depth_pairs(rows)
+  assert report.verdict(rows).count('\n- ') == len(pairs) == 1
+  assert report.mimic_verdict(summary).count('- ') == len(mimics)
+  assert f'in {sum(c.verdict == "supported" for *_, c in pairs)} of ' \
+      f'{len(pairs)} pairs' in deep_vs_shallow.STUDY.headline(summary)
+
+
+# ------------------------------------------------- verdicts on made-up rows
+
+
+def _arch(name, errors, roles=('deep',), status='done'):
+  row = {'architecture': name, 'roles': list(roles), 'status': status,
+         'depth': 1, 'param_count': 1000}
+  if status == 'done':
+    row.update(test_error_mean=float(np.mean(errors)),
+               test_error_std=float(np.std(errors)),
+               test_per_seed=list(errors))
+  return row
+
+
+def _mimic(errors, status='done'):
+  m = {'architecture': '1x53', 'teacher': '2x32', 'param_count': 2713,
+       'status': status}
+  if status == 'done':
+    m.update(test_error_mean=float(np.mean(errors)),
+             test_error_std=float(np.std(errors)), test_per_seed=list(errors),
+             teacher_test_error=0.2, agreement_with_teacher_mean=0.9)
+  return m
+
+
+LOW, MID, HIGH = (0.20, 0.21, 0.19), (0.25, 0.26, 0.24), (0.30, 0.31, 0.29)
+NOISY = (0.20, 0.40, 0.30)
+
+
+@pytest.mark.parametrize('deep,shallow,outcome', [
+    (LOW, HIGH, 'supported'),
+    (HIGH, LOW, 'contradicted'),
+    (NOISY, (0.30, 0.20, 0.40), 'inconclusive'),
+    (LOW, (0.30,), 'inconclusive'),          # One seed decides nothing.
+])
+def test_the_depth_verdict_reaches_each_outcome(deep, shallow, outcome):
+  rows = [_arch('2x32', deep), _arch('1x53', shallow, ('matched:2x32',))]
+  [(d, s, c)] = report.depth_pairs(rows)
+  assert (d['architecture'], s['architecture']) == ('2x32', '1x53')
+  assert c.verdict == outcome
+  assert c.difference == pytest.approx(np.mean(deep) - np.mean(shallow))
+  text = report.verdict(rows)
+  assert text.endswith(f': {outcome}.')
+  assert f'{100 * c.difference:+.1f}' in text
+  counts = {'supported': 0, 'contradicted': 0, 'inconclusive': 0}
+  counts[outcome] = 1
+  assert report.headline({'architectures': rows}) == report._verdict_line(
+      [(d, s, c)])
+  assert f'in {counts["supported"]} of 1 pairs' in report.headline(
+      {'architectures': rows})
+
+
+def test_the_depth_verdict_counts_pairs_and_skips_diverged_ones():
+  rows = [_arch('2x32', LOW), _arch('1x53', HIGH, ('matched:2x32',)),
+          _arch('3x32', HIGH), _arch('1x70', LOW, ('matched:3x32',)),
+          _arch('4x32', LOW), _arch('1x90', None, ('matched:4x32',),
+                                    status='diverged'),
+          _arch('1x32', MID)]    # Depth 1: no matched net.
+  pairs = report.depth_pairs(rows)
+  assert [c.verdict for *_, c in pairs] == ['supported', 'contradicted']
+  assert report.verdict(rows).count('\n- ') == 2
+  # Nothing to compare: said so.
+  only = [_arch('4x32', LOW), _arch('1x90', None, ('matched:4x32',),
+                                    status='diverged')]
+  assert report.depth_pairs(only) == []
+  assert report.verdict(only) == report.headline({'architectures': only})
+  assert '\n' not in report.verdict(only)
+
+
+@pytest.mark.parametrize('deep,shallow,mimic,outcome', [
+    (NOISY, (0.30, 0.20, 0.40), LOW, 'no_gap'),    # Gap inconclusive.
+    (HIGH, LOW, LOW, 'no_gap'),                    # Shallow better.
+    (LOW, HIGH, NOISY, 'no_help'),                 # Help inconclusive.
+    (LOW, MID, HIGH, 'no_help'),                   # The mimic is worse.
+    (LOW, HIGH, (0.20, 0.22, 0.18), 'closed'),     # At its teacher's level.
+    (LOW, HIGH, MID, 'partly'),                    # Half of the gap.
+])
+def test_the_mimic_verdict_reaches_each_outcome(deep, shallow, mimic,
+                                                outcome):
+  summary = {'architectures': [_arch('2x32', deep),
+                               _arch('1x53', shallow, ('matched:2x32',))],
+             'mimic': [_mimic(mimic)]}
+  got, c = report.mimic_outcome(summary['architectures'][0],
+                                summary['architectures'][1],
+                                summary['mimic'][0])
+  assert got == outcome
+  assert c['gap'].difference == pytest.approx(np.mean(deep) - np.mean(shallow))
+  assert c['help'].difference == pytest.approx(np.mean(mimic)
+                                               - np.mean(shallow))
+  assert c['left'].difference == pytest.approx(np.mean(deep) - np.mean(mimic))
+  text = report.mimic_verdict(summary)
+  assert text.startswith('- 1x53 vs 2x32: ') and text.count('\n- ') == 0
+  shown = {'no_gap': c['gap'], 'no_help': c['help'], 'closed': c['left'],
+           'partly': c['left']}[outcome]
+  assert f'{100 * shown.difference:+.1f} [' in text
+  if outcome == 'partly':
+    assert '50% of the 10.00-point gap' in text
+
+
+def test_the_mimic_verdict_skips_what_did_not_train():
+  arch = [_arch('2x32', LOW), _arch('1x53', HIGH, ('matched:2x32',))]
+  assert report.mimic_verdict({'architectures': arch,
+                               'mimic': [_mimic(None, 'diverged')]}) == ''
+  arch[1] = _arch('1x53', None, ('matched:2x32',), status='diverged')
+  assert report.mimic_verdict({'architectures': arch,
+                               'mimic': [_mimic(LOW)]}) == ''
+  assert report.mimic_verdict({'architectures': arch, 'mimic': []}) == ''
+  # The table still lists a diverged student.
+  assert 'diverged' in report.mimic_table(
+      {'architectures': arch, 'mimic': [_mimic(None, 'diverged')]})
+
+
+def test_the_anchor_is_the_published_tables():
+  anchor = deep_vs_shallow.STUDY.chapter.anchor
+  wer = {(r['layers'], r['units']): r['wer_percent']
+         for r in reference.load_csv('seide2011_switchboard.csv')}
+  per = {r['model']: r['per_percent']
+         for r in reference.load_csv('ba_caruana2014_timit.csv')}
+  for value in (wer[('5', '2048')], wer[('1', '3772')], per['SNN-8k'],
+                per['DNN 3x2k'], per['SNN-MIMIC-8k']):
+    assert f'{value}%' in anchor
+
+
+# ------------------------------------------------- refusals
 
 
 BAD_CONFIGS = [
-    (dict(dataset='imagenet'), "unknown dataset 'imagenet'"),
-    (dict(width=-3), 'width must be'),
-    (dict(depths=()), 'depths must be a non-empty'),
-    (dict(depths=(1, 0)), 'depths must be'),
-    (dict(budgets=(50,)), 'below the smallest'),
-    (dict(learning_rates=(0.0,)), 'learning_rates must be positive'),
-    (dict(learning_rates=('fast',)), 'learning_rates must be positive'),
-    (dict(activation='swish'), 'activation must be one of'),
+    (dict(dataset='imagenet'), 'dataset'),
+    (dict(width=-3), 'width'),
+    (dict(depths=()), 'depths'),
+    (dict(depths=(1, 0)), 'depths'),
+    (dict(budgets=(50,)), 'budgets'),
+    (dict(budgets=(60,), depths=(1, 5)), 'budgets'),   # 5x1 has 69.
+    (dict(learning_rates=(0.0,)), 'learning_rates'),
+    (dict(learning_rates=('fast',)), 'learning_rates'),
+    (dict(activation='swish'), 'activation'),
+    (dict(mimic=1), 'mimic'),
     (dict(val_fraction=1.5), 'val_fraction'),
-    (dict(batch_size=100000), 'larger than the'),
-    (dict(split_seed=-1), 'split_seed must be an integer >= 0'),
-    (dict(optimizer='lbfgs'), 'optimizer must be one of'),
-    (dict(members='sometimes'), 'members must be one of'),
-    (dict(matmul_precision='tf32'), 'matmul_precision must be one of'),
-    (dict(weight_decay=-1.0), 'weight_decay must be >= 0'),
+    (dict(batch_size=100000), 'batch_size'),
+    (dict(split_seed=-1), 'split_seed'),
+    (dict(optimizer='lbfgs'), 'optimizer'),
+    (dict(members='sometimes'), 'members'),
+    (dict(matmul_precision='tf32'), 'matmul_precision'),
+    (dict(weight_decay=-1.0), 'weight_decay'),
 ]
 
 
-GENERATOR_BAD = [
-    (dict(num_samples=20), 'generator.num_samples=20 is below'),
-    (dict(seed=-1), 'generator.seed must be >= 0'),
-]
+@pytest.mark.parametrize('overrides,field', BAD_CONFIGS,
+                         ids=[next(iter(o)) + str(i)
+                              for i, (o, _) in enumerate(BAD_CONFIGS)])
+def test_bad_config_is_one_usage_line_and_writes_nothing(overrides, field,
+                                                         tmp_path):
+  config = dvs_config.get_config('')
+  if 'mimic' in overrides:   # ConfigDict refuses another type outright.
+    config = dvs_config.FIELDS.config(**overrides)
+  else:
+    config.update(overrides)
+  message = refused(deep_vs_shallow.train_and_evaluate, config,
+                    tmp_path / 'never_created')
+  assert message.startswith(f'config.{field}'), message
 
 
-@pytest.mark.parametrize('generator,message', GENERATOR_BAD,
-                         ids=[next(iter(g)) + str(i)
-                              for i, (g, _) in enumerate(GENERATOR_BAD)])
+def test_the_budget_check_follows_the_matching_convention():
+  # MNIST-1D's 5x1 net: 69 parameters with biases, 54 weights.
+  config = dvs_config.get_config('')
+  config.update(budgets=(60,), depths=(1, 5))
+  [line] = dvs_config.FIELDS.problems(config)
+  assert line.startswith('config.budgets') and '(69 ' in line
+  config.count_biases = False
+  assert dvs_config.FIELDS.problems(config) == []
+
+
+@pytest.mark.parametrize('generator', [dict(num_samples=20), dict(seed=-1)])
 def test_bad_generator_is_one_usage_line_and_writes_nothing(generator,
-                                                            message, tmp_path):
+                                                            tmp_path):
   config = dvs_config.get_config('mnist1d')
   config.generator.update(generator)
-  assert message in refused(deep_vs_shallow.train_and_evaluate, config, tmp_path / 'never_created')
+  message = refused(deep_vs_shallow.train_and_evaluate, config,
+                    tmp_path / 'never_created')
+  assert message.startswith(f'config.generator.{next(iter(generator))}')
 
 
 def test_batch_check_follows_the_generator_size(tmp_path):
   config = dvs_config.get_config('mnist1d')
   config.generator.num_samples = 100     # 80 train, 68 after validation.
   config.batch_size = 70
-  with pytest.raises(UsageError, match='larger than the 68 training'):
-    deep_vs_shallow.train_and_evaluate(config, str(tmp_path / 'never'))
-
-
-@pytest.mark.parametrize('overrides,message', BAD_CONFIGS,
-                         ids=[next(iter(o)) + str(i)
-                              for i, (o, _) in enumerate(BAD_CONFIGS)])
-def test_bad_config_is_one_usage_line_and_writes_nothing(overrides, message,
-                                                         tmp_path):
-  config = dvs_config.get_config('')
-  config.update(overrides)
-  assert message in refused(deep_vs_shallow.train_and_evaluate, config, tmp_path / 'never_created')
+  message = refused(deep_vs_shallow.train_and_evaluate, config,
+                    tmp_path / 'never')
+  assert message.startswith('config.batch_size') and ' 68 ' in message
 
 
 def test_every_problem_is_reported_in_one_pass(tmp_path):
@@ -204,25 +357,24 @@ def test_every_problem_is_reported_in_one_pass(tmp_path):
   with pytest.raises(UsageError) as e:
     deep_vs_shallow.train_and_evaluate(config, str(tmp_path / 'never'))
   lines = str(e.value).splitlines()
-  assert len(lines) == 3
-  assert [any(k in l for l in lines) for k in ('width', 'val_fraction',
-                                                'optimizer')] == [True] * 3
+  assert sorted(l.split()[0] for l in lines) == [
+      'config.optimizer', 'config.val_fraction', 'config.width']
 
 
 def test_unknown_config_argument_names_the_choices():
-  with pytest.raises(ValueError, match=r'expected \[DATASET\]\[,runlocal\]'):
+  with pytest.raises(ValueError, match='imagenet'):
     dvs_config.get_config('imagenet')
 
 
 LAUNCHER_BAD_INPUTS = [
     # Flag parsing, before any config exists.
-    (['--config.nonexistent_field=1'], ['unknown config field']),
+    (['--config.nonexistent_field=1'], ['nonexistent_field']),
     (['--config.width=abc'], ['abc']),
-    (['stray_argument'], ['unexpected arguments']),
+    (['stray_argument'], ['stray_argument']),
     (['--config.generator.seed=0.5'], ['--config.generator.seed=0.5']),
     # The validation pass: one line per problem.
     (['--config.width=-3', '--config.val_fraction=1.5'],
-     ['width must be', 'val_fraction']),
+     ['config.width', 'config.val_fraction']),
 ]
 
 
@@ -233,7 +385,7 @@ def test_launcher_bad_input_is_error_lines_and_exit_2(args, messages,
                                                       tmp_path, tfds_dir):
   workdir = tmp_path / 'never_created'
   proc = launch('deep_vs_shallow', *args, f'--workdir={workdir}',
-                 env={'TFDS_DATA_DIR': tfds_dir})
+                env={'TFDS_DATA_DIR': tfds_dir})
   lines = [l for l in proc.stderr.splitlines() if l.strip()]
   assert proc.returncode == 2, proc.stderr[-2000:]
   assert len(lines) == len(messages), proc.stderr
@@ -250,7 +402,7 @@ def test_launcher_bad_input_is_error_lines_and_exit_2(args, messages,
 ])
 def test_workdir_that_cannot_be_made_is_refused(make_workdir, tmp_path):
   (tmp_path / 'a_file').write_text('x')
-  with pytest.raises(UsageError, match='workdir .* cannot be created'):
+  with pytest.raises(UsageError, match='workdir'):
     deep_vs_shallow.train_and_evaluate(_tiny_config(),
                                        str(make_workdir(tmp_path)))
   assert (tmp_path / 'a_file').read_text() == 'x'

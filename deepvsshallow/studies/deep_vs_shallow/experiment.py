@@ -1,0 +1,227 @@
+"""The main job: deep vs shallow MLPs at matched parameter counts.
+
+`run(run)` builds the grid of architectures, trains each architecture's
+candidates x seeds as one population (one compiled program per shape),
+picks each architecture's learning rate on validation, reads test once for
+the picked models, and writes (through `runner.Run`):
+
+  trials.jsonl   one record per trial (config, status, metrics), as it goes
+  results.json   per-architecture summary, selection optimism, run metadata
+  results.md     the Seide et al. 2011-style table and the full table
+  results.png    test error against parameter count, one line per depth
+
+(`report.py` renders the last two.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax.numpy as jnp
+import numpy as np
+
+from deepvsshallow import data as data_lib
+from deepvsshallow import models, params, runner, selection
+from deepvsshallow.studies.deep_vs_shallow import report
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+  """One MLP shape and why it is in the grid.
+
+  `param_count` is the model's own count (it has biases). `matching` maps
+  each role to (target, relative mismatch) under the matching convention
+  (`config.count_biases`): a matched net's target is its deep net's count, a
+  budget net's target is the budget.
+  """
+  hidden_widths: tuple[int, ...]
+  roles: tuple[str, ...]   # 'deep', 'matched:5x128', 'budget:40000'
+  param_count: int
+  matching: tuple[tuple[str, int, float], ...] = ()
+
+  @property
+  def depth(self) -> int:
+    return len(self.hidden_widths)
+
+  @property
+  def name(self) -> str:
+    widths = set(self.hidden_widths)
+    if len(widths) == 1:
+      return f'{self.depth}x{self.hidden_widths[0]}'
+    return '-'.join(map(str, self.hidden_widths))
+
+
+def build_grid(config, input_dim: int, num_classes: int) -> list[Architecture]:
+  """Deep nets (depth x width), a matched 1-hidden-layer net for each, and
+  the widest net of every depth within each budget; duplicates merged.
+
+  Matching counts weights and biases, or weights only (Seide et al. 2011's
+  convention) when `config.count_biases` is False.
+  """
+  depths, width, budgets = tuple(config.depths), config.width, tuple(
+      config.budgets)
+  roles: dict[tuple[int, ...], list[tuple[str, int, float]]] = {}
+  for depth in sorted(set(depths)):
+    deep = (width,) * depth
+    roles.setdefault(deep, []).append(('deep', 0, 0.0))
+    if depth > 1:
+      m = params.shallow_match(input_dim, deep, num_classes,
+                               biases=config.count_biases)
+      roles.setdefault((m.width,), []).append(
+          (f'matched:{depth}x{width}', m.target, m.relative_mismatch))
+  for budget in budgets:
+    for depth in sorted(set(depths)):
+      m = params.budget_width(input_dim, depth, num_classes, budget,
+                              biases=config.count_biases)
+      roles.setdefault((m.width,) * depth, []).append(
+          (f'budget:{budget}', m.target, m.relative_mismatch))
+  return [Architecture(widths, tuple(r[0] for r in rs),
+                       params.mlp_param_count(input_dim, list(widths),
+                                              num_classes),
+                       tuple(r for r in rs if r[0] != 'deep'))
+          for widths, rs in roles.items()]
+
+
+def run(run: runner.Run) -> dict:
+  """Runs the whole sweep; returns the summary written to results.json."""
+  config = run.config
+  dataset = run.load_dataset()
+  grid = build_grid(config, dataset.input_dim, dataset.num_classes)
+  run.log(f'{len(grid)} architectures')
+  model_fn = lambda arch: functools.partial(
+      models.MLP, dataset.input_dim, arch.hidden_widths,
+      dataset.num_classes, activation=config.activation)
+  populations = [
+      runner.Population(f'[{i + 1}/{len(grid)}] {arch.name}', model_fn(arch),
+                        dataset, info={'architecture': arch.name,
+                                       'hidden_widths': list(
+                                           arch.hidden_widths),
+                                       'roles': list(arch.roles)})
+      for i, arch in enumerate(grid)]
+  if config.linear_baseline:
+    populations.append(runner.Population(
+        'logistic regression', functools.partial(
+            models.Linear, dataset.input_dim, dataset.num_classes),
+        dataset, info={'architecture': 'logistic', 'roles': ['baseline']}))
+  picked = run.train_all(populations)
+  baseline = picked[len(grid)] if config.linear_baseline else None
+  picked = picked[:len(grid)]
+  for arch, p in zip(grid, picked):  # The closed form is the model's count.
+    assert p.info['param_count'] == arch.param_count, (arch, p.info)
+  students = (train_mimics(run, dataset, grid, picked, model_fn)
+              if config.mimic else [])
+
+  test = run.read_test(dataset)
+  rows = []
+  for arch, p in zip(grid, picked):
+    rows.append({'architecture': arch.name, 'depth': arch.depth,
+                 'hidden_widths': list(arch.hidden_widths),
+                 'roles': list(arch.roles), 'param_count': arch.param_count,
+                 'matching': [{'role': r, 'target': t,
+                               'relative_mismatch': m}
+                              for r, t, m in arch.matching],
+                 **run.test_summary(p, test)})
+  results = {
+      'dataset': {'name': dataset.name, 'train': len(dataset.train),
+                  'validation': len(dataset.validation), 'test': len(test),
+                  'input_dim': dataset.input_dim,
+                  'num_classes': dataset.num_classes},
+      'architectures': rows,
+      'mimic': [mimic_summary(student, test) for student in students],
+      'linear_baseline': None if baseline is None else {
+          'param_count': baseline.info['param_count'],
+          **run.test_summary(baseline, test)},
+      'overall_pick': overall_pick(rows),
+      'seeds': list(range(config.num_seeds)),
+  }
+  return run.finish(
+      results, render=report.render_markdown,
+      figures={'results.png': report.plot_results},
+      console=report.console)
+
+
+# ------------------------------------------------- Ba & Caruana 2014: mimic
+
+
+def _logits(model, inputs, convention: str, chunk: int = 4096) -> np.ndarray:
+  prepared = data_lib.prepare_inputs(inputs, convention)
+  return np.concatenate([np.asarray(model(jnp.asarray(prepared[i:i + chunk])))
+                         for i in range(0, len(prepared), chunk)])
+
+
+def train_mimics(run, dataset, grid, picked, model_fn) -> list:
+  """Each deep net's matched one-hidden-layer net, trained to mimic the deep
+  net's logits (squared error on logits, Ba & Caruana 2014) on the same
+  training inputs. Labels are never used; the learning rate is picked on the
+  validation inputs' logit error. The teacher is the picked deep net of
+  seed 0; student seed s starts from its own initialisation.
+
+  Returns (population, student, teacher) per deep net with a matched net.
+  """
+  populations, teachers = [], []
+  conv = dataset.input_convention
+  for arch, p in zip(grid, picked):
+    match = next((a for a in grid if f'matched:{arch.name}' in a.roles), None)
+    if 'deep' not in arch.roles or match is None or p.pick is None:
+      continue
+    teacher = p.member(0)
+    taught = dataclasses.replace(
+        dataset, name=f'{dataset.name} logits of {arch.name}',
+        train=data_lib.Split(dataset.train.inputs, _logits(
+            teacher, dataset.train.inputs, conv)),
+        validation=data_lib.Split(dataset.validation.inputs, _logits(
+            teacher, dataset.validation.inputs, conv)),
+        task='logit_matching')
+    populations.append(runner.Population(
+        f'{match.name} mimicking {arch.name}', model_fn(match), taught,
+        info={'architecture': match.name, 'teacher': arch.name,
+              'roles': [f'mimic:{arch.name}']}))
+    teachers.append(p)
+  if not populations:
+    return []
+  return list(zip(populations, run.train_all(populations), teachers))
+
+
+def mimic_summary(student_entry, test) -> dict:
+  """The student's test error on the true labels, and how often it agrees
+  with its teacher, per seed. (Its own task is logit matching, so its
+  label error is read from its logits, member by member.)"""
+  pop, student, teacher = student_entry
+  out = {'architecture': pop.info['architecture'],
+         'teacher': pop.info['teacher'],
+         'param_count': student.info['param_count']}
+  if student.pick is None:
+    return {**out, 'status': 'diverged'}
+  conv = pop.dataset.input_convention
+  teacher_pred = _logits(teacher.member(0), test.inputs, conv).argmax(1)
+  errors, agreement = [], []
+  for i in range(len(student.pick.members)):
+    pred = _logits(student.member(i), test.inputs, conv).argmax(1)
+    errors.append(float(np.mean(pred != test.targets)))
+    agreement.append(float(np.mean(pred == teacher_pred)))
+  mean, std = selection.mean_std(errors)
+  return {**out, 'status': 'done', 'learning_rate': student.pick.candidate,
+          'val_logit_mse_mean': float(np.mean(student.pick.val_errors)),
+          'test_error_mean': mean, 'test_error_std': std,
+          'test_per_seed': errors,
+          'teacher_test_error': float(np.mean(teacher_pred != test.targets)),
+          'agreement_with_teacher_mean': float(np.mean(agreement))}
+
+
+def overall_pick(rows):
+  """Picking the architecture too: the winner's val error is more optimistic
+  still, because it is the minimum over every architecture's candidates."""
+  done = [r for r in rows if r['status'] == 'done']
+  if not done:
+    return None
+  best = min(done, key=lambda r: r['val_error_mean'])  # Ties: grid order.
+  tied = [r for r in done if r['val_error_mean'] == best['val_error_mean']]
+  return {'architecture': best['architecture'],
+          'tied_on_validation': [r['architecture'] for r in tied],
+          'tied_test_error_range': [min(r['test_error_mean'] for r in tied),
+                                    max(r['test_error_mean'] for r in tied)],
+          'num_candidates': sum(r['num_candidates'] for r in rows),
+          'val_error_mean': best['val_error_mean'],
+          'test_error_mean': best['test_error_mean'],
+          'val_minus_test': best['val_minus_test']}

@@ -1,0 +1,97 @@
+"""Ideal vs real (the lecture's "鱼与熊掌"): how much of a model family's
+test loss is the data's fault?
+
+For deep and shallow MLP families across parameter counts, each net trains
+once on the real MNIST-1D training set (4,000 examples, less validation) and
+once on an "ideal" one: MNIST-1D generated 50x larger by the same package
+with another seed (so none of its examples is a test example). Both are
+evaluated on the same real test set, with the same number of optimizer
+steps. The lecture predicts that the gap between real and ideal grows with
+the size of the function set (the parameter count), and that depth reaches
+a low loss with fewer parameters. The report (`report.py`) says what
+happens.
+
+Files: trials.jsonl, results.json, results.md, results.png.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+
+import numpy as np
+
+from deepvsshallow import config as config_lib
+from deepvsshallow import models, params, runner, selection
+from deepvsshallow.studies.ideal_vs_real import report
+
+
+def architectures(config, input_dim: int, num_classes: int):
+  """[(family, hidden_widths)]: each deep width, and the one-hidden-layer
+  net whose count is nearest it."""
+  out = []
+  for width in config.deep_widths:
+    deep = (width,) * config.deep_depth
+    out.append(('deep', deep))
+    out.append(('shallow', (params.shallow_match(input_dim, deep,
+                                                 num_classes).width,)))
+  return out
+
+
+def epochs_for(steps: int, num_train: int, batch_size: int) -> int:
+  """Epochs that give at least `steps` optimizer steps."""
+  return max(1, math.ceil(steps / (num_train // batch_size)))
+
+
+def run(run: runner.Run) -> dict:
+  config = run.config
+  real = run.load_dataset()
+  generator = config_lib.generator_of(config)
+  ideal_args = {'num_samples': generator['num_samples']
+                * config.ideal_factor, 'seed': config.ideal_seed}
+  run.log(f'Generating the ideal set ({ideal_args["num_samples"]:,} '
+          'samples; prepared once, then cached)...')
+  ideal = run.load_dataset(config.dataset, generator=ideal_args)
+  # config.num_epochs on the real set; the ideal set gets as many steps.
+  steps = len(real.train) // config.batch_size * config.num_epochs
+  settings = {'real': run.settings,
+              'ideal': dataclasses.replace(run.settings, num_epochs=epochs_for(
+                  steps, len(ideal.train), config.batch_size))}
+  grid = architectures(config, real.input_dim, real.num_classes)
+  populations = [
+      runner.Population(
+          f'{kind} {family} {"x".join(map(str, widths))}',
+          functools.partial(models.MLP, real.input_dim, widths,
+                            real.num_classes),
+          ds, info={'data': kind, 'family': family,
+                    'hidden_widths': list(widths),
+                    'train_examples': len(ds.train),
+                    'num_epochs': settings[kind].num_epochs},
+          settings=settings[kind])
+      for kind, ds in (('real', real), ('ideal', ideal))
+      for family, widths in grid]
+  picked = run.train_all(populations)
+  test = run.read_test(real)     # The same real test set for both.
+  rows = []
+  for p in picked:
+    row = dict(p.info)
+    if p.pick is None:
+      rows.append({**row, 'status': 'diverged'})
+      continue
+    metrics = p.evaluate(test)
+    for m in ('loss', 'error'):
+      mean, std = selection.mean_std(np.asarray(metrics[m]))
+      row[f'test_{m}_mean'], row[f'test_{m}_std'] = mean, std
+    rows.append({**row, 'status': 'done',
+                 'learning_rate': p.pick.candidate,
+                 # One value per seed, for the verdicts' comparisons.
+                 'test_loss_per_seed': [float(v) for v in metrics['loss']],
+                 'test_error_per_seed': [float(v) for v in metrics['error']]})
+  return run.finish(
+      {'rows': rows, 'steps': steps,
+       'train_examples': {'real': len(real.train),
+                          'ideal': len(ideal.train)}},
+      render=report.render_markdown, figures={'results.png': report.plot},
+      console=lambda s: report.results_table(s['rows']) + '\n\n'
+      + report.verdict(s['rows']))

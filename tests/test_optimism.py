@@ -1,0 +1,163 @@
+"""Selection is training (optimism): its refusals, the select / holdout
+split, the noise estimate against a known noise, the verdicts on made-up
+pools, and the study end to end."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import refused, unread_fields
+
+from deepvsshallow import data, selection
+from deepvsshallow.studies import optimism
+from deepvsshallow.studies.optimism import experiment, report
+
+optimism_config = optimism.config
+
+
+@pytest.mark.parametrize('overrides,field', [
+    (dict(ks=(1, 2, 1024)), 'ks'),           # K > the pool of 8.
+    (dict(budget=50), 'budget'),             # Below depth 4 at width 1.
+    (dict(lr_range=(0.1, 0.01)), 'lr_range'),
+    (dict(lr_range=(0.0, 0.01)), 'lr_range'),
+    (dict(datasets=('mnist1d', 'imagenet')), 'datasets'),
+    (dict(resamples=5), 'resamples'),
+])
+def test_optimism_refuses_bad_configs(tmp_path, overrides, field):
+  config = optimism_config.get_config('runlocal')
+  config.update(overrides)
+  message = refused(optimism.train_and_evaluate, config, tmp_path / 'never')
+  assert message.startswith(f'config.{field}'), message
+
+
+def test_the_pool_and_budget_checks_name_the_numbers():
+  config = optimism_config.get_config('runlocal')
+  config.ks = (1, 2, 1024)
+  [line] = optimism_config.FIELDS.problems(config)
+  assert 'K=1024' in line and 'pool of 8' in line
+  config = optimism_config.get_config('runlocal')
+  config.budget = 50
+  [line] = optimism_config.FIELDS.problems(config)
+  assert 'depth 4' in line
+
+
+def test_select_and_holdout_halves_partition_validation():
+  x = np.arange(20)[:, None].astype(np.float32)
+  ds = data.in_memory('toy', data.Split(x, np.arange(20) % 2),
+                      data.Split(x[:4], np.zeros(4, np.int64)),
+                      val_fraction=0.5, split_seed=0,
+                      input_convention='float', task='classification',
+                      num_classes=2)
+  select, holdout = experiment.split_validation(ds, seed=3)
+  a, b = select.validation.inputs[:, 0], holdout.inputs[:, 0]
+  assert len(a) == len(b) == 5 and not set(a) & set(b)
+  assert sorted([*a, *b]) == sorted(ds.validation.inputs[:, 0])
+  np.testing.assert_array_equal(select.train.inputs, ds.train.inputs)
+
+
+def test_noise_sigma_recovers_a_known_noise():
+  rng = np.random.default_rng(0)
+  true = rng.uniform(0.2, 0.4, 4000)
+  val = true + 0.02 * rng.normal(size=4000)
+  holdout = true + 0.02 * rng.normal(size=4000)
+  assert experiment.noise_sigma(val, holdout) == pytest.approx(0.02, rel=0.08)
+
+
+@pytest.mark.slow
+def test_runlocal_end_to_end(runlocal):
+  run = runlocal('optimism')
+  assert not unread_fields(run, 'optimism')
+  summary = json.loads((run.workdir / 'results.json').read_text())
+  config = optimism_config.get_config('runlocal')
+  assert list(summary['datasets']) == list(config.datasets)
+  for result in summary['datasets'].values():
+    assert [r['k'] for r in result['rows']] == list(config.ks)
+    assert result['pool'] + result['diverged'] == (
+        config.pool_architectures * config.candidates_per_architecture)
+    assert all(len(v) == result['pool']
+               for v in result['candidates'].values())
+    # The bootstrap's K=1 is one candidate at a time: the pool's mean,
+    # within 4 standard errors of its resamples.
+    test = np.asarray(result['candidates']['test'])
+    assert result['rows'][0]['test_mean'] == pytest.approx(
+        test.mean(), abs=4 * test.std() / np.sqrt(config.resamples) + 1e-6)
+  assert '| K | picked: select err % |' in run.output
+  assert optimism.STUDY.headline(summary).count('growth over independent') \
+      == len(config.datasets)
+
+
+# ------------------------------------------------- verdicts on made-up pools
+
+
+def _result(select, holdout, test, ks):
+  rows = selection.bootstrap_optimism(select, test, ks, resamples=50, seed=0,
+                                      holdout_N=holdout)
+  for r in rows:
+    r['predicted_optimism'] = 0.0
+  return {'rows': rows, 'sigma': 0.01,
+          'candidates': {'select': list(select), 'holdout': list(holdout),
+                         'test': list(test)}}
+
+
+def test_independent_picks_are_the_best_of_disjoint_groups():
+  rng = np.random.default_rng(1)
+  val, hold, tst = rng.uniform(size=(3, 12))
+  cands = {'select': val, 'holdout': hold, 'test': tst}
+  picks = report.independent_picks(cands, 4, seed=7)
+  order = np.random.default_rng(7).permutation(12)
+  best = [g[np.argmin(val[g])] for g in order.reshape(3, 4)]
+  np.testing.assert_allclose(picks['optimism'], tst[best] - val[best])
+  np.testing.assert_allclose(picks['holdout_optimism'], tst[best] - hold[best])
+  assert len(report.independent_picks(cands, 5, seed=7)['optimism']) == 2
+  # K=1: every candidate once.
+  np.testing.assert_allclose(
+      np.sort(report.independent_picks(cands, 1, seed=7)['optimism']),
+      np.sort(tst - val))
+
+
+@pytest.mark.parametrize('case,outcome', [
+    ('noisy select', 'supported'),   # Picking on noise: optimism grows.
+    ('select is test', 'inconclusive'),
+    ('reversed', 'contradicted'),
+])
+def test_the_growth_verdict_reaches_each_outcome(case, outcome):
+  rng = np.random.default_rng(0)
+  true = rng.uniform(0.2, 0.4, 64)
+  noise = rng.normal(0, 0.05, 64)
+  if case == 'noisy select':
+    select, test = true + noise, true
+  elif case == 'select is test':
+    select = test = true + noise
+    test = test + rng.normal(0, 0.0001, 64)   # Equal within noise.
+  else:   # Test exaggerates select's noise: the pick looks pessimistic.
+    select, test = true + noise, true + 2 * noise
+  holdout = test + rng.normal(0, 0.001, 64)
+  result = _result(select, holdout, test, (1, 8))
+  c = report.growth(result, seed=0)
+  assert c.verdict == outcome, c
+  picks = lambda k: report.independent_picks(result['candidates'], k, 0)
+  assert c.difference == pytest.approx(
+      picks(8)['optimism'].mean() - picks(1)['optimism'].mean())
+  cure = report.growth(result, seed=0, series='holdout_optimism')
+  assert cure.difference == pytest.approx(
+      picks(8)['holdout_optimism'].mean() - picks(1)['holdout_optimism'].mean())
+  text = report.verdict('toy', result, 0)
+  assert f'K=8 − K=1 = {100 * c.difference:+.1f} [' in text
+  assert f'points: {outcome}, so ' in text
+
+
+def test_the_growth_verdict_with_one_group_decides_nothing():
+  rng = np.random.default_rng(0)
+  val = rng.uniform(0.2, 0.4, 8)
+  result = _result(val, val, val + 0.5 * (val - 0.2) + 0.01, (1, 8))
+  assert len(report.independent_picks(result['candidates'], 8, 0)[
+      'optimism']) == 1
+  assert report.growth(result, 0).verdict == 'inconclusive'
+
+
+def test_a_pool_where_nothing_finished_has_no_verdict():
+  result = {'rows': [], 'sigma': float('nan'),
+            'candidates': {'select': [], 'holdout': [], 'test': []}}
+  assert 'no candidate finished' in report.verdict('toy', result, 0)
+  summary = {'config': {'pool_seed': 0}, 'datasets': {'toy': result}}
+  assert report.headline(summary) == 'toy: no candidate finished.'
