@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import refused, unread_fields
-from deepvsshallow import evolution
+from deepvsshallow import evolution, runner
 from deepvsshallow.studies import architecture_search
 from deepvsshallow.studies.architecture_search import report
 
@@ -59,31 +59,42 @@ def test_runlocal_end_to_end(runlocal):
   per_search = config.population_size + (config.generations
                                          * config.children_per_generation)
   assert summary['candidates_per_search'] == per_search
-  assert len(summary['runs']) == len(config.methods) * config.search_seeds
-  for r in summary['runs']:
-    assert len(r['candidates']) == len(r['best_so_far']) == per_search
-    assert all(c['params'] <= config.budget for c in r['candidates'])
-    assert r['best_so_far'] == sorted(r['best_so_far'], reverse=True)
-    assert r['pick']['val_error'] == min(r['best_so_far'])
-    assert 0 <= r['pick']['test_error'] <= 1
-    assert r['pick']['optimism'] == pytest.approx(
-        r['pick']['test_error'] - r['pick']['val_error'])
+  runs = report.runs_of(summary)
+  assert len(runs) == len(config.methods) * config.search_seeds
+  for r in runs:
+    assert len(r.candidates) == len(r.best_so_far) == per_search
+    assert all(c.params <= config.budget for c in r.candidates)
+    assert list(r.best_so_far) == sorted(r.best_so_far, reverse=True)
+    assert r.pick.val_error == min(r.best_so_far)
+    assert r.candidates[r.pick.found_at - 1].val_error == r.pick.val_error
+    assert 0 <= r.pick.test_error <= 1
+    assert r.pick.optimism == pytest.approx(
+        r.pick.test_error - r.pick.val_error)
   assert '| method | search seed | pick |' in run.output
+  # The stored runs render the same report the run wrote.
+  assert report.render_markdown(summary) == (
+      run.workdir / 'results.md').read_text()
   assert report.headline(summary).startswith('Evolution vs random search')
 
 
-def _summary(evolution_test, random_test):
-  """Picks with the given test errors, one per search seed."""
+def _runs(evolution_test, random_test):
+  """Searches whose picks have the given test errors, one per search seed."""
   def runs(method, errors):
-    return [{'method': method, 'search_seed': s,
-             'candidates': [{'depth': 1, 'val_error': 0.3}],
-             'pick': {'arch': '1x16 relu lr=0.001', 'params': 826,
-                      'found_at': 1, 'val_error': 0.3, 'test_error': e,
-                      'optimism': e - 0.3}}
+    return [report.SearchRun(
+        method=method, search_seed=s, best_so_far=(0.3,),
+        candidates=(report.Candidate(1, 16, 'relu', 1e-3, 826, 0.3),),
+        pick=report.Pick(arch='1x16 relu lr=0.001', depth=1, width=16,
+                         activation='relu', learning_rate=1e-3, params=826,
+                         val_error=0.3, test_error=e, optimism=e - 0.3,
+                         found_at=1))
             for s, e in enumerate(errors)]
-  return {'runs': runs('evolution', evolution_test)
-          + runs('random', random_test),
-          'candidates_per_search': 6, 'space_size': 6}
+  return runs('evolution', evolution_test) + runs('random', random_test)
+
+
+def _summary(runs):
+  """The runs as results.json holds them."""
+  return runner.to_json({'runs': runs, 'candidates_per_search': 6,
+                         'space_size': 6})
 
 
 @pytest.mark.parametrize('ev,rs,outcome,words', [
@@ -96,20 +107,24 @@ def _summary(evolution_test, random_test):
 ])
 def test_evolution_against_random_reaches_each_outcome(ev, rs, outcome,
                                                        words):
-  summary = _summary(ev, rs)
-  c = report.evolution_beats_random(summary)
+  runs = _runs(ev, rs)
+  c = report.evolution_beats_random(runs)
   assert c.verdict == outcome
   assert c.difference == pytest.approx(np.mean(ev) - np.mean(rs))
-  last = report.verdict(summary).splitlines()[-1]
+  last = report.verdict(runs, 6, 6).splitlines()[-1]
   assert last.startswith(f"- Evolution vs random search on the picks' test "
                          f'error: {words}')
-  assert f'points: {outcome})' in last
+  # With one seed a side the difference has no interval: 'points (fewer
+  # than 2 seeds a side: no interval): inconclusive)'.
+  assert f': {outcome})' in last and 'points' in last
+  summary = _summary(runs)
+  assert report.runs_of(summary) == runs
   assert report.headline(summary) == last[2:]
 
 
 def test_one_method_alone_has_no_comparison():
-  summary = _summary((0.3, 0.4), ())
-  summary['runs'] = [r for r in summary['runs'] if r['method'] == 'evolution']
-  text = report.verdict(summary)
+  runs = [r for r in _runs((0.3, 0.4), ()) if r.method == 'evolution']
+  text = report.verdict(runs, 6, 6)
   assert 'Evolution vs random' not in text
-  assert report.headline(summary).startswith('evolution: after 6 candidates')
+  assert report.headline(_summary(runs)).startswith(
+      'evolution: after 6 candidates')

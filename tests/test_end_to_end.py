@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import refused, unread_fields
-from deepvsshallow import data, frontend, params
+from deepvsshallow import data, frontend, params, runner
 from deepvsshallow.studies import end_to_end
 from deepvsshallow.studies.end_to_end import experiment, report
 
@@ -80,26 +80,38 @@ def test_runlocal_end_to_end(runlocal):
   assert not unread_fields(run, 'end_to_end')
   summary = json.loads((run.workdir / 'results.json').read_text())
   config = e2e_config.get_config('runlocal')
-  assert [(r['classifier'], r['inputs']) for r in summary['rows']] == [
+  rows = report.rows_of(summary)
+  assert [(r.classifier, r.inputs) for r in rows] == [
       ('deep', 'raw'), ('deep', 'features')]
   assert summary['feature_shape'] == [7, 6]
-  for r in summary['rows']:
-    assert r['status'] == 'done'
-    assert len(r['test_per_seed']) == config.num_seeds
-    np.testing.assert_allclose(np.mean(r['test_per_seed']),
-                               r['test_error_mean'])
+  for r in rows:
+    assert r.scores.done and r.scores.metric == 'error'
+    assert len(r.scores.test_per_seed) == config.num_seeds
+    np.testing.assert_allclose(np.mean(r.scores.test_per_seed),
+                               r.scores.test_mean)
+  # The stored rows render the same report the run wrote.
+  assert report.render_markdown(summary) == (
+      run.workdir / 'results.md').read_text()
   # One line per classifier on both inputs, and the best-against-best one.
-  assert report.verdict(summary['rows']).count('\n- ') + 1 == 2
+  assert report.verdict(rows).count('\n- ') + 1 == 2
   assert "lecture's claim" in report.headline(summary)
   with open(run.workdir / 'trials.jsonl') as f:
     assert len(f.readlines()) == 2 * config.num_seeds
 
 
 def _row(classifier, inputs, val, errors):
-  return {'classifier': classifier, 'inputs': inputs, 'status': 'done',
-          'val_error_mean': val, 'test_error_mean': float(np.mean(errors)),
-          'test_error_std': float(np.std(errors, ddof=1)),
-          'test_per_seed': list(errors)}
+  """A finished row: validation error `val` on every seed, test `errors`."""
+  return report.Row(classifier=classifier, inputs=inputs, model='MLP 16x16',
+                    input_dim=40, param_count=1_098,
+                    scores=runner.Scores(status='done', metric='error',
+                                         num_candidates=1, learning_rate=1e-3,
+                                         val_per_seed=(val,) * len(errors),
+                                         test_per_seed=tuple(errors)))
+
+
+def _summary(rows):
+  """The summary's rows as results.json holds them."""
+  return runner.to_json({'rows': rows})
 
 
 def test_the_verdict_picks_on_validation_not_on_test():
@@ -113,7 +125,7 @@ def test_the_verdict_picks_on_validation_not_on_test():
          'hand-crafted features (linear, 25.0%)' in text
   assert 'end to end − features = -13.0' in text
   assert text.endswith(': supported.')
-  assert report.headline({'rows': rows[:1]}).startswith('No comparison')
+  assert report.headline(_summary(rows[:1])).startswith('No comparison')
 
 
 @pytest.mark.parametrize('raw,features,outcome,word,claim', [
@@ -138,14 +150,21 @@ def test_raw_against_features_reaches_each_outcome(raw, features, outcome,
   assert f') {word} the best on' in lines[1]
   assert f'points: {outcome}.' in lines[1]
   assert lines[1].endswith(f'hand-crafted one): {claim}.')
-  assert report.headline({'rows': rows}) == lines[1][2:]
+  assert report.headline(_summary(rows)) == lines[1][2:]
 
 
 def test_a_diverged_side_leaves_no_comparison():
   rows = [_row('deep', 'raw', 0.2, (0.1, 0.2)),
-          {'classifier': 'deep', 'inputs': 'features', 'status': 'diverged'}]
+          report.Row(classifier='deep', inputs='features', model='MLP 16x16',
+                     input_dim=42, param_count=1_130,
+                     scores=runner.Scores(status='diverged', metric='error',
+                                          num_candidates=1, num_diverged=2))]
   assert report.verdict(rows) == ''
-  assert report.headline({'rows': rows}).startswith('No comparison')
+  assert report.headline(_summary(rows)).startswith('No comparison')
+  # The table says so, and the summary reads back to the same rows.
+  assert report.results_table(rows).splitlines()[-1].endswith(
+      '| - | n/a | diverged |')
+  assert report.rows_of(_summary(rows)) == rows
 
 
 def test_the_anchor_is_the_lectures_pipeline():

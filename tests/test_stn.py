@@ -11,7 +11,7 @@ import pytest
 from flax import nnx
 
 from conftest import refused, unread_fields
-from deepvsshallow import distortions, models, ops, params, reference
+from deepvsshallow import distortions, models, ops, params, reference, runner
 from deepvsshallow.errors import UsageError
 from deepvsshallow.studies import stn
 from deepvsshallow.studies.stn import experiment as stn_experiment
@@ -129,19 +129,27 @@ def test_stn_end_to_end(runlocal):
       'config.json', 'populations', 'rectification.png', 'results.json',
       'results.md', 'tensorboard', 'trials.jsonl']
   summary = json.loads((run.workdir / 'results.json').read_text())
-  names = {(r['distortion'], r['model']) for r in summary['rows']}
+  rows = report.rows_of(summary)
+  names = {(r.distortion, r.model) for r in rows}
   assert names == {('RTS', m) for m in stn_config.MODEL_NAMES} | {
       ('RTS', stn_config.NEAREST)}
-  for r in summary['rows']:
-    assert r['status'] == 'done' and 0 <= r['test_error_mean'] <= 1
-    assert len(r['test_per_seed']) == config.num_seeds
-  nearest = [r for r in summary['rows'] if r['model'] == stn_config.NEAREST]
-  assert nearest[0]['loc_grad_norm_at_init'] == 0.0
-  assert nearest[0]['theta_shift_from_identity'] == 0.0
+  for r in rows:
+    assert r.scores.done and 0 <= r.scores.test_mean <= 1
+    assert len(r.scores.test_per_seed) == config.num_seeds
+    # theta is measured on every ST model, the gradient on the ST-FCNs.
+    assert (r.theta_shift_from_identity is not None) == (
+        r.model.startswith('ST-'))
+    assert (r.loc_grad_norm_at_init is not None) == (
+        r.model in ('ST-FCN', stn_config.NEAREST))
+  nearest = [r for r in rows if r.model == stn_config.NEAREST]
+  assert nearest[0].loc_grad_norm_at_init == 0.0
+  assert nearest[0].theta_shift_from_identity == 0.0
   md = (run.workdir / 'results.md').read_text()
   assert 'Jaderberg et al. 2015' in md and '| ST-CNN |' in md
+  # The stored rows render the same report the run wrote.
+  assert report.render_markdown(summary) == md
   # One verdict per transformer, in the report and the headline.
-  assert report.transformer_verdict(summary['rows'], ['RTS']).count(
+  assert report.transformer_verdict(rows, ['RTS']).count(
       '\n- ') == 1
   assert report.headline(summary).count(' points: ') == 2
   with open(run.workdir / 'trials.jsonl') as f:
@@ -169,11 +177,17 @@ def test_stn_bad_config_is_one_usage_line(overrides, field, tmp_path):
 
 
 def _row(model, errors, kind='RTS'):
-  return {'distortion': kind, 'model': model, 'status': 'done',
-          'param_count': 12_000, 'test_error_mean': float(np.mean(errors)),
-          'test_error_std': float(np.std(errors, ddof=1)),
-          'test_per_seed': list(errors), 'loc_grad_norm_at_init': 0.1,
-          'theta_shift_from_identity': 0.02}
+  return report.Row(distortion=kind, model=model, param_count=12_000,
+                    scores=runner.Scores(status='done', metric='error',
+                                         num_candidates=1,
+                                         test_per_seed=tuple(errors)),
+                    theta_shift_from_identity=0.02,
+                    loc_grad_norm_at_init=0.1)
+
+
+def _summary(rows, kinds=('RTS',)):
+  """The rows as results.json holds them, with the config's distortions."""
+  return runner.to_json({'rows': rows, 'config': {'distortions': kinds}})
 
 
 @pytest.mark.parametrize('st,plain,outcome', [
@@ -189,8 +203,7 @@ def test_the_transformer_verdict_reaches_each_outcome(st, plain, outcome):
   text = report.transformer_verdict(rows, ['RTS'])
   assert text.startswith('- RTS: ST-FCN ') and text.endswith(f': {outcome}.')
   assert f'ST-FCN − FCN = {100 * c.difference:+.1f} [' in text
-  summary = {'rows': rows, 'config': {'distortions': ['RTS']}}
-  assert report.headline(summary).endswith(f'points: {outcome}).')
+  assert report.headline(_summary(rows)).endswith(f'points: {outcome}).')
   # Nearest against bilinear sampling: the same yardstick.
   rows.append(_row(stn_config.NEAREST, plain))
   note = report.nearest_note(rows)
@@ -200,12 +213,16 @@ def test_the_transformer_verdict_reaches_each_outcome(st, plain, outcome):
 
 def test_missing_or_diverged_models_leave_no_verdict():
   rows = [_row('FCN', (0.4, 0.5)), _row('ST-CNN', (0.1, 0.2)),
-          {'distortion': 'RTS', 'model': 'ST-FCN', 'status': 'diverged',
-           'param_count': 12_000}]
+          report.Row(distortion='RTS', model='ST-FCN', param_count=12_000,
+                     scores=runner.Scores(status='diverged', metric='error',
+                                          num_candidates=1, num_diverged=2))]
   assert report.transformer_verdict(rows, ['RTS']) == ''
   assert report.nearest_note(rows) == ''
-  summary = {'rows': rows, 'config': {'distortions': ['RTS']}}
+  summary = _summary(rows)
+  assert report.rows_of(summary) == rows
   assert report.headline(summary).startswith('No comparison')
+  assert '| ST-FCN | 12,000 | diverged |' in report.results_table(rows,
+                                                                   ['RTS'])
   # A pair on another distortion than the ones asked for is not compared.
   rows = [_row('FCN', (0.4, 0.5), 'R'), _row('ST-FCN', (0.1, 0.2), 'R')]
   assert report.transformer_verdict(rows, ['RTS']) == ''

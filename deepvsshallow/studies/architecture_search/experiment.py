@@ -106,24 +106,21 @@ def run(run: runner.Run) -> dict:
     if pop not in test_errors:
       test_errors[pop] = trained[pop].evaluate_all(test)['error']
     test_err = float(test_errors[pop][member])
-    runs.append({
-        'method': method, 'search_seed': seed,
-        'best_so_far': np.fmin.accumulate(
-            np.where(np.isnan(vals), np.inf, vals)).tolist(),
-        'candidates': [{'depth': a.depth, 'width': a.width,
-                        'activation': a.activation,
-                        'learning_rate': a.learning_rate,
-                        'params': space.param_count(a),
-                        'val_error': None if np.isnan(v) else v}
-                       for a, v, _ in hist],
-        'pick': {'arch': arch.describe(), 'depth': arch.depth,
-                 'width': arch.width, 'activation': arch.activation,
-                 'learning_rate': arch.learning_rate,
-                 'params': space.param_count(arch), 'val_error': val,
-                 'test_error': test_err, 'optimism': test_err - val,
-                 'found_at': i + 1}})
+    runs.append(report.SearchRun(
+        method=method, search_seed=seed,
+        best_so_far=tuple(np.fmin.accumulate(
+            np.where(np.isnan(vals), np.inf, vals)).tolist()),
+        candidates=tuple(report.Candidate(
+            depth=a.depth, width=a.width, activation=a.activation,
+            learning_rate=a.learning_rate, params=space.param_count(a),
+            val_error=None if np.isnan(v) else v) for a, v, _ in hist),
+        pick=report.Pick(
+            arch=arch.describe(), depth=arch.depth, width=arch.width,
+            activation=arch.activation, learning_rate=arch.learning_rate,
+            params=space.param_count(arch), val_error=val,
+            test_error=test_err, optimism=test_err - val, found_at=i + 1)))
   return run.finish(
       {'runs': runs, 'space_size': len(space.all()),
        'candidates_per_search': sum(sizes)},
       render=report.render_markdown, figures={'results.png': report.plot},
-      console=lambda s: report.picks_table(s) + '\n\n' + report.verdict(s))
+      console=report.console)

@@ -5,10 +5,59 @@ from a summary."""
 from __future__ import annotations
 
 import collections
+import dataclasses
 
 import numpy as np
 
 from deepvsshallow import report, selection, stats
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+  """One candidate a search trained: its architecture, size and fitness."""
+  depth: int
+  width: int
+  activation: str
+  learning_rate: float
+  params: int
+  val_error: float | None   # None: it diverged.
+
+
+@dataclasses.dataclass(frozen=True)
+class Pick:
+  """A search's final pick (lowest validation error), tested once."""
+  arch: str                 # e.g. '2x32 relu lr=0.001'
+  depth: int
+  width: int
+  activation: str
+  learning_rate: float
+  params: int
+  val_error: float
+  test_error: float
+  optimism: float           # test_error - val_error
+  found_at: int             # Its place among the search's candidates, from 1.
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchRun:
+  """One search (method, search seed): every candidate in the order trained,
+  the best validation error so far after each, and the pick."""
+  method: str               # 'evolution' or 'random'
+  search_seed: int
+  best_so_far: tuple[float, ...]
+  candidates: tuple[Candidate, ...]
+  pick: Pick
+
+  @classmethod
+  def from_json(cls, d: dict) -> 'SearchRun':
+    return cls(method=d['method'], search_seed=d['search_seed'],
+               best_so_far=tuple(d['best_so_far']),
+               candidates=tuple(Candidate(**c) for c in d['candidates']),
+               pick=Pick(**d['pick']))
+
+
+def runs_of(summary) -> list[SearchRun]:
+  return [SearchRun.from_json(r) for r in summary['runs']]
 
 
 def anchor() -> str:
@@ -17,40 +66,39 @@ def anchor() -> str:
           'honest baseline.')
 
 
-def picks_table(summary) -> str:
+def picks_table(runs: list[SearchRun]) -> str:
   return report.markdown_table(
       ['method', 'search seed', 'pick', 'params', 'found at', 'val err %',
        'test err %', 'optimism pts'],
-      [[r['method'], r['search_seed'], r['pick']['arch'],
-        f'{r["pick"]["params"]:,}', r['pick']['found_at'],
-        f'{100 * r["pick"]["val_error"]:.2f}',
-        f'{100 * r["pick"]["test_error"]:.2f}',
-        f'{100 * r["pick"]["optimism"]:+.2f}'] for r in summary['runs']])
+      [[r.method, r.search_seed, r.pick.arch, f'{r.pick.params:,}',
+        r.pick.found_at, f'{100 * r.pick.val_error:.2f}',
+        f'{100 * r.pick.test_error:.2f}', f'{100 * r.pick.optimism:+.2f}']
+       for r in runs])
 
 
-def _by_method(summary):
+def _by_method(runs: list[SearchRun]) -> dict[str, list[SearchRun]]:
   out = collections.defaultdict(list)
-  for r in summary['runs']:
-    out[r['method']].append(r)
+  for r in runs:
+    out[r.method].append(r)
   return out
 
 
-def _depth_share(candidates, top: float = 0.1):
+def _depth_share(candidates: list[Candidate], top: float = 0.1):
   """Mean depth of all candidates and of the best `top` fraction (by val)."""
-  done = [c for c in candidates if c['val_error'] is not None]
-  ranked = sorted(done, key=lambda c: c['val_error'])
+  done = [c for c in candidates if c.val_error is not None]
+  ranked = sorted(done, key=lambda c: c.val_error)
   best = ranked[:max(1, int(top * len(ranked)))]
-  return (float(np.mean([c['depth'] for c in done])),
-          float(np.mean([c['depth'] for c in best])))
+  return (float(np.mean([c.depth for c in done])),
+          float(np.mean([c.depth for c in best])))
 
 
-def evolution_beats_random(summary) -> stats.Comparison:
+def evolution_beats_random(runs: list[SearchRun]) -> stats.Comparison:
   """The claim "evolution's picks beat random search's", on the picks' test
   error, one value per search seed."""
-  by = _by_method(summary)
+  by = _by_method(runs)
   return stats.compare_seeds(
-      [r['pick']['test_error'] for r in by['evolution']],
-      [r['pick']['test_error'] for r in by['random']], higher_is_better=False)
+      [r.pick.test_error for r in by['evolution']],
+      [r.pick.test_error for r in by['random']], higher_is_better=False)
 
 
 # The comparison's outcome, in words.
@@ -58,33 +106,39 @@ WORDS = {'supported': 'evolution ahead', 'contradicted': 'random search ahead',
          'inconclusive': "a tie within the search seeds' spread"}
 
 
-def verdict(summary) -> str:
+def verdict(runs: list[SearchRun], candidates_per_search: int,
+            space_size: int) -> str:
   said = []
-  by = _by_method(summary)
-  n = summary['candidates_per_search']
-  for method, runs in by.items():
-    val = [r['pick']['val_error'] for r in runs]
-    tst = [r['pick']['test_error'] for r in runs]
-    opt = [r['pick']['optimism'] for r in runs]
-    every = [c for r in runs for c in r['candidates']]
+  by = _by_method(runs)
+  n = candidates_per_search
+  for method, searches in by.items():
+    val = [r.pick.val_error for r in searches]
+    tst = [r.pick.test_error for r in searches]
+    opt = [r.pick.optimism for r in searches]
+    every = [c for r in searches for c in r.candidates]
     all_depth, top_depth = _depth_share(every)
     said.append(
         f'{method}: after {n} candidates, best validation error '
         f'{report.pct(*selection.mean_std(val))}%, its test error '
         f'{report.pct(*selection.mean_std(tst))}%, optimism '
-        f'{100 * np.mean(opt):+.2f} points (mean over {len(runs)} search '
-        f'seeds). Mean depth of its candidates {all_depth:.2f}; of its best '
-        f'10% {top_depth:.2f}.')
+        f'{100 * np.mean(opt):+.2f} points (mean over {len(searches)} '
+        f'search seeds). Mean depth of its candidates {all_depth:.2f}; of '
+        f'its best 10% {top_depth:.2f}.')
   if {'evolution', 'random'} <= set(by):
-    ev = np.mean([r['pick']['test_error'] for r in by['evolution']])
-    rs = np.mean([r['pick']['test_error'] for r in by['random']])
-    c = evolution_beats_random(summary)
+    ev = np.mean([r.pick.test_error for r in by['evolution']])
+    rs = np.mean([r.pick.test_error for r in by['random']])
+    c = evolution_beats_random(runs)
     said.append(
         'Evolution vs random search on the picks\' test error: '
         f'{WORDS[c.verdict]} ({100 * ev:.2f}% vs {100 * rs:.2f}%; '
         + c.describe('evolution', 'random', scale=100, unit='points')
-        + f'). The space holds {summary["space_size"]} candidates.')
+        + f'). The space holds {space_size} candidates.')
   return '\n'.join(f'- {s}' for s in said)
+
+
+def _verdict(summary) -> str:
+  return verdict(runs_of(summary), summary['candidates_per_search'],
+                 summary['space_size'])
 
 
 def render_markdown(summary) -> str:
@@ -108,7 +162,7 @@ def render_markdown(summary) -> str:
       f'uniform over the space. {cfg["search_seeds"]} search seeds each; '
       'evolution is ahead or behind only when the interval of the '
       'difference (± 2 standard errors over the search seeds) excludes 0.',
-      '', picks_table(summary), '', verdict(summary), '',
+      '', picks_table(runs_of(summary)), '', _verdict(summary), '',
       '![best-so-far validation error against candidates trained]'
       '(results.png)', '',
       'The optimism of a pick grows with the number of candidates compared '
@@ -121,14 +175,14 @@ def plot(summary, path: str) -> None:
   plt = report.pyplot()
   fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
   colors = {'evolution': 'tab:blue', 'random': 'tab:orange'}
-  for method, runs in _by_method(summary).items():
-    curves = 100 * np.array([r['best_so_far'] for r in runs])
+  for method, runs in _by_method(runs_of(summary)).items():
+    curves = 100 * np.array([r.best_so_far for r in runs])
     x = np.arange(1, curves.shape[1] + 1)
     mean = curves.mean(0)
     axes[0].plot(x, mean, color=colors.get(method), label=method)
     axes[0].fill_between(x, curves.min(0), curves.max(0), alpha=0.2,
                          color=colors.get(method))
-    depths = [c['depth'] for r in runs for c in r['candidates']]
+    depths = [c.depth for r in runs for c in r.candidates]
     axes[1].hist(depths, bins=np.arange(0.5, max(depths) + 1.5),
                  alpha=0.5, color=colors.get(method), label=method)
   axes[0].set_xlabel('candidates trained (per search)')
@@ -145,6 +199,10 @@ def plot(summary, path: str) -> None:
   plt.close(fig)
 
 
+def console(summary) -> str:
+  return picks_table(runs_of(summary)) + '\n\n' + _verdict(summary)
+
+
 def headline(summary) -> str:
   """The claim's verdict in one line (the lecture report's)."""
-  return verdict(summary).splitlines()[-1][2:]
+  return _verdict(summary).splitlines()[-1][2:]

@@ -118,11 +118,13 @@ def run(run: runner.Run) -> dict:
   test = {'raw': run.read_test(raw)}   # Read once; features made from it.
   if features is not None:
     test['features'] = features(test['raw'])
-  rows = [{**p.info, **run.test_summary(p, test[p.info['inputs']])}
+  rows = [report.Row(classifier=p.info['classifier'], inputs=p.info['inputs'],
+                     model=p.info['model'], input_dim=p.info['input_dim'],
+                     param_count=p.info['param_count'],
+                     scores=run.scores(p, test[p.info['inputs']]))
           for p in picked]
   t, c = fe.output_shape(raw.input_shape[0])
   return run.finish(
       {'rows': rows, 'feature_shape': [t, c]},
       render=report.render_markdown, figures={'results.png': report.plot},
-      console=lambda s: report.results_table(s['rows']) + '\n\n'
-      + report.verdict(s['rows']))
+      console=report.console)

@@ -4,8 +4,29 @@ hand-crafted one, the figure and the headline, all from a summary."""
 
 from __future__ import annotations
 
-from deepvsshallow import report, stats
+import dataclasses
+
+from deepvsshallow import report, runner, stats
 from deepvsshallow.studies.end_to_end.config import CLASSIFIERS
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+  """One classifier on one input: the table's row."""
+  classifier: str           # 'linear', 'shallow', 'deep' or 'cnn'
+  inputs: str               # 'raw' or 'features'
+  model: str                # e.g. 'MLP 16x16'
+  input_dim: int
+  param_count: int
+  scores: runner.Scores
+
+  @classmethod
+  def from_json(cls, d: dict) -> 'Row':
+    return cls(**{**d, 'scores': runner.Scores.from_json(d['scores'])})
+
+
+def rows_of(summary) -> list[Row]:
+  return [Row.from_json(r) for r in summary['rows']]
 
 
 def anchor() -> str:
@@ -15,29 +36,31 @@ def anchor() -> str:
           'MFCC; Davis & Mermelstein 1980).')
 
 
-def results_table(rows) -> str:
+def results_table(rows: list[Row]) -> str:
   return report.markdown_table(
       ['classifier', 'input', 'model', 'params', 'lr', 'val error %',
        'test error %'],
-      [[r['classifier'], r['inputs'], r['model'], f'{r["param_count"]:,}',
-        f'{r["learning_rate"]:g}' if r['status'] == 'done' else '-',
-        report.pct(r.get('val_error_mean'), r.get('val_error_std')),
-        report.pct(r.get('test_error_mean'), r.get('test_error_std'))
-        if r['status'] == 'done' else 'diverged'] for r in rows])
+      [[r.classifier, r.inputs, r.model, f'{r.param_count:,}',
+        f'{r.scores.learning_rate:g}' if r.scores.done else '-',
+        report.pct(r.scores.val_mean, r.scores.val_std)
+        if r.scores.done else 'n/a',
+        report.pct(r.scores.test_mean, r.scores.test_std)
+        if r.scores.done else 'diverged'] for r in rows])
 
 
-def _best(rows, **match):
+def _best(rows: list[Row], inputs, classifiers=None) -> Row | None:
   """The candidate a researcher would pick: lowest validation error (test
-  only reports on the pick)."""
-  done = [r for r in rows if r['status'] == 'done'
-          and all(r[k] in v for k, v in match.items())]
-  return min(done, key=lambda r: r['val_error_mean']) if done else None
+  only reports on the pick), among `classifiers` (None: any)."""
+  done = [r for r in rows if r.scores.done and r.inputs in inputs
+          and (classifiers is None or r.classifier in classifiers)]
+  return min(done, key=lambda r: r.scores.val_mean) if done else None
 
 
-def raw_beats_features(raw: dict, features: dict) -> stats.Comparison:
+def raw_beats_features(raw: Row, features: Row) -> stats.Comparison:
   """The claim "learned on raw signals beats the front end's features", on
   test error per seed."""
-  return stats.compare_seeds(raw['test_per_seed'], features['test_per_seed'],
+  return stats.compare_seeds(raw.scores.test_per_seed,
+                             features.scores.test_per_seed,
                              higher_is_better=False)
 
 
@@ -46,28 +69,27 @@ WORDS = {'supported': 'beats', 'inconclusive': 'ties with',
          'contradicted': 'loses to'}
 
 
-def verdict(rows) -> str:
+def verdict(rows: list[Row]) -> str:
   said = []
-  by = {(r['classifier'], r['inputs']): r for r in rows
-        if r['status'] == 'done'}
+  by = {(r.classifier, r.inputs): r for r in rows if r.scores.done}
   for classifier in ('linear', 'shallow', 'deep'):
     if (classifier, 'raw') in by and (classifier, 'features') in by:
       a, b = by[(classifier, 'raw')], by[(classifier, 'features')]
       c = raw_beats_features(a, b)
       said.append(
-          f'{classifier}: raw {100 * a["test_error_mean"]:.1f}% vs features '
-          f'{100 * b["test_error_mean"]:.1f}% test error; '
+          f'{classifier}: raw {100 * a.scores.test_mean:.1f}% vs features '
+          f'{100 * b.scores.test_mean:.1f}% test error; '
           + c.describe('raw', 'features', scale=100, unit='points') + '.')
-  learned = _best(rows, inputs=('raw',), classifier=('deep', 'cnn'))
-  crafted = _best(rows, inputs=('features',))
+  learned = _best(rows, ('raw',), classifiers=('deep', 'cnn'))
+  crafted = _best(rows, ('features',))
   if learned and crafted:
     c = raw_beats_features(learned, crafted)
     said.append(
-        f'Picked on validation, the best end to end ({learned["classifier"]} '
-        f'on raw, {100 * learned["test_error_mean"]:.1f}% test error) '
+        f'Picked on validation, the best end to end ({learned.classifier} '
+        f'on raw, {100 * learned.scores.test_mean:.1f}% test error) '
         f'{WORDS[c.verdict]} the best on the hand-crafted features '
-        f'({crafted["classifier"]}, '
-        f'{100 * crafted["test_error_mean"]:.1f}%): test error, '
+        f'({crafted.classifier}, '
+        f'{100 * crafted.scores.test_mean:.1f}%): test error, '
         + c.describe('end to end', 'features', scale=100, unit='points')
         + '. The lecture\'s claim (learning the pipeline ties with or beats '
         'the hand-crafted one): '
@@ -76,7 +98,7 @@ def verdict(rows) -> str:
 
 
 def render_markdown(summary) -> str:
-  cfg = summary['config']
+  cfg, rows = summary['config'], rows_of(summary)
   f = cfg['frontend']
   t, c = summary['feature_shape']
   bank = (f'mel, {f["sample_rate"]} Hz' if f['sample_rate']
@@ -93,8 +115,8 @@ def render_markdown(summary) -> str:
       'picked on validation. A difference is stated with its interval '
       '(± 2 standard errors over the seeds): the claim is supported or '
       'contradicted only when the interval excludes 0.', '',
-      results_table(summary['rows']), '',
-      verdict(summary['rows']), '', '![test error](results.png)', '',
+      results_table(rows), '',
+      verdict(rows), '', '![test error](results.png)', '',
       'A front end is only as good as its fit to the signal: MFCCs keep a '
       'short-time spectrum envelope and drop phase and fine position, which '
       'suits speech. MNIST-1D\'s classes are shapes at positions, so there '
@@ -105,8 +127,8 @@ def render_markdown(summary) -> str:
 
 def plot(summary, path: str) -> None:
   plt = report.pyplot()
-  rows = [r for r in summary['rows'] if r['status'] == 'done']
-  classifiers = [c for c in CLASSIFIERS if any(r['classifier'] == c
+  rows = [r for r in rows_of(summary) if r.scores.done]
+  classifiers = [c for c in CLASSIFIERS if any(r.classifier == c
                                                for r in rows)]
   fig, ax = plt.subplots(figsize=(7, 3.8))
   width = 0.38
@@ -114,12 +136,12 @@ def plot(summary, path: str) -> None:
                                        ('features', 'tab:orange'))):
     xs, ys, es = [], [], []
     for i, c in enumerate(classifiers):
-      r = next((r for r in rows if r['classifier'] == c
-                and r['inputs'] == inputs), None)
+      r = next((r for r in rows if r.classifier == c
+                and r.inputs == inputs), None)
       if r:
         xs.append(i + (j - 0.5) * width)
-        ys.append(100 * r['test_error_mean'])
-        es.append(100 * r['test_error_std'])
+        ys.append(100 * r.scores.test_mean)
+        es.append(100 * r.scores.test_std)
     ax.bar(xs, ys, width, yerr=es, capsize=3, color=color,
            label=f'{inputs} input' + (' (MFCC)' if inputs == 'features'
                                       else ''))
@@ -133,9 +155,14 @@ def plot(summary, path: str) -> None:
   plt.close(fig)
 
 
+def console(summary) -> str:
+  rows = rows_of(summary)
+  return results_table(rows) + '\n\n' + verdict(rows)
+
+
 def headline(summary) -> str:
   """The claim's verdict in one line (the lecture report's)."""
-  lines = [l for l in verdict(summary['rows']).splitlines()
+  lines = [l for l in verdict(rows_of(summary)).splitlines()
            if "lecture's claim" in l]
   return lines[-1][2:] if lines else (
       'No comparison: a deep net or a CNN on raw signals and a classifier on '

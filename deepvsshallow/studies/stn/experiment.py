@@ -137,16 +137,14 @@ def run(run: runner.Run) -> dict:
       for pop in populations if pop.info['model'] in ('ST-FCN', NEAREST)}
 
   tests = {kind: run.read_test(ds) for kind, ds in distorted.items()}
-  rows = []
-  for kind, name, count, p in runs:
-    row = {'distortion': kind, 'model': name, 'param_count': count,
-           **run.test_summary(p, tests[kind])}
-    if name.startswith('ST-') and p.pick is not None:
-      row['theta_shift_from_identity'] = _theta_shift(
+  rows = [report.Row(
+      distortion=kind, model=name, param_count=count,
+      scores=run.scores(p, tests[kind]),
+      theta_shift_from_identity=_theta_shift(
           p, tests[kind], distorted[kind].input_convention)
-    if (kind, name) in grad_norms:
-      row['loc_grad_norm_at_init'] = grad_norms[(kind, name)]
-    rows.append(row)
+      if name.startswith('ST-') and p.pick is not None else None,
+      loc_grad_norm_at_init=grad_norms.get((kind, name)))
+      for kind, name, count, p in runs]
 
   results = {
       'dataset': {'name': base.name, 'train': len(base.train),
@@ -157,11 +155,8 @@ def run(run: runner.Run) -> dict:
                              for k, ds in distorted.items()}},
       'rows': rows,
   }
-  kinds = config.distortions
   return run.finish(
       results, render=report.render_markdown,
       figures={'rectification.png': lambda summary, path:
                report.plot_rectification(runs, tests, distorted, path)},
-      console=lambda s: (report.results_table(s['rows'], kinds) + '\n\n'
-                         + report.transformer_verdict(s['rows'], kinds)
-                         + '\n\n' + report.nearest_note(s['rows'])))
+      console=report.console)

@@ -4,15 +4,39 @@ counterpart, the sampling demo, the rectification figure and the headline."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax.numpy as jnp
 import numpy as np
 
 from deepvsshallow import data as data_lib
-from deepvsshallow import reference, report, stats
+from deepvsshallow import reference, report, runner, stats
 from deepvsshallow.studies.stn.config import NEAREST
 
 # Each transformer and the plain model it is compared with.
 PAIRS = (('ST-FCN', 'FCN'), ('ST-CNN', 'CNN'))
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+  """One model on one distortion: the table's row."""
+  distortion: str           # 'R' or 'RTS'
+  model: str                # 'FCN', 'CNN', 'ST-FCN', 'ST-CNN' or NEAREST
+  param_count: int
+  scores: runner.Scores
+  # Mean |theta - identity| of the picked seed-0 transformer on test (an ST
+  # model that finished), and the localisation net's gradient norm at
+  # initialisation (the ST-FCNs, bilinear and nearest); None otherwise.
+  theta_shift_from_identity: float | None = None
+  loc_grad_norm_at_init: float | None = None
+
+  @classmethod
+  def from_json(cls, d: dict) -> 'Row':
+    return cls(**{**d, 'scores': runner.Scores.from_json(d['scores'])})
+
+
+def rows_of(summary) -> list[Row]:
+  return [Row.from_json(r) for r in summary['rows']]
 
 
 def _paper() -> dict:
@@ -31,21 +55,21 @@ def anchor() -> str:
           f'{cell("ST-FCN")} (R / RTS), {cell("CNN")}, {cell("ST-CNN")}.')
 
 
-def results_table(rows, kinds) -> str:
+def results_table(rows: list[Row], kinds) -> str:
   paper = _paper()
-  by = {(r['distortion'], r['model']): r for r in rows}
-  names = list(dict.fromkeys(r['model'] for r in rows))
+  by = {(r.distortion, r.model): r for r in rows}
+  names = list(dict.fromkeys(r.model for r in rows))
   header = ['model', f'params ({" / ".join(kinds)})'] + [
       f'{k} test err % (ours)' for k in kinds] + [
           f'{k} paper %' for k in kinds]
   out = []
   for name in names:
-    cells = [name, ' / '.join(f'{by[(k, name)]["param_count"]:,}'
+    cells = [name, ' / '.join(f'{by[(k, name)].param_count:,}'
                               if (k, name) in by else '-' for k in kinds)]
     for k in kinds:
       r = by.get((k, name))
-      cells.append('' if r is None else 'diverged' if r['status'] != 'done'
-                   else report.pct(r['test_error_mean'], r['test_error_std']))
+      cells.append('' if r is None else 'diverged' if not r.scores.done
+                   else report.pct(r.scores.test_mean, r.scores.test_std))
     base = name.split(' ')[0]
     cells += [paper[base][k] if base in paper and name == base else ''
               for k in kinds]
@@ -53,57 +77,56 @@ def results_table(rows, kinds) -> str:
   return report.markdown_table(header, out)
 
 
-def lower_error(a: dict, b: dict) -> stats.Comparison:
+def lower_error(a: Row, b: Row) -> stats.Comparison:
   """The claim "a has the lower test error than b", per seed."""
-  return stats.compare_seeds(a['test_per_seed'], b['test_per_seed'],
+  return stats.compare_seeds(a.scores.test_per_seed, b.scores.test_per_seed,
                              higher_is_better=False)
 
 
-def _pairs(rows, kinds):
+def _pairs(rows: list[Row], kinds) -> list[tuple[str, Row, Row]]:
   """(kind, transformer row, plain row) for each pair that finished."""
-  by = {(r['distortion'], r['model']): r for r in rows
-        if r['status'] == 'done'}
+  by = {(r.distortion, r.model): r for r in rows if r.scores.done}
   return [(kind, by[(kind, st)], by[(kind, plain)])
           for kind in kinds for st, plain in PAIRS
           if (kind, st) in by and (kind, plain) in by]
 
 
-def transformer_verdict(rows, kinds) -> str:
+def transformer_verdict(rows: list[Row], kinds) -> str:
   """One line per transformer and distortion: does it beat its plain
   counterpart on test error?"""
   said = []
   for kind, st, plain in _pairs(rows, kinds):
     c = lower_error(st, plain)
     said.append(
-        f'{kind}: {st["model"]} {100 * st["test_error_mean"]:.2f}% vs '
-        f'{plain["model"]} {100 * plain["test_error_mean"]:.2f}% test error; '
-        + c.describe(st['model'], plain['model'], scale=100, unit='points')
+        f'{kind}: {st.model} {100 * st.scores.test_mean:.2f}% vs '
+        f'{plain.model} {100 * plain.scores.test_mean:.2f}% test error; '
+        + c.describe(st.model, plain.model, scale=100, unit='points')
         + '.')
   return '\n'.join(f'- {s}' for s in said)
 
 
-def nearest_note(rows) -> str:
-  by = {r['model']: r for r in rows if r['distortion'] == 'RTS'} or {
-      r['model']: r for r in rows}
+def nearest_note(rows: list[Row]) -> str:
+  by = {r.model: r for r in rows if r.distortion == 'RTS'} or {
+      r.model: r for r in rows}
   b, n = by.get('ST-FCN'), by.get(NEAREST)
-  if not b or not n or b['status'] != 'done' or n['status'] != 'done':
+  if not b or not n or not b.scores.done or not n.scores.done:
     return ''
   c = lower_error(b, n)
   return (
-      f'Sampling and gradients ({b["distortion"]}): at initialisation the '
+      f'Sampling and gradients ({b.distortion}): at initialisation the '
       f'loss gradient reaching the localisation net has norm '
-      f'{b["loc_grad_norm_at_init"]:.3g} with bilinear sampling and '
-      f'{n["loc_grad_norm_at_init"]:.3g} with nearest-pixel rounding. After '
-      f'training, theta moved {b["theta_shift_from_identity"]:.3f} (mean '
+      f'{b.loc_grad_norm_at_init:.3g} with bilinear sampling and '
+      f'{n.loc_grad_norm_at_init:.3g} with nearest-pixel rounding. After '
+      f'training, theta moved {b.theta_shift_from_identity:.3f} (mean '
       f'|theta - identity|) with bilinear and '
-      f'{n["theta_shift_from_identity"]:.3f} with nearest; test error '
-      f'{report.pct(b["test_error_mean"], b["test_error_std"])}% vs '
-      f'{report.pct(n["test_error_mean"], n["test_error_std"])}% ('
+      f'{n.theta_shift_from_identity:.3f} with nearest; test error '
+      f'{report.pct(b.scores.test_mean, b.scores.test_std)}% vs '
+      f'{report.pct(n.scores.test_mean, n.scores.test_std)}% ('
       + c.describe('bilinear', 'nearest', scale=100, unit='points') + ').')
 
 
 def render_markdown(summary) -> str:
-  ds, cfg = summary['dataset'], summary['config']
+  ds, cfg, rows = summary['dataset'], summary['config'], rows_of(summary)
   kinds = cfg['distortions']
   lines = [
       '# Spatial transformers on distorted digits', '',
@@ -120,12 +143,12 @@ def render_markdown(summary) -> str:
       'are copied from Jaderberg et al. 2015, Table 1 '
       '(deepvsshallow/reference/stn2015_distorted_mnist.csv). The datasets '
       'differ, so compare the ordering of the models, not the numbers.', '',
-      results_table(summary['rows'], kinds), '',
+      results_table(rows, kinds), '',
       'Does each transformer beat its plain counterpart? The difference of '
       'test errors with its interval (± 2 standard errors over the seeds); '
       'supported or contradicted only when the interval excludes 0.', '',
-      transformer_verdict(summary['rows'], kinds), '',
-      nearest_note(summary['rows']), '',
+      transformer_verdict(rows, kinds), '',
+      nearest_note(rows), '',
       report.run_footer(summary), '']
   return '\n'.join(lines)
 
@@ -158,15 +181,21 @@ def plot_rectification(runs, tests, distorted, path: str, n: int = 10) -> None:
   plt.close(fig)
 
 
+def console(summary) -> str:
+  rows, kinds = rows_of(summary), summary['config']['distortions']
+  return (results_table(rows, kinds) + '\n\n'
+          + transformer_verdict(rows, kinds) + '\n\n' + nearest_note(rows))
+
+
 def headline(summary) -> str:
   """The claim's verdict in one line (the lecture report's)."""
   parts = []
-  for kind, st, plain in _pairs(summary['rows'],
+  for kind, st, plain in _pairs(rows_of(summary),
                                 summary['config']['distortions']):
     c = lower_error(st, plain)
-    parts.append(f'{kind}: {st["model"]} {100 * st["test_error_mean"]:.2f}% '
-                 f'vs {plain["model"]} {100 * plain["test_error_mean"]:.2f}% '
-                 '(' + c.describe(st['model'], plain['model'], scale=100,
+    parts.append(f'{kind}: {st.model} {100 * st.scores.test_mean:.2f}% '
+                 f'vs {plain.model} {100 * plain.scores.test_mean:.2f}% '
+                 '(' + c.describe(st.model, plain.model, scale=100,
                                   unit='points') + ')')
   if not parts:
     return ('No comparison: a transformer and its plain counterpart must '
