@@ -1,6 +1,7 @@
 """The expressivity study (lab part 1): end to end on its :runlocal run, the
 verdicts on constructed rows (every outcome), and its bad inputs."""
 
+import dataclasses
 import json
 import os
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 from conftest import launch, refused, unread_fields
 
+from deepvsshallow import runner
 from deepvsshallow.studies import expressivity
 from deepvsshallow.studies.expressivity import report
 
@@ -31,26 +33,27 @@ def test_runlocal_end_to_end(runlocal):
       assert (workdir / name).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
   summary = json.loads((workdir / 'results.json').read_text())
   config = expressivity_config.get_config('runlocal')
-  s = summary['sections']
-  assert [r['pieces'] for r in s['sawtooth']] == [
+  s = report.sections_of(summary)
+  assert [r.pieces for r in s.sawtooth] == [
       2 ** k for k in range(1, config.sawtooth_max_k + 1)]
-  assert [r['deep_error'] for r in s['square']] == [
+  assert [r.deep_error for r in s.square] == [
       2.0 ** (-2 * m - 2) for m in range(1, config.square_max_m + 1)]
-  assert all(r['tree_exact'] and r['bitcount_exact'] for r in s['parity'])
-  assert [r['n'] for r in s['parity']] == list(range(2, config.parity_max_n
-                                                     + 1))
-  rows = summary['training']
+  assert all(r.tree.exact and r.bitcount.exact for r in s.parity)
+  assert [r.n for r in s.parity] == list(range(2, config.parity_max_n + 1))
+  assert len(s.regions_at_init.deep.regions_per_seed) == config.region_seeds
+  rows = report.trained_of(summary)
   num_problems = (len(config.train_tent_k) * len(config.tent_widths) + 1
                   + len(config.train_parity_n))
   assert len(rows) == 2 * num_problems
-  assert all(r['status'] == 'done' for r in rows)
+  assert all(r.done for r in rows)
   for r in rows:
-    if 'pieces' in r:   # A trained net cannot exceed its architecture's max.
-      assert 1 <= min(r['pieces']['per_seed'])
-      assert max(r['pieces']['per_seed']) <= r['max_pieces']
-    key = 'test_error' if 'test_error' in r else 'test_max_error'
-    assert len(r[key]['per_seed']) == config.num_seeds
-    np.testing.assert_allclose(np.mean(r[key]['per_seed']), r[key]['mean'])
+    if r.pieces is not None:   # A trained net cannot exceed its max.
+      assert 1 <= min(r.pieces)
+      assert max(r.pieces) <= r.max_pieces
+    assert len(r.test_judged) == config.num_seeds
+    # The pick's test scores are the task's metric among the test metrics.
+    assert r.scores.test_per_seed == (r.test.mse if r.regression
+                                      else r.test.error)
   with open(workdir / 'trials.jsonl') as f:
     assert len(f.readlines()) == len(rows) * config.num_seeds * len(
         config.learning_rates)
@@ -65,31 +68,67 @@ def test_runlocal_end_to_end(runlocal):
   assert said.count('\n- ') + 1 == num_problems
   assert said in run.output and said in md
   assert report.headline(summary).startswith('The constructions hold')
+  # The stored rows render the same report the run wrote.
+  assert report.render_markdown(summary) == md
 
 
 # ------------------------------------------------- verdicts, on built rows
 
-def _stats(values):
-  return {'mean': float(np.mean(values)), 'std': float(np.std(values)),
-          'per_seed': list(values)}
+def _scores(metric, test, status='done'):
+  return runner.Scores(status=status, metric=metric, num_candidates=1,
+                       test_per_seed=tuple(test))
 
 
 def _parity(kind, errors):
-  return {'problem': 'parity n=8', 'kind': kind, 'status': 'done',
-          'test_error': _stats(errors), 'construction_test_error': 0.0}
+  return report.Trained(
+      problem='parity n=8', kind=kind, hidden_widths=(4, 4, 2),
+      param_count=70, construction_widths=(4, 4, 2),
+      scores=_scores('error', errors),
+      test=report.Metrics(error=tuple(errors)), construction_test_error=0.0)
 
 
 def _regression(kind, max_errors, mse, constant=0.08):
-  return {'problem': 'x^2 (m=2)', 'kind': kind, 'status': 'done',
-          'test_max_error': _stats(max_errors), 'test_mse': _stats(mse),
-          'constant_test_mse': constant, 'construction_test_max_error': 0.0156}
+  return report.Trained(
+      problem='x^2 (m=2)', kind=kind, hidden_widths=(3, 3),
+      param_count=19, construction_widths=(3, 3),
+      scores=_scores('mse', mse),
+      test=report.Metrics(mse=tuple(mse), max_error=tuple(max_errors)),
+      constant_test_mse=constant, construction_test_mse=0.0,
+      construction_test_max_error=0.0156)
 
 
-def _summary(rows):
-  return {'training': rows, 'sections': {
-      'sawtooth': [{'pieces': 2, 'closed_form_pieces': 2}],
-      'square': [{'deep_error': 0.0625, 'closed_form_error': 0.0625}],
-      'parity': [{'tree_exact': True, 'bitcount_exact': True}]}}
+SECTIONS = report.Sections(
+    hidden_layer=(),
+    sawtooth=(report.Sawtooth(
+        k=1, pieces=2, closed_form_pieces=2, deep_params=7, deep_units=2,
+        max_error_deep=0.0, shallow_units_lower_bound=1, shallow_units=2,
+        shallow_params=7, shallow_pieces=2, max_error_shallow=0.0),),
+    square=(report.Square(
+        m=1, closed_form_error=0.0625, deep_error=0.0625, deep_params=7,
+        deep_layers=1, deep_pieces=2, shallow_units=2, shallow_params=7,
+        shallow_error=0.0625),),
+    parity=(report.Parity(
+        n=2, and_or_terms=2, xnor_gates=1, xnor_depth=1, inputs_checked=4,
+        tree=report.ParityNet(layers=1, units=2, params=9, exact=True),
+        bitcount=report.ParityNet(layers=1, units=2, params=9,
+                                  exact=True)),),
+    regions_at_init=report.RegionsAtInit(
+        deep_widths=(4, 4), shallow_width=10, resolution=8,
+        square=(-1.0, 1.0),
+        deep=report.RegionCount(params=37, neurons=8,
+                                regions_per_seed=(5, 7), max_regions=44,
+                                max_kind='lower bound'),
+        shallow=report.RegionCount(params=41, neurons=10,
+                                   regions_per_seed=(20, 22),
+                                   max_regions=56, max_kind='exact maximum')))
+
+
+def _summary(rows, sections=SECTIONS):
+  """The rows and sections as results.json holds them (read back typed)."""
+  summary = runner.to_json({'training': rows, 'sections': sections})
+  assert report.trained_of(summary) == rows
+  assert report.sections_of(summary) == sections
+  return summary
 
 
 OUTCOMES = [
@@ -154,8 +193,12 @@ def test_neither_net_beating_the_constant_is_said_and_not_compared():
 
 
 def test_a_diverged_population_is_said_and_not_counted():
-  rows = [_parity('deep', (0.1, 0.2)),
-          {'problem': 'parity n=8', 'kind': 'shallow', 'status': 'diverged'}]
+  diverged = report.Trained(
+      problem='parity n=8', kind='shallow', hidden_widths=(10,),
+      param_count=101, construction_widths=(4, 4, 2),
+      scores=runner.Scores(status='diverged', metric='error',
+                           num_candidates=1, num_diverged=3))
+  rows = [_parity('deep', (0.1, 0.2)), diverged]
   assert report.training_verdict(rows) == (
       '- parity n=8: a population diverged entirely.')
   assert 'shallow net on 0 of 1 problems and loses on 0' in report.headline(
@@ -163,9 +206,9 @@ def test_a_diverged_population_is_said_and_not_counted():
 
 
 def test_a_failed_construction_is_in_the_headline():
-  summary = _summary([])
-  summary['sections']['square'][0]['deep_error'] = 0.07
-  headline = report.headline(summary)
+  failed = dataclasses.replace(SECTIONS.square[0], deep_error=0.07)
+  headline = report.headline(_summary([], dataclasses.replace(
+      SECTIONS, square=(failed,))))
   assert 'FAILED: Yarotsky' in headline and 'on 0 of 0 problems' in headline
 
 

@@ -10,7 +10,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from conftest import launch, refused, unread_fields
-from deepvsshallow import data, params, reference
+from deepvsshallow import data, params, reference, runner
 from deepvsshallow.studies import modularity
 from deepvsshallow.studies.modularity import experiment, report
 
@@ -147,16 +147,19 @@ def test_runlocal_every_field_is_read_and_every_approach_scored(runlocal):
   # CelebA's alone: the rendered source draws its validation images itself.
   assert unread_fields(run, 'modularity') == {'data_dir', 'split_seed'}
   summary = json.loads((workdir / 'results.json').read_text())
-  assert [(r['rare_count'], r['approach']) for r in summary['rows']] == [
+  rows = report.rows_of(summary)
+  assert [(r.rare_count, r.approach) for r in rows] == [
       (5, 'flat'), (5, 'modular'), (5, 'one_vs_rest')]
   assert summary['test_group_counts'] == [40, 40, 40, 40]
-  for r in summary['rows']:
-    assert r['status'] == 'done'
+  for r in rows:
+    assert r.done
     # Balanced test set: the mean over groups is the test-set accuracy.
-    assert r['mean_over_groups_mean'] == pytest.approx(r['overall_mean'])
-    assert r['worst_group_mean'] <= r['rare_mean'] + 1e-12
-    assert len(r['rare_per_seed']) == config.num_seeds
-    np.testing.assert_allclose(np.mean(r['rare_per_seed']), r['rare_mean'])
+    assert r.mean_over_groups.mean == pytest.approx(r.overall.mean)
+    assert r.worst_group.mean <= r.rare.mean + 1e-12
+    assert len(r.rare.per_seed) == config.num_seeds
+    np.testing.assert_allclose(np.mean(r.rare.per_seed), r.rare.mean)
+    assert len(r.per_group_mean) == 4
+    assert len(r.learning_rates) == (4 if r.approach == 'one_vs_rest' else 1)
   trials = (workdir / 'trials.jsonl').read_text().splitlines()
   assert len(trials) == 6 * config.num_seeds   # flat, modular, 4 x ovr.
   assert sorted(os.listdir(workdir)) == [
@@ -164,15 +167,25 @@ def test_runlocal_every_field_is_read_and_every_approach_scored(runlocal):
       'results.png', 'tensorboard', 'trials.jsonl']
   assert 'rare-group acc %' in (workdir / 'results.md').read_text()
   assert '| rare train examples | approach |' in run.output
-  assert report.verdict(summary) in run.output
+  assert report.verdict(rows) in run.output
   assert report.headline(summary).startswith("The lecture's claim")
+  # The stored rows render the same report the run wrote.
+  assert report.render_markdown(summary) == (workdir / 'results.md').read_text()
 
 
 # ------------------------------------------------- verdicts, on built rows
 
 def _row(n, approach, rare, status='done'):
-  return {'rare_count': n, 'approach': approach, 'status': status,
-          'rare_mean': float(np.mean(rare)), 'rare_per_seed': list(rare)}
+  return report.Row(rare_count=n, approach=approach, model='MLP 64x64',
+                    param_count=4_452, learning_rates=(1e-3,), status=status,
+                    rare=report.Accuracy(tuple(rare)))
+
+
+def _headline(rows):
+  """The headline from the rows as results.json holds them."""
+  summary = runner.to_json({'rows': rows})
+  assert report.rows_of(summary) == rows
+  return report.headline(summary)
 
 
 HIGH, LOW, WIDE = (0.90, 0.92, 0.91), (0.20, 0.25, 0.22), (0.10, 0.95, 0.50)
@@ -186,7 +199,7 @@ def test_modular_vs_flat_reaches_each_outcome(modular, flat, outcome):
   c = report.modular_beats_flat(m, f)
   assert c.verdict == outcome
   assert c.difference == pytest.approx(np.mean(modular) - np.mean(flat))
-  line = report.verdict({'rows': [f, m]}).splitlines()[0]
+  line = report.verdict([f, m]).splitlines()[0]
   assert line.endswith(f'points: {outcome}).')
   assert f'modular − flat = {100 * c.difference:+.1f}' in line
 
@@ -211,7 +224,7 @@ def test_modular_vs_flat_reaches_each_outcome(modular, flat, outcome):
      'not tested here: the flat and the modular net were not both trained'),
 ])
 def test_the_claim_reaches_each_outcome(rows, start):
-  headline = report.headline({'rows': rows})
+  headline = _headline(rows)
   assert headline.startswith('The lecture\'s claim (the modular net needs '
                              'far less rare data): ' + start)
 
@@ -219,7 +232,7 @@ def test_the_claim_reaches_each_outcome(rows, start):
 def test_fewest_rare_examples_to_reach_90_percent():
   rows = [_row(3, 'flat', LOW), _row(3, 'modular', HIGH),
           _row(30, 'flat', HIGH), _row(30, 'modular', HIGH)]
-  line = report.verdict({'rows': rows}).splitlines()[-2]
+  line = report.verdict(rows).splitlines()[-2]
   assert line == ('- Fewest rare examples to reach 90% on the rare group: '
                   'flat 30, modular 3.')
 

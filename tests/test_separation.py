@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from conftest import launch, refused, unread_fields
 
+from deepvsshallow import runner
 from deepvsshallow.studies import separation
 from deepvsshallow.studies.separation import report
 
@@ -69,36 +70,47 @@ def test_runlocal_every_field_is_read_and_every_layer_is_measured(runlocal):
   assert a != b and counts[a][b] + counts[b][a] == max(
       counts[i][j] + counts[j][i] for i in range(10) for j in range(10)
       if i != j)
-  layers = [(r['family'], r['layer']) for r in summary['rows']]
+  rows = report.layers_of(summary)
+  layers = [(r.family, r.layer) for r in rows]
   assert layers == [('deep', 0), ('deep', 1), ('deep', 2), ('shallow', 0),
                     ('shallow', 1)]
-  for r in summary['rows']:
-    assert len(r['probe_accuracy_per_seed']) == config.num_seeds
-    np.testing.assert_allclose(np.mean(r['probe_accuracy_per_seed']),
-                               r['probe_accuracy_mean'])
-    np.testing.assert_allclose(np.mean(r['fisher_per_seed']),
-                               r['fisher_mean'])
+  for r in rows:
+    assert len(r.probe_accuracy_per_seed) == config.num_seeds
+    assert len(r.fisher_per_seed) == config.num_seeds
+    np.testing.assert_allclose(np.mean(r.probe_accuracy_per_seed),
+                               r.mean('probe_accuracy'))
+    np.testing.assert_allclose(np.mean(r.fisher_per_seed), r.mean('fisher'))
   # Layer 0 is the input for both nets: the same probe, the same ratio.
-  deep0, shallow0 = summary['rows'][0], summary['rows'][3]
-  assert deep0['probe_accuracy_mean'] == shallow0['probe_accuracy_mean']
-  assert deep0['fisher_mean'] == pytest.approx(shallow0['fisher_mean'])
-  assert len(summary['projections']) == 5   # PCA of each layer.
+  deep0, shallow0 = rows[0], rows[3]
+  assert deep0.mean('probe_accuracy') == shallow0.mean('probe_accuracy')
+  assert deep0.mean('fisher') == pytest.approx(shallow0.mean('fisher'))
+  nets = report.nets_of(summary)
+  assert [n.family for n in nets] == ['deep', 'shallow']
+  for n in nets:
+    assert n.scores.done and len(n.scores.test_per_seed) == config.num_seeds
+    assert 0 <= n.scores.test_mean <= 1
+  projections = report.projections_of(summary)
+  assert len(projections) == 5   # PCA of each layer.
+  assert [(p.family, p.layer, p.method) for p in projections] == [
+      (f, layer, 'pca') for f, layer in layers]
+  for p in projections:
+    assert len(p.points) == len(summary['projection_labels'])
   assert len(summary['projection_labels']) == min(
       config.projection_points, summary['pair_examples']['test'])
-  said = report.verdict(summary)
+  said = report.verdict(rows)
   assert said in run.output
   assert report.headline(summary) == said.splitlines()[-1][2:]
+  # The stored rows render the same report the run wrote.
+  assert report.render_markdown(summary) == (
+      run.workdir / 'results.md').read_text()
 
 
 # ------------------------------------------------- verdicts, on built rows
 
 def _row(family, layer, acc, fisher):
-  return {'family': family, 'layer': layer, 'width': 16,
-          'probe_accuracy_mean': float(np.mean(acc)),
-          'probe_accuracy_std': float(np.std(acc, ddof=1)),
-          'fisher_mean': float(np.mean(fisher)),
-          'fisher_std': float(np.std(fisher, ddof=1)),
-          'probe_accuracy_per_seed': list(acc), 'fisher_per_seed': list(fisher)}
+  return report.Layer(family=family, layer=layer, width=16,
+                      probe_accuracy_per_seed=tuple(acc),
+                      fisher_per_seed=tuple(fisher))
 
 
 UP = [(0.60, 0.60, 0.60), (0.70, 0.71, 0.69), (0.80, 0.81, 0.79)]
@@ -107,11 +119,11 @@ NOISY = [(0.60, 0.60, 0.60), (0.50, 0.70, 0.60), (0.40, 0.80, 0.62)]
 BUMPY = [(0.60, 0.60, 0.60), (0.80, 0.81, 0.79), (0.70, 0.71, 0.69)]
 
 
-def _summary(acc, fisher):
+def _rows(acc, fisher):
   deep = [_row('deep', i, a, f) for i, (a, f) in enumerate(zip(acc, fisher))]
   shallow = [_row('shallow', 0, acc[0], fisher[0]),
              _row('shallow', 1, (0.65, 0.66, 0.64), (0.6, 0.6, 0.6))]
-  return {'rows': deep + shallow}
+  return deep + shallow
 
 
 @pytest.mark.parametrize('acc,fisher,start', [
@@ -126,11 +138,13 @@ def _summary(acc, fisher):
     (NOISY, NOISY, 'not supported here: neither measure rises'),
 ])
 def test_the_claim_reaches_each_outcome(acc, fisher, start):
-  summary = _summary(acc, fisher)
+  rows = _rows(acc, fisher)
+  summary = runner.to_json({'rows': rows})   # As results.json holds them.
+  assert report.layers_of(summary) == rows
   headline = report.headline(summary)
   assert headline.startswith(
       "The lecture's claim (separability rises with depth): " + start)
-  _, c = report.claim(summary['rows'][:3])
+  _, c = report.claim(rows[:3])
   assert c['probe_accuracy'].difference == pytest.approx(
       np.mean(acc[-1]) - np.mean(acc[0]))
   assert c['fisher'].difference == pytest.approx(
@@ -150,11 +164,11 @@ def test_the_layer_by_layer_trend():
 
 
 def test_deep_vs_shallow_at_the_last_layer_is_compared():
-  summary = _summary(UP, UP)   # Deep 0.80 vs shallow 0.65: deep ahead.
-  line = report.verdict(summary).splitlines()[1]
+  rows = _rows(UP, UP)   # Deep 0.80 vs shallow 0.65: deep ahead.
+  line = report.verdict(rows).splitlines()[1]
   assert 'deep − shallow = +15.0' in line and 'points: supported' in line
 
 
 def test_an_input_already_separable_is_said():
   acc = [(0.98,) * 3, (0.985, 0.99, 0.98), (0.99, 0.99, 0.99)]
-  assert 'already linearly separable' in report.verdict(_summary(acc, UP))
+  assert 'already linearly separable' in report.verdict(_rows(acc, UP))

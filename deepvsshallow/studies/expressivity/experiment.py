@@ -51,7 +51,7 @@ def _sup_error(net, x, target) -> float:
   return float(np.abs(regions.forward(net, x[:, None])[:, 0] - target).max())
 
 
-def hidden_layer_section(config) -> list[dict]:
+def hidden_layer_section(config) -> list[report.Interpolant]:
   """Interpolants with n equal pieces: units, parameters, measured sup error
   (float64, fine dyadic grid) and the closed form."""
   x = np.linspace(0.0, 1.0, SUP_GRID)
@@ -63,36 +63,35 @@ def hidden_layer_section(config) -> list[dict]:
       error = _sup_error(net, x, f(x))
       closed = (lab.interpolation_error_square(n) if name == 'x^2'
                 else curvature / (8.0 * n ** 2))
-      rows.append({'target': name, 'pieces': n,
-                   'units': lab.hidden_units(net),
-                   'params': _param_count(net), 'max_error': error,
-                   'closed_form': closed,
-                   'closed_form_kind': 'exact' if name == 'x^2' else 'bound',
-                   'counted_pieces': regions.count_linear_pieces(net, 0, 1)})
+      rows.append(report.Interpolant(
+          target=name, pieces=n, units=lab.hidden_units(net),
+          params=_param_count(net), max_error=error, closed_form=closed,
+          closed_form_kind='exact' if name == 'x^2' else 'bound',
+          counted_pieces=regions.count_linear_pieces(net, 0, 1)))
   return rows
 
 
-def sawtooth_section(config) -> list[dict]:
+def sawtooth_section(config) -> list[report.Sawtooth]:
   rows = []
   for k in range(1, config.sawtooth_max_k + 1):
     net = lab.sawtooth_net(k)
     knots = np.linspace(0.0, 1.0, 2 ** k + 1)
     shallow = lab.interpolant_net(knots, lab.tent(knots, k))
     x = np.linspace(0.0, 1.0, 2 ** (k + 4) + 1)
-    rows.append({
-        'k': k, 'pieces': regions.count_linear_pieces(net, 0, 1),
-        'closed_form_pieces': 2 ** k,
-        'deep_params': _param_count(net), 'deep_units': 2 * k,
-        'max_error_deep': _sup_error(net, x, lab.tent(x, k)),
-        'shallow_units_lower_bound': 2 ** k - 1,
-        'shallow_units': lab.hidden_units(shallow),
-        'shallow_params': _param_count(shallow),
-        'shallow_pieces': regions.count_linear_pieces(shallow, 0, 1),
-        'max_error_shallow': _sup_error(shallow, x, lab.tent(x, k))})
+    rows.append(report.Sawtooth(
+        k=k, pieces=regions.count_linear_pieces(net, 0, 1),
+        closed_form_pieces=2 ** k,
+        deep_params=_param_count(net), deep_units=2 * k,
+        max_error_deep=_sup_error(net, x, lab.tent(x, k)),
+        shallow_units_lower_bound=2 ** k - 1,
+        shallow_units=lab.hidden_units(shallow),
+        shallow_params=_param_count(shallow),
+        shallow_pieces=regions.count_linear_pieces(shallow, 0, 1),
+        max_error_shallow=_sup_error(shallow, x, lab.tent(x, k))))
   return rows
 
 
-def square_section(config) -> list[dict]:
+def square_section(config) -> list[report.Square]:
   rows = []
   for m in range(1, config.square_max_m + 1):
     deep = lab.square_net(m)
@@ -102,33 +101,33 @@ def square_section(config) -> list[dict]:
     # step 2^-(m+4) holds them and is exact in float64.
     x = np.linspace(0.0, 1.0, 2 ** (m + 4) + 1)
     error = lambda net: _sup_error(net, x, x ** 2)
-    rows.append({'m': m, 'closed_form_error': 2.0 ** (-2 * m - 2),
-                 'deep_error': error(deep), 'deep_params': _param_count(deep),
-                 'deep_layers': lab.depth(deep),
-                 'deep_pieces': regions.count_linear_pieces(deep, 0, 1),
-                 'shallow_units': lab.hidden_units(shallow),
-                 'shallow_params': _param_count(shallow),
-                 'shallow_error': error(shallow)})
+    rows.append(report.Square(
+        m=m, closed_form_error=2.0 ** (-2 * m - 2), deep_error=error(deep),
+        deep_params=_param_count(deep), deep_layers=lab.depth(deep),
+        deep_pieces=regions.count_linear_pieces(deep, 0, 1),
+        shallow_units=lab.hidden_units(shallow),
+        shallow_params=_param_count(shallow), shallow_error=error(shallow)))
   return rows
 
 
-def parity_section(config) -> list[dict]:
+def parity_section(config) -> list[report.Parity]:
   rows = []
   for n in range(2, config.parity_max_n + 1):
     bits = lab.all_bit_strings(n)
     truth = lab.even_parity(bits)
-    row = {'n': n, 'and_or_terms': lab.and_or_terms(n),
-           'xnor_gates': lab.xnor_tree_gates(n),
-           'xnor_depth': lab.ceil_log2(n), 'inputs_checked': len(bits)}
-    for key, build in (('tree', lab.parity_net),
-                       ('bitcount', lab.bitcount_parity_net)):
-      net = build(n)
+
+    def checked(net) -> report.ParityNet:
       out = np.asarray(net(jnp.asarray(bits, jnp.float32)))[:, 0]
-      row.update({f'{key}_layers': lab.depth(net),
-                  f'{key}_units': lab.hidden_units(net),
-                  f'{key}_params': _param_count(net),
-                  f'{key}_exact': bool(np.array_equal(out, truth))})
-    rows.append(row)
+      return report.ParityNet(layers=lab.depth(net),
+                              units=lab.hidden_units(net),
+                              params=_param_count(net),
+                              exact=bool(np.array_equal(out, truth)))
+
+    rows.append(report.Parity(
+        n=n, and_or_terms=lab.and_or_terms(n),
+        xnor_gates=lab.xnor_tree_gates(n), xnor_depth=lab.ceil_log2(n),
+        inputs_checked=len(bits), tree=checked(lab.parity_net(n)),
+        bitcount=checked(lab.bitcount_parity_net(n))))
   return rows
 
 
@@ -136,13 +135,12 @@ def _binomial_sum(n: int, d: int) -> int:
   return sum(math.comb(n, j) for j in range(d + 1))
 
 
-def regions_at_init(config) -> dict:
+def regions_at_init(config) -> report.RegionsAtInit:
   """Linear regions on [-1, 1]^2 at initialisation (the engine's init, seeds
   0..region_seeds-1), deep vs the parameter-matched one-hidden-layer net."""
   deep = tuple(config.region_deep)
   shallow = params.shallow_match(2, deep, 1).width
-  out = {'deep_widths': list(deep), 'shallow_width': shallow,
-         'resolution': config.region_resolution, 'square': [-1.0, 1.0]}
+  out = {}
   for key, widths in (('deep', deep), ('shallow', (shallow,))):
     counts = []
     for seed in range(config.region_seeds):
@@ -151,18 +149,18 @@ def regions_at_init(config) -> dict:
       counts.append(regions.count_regions_2d(
           net, -1.0, 1.0, config.region_resolution))
     n, depth = widths[0], len(widths)
-    out[key] = {
-        'params': params.mlp_param_count(2, list(widths), 1),
-        'neurons': int(sum(widths)), 'regions_per_seed': counts,
-        'regions_mean': float(np.mean(counts)),
-        'regions_std': float(np.std(counts)),
+    out[key] = report.RegionCount(
+        params=params.mlp_param_count(2, list(widths), 1),
+        neurons=int(sum(widths)), regions_per_seed=tuple(counts),
         # One hidden layer: at most sum_{j<=2} C(n, j) regions (exact max).
         # Deep: Montufar et al. 2014's construction reaches at least this.
-        'max_regions': (_binomial_sum(n, 2) if depth == 1 else
-                        (n // 2) ** (2 * (depth - 1)) * _binomial_sum(n, 2)),
-        'max_kind': 'exact maximum' if depth == 1 else (
-            'lower bound on the maximum (Montufar et al. 2014)')}
-  return out
+        max_regions=(_binomial_sum(n, 2) if depth == 1 else
+                     (n // 2) ** (2 * (depth - 1)) * _binomial_sum(n, 2)),
+        max_kind='exact maximum' if depth == 1 else (
+            'lower bound on the maximum (Montufar et al. 2014)'))
+  return report.RegionsAtInit(
+      deep_widths=deep, shallow_width=shallow,
+      resolution=config.region_resolution, square=(-1.0, 1.0), **out)
 
 
 # ----------------------------------------------------------------- training
@@ -229,26 +227,29 @@ def problems(config) -> list[Problem]:
   return out
 
 
-def _metrics_of(picked: runner.Picked, split) -> dict[str, list[float]]:
-  return {k: [float(x) for x in np.asarray(v)]
-          for k, v in picked.evaluate(split).items()}
+def _metrics(values: dict[str, list[float]], task: str) -> report.Metrics:
+  """The problem's metrics (error, or mse and max_error) of `values`."""
+  names = ('error',) if task == 'binary' else ('mse', 'max_error')
+  return report.Metrics(**{m: tuple(float(v) for v in values[m])
+                           for m in names})
+
+
+def _metrics_of(picked: runner.Picked, split) -> report.Metrics:
+  """Each picked member's metrics on `split`."""
+  return _metrics({k: np.asarray(v) for k, v in
+                   picked.evaluate(split).items()}, picked.task.name)
 
 
 def _construction_metrics(problem: Problem, split) -> dict[str, float]:
+  """The construction's metrics on `split`: construction_test_<metric>."""
   out = regions.forward(problem.construction, np.asarray(split.inputs,
                                                          np.float64))[:, 0]
   if problem.dataset.task == 'binary':   # The construction outputs 1 / 0.
-    return {'error': float(np.mean((out > 0.5) != (split.targets > 0)))}
+    return {'construction_test_error': float(
+        np.mean((out > 0.5) != (split.targets > 0)))}
   err = out - split.targets[:, 0]
-  return {'mse': float(np.mean(err ** 2)),
-          'max_error': float(np.abs(err).max())}
-
-
-def _stats(values) -> dict:
-  # The tables print this std (ddof=0); the verdicts read `per_seed`
-  # through stats.compare_seeds.
-  return {'mean': float(np.mean(values)), 'std': float(np.std(values)),
-          'per_seed': [float(v) for v in values]}
+  return {'construction_test_mse': float(np.mean(err ** 2)),
+          'construction_test_max_error': float(np.abs(err).max())}
 
 
 def run(run: runner.Run) -> dict:
@@ -272,11 +273,12 @@ def run(run: runner.Run) -> dict:
                     'hidden_widths': list(widths)}))
   picked = run.train_all(populations)
 
-  sections = {'hidden_layer': hidden_layer_section(config),
-              'sawtooth': sawtooth_section(config),
-              'square': square_section(config),
-              'parity': parity_section(config),
-              'regions_at_init': regions_at_init(config)}
+  sections = report.Sections(
+      hidden_layer=tuple(hidden_layer_section(config)),
+      sawtooth=tuple(sawtooth_section(config)),
+      square=tuple(square_section(config)),
+      parity=tuple(parity_section(config)),
+      regions_at_init=regions_at_init(config))
 
   # Test is read once, after all training.
   tests = {prob.dataset.name: run.read_test(prob.dataset) for prob in todo}
@@ -285,40 +287,38 @@ def run(run: runner.Run) -> dict:
   grid = np.linspace(0.0, 1.0, 1025)[:, None].astype(np.float32)
   for pop, p in zip(populations, picked):
     prob = by_problem[pop.info['problem']]
-    row = {**p.info, 'deep_widths_of_construction': list(prob.deep_widths)}
-    if p.pick is None:
-      rows.append({**row, 'status': 'diverged'})
+    test = tests[prob.dataset.name]
+    row = report.Trained(
+        problem=prob.name, kind=pop.info['kind'],
+        hidden_widths=tuple(pop.info['hidden_widths']),
+        param_count=p.info['param_count'],
+        construction_widths=tuple(prob.deep_widths),
+        scores=run.scores(p, test))
+    if not row.done:
+      rows.append(row)
       continue
-    train_m = _metrics_of(p, prob.dataset.train)
-    test_m = _metrics_of(p, tests[prob.dataset.name])
-    metric_names = ('error',) if prob.dataset.task == 'binary' else (
-        'mse', 'max_error')
-    row.update({'status': 'done', 'learning_rate': p.pick.candidate,
-                'num_diverged': p.pick.num_diverged,
-                'construction_params': _param_count(prob.construction)})
+    more = {}
     if prob.dataset.task == 'regression':
       # The best constant (the training mean): the floor to beat.
       y_train = prob.dataset.train.targets[:, 0].astype(np.float64)
-      y_test = tests[prob.dataset.name].targets[:, 0].astype(np.float64)
-      row['constant_test_mse'] = float(np.mean(
+      y_test = test.targets[:, 0].astype(np.float64)
+      more['constant_test_mse'] = float(np.mean(
           (y_test - y_train.mean()) ** 2))
-    for m in metric_names:
-      row[f'train_{m}'] = _stats(train_m[m])
-      row[f'test_{m}'] = _stats(test_m[m])
-      row[f'construction_test_{m}'] = _construction_metrics(
-          prob, tests[prob.dataset.name])[m]
     if prob.dataset.input_dim == 1:
       members = [p.member(i) for i in range(config.num_seeds)]
-      row['pieces'] = _stats([regions.count_linear_pieces(mem, 0, 1)
-                              for mem in members])
-      row['max_pieces'] = regions.max_pieces_1d(pop.info['hidden_widths'])
-      row['target_pieces'] = prob.target_pieces
+      more.update(
+          pieces=tuple(regions.count_linear_pieces(mem, 0, 1)
+                       for mem in members),
+          max_pieces=regions.max_pieces_1d(pop.info['hidden_widths']),
+          target_pieces=prob.target_pieces)
       fit = fits.setdefault(prob.name, {'target': prob.target(grid[:, 0])})
       fit[pop.info['kind']] = np.asarray(members[0](jnp.asarray(grid)))[:, 0]
-    rows.append(row)
-  results = {'sections': sections, 'training': rows}
+    rows.append(dataclasses.replace(
+        row, construction_params=_param_count(prob.construction),
+        train=_metrics_of(p, prob.dataset.train), test=_metrics_of(p, test),
+        **_construction_metrics(prob, test), **more))
   return run.finish(
-      results, render=report.render_markdown,
+      {'sections': sections, 'training': rows}, render=report.render_markdown,
       figures={'hidden_layer.png': report.plot_hidden_layer,
                'sawtooth.png': report.plot_sawtooth,
                'square.png': report.plot_square,

@@ -1,13 +1,243 @@
 """Expressivity's report: the six sections' tables and prose, the verdicts
-on what training found, the figures and the headline, all from a summary."""
+on what training found, the figures and the headline, all from a summary.
+
+Sections 1-5 are closed forms checked against hand-built networks, one
+typed row per line of each table (`Sections`); section 6's rows are the
+trained nets (`Trained`, with the pick's `runner.Scores`). `sections_of`
+and `trained_of` rebuild them from results.json."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 from flax import nnx
 
-from deepvsshallow import lab, models, regions, report, stats
+from deepvsshallow import lab, models, regions, report, runner, stats
 from deepvsshallow.studies.expressivity.config import SUP_GRID, TARGETS
+
+
+# ------------------------------------------------------ constructions' rows
+
+
+@dataclasses.dataclass(frozen=True)
+class Interpolant:
+  """Section 1: the one-hidden-layer interpolant of a target with n equal
+  pieces, its measured sup error and the closed form."""
+  target: str                      # A key of config.TARGETS.
+  pieces: int
+  units: int
+  params: int
+  max_error: float                 # Measured, float64, on SUP_GRID points.
+  closed_form: float
+  closed_form_kind: str            # 'exact' (x^2) or 'bound'
+  counted_pieces: int              # regions.count_linear_pieces.
+
+
+@dataclasses.dataclass(frozen=True)
+class Sawtooth:
+  """Section 2: the k-fold tent map, deep (k layers of 2 ReLUs) and as a
+  one-hidden-layer interpolant."""
+  k: int
+  pieces: int                      # Counted on the deep net.
+  closed_form_pieces: int          # 2^k
+  deep_params: int
+  deep_units: int
+  max_error_deep: float
+  shallow_units_lower_bound: int   # 2^k - 1
+  shallow_units: int
+  shallow_params: int
+  shallow_pieces: int
+  max_error_shallow: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Square:
+  """Section 3: Yarotsky's f_m against the interpolant with 2^m pieces."""
+  m: int
+  closed_form_error: float         # 2^(-2m-2)
+  deep_error: float
+  deep_params: int
+  deep_layers: int
+  deep_pieces: int
+  shallow_units: int
+  shallow_params: int
+  shallow_error: float
+
+
+@dataclasses.dataclass(frozen=True)
+class ParityNet:
+  """A parity network of section 4, checked on every input."""
+  layers: int
+  units: int
+  params: int
+  exact: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Parity:
+  """Section 4: parity of n bits as circuits and as networks."""
+  n: int
+  and_or_terms: int
+  xnor_gates: int
+  xnor_depth: int
+  inputs_checked: int
+  tree: ParityNet                  # lab.parity_net: the XNOR tree.
+  bitcount: ParityNet              # lab.bitcount_parity_net.
+
+  @classmethod
+  def from_json(cls, d: dict) -> 'Parity':
+    return cls(**{**d, 'tree': ParityNet(**d['tree']),
+                  'bitcount': ParityNet(**d['bitcount'])})
+
+
+@dataclasses.dataclass(frozen=True)
+class RegionCount:
+  """Section 5: linear regions of one net at initialisation, one count per
+  seed, beside the theoretical maximum."""
+  params: int
+  neurons: int
+  regions_per_seed: tuple[int, ...]
+  max_regions: int
+  max_kind: str                    # 'exact maximum' or a lower bound on it.
+
+  @classmethod
+  def from_json(cls, d: dict) -> 'RegionCount':
+    return cls(**{**d, 'regions_per_seed': tuple(d['regions_per_seed'])})
+
+  @property
+  def regions_mean(self) -> float:
+    return float(np.mean(self.regions_per_seed))
+
+  @property
+  def regions_std(self) -> float:   # ddof=0, as the table prints it.
+    return float(np.std(self.regions_per_seed))
+
+
+@dataclasses.dataclass(frozen=True)
+class RegionsAtInit:
+  """Section 5: the deep net and its parameter-matched shallow net."""
+  deep_widths: tuple[int, ...]
+  shallow_width: int
+  resolution: int
+  square: tuple[float, float]      # The input square [lo, hi]^2.
+  deep: RegionCount
+  shallow: RegionCount
+
+  @classmethod
+  def from_json(cls, d: dict) -> 'RegionsAtInit':
+    return cls(**{**d, 'deep_widths': tuple(d['deep_widths']),
+                  'square': tuple(d['square']),
+                  'deep': RegionCount.from_json(d['deep']),
+                  'shallow': RegionCount.from_json(d['shallow'])})
+
+
+@dataclasses.dataclass(frozen=True)
+class Sections:
+  """Sections 1-5: every construction's table."""
+  hidden_layer: tuple[Interpolant, ...]
+  sawtooth: tuple[Sawtooth, ...]
+  square: tuple[Square, ...]
+  parity: tuple[Parity, ...]
+  regions_at_init: RegionsAtInit
+
+  @classmethod
+  def from_json(cls, d: dict) -> 'Sections':
+    return cls(
+        hidden_layer=tuple(Interpolant(**r) for r in d['hidden_layer']),
+        sawtooth=tuple(Sawtooth(**r) for r in d['sawtooth']),
+        square=tuple(Square(**r) for r in d['square']),
+        parity=tuple(Parity.from_json(r) for r in d['parity']),
+        regions_at_init=RegionsAtInit.from_json(d['regions_at_init']))
+
+
+# ------------------------------------------------------------ trained rows
+
+
+@dataclasses.dataclass(frozen=True)
+class Metrics:
+  """A trained net's metrics on one split, one value per seed: error
+  (parity), or mse and max_error (regression); None: not the problem's."""
+  error: tuple[float, ...] | None = None
+  mse: tuple[float, ...] | None = None
+  max_error: tuple[float, ...] | None = None
+
+  @classmethod
+  def from_json(cls, d: dict) -> 'Metrics':
+    return cls(**{k: None if v is None else tuple(v) for k, v in d.items()})
+
+
+@dataclasses.dataclass(frozen=True)
+class Trained:
+  """Section 6: one trained net (the construction's deep architecture, or
+  its matched one-hidden-layer net) on one problem. `scores` is the pick on
+  validation (and the task's metric, error or mse, on test); `train` and
+  `test` hold every metric of the problem per seed. All but `scores` are
+  empty or None when every candidate diverged."""
+  problem: str
+  kind: str                        # 'deep' or 'shallow'
+  hidden_widths: tuple[int, ...]
+  param_count: int
+  construction_widths: tuple[int, ...]   # The deep net's (the construction's).
+  scores: runner.Scores
+  construction_params: int | None = None
+  train: Metrics = Metrics()
+  test: Metrics = Metrics()
+  # The construction's own test metrics (one value: it is not trained).
+  construction_test_error: float | None = None
+  construction_test_mse: float | None = None
+  construction_test_max_error: float | None = None
+  constant_test_mse: float | None = None  # Regression: the training mean's.
+  pieces: tuple[int, ...] | None = None   # 1-D: each seed's, on [0, 1].
+  max_pieces: int | None = None           # 1-D: the architecture's maximum.
+  target_pieces: int | None = None        # 1-D: the target's, if piecewise.
+
+  @classmethod
+  def from_json(cls, d: dict) -> 'Trained':
+    return cls(**{
+        **d, 'hidden_widths': tuple(d['hidden_widths']),
+        'construction_widths': tuple(d['construction_widths']),
+        'scores': runner.Scores.from_json(d['scores']),
+        'train': Metrics.from_json(d['train']),
+        'test': Metrics.from_json(d['test']),
+        'pieces': None if d['pieces'] is None else tuple(d['pieces'])})
+
+  @property
+  def done(self) -> bool:
+    return self.scores.done
+
+  @property
+  def regression(self) -> bool:
+    return self.scores.metric == 'mse'
+
+  @property
+  def judged_on(self) -> str:
+    """What deep vs shallow is judged on: test error (parity) or test max
+    error (regression)."""
+    return 'max_error' if self.regression else 'error'
+
+  @property
+  def test_judged(self) -> tuple[float, ...]:
+    """Each seed's test value of `judged_on`."""
+    return self.test.max_error if self.regression else self.test.error
+
+  @property
+  def construction_judged(self) -> float:
+    """The construction's test value of `judged_on`."""
+    return (self.construction_test_max_error if self.regression
+            else self.construction_test_error)
+
+  @property
+  def net(self) -> str:
+    return f'{self.kind} {"-".join(map(str, self.hidden_widths))}'
+
+
+def sections_of(summary) -> Sections:
+  return Sections.from_json(summary['sections'])
+
+
+def trained_of(summary) -> list[Trained]:
+  return [Trained.from_json(r) for r in summary['training']]
 
 
 def anchor() -> str:
@@ -21,20 +251,28 @@ def _fmt(x: float) -> str:
   return f'{x:.3g}'
 
 
-def _ms(stats_: dict, scale: float = 1.0, digits: int = 3) -> str:
-  return (f'{stats_["mean"] * scale:.{digits}g} ± '
-          f'{stats_["std"] * scale:.{digits}g}')
+def _mean(per_seed) -> float:
+  return float(np.mean(per_seed))
 
 
-def render_hidden_layer(rows) -> str:
+def _std(per_seed) -> float:
+  """The seeds' spread as section 6's tables print it (ddof=0); the
+  verdicts read the values themselves through stats.compare_seeds."""
+  return float(np.std(per_seed))
+
+
+def _ms(per_seed, digits: int = 3) -> str:
+  return f'{_mean(per_seed):.{digits}g} ± {_std(per_seed):.{digits}g}'
+
+
+def render_hidden_layer(rows: tuple[Interpolant, ...]) -> str:
   table = report.markdown_table(
       ['target', 'pieces n', 'hidden units', 'params', 'max error (measured)',
        'closed form'],
-      [(r['target'], r['pieces'], r['units'], r['params'],
-        _fmt(r['max_error']),
-        f'{_fmt(r["closed_form"])} ({r["closed_form_kind"]})') for r in rows])
-  sq = [r for r in rows if r['target'] == 'x^2']
-  worst = max(abs(r['max_error'] / r['closed_form'] - 1) for r in sq)
+      [(r.target, r.pieces, r.units, r.params, _fmt(r.max_error),
+        f'{_fmt(r.closed_form)} ({r.closed_form_kind})') for r in rows])
+  sq = [r for r in rows if r.target == 'x^2']
+  worst = max(abs(r.max_error / r.closed_form - 1) for r in sq)
   return '\n'.join([
       '## 1. Why a hidden layer', '',
       'A hard sigmoid is two ReLUs, hs(x) = relu(x) - relu(x - 1), and any '
@@ -52,18 +290,17 @@ def render_hidden_layer(rows) -> str:
       'the units, and the units grow without bound as the error goes to 0.'])
 
 
-def render_sawtooth(rows) -> str:
+def render_sawtooth(rows: tuple[Sawtooth, ...]) -> str:
   table = report.markdown_table(
       ['k', 'pieces (exact count)', '2^k', 'deep: units', 'deep: params',
        'shallow: units (lower bound)', 'shallow: units (built)',
        'shallow: params', 'max error deep / shallow'],
-      [(r['k'], f'{r["pieces"]:,}', f'{r["closed_form_pieces"]:,}',
-        r['deep_units'], r['deep_params'],
-        f'{r["shallow_units_lower_bound"]:,}', f'{r["shallow_units"]:,}',
-        f'{r["shallow_params"]:,}',
-        f'{_fmt(r["max_error_deep"])} / {_fmt(r["max_error_shallow"])}')
+      [(r.k, f'{r.pieces:,}', f'{r.closed_form_pieces:,}', r.deep_units,
+        r.deep_params, f'{r.shallow_units_lower_bound:,}',
+        f'{r.shallow_units:,}', f'{r.shallow_params:,}',
+        f'{_fmt(r.max_error_deep)} / {_fmt(r.max_error_shallow)}')
        for r in rows])
-  ok = all(r['pieces'] == r['closed_form_pieces'] for r in rows)
+  ok = all(r.pieces == r.closed_form_pieces for r in rows)
   return '\n'.join([
       '## 2. Depth folds space', '',
       'The tent map T(x) = 2 relu(x) - 4 relu(x - 1/2) folds [0, 1] onto '
@@ -81,15 +318,15 @@ def render_sawtooth(rows) -> str:
       'sawtooth.png shows a_1 ... a_k, the tent after each layer.'])
 
 
-def render_square(rows) -> str:
+def render_square(rows: tuple[Square, ...]) -> str:
   table = report.markdown_table(
       ['m', 'closed form 2^(-2m-2)', 'deep f_m: error', 'deep: layers',
        'deep: params', 'shallow: units', 'shallow: params',
        'shallow: error'],
-      [(r['m'], _fmt(r['closed_form_error']), _fmt(r['deep_error']),
-        r['deep_layers'], r['deep_params'], f'{r["shallow_units"]:,}',
-        f'{r["shallow_params"]:,}', _fmt(r['shallow_error'])) for r in rows])
-  exact = all(r['deep_error'] == r['closed_form_error'] for r in rows)
+      [(r.m, _fmt(r.closed_form_error), _fmt(r.deep_error), r.deep_layers,
+        r.deep_params, f'{r.shallow_units:,}', f'{r.shallow_params:,}',
+        _fmt(r.shallow_error)) for r in rows])
+  exact = all(r.deep_error == r.closed_form_error for r in rows)
   return '\n'.join([
       '## 3. x²', '',
       "Yarotsky 2017: f_m(x) = x - Σ_{s≤m} T^s(x)/4^s (`lab.square_net(m)`, a "
@@ -105,16 +342,15 @@ def render_square(rows) -> str:
       'exponential (square.png).'])
 
 
-def render_parity(rows) -> str:
+def render_parity(rows: tuple[Parity, ...]) -> str:
   table = report.markdown_table(
       ['n', 'AND/OR terms', 'XNOR gates (depth)', 'XNOR net: layers',
        'units', 'params', 'bit-count net: units', 'params', 'inputs checked',
        'both exact'],
-      [(r['n'], f'{r["and_or_terms"]:,}',
-        f'{r["xnor_gates"]} ({r["xnor_depth"]})', r['tree_layers'],
-        r['tree_units'], r['tree_params'], r['bitcount_units'],
-        r['bitcount_params'], f'{r["inputs_checked"]:,}',
-        'yes' if r['tree_exact'] and r['bitcount_exact'] else 'NO')
+      [(r.n, f'{r.and_or_terms:,}', f'{r.xnor_gates} ({r.xnor_depth})',
+        r.tree.layers, r.tree.units, r.tree.params, r.bitcount.units,
+        r.bitcount.params, f'{r.inputs_checked:,}',
+        'yes' if r.tree.exact and r.bitcount.exact else 'NO')
        for r in rows])
   return '\n'.join([
       '## 4. Parity, honestly', '',
@@ -133,9 +369,9 @@ def render_parity(rows) -> str:
       '(section 6).'])
 
 
-def render_regions(reg: dict, rows) -> str:
-  d, s = reg['deep'], reg['shallow']
-  deep_name = 'x'.join(map(str, reg['deep_widths']))
+def render_regions(reg: RegionsAtInit, rows: list[Trained]) -> str:
+  d, s = reg.deep, reg.shallow
+  deep_name = 'x'.join(map(str, reg.deep_widths))
   lines = [
       '## 5. Counting pieces and regions', '',
       '`regions.count_linear_pieces(model, lo, hi)` traces breakpoints layer '
@@ -143,108 +379,99 @@ def render_regions(reg: dict, rows) -> str:
       'it reproduces 2^k for every sawtooth and 2^m for every f_m above. '
       '`regions.count_regions_2d` counts distinct activation patterns on a '
       'grid: a lower bound, since a grid can miss a small region.', '',
-      f'**At initialisation**, on [-1, 1]² ({reg["resolution"]}² grid, '
-      f'{len(d["regions_per_seed"])} seeds, the engine\'s initialisation):',
+      f'**At initialisation**, on [-1, 1]² ({reg.resolution}² grid, '
+      f'{len(d.regions_per_seed)} seeds, the engine\'s initialisation):',
       '',
       report.markdown_table(
           ['net', 'params', 'neurons', 'regions (mean ± std)',
            'theoretical max'],
-          [(f'deep {deep_name}', d['params'], d['neurons'],
-            f'{d["regions_mean"]:.0f} ± {d["regions_std"]:.0f}',
-            f'{d["max_regions"]:,} ({d["max_kind"]})'),
-           (f'shallow 1x{reg["shallow_width"]}', s['params'], s['neurons'],
-            f'{s["regions_mean"]:.0f} ± {s["regions_std"]:.0f}',
-            f'{s["max_regions"]:,} ({s["max_kind"]})')]), '',
+          [(f'deep {deep_name}', d.params, d.neurons,
+            f'{d.regions_mean:.0f} ± {d.regions_std:.0f}',
+            f'{d.max_regions:,} ({d.max_kind})'),
+           (f'shallow 1x{reg.shallow_width}', s.params, s.neurons,
+            f'{s.regions_mean:.0f} ± {s.regions_std:.0f}',
+            f'{s.max_regions:,} ({s.max_kind})')]), '',
       'Hanin & Rolnick 2019 found that at initialisation the number of '
       'regions scales with the number of neurons, not with depth, and is far '
       'below the theoretical maximum. Here the deep net has '
-      f'{d["regions_mean"] / max(d["max_regions"], 1):.1e} of Montufar\'s '
+      f'{d.regions_mean / max(d.max_regions, 1):.1e} of Montufar\'s '
       f'lower bound on its maximum and the shallow one '
-      f'{s["regions_mean"] / max(s["max_regions"], 1):.2f} of its maximum '
+      f'{s.regions_mean / max(s.max_regions, 1):.2f} of its maximum '
       f'(regions.png).']
-  trained = [r for r in rows if r.get('status') == 'done' and 'pieces' in r]
+  trained = [r for r in rows if r.done and r.pieces is not None]
   if trained:
     lines += ['', '**Trained nets** (section 6; pieces on [0, 1], exact, '
               'one count per seed):', '',
               report.markdown_table(
                   ['problem', 'net', 'params', 'pieces (mean ± std)',
                    'max for this architecture', 'target'],
-                  [(r['problem'], f'{r["kind"]} '
-                    f'{"-".join(map(str, r["hidden_widths"]))}',
-                    r['param_count'], _ms(r['pieces']),
-                    f'{r["max_pieces"]:,}',
-                    '-' if r['target_pieces'] is None
-                    else f'{r["target_pieces"]:,}') for r in trained])]
+                  [(r.problem, r.net, r.param_count, _ms(r.pieces),
+                    f'{r.max_pieces:,}',
+                    '-' if r.target_pieces is None
+                    else f'{r.target_pieces:,}') for r in trained])]
   return '\n'.join(lines)
 
 
-def _describe(c: stats.Comparison, a: str, b: str, key: str) -> str:
+def _describe(c: stats.Comparison, a: str, b: str, metric: str) -> str:
   """The comparison in the metric's units: points for an error rate, three
   significant digits for an MSE or a max error."""
-  if key == 'test_error':
+  if metric == 'error':
     return c.describe(a, b, scale=100, unit='points')
   f = lambda x: f'{x:+.3g}'
   return (f'{a} − {b} = {f(c.difference)} [{f(c.low)}, {f(c.high)}]: '
           f'{c.verdict}')
 
 
-def _metric(row) -> str:
-  """What deep vs shallow is judged on: test error (parity) or test max
-  error (regression)."""
-  return 'test_error' if 'test_error' in row else 'test_max_error'
-
-
-def deep_beats_shallow(deep: dict, shallow: dict) -> stats.Comparison:
+def deep_beats_shallow(deep: Trained, shallow: Trained) -> stats.Comparison:
   """The claim "the deep net is better than its matched shallow net", on
   each seed's test error (parity) or test max error (regression)."""
-  key = _metric(deep)
-  return stats.compare_seeds(deep[key]['per_seed'], shallow[key]['per_seed'],
+  return stats.compare_seeds(deep.test_judged, shallow.test_judged,
                              higher_is_better=False)
 
 
-def beats_constant(row: dict) -> stats.Comparison:
+def beats_constant(row: Trained) -> stats.Comparison:
   """The claim "the net's test MSE is below the best constant's" (the
   constant, the training mean, is the same for every seed)."""
-  mse = row['test_mse']['per_seed']
-  return stats.compare_seeds(mse, [row['constant_test_mse']] * len(mse),
+  mse = row.test.mse
+  return stats.compare_seeds(mse, [row.constant_test_mse] * len(mse),
                              higher_is_better=False)
 
 
-def training_verdict(rows) -> str:
+def training_verdict(rows: list[Trained]) -> str:
   """One line per problem of section 6."""
-  done = {(r['problem'], r['kind']): r for r in rows if r['status'] == 'done'}
+  done = {(r.problem, r.kind): r for r in rows if r.done}
   said = []
-  for problem in dict.fromkeys(r['problem'] for r in rows):
+  for problem in dict.fromkeys(r.problem for r in rows):
     d, s = done.get((problem, 'deep')), done.get((problem, 'shallow'))
     if not d or not s:
       said.append(f'{problem}: a population diverged entirely.')
       continue
-    if 'constant_test_mse' in d:
-      const = d['constant_test_mse']
+    if d.constant_test_mse is not None:
+      const = d.constant_test_mse
       cd, cs = beats_constant(d), beats_constant(s)
       if 'supported' not in (cd.verdict, cs.verdict):
         said.append(
             f'{problem}: neither net beats a constant (test MSE deep '
-            f'{d["test_mse"]["mean"]:.3g}, shallow {s["test_mse"]["mean"]:.3g}'
+            f'{_mean(d.test.mse):.3g}, shallow {_mean(s.test.mse):.3g}'
             f', the training mean {const:.3g}; '
-            + _describe(cd, 'deep', 'constant', 'test_mse') + '; '
-            + _describe(cs, 'shallow', 'constant', 'test_mse')
+            + _describe(cd, 'deep', 'constant', 'mse') + '; '
+            + _describe(cs, 'shallow', 'constant', 'mse')
             + f'); the construction is exact to '
-            f'{d["construction_test_max_error"]:.3g}.')
+            f'{d.construction_test_max_error:.3g}.')
         continue
-    key = _metric(d)
+    key = d.judged_on
     c = deep_beats_shallow(d, s)
-    what = key.replace('test_', 'test ').replace('_', ' ')
-    said.append(f'{problem}: {what} deep {d[key]["mean"]:.3g} vs shallow '
-                f'{s[key]["mean"]:.3g}; {_describe(c, "deep", "shallow", key)}'
-                f'; the construction gets {d[f"construction_{key}"]:.3g}.')
+    what = 'test ' + key.replace('_', ' ')
+    said.append(f'{problem}: {what} deep {_mean(d.test_judged):.3g} vs '
+                f'shallow {_mean(s.test_judged):.3g}; '
+                f'{_describe(c, "deep", "shallow", key)}'
+                f'; the construction gets {d.construction_judged:.3g}.')
   return '\n'.join(f'- {line}' for line in said)
 
 
-def render_training(rows, cfg) -> str:
-  reg = [r for r in rows if r['status'] == 'done' and 'test_mse' in r]
-  bits = [r for r in rows if r['status'] == 'done' and 'test_error' in r]
-  net = lambda r: f'{r["kind"]} {"-".join(map(str, r["hidden_widths"]))}'
+def render_training(rows: list[Trained], cfg) -> str:
+  reg = [r for r in rows if r.done and r.regression]
+  bits = [r for r in rows if r.done and not r.regression]
   lines = [
       '## 6. What training finds', '',
       'Deep nets with the construction\'s architecture and one-hidden-layer '
@@ -261,10 +488,10 @@ def render_training(rows, cfg) -> str:
     lines += [report.markdown_table(
         ['problem', 'net', 'params', 'lr', 'train max error', 'test max error',
          'test MSE', 'constant: test MSE', 'construction: test max error'],
-        [(r['problem'], net(r), r['param_count'], f'{r["learning_rate"]:g}',
-          _ms(r['train_max_error']), _ms(r['test_max_error']),
-          _ms(r['test_mse']), _fmt(r['constant_test_mse']),
-          _fmt(r['construction_test_max_error'])) for r in reg]), '',
+        [(r.problem, r.net, r.param_count, f'{r.scores.learning_rate:g}',
+          _ms(r.train.max_error), _ms(r.test.max_error),
+          _ms(r.test.mse), _fmt(r.constant_test_mse),
+          _fmt(r.construction_test_max_error)) for r in reg]), '',
         'The constant column is the test MSE of predicting the training '
         'mean everywhere: a net near it has learned nothing of the shape.',
         '']
@@ -272,10 +499,10 @@ def render_training(rows, cfg) -> str:
     lines += [report.markdown_table(
         ['problem', 'net', 'params', 'lr', 'train error %', 'test error %',
          'construction: test error %'],
-        [(r['problem'], net(r), r['param_count'], f'{r["learning_rate"]:g}',
-          report.pct(r['train_error']['mean'], r['train_error']['std']),
-          report.pct(r['test_error']['mean'], r['test_error']['std']),
-          report.pct(r['construction_test_error']))
+        [(r.problem, r.net, r.param_count, f'{r.scores.learning_rate:g}',
+          report.pct(_mean(r.train.error), _std(r.train.error)),
+          report.pct(_mean(r.test.error), _std(r.test.error)),
+          report.pct(r.construction_test_error))
          for r in bits]), '']
   lines += [
       'In short (deep − shallow: the difference of the seeds\' means, in '
@@ -292,23 +519,23 @@ def render_training(rows, cfg) -> str:
 
 
 def render_markdown(summary) -> str:
-  s, rows, cfg = summary['sections'], summary['training'], summary['config']
+  s, rows, cfg = sections_of(summary), trained_of(summary), summary['config']
   return '\n\n'.join([
       '# Why deep? Expressivity by construction, and what training finds',
       'Every construction is an ordinary Flax NNX MLP from `deepvsshallow.lab` '
       '(weights set, not trained); every count of pieces is exact. Closed '
       'forms: deepvsshallow/reference/theory.md.',
-      render_hidden_layer(s['hidden_layer']),
-      render_sawtooth(s['sawtooth']),
-      render_square(s['square']),
-      render_parity(s['parity']),
-      render_regions(s['regions_at_init'], rows),
+      render_hidden_layer(s.hidden_layer),
+      render_sawtooth(s.sawtooth),
+      render_square(s.square),
+      render_parity(s.parity),
+      render_regions(s.regions_at_init, rows),
       render_training(rows, cfg),
       report.run_footer(summary), ''])
 
 
 def console_summary(summary) -> str:
-  return training_verdict(summary['training'])
+  return training_verdict(trained_of(summary))
 
 
 # ----------------------------------------------------------------- figures
@@ -330,13 +557,13 @@ def plot_hidden_layer(summary, path: str) -> None:
     ax.plot(knots, f(knots), 'o', color='tab:red', ms=4)
     ax.set_title(f'{name}: {n} hard sigmoids, 2 ReLUs each', fontsize=10)
     ax.legend(fontsize=8)
-  rows = summary['sections']['hidden_layer']
+  rows = sections_of(summary).hidden_layer
   ax = axes[2]
   for name in TARGETS:
-    r = [row for row in rows if row['target'] == name]
-    ax.loglog([row['units'] for row in r], [row['max_error'] for row in r],
+    r = [row for row in rows if row.target == name]
+    ax.loglog([row.units for row in r], [row.max_error for row in r],
               'o-', label=f'{name}: measured')
-    ax.loglog([row['units'] for row in r], [row['closed_form'] for row in r],
+    ax.loglog([row.units for row in r], [row.closed_form for row in r],
               'k:', lw=1)
   ax.set_xlabel('hidden units (one layer)')
   ax.set_ylabel('max error on [0, 1]')
@@ -358,11 +585,11 @@ def plot_sawtooth(summary, path: str) -> None:
     ax.set_title(f'a_{j + 1}: {regions.count_linear_pieces(net, 0, 1)} pieces',
                  fontsize=10)
     ax.set_xlabel('x')
-  rows = summary['sections']['sawtooth']
+  rows = sections_of(summary).sawtooth
   ax = axes[k]
-  ax.semilogy([r['k'] for r in rows], [r['deep_params'] for r in rows], 'o-',
+  ax.semilogy([r.k for r in rows], [r.deep_params for r in rows], 'o-',
               label='deep: k layers of 2 ReLUs')
-  ax.semilogy([r['k'] for r in rows], [r['shallow_params'] for r in rows],
+  ax.semilogy([r.k for r in rows], [r.shallow_params for r in rows],
               's-', label='one hidden layer')
   ax.set_xlabel('k')
   ax.set_ylabel('parameters for T^k')
@@ -374,12 +601,12 @@ def plot_sawtooth(summary, path: str) -> None:
 
 def plot_square(summary, path: str) -> None:
   plt = report.pyplot()
-  rows = summary['sections']['square']
+  rows = sections_of(summary).square
   fig, ax = plt.subplots(figsize=(5, 3.8))
-  ax.loglog([r['deep_params'] for r in rows], [r['deep_error'] for r in rows],
+  ax.loglog([r.deep_params for r in rows], [r.deep_error for r in rows],
             'o-', label='deep: Yarotsky f_m')
-  ax.loglog([r['shallow_params'] for r in rows],
-            [r['shallow_error'] for r in rows], 's-',
+  ax.loglog([r.shallow_params for r in rows],
+            [r.shallow_error for r in rows], 's-',
             label='one hidden layer: interpolant')
   ax.set_xlabel('parameters')
   ax.set_ylabel('sup |f - x²| on [0, 1]')
@@ -393,14 +620,15 @@ def plot_regions(summary, path: str) -> None:
   """Activation regions on [-1, 1]^2 at initialisation (seed 0), each region
   one colour."""
   plt = report.pyplot()
-  reg = summary['sections']['regions_at_init']
+  reg = sections_of(summary).regions_at_init
   res = min(summary['config']['region_resolution'], 400)
   g = np.linspace(-1.0, 1.0, res)
   xx, yy = np.meshgrid(g, g)
   pts = np.c_[xx.ravel(), yy.ravel()]
   fig, axes = plt.subplots(1, 2, figsize=(9, 4.4))
-  for ax, key, widths in ((axes[0], 'deep', reg['deep_widths']),
-                          (axes[1], 'shallow', [reg['shallow_width']])):
+  for ax, key, widths, count in (
+      (axes[0], 'deep', reg.deep_widths, reg.deep),
+      (axes[1], 'shallow', (reg.shallow_width,), reg.shallow)):
     net = models.MLP(2, tuple(widths), 1, activation='relu',
                      rngs=nnx.Rngs(0))
     keys = regions.pattern_keys(regions.activation_patterns(net, pts))
@@ -409,8 +637,8 @@ def plot_regions(summary, path: str) -> None:
     ax.imshow(perm[ids.reshape(res, res)], cmap='tab20', origin='lower',
               extent=(-1, 1, -1, 1), interpolation='nearest')
     ax.set_title(f'{key} {"x".join(map(str, widths))}: '
-                 f'{reg[key]["params"]} params, '
-                 f'{reg[key]["regions_per_seed"][0]} regions')
+                 f'{count.params} params, '
+                 f'{count.regions_per_seed[0]} regions')
   report.save_figure(fig, path)
   plt.close(fig)
 
@@ -439,24 +667,24 @@ def plot_training(fits, x, summary, path: str) -> None:
 
 def headline(summary) -> str:
   """The claim's verdict in one line (the lecture report's)."""
-  rows = [r for r in summary['training'] if r['status'] == 'done']
-  problems = list(dict.fromkeys(r['problem'] for r in rows))
+  rows = [r for r in trained_of(summary) if r.done]
+  problems = list(dict.fromkeys(r.problem for r in rows))
   verdicts = []
   for problem in problems:
-    d = next((r for r in rows if r['problem'] == problem
-              and r['kind'] == 'deep'), None)
-    s = next((r for r in rows if r['problem'] == problem
-              and r['kind'] == 'shallow'), None)
+    d = next((r for r in rows if r.problem == problem
+              and r.kind == 'deep'), None)
+    s = next((r for r in rows if r.problem == problem
+              and r.kind == 'shallow'), None)
     if d and s:
       verdicts.append(deep_beats_shallow(d, s).verdict)
-  s = summary['sections']
+  s = sections_of(summary)
   checks = {
       'k layers of 2 ReLUs make 2^k pieces': all(
-          r['pieces'] == r['closed_form_pieces'] for r in s['sawtooth']),
+          r.pieces == r.closed_form_pieces for r in s.sawtooth),
       'Yarotsky\'s x² error is 2^(-2m-2)': all(
-          r['deep_error'] == r['closed_form_error'] for r in s['square']),
+          r.deep_error == r.closed_form_error for r in s.square),
       'parity is right on every input': all(
-          r['tree_exact'] and r['bitcount_exact'] for r in s['parity'])}
+          r.tree.exact and r.bitcount.exact for r in s.parity)}
   held = [k for k, ok in checks.items() if ok]
   failed = [k for k, ok in checks.items() if not ok]
   said = ('The constructions hold (' + '; '.join(held) + ')' if held else '')

@@ -36,7 +36,7 @@ import numpy as np
 
 from deepvsshallow import attributes as attributes_lib
 from deepvsshallow import data as data_lib
-from deepvsshallow import models, params, probes, runner, selection
+from deepvsshallow import models, params, probes, runner
 from deepvsshallow.errors import UsageError
 from deepvsshallow.studies.modularity import report
 from deepvsshallow.studies.modularity.config import RARE
@@ -212,16 +212,17 @@ def run(run: runner.Run) -> dict:
       {'rows': rows, 'test_group_counts': test_counts,
        'group_names': _group_names(config)},
       render=report.render_markdown, figures={'results.png': report.plot},
-      console=lambda s: report.results_table(s) + '\n\n' + report.verdict(s))
+      console=report.console)
 
 
-def _score(picked, approach, n, test, test_groups, convention, shape):
-  row = {'approach': approach, 'rare_count': n, 'model': shape[1],
-         'param_count': shape[2],
-         'learning_rates': [None if p.pick is None else p.pick.candidate
-                            for p in picked]}
+def _score(picked, approach, n, test, test_groups, convention,
+           shape) -> report.Row:
+  row = report.Row(
+      rare_count=n, approach=approach, model=shape[1], param_count=shape[2],
+      learning_rates=tuple(None if p.pick is None else p.pick.candidate
+                           for p in picked), status='diverged')
   if any(p.pick is None for p in picked):
-    return {**row, 'status': 'diverged'}
+    return row
   per_seed = []
   for i in range(len(picked[0].pick.members)):
     outs = [probes.outputs(p.member(i), test.inputs, convention)
@@ -230,17 +231,15 @@ def _score(picked, approach, n, test, test_groups, convention, shape):
                        else outs[0])
     per_seed.append(probes.group_accuracies(predicted == test_groups,
                                             test_groups, 4))
-  for key, values in (
-      ('rare', [s['per_group'][RARE] for s in per_seed]),
-      ('worst_group', [s['worst_group'] for s in per_seed]),
-      ('mean_over_groups', [s['mean_over_groups'] for s in per_seed]),
-      ('overall', [s['overall'] for s in per_seed])):
-    row[f'{key}_mean'], row[f'{key}_std'] = selection.mean_std(values)
-    # Per seed, for the verdicts (stats.compare_seeds).
-    row[f'{key}_per_seed'] = [float(v) for v in values]
-  row['per_group_mean'] = np.mean([s['per_group'] for s in per_seed],
-                                  0).tolist()
-  return {**row, 'status': 'done'}
+  accuracy = lambda values: report.Accuracy(tuple(float(v) for v in values))
+  return dataclasses.replace(
+      row, status='done',
+      rare=accuracy(s['per_group'][RARE] for s in per_seed),
+      worst_group=accuracy(s['worst_group'] for s in per_seed),
+      mean_over_groups=accuracy(s['mean_over_groups'] for s in per_seed),
+      overall=accuracy(s['overall'] for s in per_seed),
+      per_group_mean=tuple(np.mean([s['per_group'] for s in per_seed],
+                                   0).tolist()))
 
 
 def _group_names(config) -> list[str]:

@@ -4,8 +4,71 @@ figure and the headline, all from a summary."""
 
 from __future__ import annotations
 
-from deepvsshallow import reference, report, stats
+import dataclasses
+
+from deepvsshallow import reference, report, selection, stats
 from deepvsshallow.studies.modularity.config import APPROACHES, RARE
+
+# The accuracies of a row, each over the test set's 4 groups (Sagawa et al.
+# 2020's metrics) and over the whole test set.
+MEASURES = ('rare', 'worst_group', 'mean_over_groups', 'overall')
+
+
+@dataclasses.dataclass(frozen=True)
+class Accuracy:
+  """One test accuracy per seed (replicate); the table prints mean ± std
+  (ddof=1)."""
+  per_seed: tuple[float, ...]
+
+  @classmethod
+  def from_json(cls, d: dict) -> 'Accuracy':
+    return cls(tuple(d['per_seed']))
+
+  @property
+  def mean(self) -> float:
+    return selection.mean_std(self.per_seed)[0]
+
+  @property
+  def std(self) -> float:
+    return selection.mean_std(self.per_seed)[1]
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+  """One approach at one rare count: the table's row. Its accuracies are
+  None when a population of it diverged entirely."""
+  rare_count: int
+  approach: str                    # One of APPROACHES.
+  model: str                       # e.g. 'MLP 64x64, 4-way softmax'
+  param_count: int                 # All of the approach's nets together.
+  # Each population's picked learning rate (one_vs_rest: one per group;
+  # None: that population diverged entirely).
+  learning_rates: tuple[float | None, ...]
+  status: str                      # 'done' or 'diverged'
+  rare: Accuracy | None = None     # The rare group's accuracy.
+  worst_group: Accuracy | None = None
+  mean_over_groups: Accuracy | None = None
+  overall: Accuracy | None = None  # The whole test set's.
+  per_group_mean: tuple[float, ...] = ()   # Each group's, mean over seeds.
+
+  @classmethod
+  def from_json(cls, d: dict) -> 'Row':
+    return cls(**{**d, 'learning_rates': tuple(d['learning_rates']),
+                  'per_group_mean': tuple(d['per_group_mean']),
+                  **{k: None if d.get(k) is None else Accuracy.from_json(d[k])
+                     for k in MEASURES}})
+
+  @property
+  def done(self) -> bool:
+    return self.status == 'done'
+
+  def accuracy(self, measure: str) -> Accuracy:
+    """One of MEASURES."""
+    return getattr(self, measure)
+
+
+def rows_of(summary) -> list[Row]:
+  return [Row.from_json(r) for r in summary['rows']]
 
 
 def anchor() -> str:
@@ -21,36 +84,33 @@ def anchor() -> str:
           f'strong ℓ2 {dro["dro_average"]}% and {dro["dro_worst_group"]}%.')
 
 
-def results_table(summary) -> str:
+def results_table(rows: list[Row]) -> str:
   out = []
-  for r in summary['rows']:
-    if r['status'] != 'done':
-      out.append([r['rare_count'], r['approach'], f'{r["param_count"]:,}',
+  for r in rows:
+    if not r.done:
+      out.append([r.rare_count, r.approach, f'{r.param_count:,}',
                   'diverged', '', '', ''])
       continue
-    out.append([r['rare_count'], r['approach'], f'{r["param_count"]:,}',
-                report.pct(r['rare_mean'], r['rare_std']),
-                report.pct(r['worst_group_mean'], r['worst_group_std']),
-                report.pct(r['mean_over_groups_mean'],
-                           r['mean_over_groups_std']),
-                report.pct(r['overall_mean'], r['overall_std'])])
+    out.append([r.rare_count, r.approach, f'{r.param_count:,}',
+                *(report.pct(r.accuracy(m).mean, r.accuracy(m).std)
+                  for m in MEASURES)])
   return report.markdown_table(
       ['rare train examples', 'approach', 'params', 'rare-group acc %',
        'worst-group acc %', 'mean over groups %', 'test set acc %'], out)
 
 
-def _fewest_for(rows, approach, level: float):
+def _fewest_for(rows: list[Row], approach, level: float):
   """The fewest rare examples at which an approach's rare-group accuracy
   reaches `level` (None: never)."""
-  done = sorted((r['rare_count'], r['rare_mean']) for r in rows
-                if r['approach'] == approach and r['status'] == 'done')
+  done = sorted((r.rare_count, r.rare.mean) for r in rows
+                if r.approach == approach and r.done)
   return next((n for n, acc in done if acc >= level), None)
 
 
-def modular_beats_flat(modular: dict, flat: dict) -> stats.Comparison:
+def modular_beats_flat(modular: Row, flat: Row) -> stats.Comparison:
   """The claim "the modular net is more accurate on the rare group than the
   flat one" at one rare count, on each seed's rare-group test accuracy."""
-  return stats.compare_seeds(modular['rare_per_seed'], flat['rare_per_seed'],
+  return stats.compare_seeds(modular.rare.per_seed, flat.rare.per_seed,
                              higher_is_better=True)
 
 
@@ -83,18 +143,18 @@ def claim(comparisons: dict[int, stats.Comparison]) -> str:
           f'({_counts(comparisons)})')
 
 
-def verdict(summary) -> str:
-  rows = [r for r in summary['rows'] if r['status'] == 'done']
+def verdict(rows: list[Row]) -> str:
+  rows = [r for r in rows if r.done]
   said = []
   comparisons = {}
-  for n in sorted({r['rare_count'] for r in rows}):
-    at = {r['approach']: r for r in rows if r['rare_count'] == n}
+  for n in sorted({r.rare_count for r in rows}):
+    at = {r.approach: r for r in rows if r.rare_count == n}
     if 'flat' in at and 'modular' in at:
       f, m = at['flat'], at['modular']
       c = comparisons[n] = modular_beats_flat(m, f)
       said.append(
-          f'{n} rare examples: modular {100 * m["rare_mean"]:.1f}% vs flat '
-          f'{100 * f["rare_mean"]:.1f}% on the rare group ('
+          f'{n} rare examples: modular {100 * m.rare.mean:.1f}% vs flat '
+          f'{100 * f.rare.mean:.1f}% on the rare group ('
           + c.describe('modular', 'flat', scale=100, unit='points') + ').')
   level = 0.9
   fewest = {a: _fewest_for(rows, a, level) for a in APPROACHES}
@@ -102,7 +162,7 @@ def verdict(summary) -> str:
               'group: ' + ', '.join(
                   f'{a} {"never (in this sweep)" if n is None else n}'
                   for a, n in fewest.items()
-                  if any(r['approach'] == a for r in rows)) + '.')
+                  if any(r.approach == a for r in rows)) + '.')
   said.append('The lecture\'s claim (the modular net needs far less rare '
               f'data): {claim(comparisons)}.')
   return '\n'.join(f'- {s}' for s in said)
@@ -112,6 +172,7 @@ def render_markdown(summary) -> str:
   cfg = summary['config']
   names = summary['group_names']
   counts = summary['test_group_counts']
+  rows = rows_of(summary)
   lines = [
       f'# Modularity: a rare group with few examples ({cfg["source"]})', '',
       f'Attributes {cfg["attributes"][0]} and {cfg["attributes"][1]}; the '
@@ -123,12 +184,12 @@ def render_markdown(summary) -> str:
       'modular (the same trunk, two attribute heads, the group read from '
       'them), one_vs_rest (4 binary MLPs, a quarter of the budget each). '
       f'Mean ± std over {cfg["num_seeds"]} seeds; each net\'s learning rate '
-      'picked on validation.', '', results_table(summary), '',
+      'picked on validation.', '', results_table(rows), '',
       'Modular vs flat: the difference of the seeds\' mean rare-group '
       'accuracies, in an interval of ± 2 standard errors '
       '(stats.compare_seeds); supported: the modular net is ahead beyond '
       'the seeds\' spread.', '',
-      verdict(summary), '', '![rare-group, worst-group and mean accuracy]'
+      verdict(rows), '', '![rare-group, worst-group and mean accuracy]'
       '(results.png)', '']
   if cfg['source'] == 'celeb_a':
     lines += [
@@ -152,7 +213,7 @@ def render_markdown(summary) -> str:
 
 def plot(summary, path: str) -> None:
   plt = report.pyplot()
-  rows = [r for r in summary['rows'] if r['status'] == 'done']
+  rows = [r for r in rows_of(summary) if r.done]
   fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True)
   colors = {'flat': 'tab:orange', 'modular': 'tab:blue',
             'one_vs_rest': 'tab:green'}
@@ -160,12 +221,12 @@ def plot(summary, path: str) -> None:
                          (axes[1], 'worst_group', 'worst group'),
                          (axes[2], 'mean_over_groups', 'mean over groups')):
     for approach, color in colors.items():
-      pts = sorted((r for r in rows if r['approach'] == approach),
-                   key=lambda r: r['rare_count'])
+      pts = sorted((r for r in rows if r.approach == approach),
+                   key=lambda r: r.rare_count)
       if pts:
-        ax.errorbar([r['rare_count'] for r in pts],
-                    [100 * r[f'{key}_mean'] for r in pts],
-                    yerr=[100 * r[f'{key}_std'] for r in pts], marker='o',
+        ax.errorbar([r.rare_count for r in pts],
+                    [100 * r.accuracy(key).mean for r in pts],
+                    yerr=[100 * r.accuracy(key).std for r in pts], marker='o',
                     capsize=2, color=color, label=approach)
     ax.set_xscale('log')
     ax.set_xlabel('rare-group training examples')
@@ -181,4 +242,9 @@ def plot(summary, path: str) -> None:
 
 def headline(summary) -> str:
   """The claim's verdict in one line (the lecture report's)."""
-  return verdict(summary).splitlines()[-1][2:]
+  return verdict(rows_of(summary)).splitlines()[-1][2:]
+
+
+def console(summary) -> str:
+  rows = rows_of(summary)
+  return results_table(rows) + '\n\n' + verdict(rows)

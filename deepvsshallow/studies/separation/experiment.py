@@ -26,7 +26,7 @@ import functools
 
 import numpy as np
 
-from deepvsshallow import models, params, probes, runner, selection
+from deepvsshallow import models, params, probes, runner
 from deepvsshallow.studies.separation import report
 
 
@@ -71,10 +71,13 @@ def run(run: runner.Run) -> dict:
   test_x, test_y = _pair_examples(test, pair)
   rng = np.random.default_rng(0)
   shown = np.sort(rng.permutation(len(test_y))[:config.projection_points])
-  rows, nets, projections = [], [], {}
+  rows, nets, projections = [], [], []
   for p in picked:
     family = p.info['family']
-    nets.append({**p.info, **run.test_summary(p, test)})
+    nets.append(report.Net(family=family,
+                           hidden_widths=tuple(p.info['hidden_widths']),
+                           param_count=p.info['param_count'],
+                           scores=run.scores(p, test)))
     per_seed = []   # [seed][layer] -> (probe accuracy, fisher ratio)
     for i in range(len(p.pick.members)):
       model = p.member(i)
@@ -87,20 +90,16 @@ def run(run: runner.Run) -> dict:
       if i == 0:
         for layer, b in enumerate(te):
           for method in config.projections:
-            projections[f'{family}/{layer}/{method}'] = np.round(
-                probes.project_2d(b[shown], method), 3).tolist()
+            projections.append(report.Projection(
+                family=family, layer=layer, method=method,
+                points=tuple(map(tuple, np.round(
+                    probes.project_2d(b[shown], method), 3).tolist()))))
     widths = [ds.input_dim, *p.info['hidden_widths']]
     for layer, width in enumerate(widths):
-      acc_S = [float(s[layer][0]) for s in per_seed]
-      fisher_S = [float(s[layer][1]) for s in per_seed]
-      acc, fisher = selection.mean_std(acc_S), selection.mean_std(fisher_S)
-      rows.append({'family': family, 'layer': layer, 'width': width,
-                   'probe_accuracy_mean': acc[0],
-                   'probe_accuracy_std': acc[1],
-                   'fisher_mean': fisher[0], 'fisher_std': fisher[1],
-                   # Per seed, for the verdicts (stats.compare_seeds).
-                   'probe_accuracy_per_seed': acc_S,
-                   'fisher_per_seed': fisher_S})
+      rows.append(report.Layer(
+          family=family, layer=layer, width=width,
+          probe_accuracy_per_seed=tuple(float(s[layer][0]) for s in per_seed),
+          fisher_per_seed=tuple(float(s[layer][1]) for s in per_seed)))
   return run.finish(
       {'pair': list(pair), 'pair_from': 'config' if config.pair else
        'validation', 'confusion_validation': None if confusion is None
@@ -111,5 +110,4 @@ def run(run: runner.Run) -> dict:
       render=report.render_markdown,
       figures={'separation.png': report.plot_scores,
                'projections.png': report.plot_projections},
-      console=lambda s: (report.layer_table(s['rows']) + '\n\n'
-                         + report.verdict(s)))
+      console=report.console)

@@ -4,12 +4,81 @@ summary."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
-from deepvsshallow import report, stats
+from deepvsshallow import report, runner, selection, stats
 
 FAMILIES = ('deep', 'shallow')
 MEASURES = {'probe_accuracy': 'probe accuracy', 'fisher': 'Fisher ratio'}
+
+
+@dataclasses.dataclass(frozen=True)
+class Net:
+  """One trained net (the nets' table): its pick and its scores."""
+  family: str                      # 'deep' or 'shallow'
+  hidden_widths: tuple[int, ...]
+  param_count: int
+  scores: runner.Scores
+
+  @classmethod
+  def from_json(cls, d: dict) -> 'Net':
+    return cls(**{**d, 'hidden_widths': tuple(d['hidden_widths']),
+                  'scores': runner.Scores.from_json(d['scores'])})
+
+
+@dataclasses.dataclass(frozen=True)
+class Layer:
+  """The pair measured in one layer of one net (layer 0: the input), one
+  value per seed of each measure; the table prints mean ± std (ddof=1)."""
+  family: str                      # 'deep' or 'shallow'
+  layer: int
+  width: int
+  probe_accuracy_per_seed: tuple[float, ...]
+  fisher_per_seed: tuple[float, ...]
+
+  @classmethod
+  def from_json(cls, d: dict) -> 'Layer':
+    return cls(**{**d, 'probe_accuracy_per_seed': tuple(
+        d['probe_accuracy_per_seed']), 'fisher_per_seed': tuple(
+            d['fisher_per_seed'])})
+
+  def per_seed(self, measure: str) -> tuple[float, ...]:
+    """One of MEASURES, per seed."""
+    return getattr(self, f'{measure}_per_seed')
+
+  def mean(self, measure: str) -> float:
+    return selection.mean_std(self.per_seed(measure))[0]
+
+  def std(self, measure: str) -> float:
+    return selection.mean_std(self.per_seed(measure))[1]
+
+
+@dataclasses.dataclass(frozen=True)
+class Projection:
+  """The pair's test examples shown (`projection_labels`) in one layer of
+  one net, projected to 2-D by `method` (seed 0's net)."""
+  family: str                      # 'deep' or 'shallow'
+  layer: int
+  method: str                      # 'pca' or 'tsne'
+  points: tuple[tuple[float, float], ...]
+
+  @classmethod
+  def from_json(cls, d: dict) -> 'Projection':
+    return cls(**{**d, 'points': tuple(tuple(p) for p in d['points'])})
+
+
+def nets_of(summary) -> list[Net]:
+  return [Net.from_json(n) for n in summary['nets']]
+
+
+def layers_of(summary) -> list[Layer]:
+  return [Layer.from_json(r) for r in summary['rows']]
+
+
+def projections_of(summary) -> list[Projection]:
+  return [Projection.from_json(p) for p in summary['projections']]
 
 
 def anchor() -> str:
@@ -18,20 +87,29 @@ def anchor() -> str:
           'lecture\'s MNIST 4 vs 9.')
 
 
-def layer_table(rows) -> str:
+def layer_table(rows: list[Layer]) -> str:
   return report.markdown_table(
       ['net', 'layer', 'width', 'probe accuracy %', 'Fisher ratio'],
-      [[r['family'], 'input' if r['layer'] == 0 else f'hidden {r["layer"]}',
-        r['width'], report.pct(r['probe_accuracy_mean'],
-                               r['probe_accuracy_std']),
-        f'{r["fisher_mean"]:.3f} ± {r["fisher_std"]:.3f}'] for r in rows])
+      [[r.family, 'input' if r.layer == 0 else f'hidden {r.layer}',
+        r.width, report.pct(r.mean('probe_accuracy'),
+                            r.std('probe_accuracy')),
+        f'{r.mean("fisher"):.3f} ± {r.std("fisher"):.3f}'] for r in rows])
 
 
-def higher(a: dict, b: dict, key: str) -> stats.Comparison:
+def nets_table(nets: list[Net]) -> str:
+  return report.markdown_table(
+      ['net', 'hidden', 'params', 'lr', 'val error %', 'test error %'],
+      [[n.family, 'x'.join(map(str, n.hidden_widths)),
+        f'{n.param_count:,}', f'{n.scores.learning_rate:g}',
+        report.pct(n.scores.val_mean, n.scores.val_std),
+        report.pct(n.scores.test_mean, n.scores.test_std)] for n in nets])
+
+
+def higher(a: Layer, b: Layer, key: str) -> stats.Comparison:
   """The claim "`key` (probe_accuracy or fisher) is higher in row a than in
   row b", on each seed's value (the input layer's is the same for every
   seed)."""
-  return stats.compare_seeds(a[f'{key}_per_seed'], b[f'{key}_per_seed'],
+  return stats.compare_seeds(a.per_seed(key), b.per_seed(key),
                              higher_is_better=True)
 
 
@@ -43,7 +121,7 @@ def _describe(c: stats.Comparison, a: str, b: str, key: str) -> str:
           f'{c.verdict}')
 
 
-def trend(rows, key: str) -> str:
+def trend(rows: list[Layer], key: str) -> str:
   """How `key` moves from each layer to the next, each step judged on the
   seeds' values (a rise or a fall beyond the seeds' spread)."""
   steps = [higher(b, a, key).verdict for a, b in zip(rows, rows[1:])]
@@ -55,7 +133,7 @@ def trend(rows, key: str) -> str:
           f'falls at {steps.count("contradicted")}')
 
 
-def claim(deep_rows) -> tuple[str, dict[str, stats.Comparison]]:
+def claim(deep_rows: list[Layer]) -> tuple[str, dict[str, stats.Comparison]]:
   """The lecture's claim on the deep net: each measure higher at the last
   hidden layer than at the input. Returns the verdict's words and the two
   comparisons."""
@@ -80,12 +158,11 @@ def claim(deep_rows) -> tuple[str, dict[str, stats.Comparison]]:
   return word, c
 
 
-def verdict(summary) -> str:
-  rows = summary['rows']
-  deep = [r for r in rows if r['family'] == 'deep']
-  shallow = [r for r in rows if r['family'] == 'shallow']
-  acc = [r['probe_accuracy_mean'] for r in deep]
-  fisher = [r['fisher_mean'] for r in deep]
+def verdict(rows: list[Layer]) -> str:
+  deep = [r for r in rows if r.family == 'deep']
+  shallow = [r for r in rows if r.family == 'shallow']
+  acc = [r.mean('probe_accuracy') for r in deep]
+  fisher = [r.mean('fisher') for r in deep]
   vs = {k: higher(deep[-1], shallow[-1], k) for k in MEASURES}
   said = [
       f'Deep net, input to last hidden layer: probe accuracy '
@@ -94,11 +171,11 @@ def verdict(summary) -> str:
       f'Fisher ratio {" → ".join(f"{f:.2f}" for f in fisher)} '
       f'({trend(deep, "fisher")}).',
       f'Last hidden layer, deep vs the matched shallow net: probe '
-      f'{100 * deep[-1]["probe_accuracy_mean"]:.1f}% vs '
-      f'{100 * shallow[-1]["probe_accuracy_mean"]:.1f}% ('
+      f'{100 * deep[-1].mean("probe_accuracy"):.1f}% vs '
+      f'{100 * shallow[-1].mean("probe_accuracy"):.1f}% ('
       + _describe(vs['probe_accuracy'], 'deep', 'shallow', 'probe_accuracy')
-      + f'), Fisher ratio {deep[-1]["fisher_mean"]:.2f} vs '
-      f'{shallow[-1]["fisher_mean"]:.2f} ('
+      + f'), Fisher ratio {deep[-1].mean("fisher"):.2f} vs '
+      f'{shallow[-1].mean("fisher"):.2f} ('
       + _describe(vs['fisher'], 'deep', 'shallow', 'fisher') + ').']
   if acc[0] >= 0.97:
     said.append(f'The pair is already linearly separable at the input '
@@ -115,13 +192,7 @@ def verdict(summary) -> str:
 def render_markdown(summary) -> str:
   cfg = summary['config']
   a, b = summary['pair']
-  nets = report.markdown_table(
-      ['net', 'hidden', 'params', 'lr', 'val error %', 'test error %'],
-      [[n['family'], 'x'.join(map(str, n['hidden_widths'])),
-        f'{n["param_count"]:,}', f'{n["learning_rate"]:g}',
-        report.pct(n['val_error_mean'], n['val_error_std']),
-        report.pct(n['test_error_mean'], n['test_error_std'])]
-       for n in summary['nets']])
+  rows = layers_of(summary)
   source = ('set in the config' if summary['pair_from'] == 'config' else
             'the pair the deep net confuses most on validation')
   n = summary['pair_examples']
@@ -133,11 +204,11 @@ def render_markdown(summary) -> str:
       f'fitted on the pair\'s {n["train"]} training examples and scored on '
       f'its {n["test"]} test examples, and the Fisher ratio tr(S_B)/tr(S_W) '
       f'of the test activations. Mean ± std over {cfg["num_seeds"]} seeds.',
-      '', nets, '', layer_table(summary['rows']), '',
+      '', nets_table(nets_of(summary)), '', layer_table(rows), '',
       'A rise or a fall, from one layer to the next or between the nets, '
       'counts when the difference of the seeds\' means is beyond ± 2 '
       'standard errors (stats.compare_seeds).', '',
-      verdict(summary), '',
+      verdict(rows), '',
       '![probe accuracy and Fisher ratio per layer](separation.png)', '',
       '![PCA and t-SNE of the pair, per layer](projections.png)', '',
       'The probe\'s training examples are ones the nets were trained on, so '
@@ -149,13 +220,14 @@ def render_markdown(summary) -> str:
 def plot_scores(summary, path: str) -> None:
   plt = report.pyplot()
   fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+  layers = layers_of(summary)
   for family, color in (('deep', 'tab:blue'), ('shallow', 'tab:orange')):
-    rows = [r for r in summary['rows'] if r['family'] == family]
-    x = [r['layer'] for r in rows]
+    rows = [r for r in layers if r.family == family]
+    x = [r.layer for r in rows]
     for ax, key, scale in ((axes[0], 'probe_accuracy', 100),
                            (axes[1], 'fisher', 1)):
-      ax.errorbar(x, [scale * r[f'{key}_mean'] for r in rows],
-                  yerr=[scale * r[f'{key}_std'] for r in rows], marker='o',
+      ax.errorbar(x, [scale * r.mean(key) for r in rows],
+                  yerr=[scale * r.std(key) for r in rows], marker='o',
                   color=color, capsize=2, label=f'{family} net')
   a, b = summary['pair']
   axes[0].set_ylabel(f'linear probe test accuracy, {a} vs {b} (%)')
@@ -173,8 +245,9 @@ def plot_scores(summary, path: str) -> None:
 def plot_projections(summary, path: str) -> None:
   plt = report.pyplot()
   methods = tuple(summary['config']['projections'])
-  columns = sorted({tuple(k.split('/')[:2]) for k in summary['projections']},
-                   key=lambda fl: (FAMILIES.index(fl[0]), int(fl[1])))
+  shown = {(p.family, p.layer, p.method): p for p in projections_of(summary)}
+  columns = sorted({(family, layer) for family, layer, _ in shown},
+                   key=lambda fl: (FAMILIES.index(fl[0]), fl[1]))
   if not methods or not columns:
     return
   labels = np.asarray(summary['projection_labels'])
@@ -184,13 +257,13 @@ def plot_projections(summary, path: str) -> None:
   for j, (family, layer) in enumerate(columns):
     for i, method in enumerate(methods):
       ax = axes[i, j]
-      xy = np.asarray(summary['projections'][f'{family}/{layer}/{method}'])
+      xy = np.asarray(shown[(family, layer, method)].points)
       for value, name, color in ((0, a, 'tab:blue'), (1, b, 'tab:red')):
         ax.scatter(*xy[labels == value].T, s=4, color=color, label=str(name))
       ax.set_xticks([])
       ax.set_yticks([])
       if i == 0:
-        ax.set_title(f'{family}: ' + ('input' if layer == '0'
+        ax.set_title(f'{family}: ' + ('input' if layer == 0
                                       else f'hidden {layer}'), fontsize=9)
       if j == 0:
         ax.set_ylabel(method.upper() if method == 'pca' else 't-SNE')
@@ -203,4 +276,9 @@ def plot_projections(summary, path: str) -> None:
 
 def headline(summary) -> str:
   """The claim's verdict in one line (the lecture report's)."""
-  return verdict(summary).splitlines()[-1][2:]
+  return verdict(layers_of(summary)).splitlines()[-1][2:]
+
+
+def console(summary) -> str:
+  rows = layers_of(summary)
+  return layer_table(rows) + '\n\n' + verdict(rows)
