@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import ReadTracker, launch, refused, unread_fields
 
-from deepvsshallow import data, params, reference, selection, train
+from deepvsshallow import data, params, reference, runner, selection, train
 from deepvsshallow.errors import UsageError
 from deepvsshallow.studies import deep_vs_shallow
 from deepvsshallow.studies.deep_vs_shallow import experiment, report
@@ -35,12 +35,20 @@ def test_grid_has_deep_matched_and_budget_nets():
   for a in grid:
     assert a.param_count == params.mlp_param_count(64, a.hidden_widths, 10)
     for role in a.roles:
-      if role.startswith('matched:'):
-        deep = by_name[role.split(':')[1]]
+      assert role.kind in ('deep', 'matched', 'budget')
+      if role.kind == 'matched':
+        deep = by_name[role.matched_to]
         assert a.depth == 1 and abs(a.param_count - deep.param_count) <= 75
-      if role.startswith('budget:'):
-        assert a.param_count <= int(role.split(':')[1])
+        assert role.target == deep.param_count and role.budget is None
+        assert a.is_matched_to(deep.name) and deep.is_deep
+      if role.kind == 'budget':
+        assert a.param_count <= role.budget and role.matched_to is None
+      if role.kind == 'deep':
+        assert role.target is None and a.hidden_widths == (c.width,) * a.depth
   assert len(grid) == len({a.hidden_widths for a in grid})  # Merged.
+  # Every deep net of depth > 1 has exactly one matched net.
+  for depth in c.depths[1:]:
+    assert sum(a.is_matched_to(f'{depth}x{c.width}') for a in grid) == 1
 
 
 def test_pick_by_validation_and_its_optimism():
@@ -69,7 +77,7 @@ def test_test_split_is_read_once_after_all_training(tmp_path, monkeypatch,
   summary = deep_vs_shallow.train_and_evaluate(config, str(tmp_path / 'w'))
   # Every architecture, the logistic-regression baseline and the mimicking
   # students, then test.
-  assert summary['linear_baseline']['status'] == 'done'
+  assert report.baseline_of(summary).scores.done
   assert len(summary['mimic']) == 1   # 2x32's matched net.
   assert events == ['train'] * (len(summary['architectures']) + 2) + ['test']
   # Every config field is read by the code: no knob is silently ignored.
@@ -88,32 +96,32 @@ def test_diverged_candidates_are_recorded_and_the_sweep_goes_on(tmp_path,
   assert {t['status'] for t in trials if t["learning_rate"] == 1e30} == {
       'diverged'}
   assert {t['status'] for t in trials if t['learning_rate'] == 0.1} == {'done'}
-  for row in summary['architectures']:
-    assert row['status'] == 'done' and row['learning_rate'] == 0.1
-    assert row['num_diverged'] == c.num_seeds
+  for row in report.rows_of(summary):
+    assert row.scores.done and row.scores.learning_rate == 0.1
+    assert row.scores.num_diverged == c.num_seeds
 
 
 def test_weights_only_matching_runs_and_reports_mismatch(tmp_path, tfds_dir):
   """Seide's convention: match weights only; models still have biases."""
   c = _tiny_config(count_biases=False, depths=(1, 3))
   summary = deep_vs_shallow.train_and_evaluate(c, str(tmp_path))
-  rows = {r['architecture']: r for r in summary['architectures']}
+  rows = {r.architecture: r for r in report.rows_of(summary)}
   deep = rows['3x32']
-  shallow = next(r for r in rows.values() if 'matched:3x32' in r['roles'])
+  shallow = next(r for r in rows.values() if r.is_matched_to('3x32'))
   target = params.mlp_param_count(64, [32] * 3, 10, biases=False)
-  m = shallow['matching'][0]
-  assert m['target'] == target
-  assert m['relative_mismatch'] == pytest.approx(
-      (params.mlp_param_count(64, shallow['hidden_widths'], 10, biases=False)
+  [m] = shallow.roles
+  assert (m.kind, m.matched_to, m.target) == ('matched', '3x32', target)
+  assert m.relative_mismatch == pytest.approx(
+      (params.mlp_param_count(64, shallow.hidden_widths, 10, biases=False)
        - target) / target)
-  assert deep['param_count'] == params.mlp_param_count(64, [32] * 3, 10)
+  assert deep.param_count == params.mlp_param_count(64, [32] * 3, 10)
   assert 'matched:3x32 (' in (tmp_path / 'results.md').read_text()
   # One comparison per deep net with a matched net, on its seeds.
-  pairs = report.depth_pairs(summary['architectures'])
-  assert [(d['architecture'], s['architecture']) for d, s, _ in pairs] == [
-      ('3x32', shallow['architecture'])]
+  pairs = report.depth_pairs(list(rows.values()))
+  assert [(d.architecture, s.architecture) for d, s, _ in pairs] == [
+      ('3x32', shallow.architecture)]
   assert pairs[0][2].difference == pytest.approx(
-      deep['test_error_mean'] - shallow['test_error_mean'])
+      deep.scores.test_mean - shallow.scores.test_mean)
 
 
 @pytest.mark.slow
@@ -129,24 +137,34 @@ def test_runlocal_end_to_end(runlocal):
   config = dvs_config.get_config('runlocal')
   assert summary['dataset']['name'] == 'mnist1d'   # The default.
   assert summary['dataset']['input_dim'] == 40
-  rows = summary['architectures']
-  assert len(rows) == len(experiment.build_grid(config, 40, 10))
+  rows = report.rows_of(summary)
+  grid = experiment.build_grid(config, 40, 10)
+  assert len(rows) == len(grid)
+  # The rows keep the grid's typed roles through results.json.
+  assert [(r.architecture, r.roles) for r in rows] == [
+      (a.name, a.roles) for a in grid]
   for r in rows:
-    assert r['status'] == 'done' and 0 <= r['test_error_mean'] <= 1
-    assert len(r['test_per_seed']) == config.num_seeds
-    np.testing.assert_allclose(np.mean(r['test_per_seed']),
-                               r['test_error_mean'])
-    assert r['num_candidates'] == len(config.learning_rates)
-    assert r['val_minus_test'] == pytest.approx(
-        r['val_error_mean'] - r['test_error_mean'])
-  base = summary['linear_baseline']
-  assert base['status'] == 'done' and base['param_count'] == 40 * 10 + 10
+    assert r.scores.done and 0 <= r.scores.test_mean <= 1
+    assert len(r.scores.test_per_seed) == config.num_seeds
+    np.testing.assert_allclose(np.mean(r.scores.test_per_seed),
+                               r.scores.test_mean)
+    assert r.scores.num_candidates == len(config.learning_rates)
+    assert r.val_minus_test == pytest.approx(
+        r.scores.val_mean - r.scores.test_mean)
+  base = report.baseline_of(summary)
+  assert base.scores.done and base.param_count == 40 * 10 + 10
   assert 'Logistic regression (410 parameters)' in output
-  mimics = summary['mimic']   # One student per deep net with a matched net.
-  assert [m['teacher'] for m in mimics] == ['2x32']
-  assert all(m['status'] == 'done' and 0 <= m['test_error_mean'] <= 1
-             and len(m['test_per_seed']) == config.num_seeds
+  mimics = report.mimics_of(summary)   # One per deep net with a matched net.
+  assert [m.teacher for m in mimics] == ['2x32']
+  assert all(m.scores.done and 0 <= m.scores.test_mean <= 1
+             and len(m.scores.test_per_seed) == config.num_seeds
+             and len(m.agreement_per_seed) == config.num_seeds
              for m in mimics)
+  overall = report.overall_pick_of(summary)
+  assert overall == report.overall_pick(rows)
+  assert overall.num_candidates == len(rows) * len(config.learning_rates)
+  # The stored rows render the same report the run wrote.
+  assert report.render_markdown(summary) == (workdir / 'results.md').read_text()
   with open(workdir / 'trials.jsonl') as f:  # Baseline and students too.
     assert len(f.readlines()) == (len(rows) + 1 + len(mimics)) * (
         config.num_seeds * len(config.learning_rates))
@@ -157,7 +175,7 @@ def test_runlocal_end_to_end(runlocal):
   # One verdict line per deep net with a matched net, and one per mimic.
   pairs = report.depth_pairs(rows)
   assert report.verdict(rows).count('\n- ') == len(pairs) == 1
-  assert report.mimic_verdict(summary).count('- ') == len(mimics)
+  assert report.mimic_verdict(rows, mimics).count('- ') == len(mimics)
   assert f'in {sum(c.verdict == "supported" for *_, c in pairs)} of ' \
       f'{len(pairs)} pairs' in deep_vs_shallow.STUDY.headline(summary)
 
@@ -165,24 +183,35 @@ def test_runlocal_end_to_end(runlocal):
 # ------------------------------------------------- verdicts on made-up rows
 
 
-def _arch(name, errors, roles=('deep',), status='done'):
-  row = {'architecture': name, 'roles': list(roles), 'status': status,
-         'depth': 1, 'param_count': 1000}
-  if status == 'done':
-    row.update(test_error_mean=float(np.mean(errors)),
-               test_error_std=float(np.std(errors)),
-               test_per_seed=list(errors))
-  return row
+def _scores(errors, status='done'):
+  if status != 'done':
+    return runner.Scores(status=status, metric='error', num_candidates=1,
+                         num_diverged=1)
+  return runner.Scores(status='done', metric='error', num_candidates=1,
+                       learning_rate=1e-3, val_per_seed=tuple(errors),
+                       test_per_seed=tuple(errors))
+
+
+def _arch(name, errors, roles=(report.Role('deep'),), status='done'):
+  return report.Row(architecture=name, depth=1, hidden_widths=(32,),
+                    roles=tuple(roles), param_count=1000,
+                    scores=_scores(errors, status))
+
+
+def _matched(deep):
+  return (report.Role('matched', matched_to=deep, target=1000,
+                      relative_mismatch=0.0),)
 
 
 def _mimic(errors, status='done'):
-  m = {'architecture': '1x53', 'teacher': '2x32', 'param_count': 2713,
-       'status': status}
-  if status == 'done':
-    m.update(test_error_mean=float(np.mean(errors)),
-             test_error_std=float(np.std(errors)), test_per_seed=list(errors),
-             teacher_test_error=0.2, agreement_with_teacher_mean=0.9)
-  return m
+  return report.Mimic(architecture='1x53', teacher='2x32', param_count=2713,
+                      scores=_scores(errors, status),
+                      teacher_test_error=0.2 if status == 'done' else None,
+                      agreement_per_seed=(0.9,) * len(errors or ()))
+
+
+def _summary(rows, mimics=()):
+  return runner.to_json({'architectures': rows, 'mimic': list(mimics)})
 
 
 LOW, MID, HIGH = (0.20, 0.21, 0.19), (0.25, 0.26, 0.24), (0.30, 0.31, 0.29)
@@ -196,9 +225,9 @@ NOISY = (0.20, 0.40, 0.30)
     (LOW, (0.30,), 'inconclusive'),          # One seed decides nothing.
 ])
 def test_the_depth_verdict_reaches_each_outcome(deep, shallow, outcome):
-  rows = [_arch('2x32', deep), _arch('1x53', shallow, ('matched:2x32',))]
+  rows = [_arch('2x32', deep), _arch('1x53', shallow, _matched('2x32'))]
   [(d, s, c)] = report.depth_pairs(rows)
-  assert (d['architecture'], s['architecture']) == ('2x32', '1x53')
+  assert (d.architecture, s.architecture) == ('2x32', '1x53')
   assert c.verdict == outcome
   assert c.difference == pytest.approx(np.mean(deep) - np.mean(shallow))
   text = report.verdict(rows)
@@ -206,26 +235,25 @@ def test_the_depth_verdict_reaches_each_outcome(deep, shallow, outcome):
   assert f'{100 * c.difference:+.1f}' in text
   counts = {'supported': 0, 'contradicted': 0, 'inconclusive': 0}
   counts[outcome] = 1
-  assert report.headline({'architectures': rows}) == report._verdict_line(
-      [(d, s, c)])
+  assert report.headline(_summary(rows)) == report._verdict_line([(d, s, c)])
   assert f'in {counts["supported"]} of 1 pairs' in report.headline(
-      {'architectures': rows})
+      _summary(rows))
 
 
 def test_the_depth_verdict_counts_pairs_and_skips_diverged_ones():
-  rows = [_arch('2x32', LOW), _arch('1x53', HIGH, ('matched:2x32',)),
-          _arch('3x32', HIGH), _arch('1x70', LOW, ('matched:3x32',)),
-          _arch('4x32', LOW), _arch('1x90', None, ('matched:4x32',),
+  rows = [_arch('2x32', LOW), _arch('1x53', HIGH, _matched('2x32')),
+          _arch('3x32', HIGH), _arch('1x70', LOW, _matched('3x32')),
+          _arch('4x32', LOW), _arch('1x90', None, _matched('4x32'),
                                     status='diverged'),
           _arch('1x32', MID)]    # Depth 1: no matched net.
   pairs = report.depth_pairs(rows)
   assert [c.verdict for *_, c in pairs] == ['supported', 'contradicted']
   assert report.verdict(rows).count('\n- ') == 2
   # Nothing to compare: said so.
-  only = [_arch('4x32', LOW), _arch('1x90', None, ('matched:4x32',),
+  only = [_arch('4x32', LOW), _arch('1x90', None, _matched('4x32'),
                                     status='diverged')]
   assert report.depth_pairs(only) == []
-  assert report.verdict(only) == report.headline({'architectures': only})
+  assert report.verdict(only) == report.headline(_summary(only))
   assert '\n' not in report.verdict(only)
 
 
@@ -239,18 +267,15 @@ def test_the_depth_verdict_counts_pairs_and_skips_diverged_ones():
 ])
 def test_the_mimic_verdict_reaches_each_outcome(deep, shallow, mimic,
                                                 outcome):
-  summary = {'architectures': [_arch('2x32', deep),
-                               _arch('1x53', shallow, ('matched:2x32',))],
-             'mimic': [_mimic(mimic)]}
-  got, c = report.mimic_outcome(summary['architectures'][0],
-                                summary['architectures'][1],
-                                summary['mimic'][0])
+  rows = [_arch('2x32', deep), _arch('1x53', shallow, _matched('2x32'))]
+  mimics = [_mimic(mimic)]
+  got, c = report.mimic_outcome(rows[0], rows[1], mimics[0])
   assert got == outcome
   assert c['gap'].difference == pytest.approx(np.mean(deep) - np.mean(shallow))
   assert c['help'].difference == pytest.approx(np.mean(mimic)
                                                - np.mean(shallow))
   assert c['left'].difference == pytest.approx(np.mean(deep) - np.mean(mimic))
-  text = report.mimic_verdict(summary)
+  text = report.mimic_verdict(rows, mimics)
   assert text.startswith('- 1x53 vs 2x32: ') and text.count('\n- ') == 0
   shown = {'no_gap': c['gap'], 'no_help': c['help'], 'closed': c['left'],
            'partly': c['left']}[outcome]
@@ -260,16 +285,33 @@ def test_the_mimic_verdict_reaches_each_outcome(deep, shallow, mimic,
 
 
 def test_the_mimic_verdict_skips_what_did_not_train():
-  arch = [_arch('2x32', LOW), _arch('1x53', HIGH, ('matched:2x32',))]
-  assert report.mimic_verdict({'architectures': arch,
-                               'mimic': [_mimic(None, 'diverged')]}) == ''
-  arch[1] = _arch('1x53', None, ('matched:2x32',), status='diverged')
-  assert report.mimic_verdict({'architectures': arch,
-                               'mimic': [_mimic(LOW)]}) == ''
-  assert report.mimic_verdict({'architectures': arch, 'mimic': []}) == ''
+  arch = [_arch('2x32', LOW), _arch('1x53', HIGH, _matched('2x32'))]
+  assert report.mimic_verdict(arch, [_mimic(None, 'diverged')]) == ''
+  arch[1] = _arch('1x53', None, _matched('2x32'), status='diverged')
+  assert report.mimic_verdict(arch, [_mimic(LOW)]) == ''
+  assert report.mimic_verdict(arch, []) == ''
   # The table still lists a diverged student.
-  assert 'diverged' in report.mimic_table(
-      {'architectures': arch, 'mimic': [_mimic(None, 'diverged')]})
+  assert 'diverged' in report.mimic_table(arch, [_mimic(None, 'diverged')])
+
+
+def test_rows_survive_results_json():
+  """A row, a mimic, the baseline and the overall pick, written as
+  results.json holds them and read back: equal, roles and all."""
+  rows = [_arch('2x32', LOW), _arch('1x53', HIGH, _matched('2x32')),
+          _arch('1x70', MID, (report.Role('budget', budget=10_000,
+                                          target=10_000,
+                                          relative_mismatch=-0.01),))]
+  mimics = [_mimic(LOW), _mimic(None, 'diverged')]
+  pick = report.overall_pick(rows)
+  summary = runner.to_json({'architectures': rows, 'mimic': mimics,
+                            'linear_baseline': report.Baseline(410, _scores(
+                                HIGH)), 'overall_pick': pick})
+  assert report.rows_of(summary) == rows
+  assert report.mimics_of(summary) == mimics
+  assert report.baseline_of(summary) == report.Baseline(410, _scores(HIGH))
+  assert report.overall_pick_of(summary) == pick
+  assert [r.label for r in rows[2].roles] == ['budget:10000']
+  assert summary['architectures'][1]['roles'][0]['matched_to'] == '2x32'
 
 
 def test_the_anchor_is_the_published_tables():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import refused, unread_fields
 
-from deepvsshallow import data
+from deepvsshallow import data, runner
 from deepvsshallow.studies import ideal_vs_real
 from deepvsshallow.studies.ideal_vs_real import experiment, report
 
@@ -71,20 +71,24 @@ def test_runlocal_end_to_end(runlocal):
   workdir = run.workdir
   summary = json.loads((workdir / 'results.json').read_text())
   config = ivr_config.get_config('runlocal')
-  rows = summary['rows']
+  rows = report.rows_of(summary)
   assert len(rows) == 2 * 2 * len(config.deep_widths)
   assert summary['train_examples']['ideal'] > 4 * summary['train_examples'][
       'real']
-  real_steps = {r['num_epochs'] * (r['train_examples'] // config.batch_size)
+  real_steps = {r.num_epochs * (r.train_examples // config.batch_size)
                 for r in rows}
-  assert all(r['status'] == 'done' for r in rows)
+  assert all(r.scores.done for r in rows)
   assert min(real_steps) >= 2 * (summary['train_examples']['real']
                                  // config.batch_size)
   for r in rows:   # One value per seed, the table's means.
-    for m in ('loss', 'error'):
-      assert len(r[f'test_{m}_per_seed']) == config.num_seeds
-      np.testing.assert_allclose(np.mean(r[f'test_{m}_per_seed']),
-                                 r[f'test_{m}_mean'], rtol=1e-6)
+    for per_seed, mean in ((r.test_loss_per_seed, r.test_loss_mean),
+                           (r.scores.test_per_seed, r.scores.test_mean)):
+      assert len(per_seed) == config.num_seeds
+      np.testing.assert_allclose(np.mean(per_seed), mean, rtol=1e-6)
+  assert {r.data for r in rows} == {'real', 'ideal'}
+  assert {r.family for r in rows} == {'deep', 'shallow'}
+  # The stored rows render the same report the run wrote.
+  assert report.render_markdown(summary) == (workdir / 'results.md').read_text()
   assert sorted(os.listdir(workdir)) == ['config.json', 'populations',
                                          'results.json', 'results.md',
                                          'results.png', 'tensorboard',
@@ -99,14 +103,14 @@ def test_runlocal_end_to_end(runlocal):
 
 
 def _row(family, width, data_, losses, params, status='done'):
-  row = {'family': family, 'hidden_widths': [width], 'data': data_,
-         'param_count': params, 'status': status}
-  if status == 'done':
-    row.update(test_loss_mean=float(np.mean(losses)),
-               test_loss_std=float(np.std(losses)),
-               test_loss_per_seed=list(losses), test_error_mean=0.3,
-               test_error_std=0.01, test_error_per_seed=[0.3] * len(losses))
-  return row
+  done = status == 'done'
+  return report.Row(
+      data=data_, family=family, hidden_widths=(width,), param_count=params,
+      train_examples=3400, num_epochs=1,
+      scores=runner.Scores(status=status, metric='error', num_candidates=1,
+                           test_per_seed=(0.3,) * len(losses) if done
+                           else ()),
+      test_loss_per_seed=tuple(losses) if done else ())
 
 
 def _pair(family, width, params, real, ideal):
@@ -152,7 +156,7 @@ def test_the_ideal_depth_verdict_reaches_each_outcome(deep, shallow, outcome):
   assert f'562 vs 571 params: deep − shallow = {c.difference:+.2f}' in line
   assert f': {outcome})' in line
   assert f'in {int(outcome == "supported")} of 1 ' in line
-  assert report.headline({'rows': rows}) == line[2:]
+  assert report.headline(runner.to_json({'rows': rows})) == line[2:]
 
 
 def test_the_verdicts_skip_diverged_and_unpaired_rows():
@@ -162,3 +166,12 @@ def test_the_verdicts_skip_diverged_and_unpaired_rows():
   assert list(report._pairs(rows)) == [('deep', (8,))]
   assert report.verdict(rows) == ''    # No shallow net, one deep size.
   assert report.results_table(rows).count('\n| deep |') == 1
+
+
+def test_rows_survive_results_json():
+  rows = (_pair('deep', 8, 562, (2.0, 2.1), (1.0, 1.1))
+          + [_row('deep', 16, 'ideal', None, 1500, status='diverged')])
+  summary = runner.to_json({'rows': rows})
+  assert report.rows_of(summary) == rows
+  assert summary['rows'][0]['test_loss_per_seed'] == [2.0, 2.1]
+  assert rows[0].test_loss_mean == pytest.approx(2.05)

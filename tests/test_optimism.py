@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import refused, unread_fields
 
-from deepvsshallow import data, selection
+from deepvsshallow import data, runner, selection
 from deepvsshallow.studies import optimism
 from deepvsshallow.studies.optimism import experiment, report
 
@@ -70,18 +70,20 @@ def test_runlocal_end_to_end(runlocal):
   summary = json.loads((run.workdir / 'results.json').read_text())
   config = optimism_config.get_config('runlocal')
   assert list(summary['datasets']) == list(config.datasets)
-  for result in summary['datasets'].values():
-    assert [r['k'] for r in result['rows']] == list(config.ks)
-    assert result['pool'] + result['diverged'] == (
+  for result in report.pools_of(summary).values():
+    assert [r.k for r in result.rows] == list(config.ks)
+    assert result.pool + result.diverged == (
         config.pool_architectures * config.candidates_per_architecture)
-    assert all(len(v) == result['pool']
-               for v in result['candidates'].values())
+    assert all(len(v) == result.pool for v in result.candidates.values())
     # The bootstrap's K=1 is one candidate at a time: the pool's mean,
     # within 4 standard errors of its resamples.
-    test = np.asarray(result['candidates']['test'])
-    assert result['rows'][0]['test_mean'] == pytest.approx(
+    test = np.asarray(result.candidates['test'])
+    assert result.rows[0].test_mean == pytest.approx(
         test.mean(), abs=4 * test.std() / np.sqrt(config.resamples) + 1e-6)
   assert '| K | picked: select err % |' in run.output
+  # The stored results render the same report the run wrote.
+  assert report.render_markdown(summary) == (
+      run.workdir / 'results.md').read_text()
   assert optimism.STUDY.headline(summary).count('growth over independent') \
       == len(config.datasets)
 
@@ -92,11 +94,15 @@ def test_runlocal_end_to_end(runlocal):
 def _result(select, holdout, test, ks):
   rows = selection.bootstrap_optimism(select, test, ks, resamples=50, seed=0,
                                       holdout_N=holdout)
-  for r in rows:
-    r['predicted_optimism'] = 0.0
-  return {'rows': rows, 'sigma': 0.01,
-          'candidates': {'select': list(select), 'holdout': list(holdout),
-                         'test': list(test)}}
+  return report.Pool(
+      rows=tuple(report.KRow(**r, predicted_optimism=0.0, sqrt_2_ln_k=0.0)
+                 for r in rows),
+      sigma=0.01, pool=len(select),
+      candidates={'select': list(select), 'holdout': list(holdout),
+                  'test': list(test)},
+      diverged=0, split_sizes={}, pool_val_error=selection.mean_std(select),
+      pool_test_error=selection.mean_std(test),
+      best_test_in_pool=float(np.min(test)))
 
 
 def test_independent_picks_are_the_best_of_disjoint_groups():
@@ -135,7 +141,7 @@ def test_the_growth_verdict_reaches_each_outcome(case, outcome):
   result = _result(select, holdout, test, (1, 8))
   c = report.growth(result, seed=0)
   assert c.verdict == outcome, c
-  picks = lambda k: report.independent_picks(result['candidates'], k, 0)
+  picks = lambda k: report.independent_picks(result.candidates, k, 0)
   assert c.difference == pytest.approx(
       picks(8)['optimism'].mean() - picks(1)['optimism'].mean())
   cure = report.growth(result, seed=0, series='holdout_optimism')
@@ -150,14 +156,28 @@ def test_the_growth_verdict_with_one_group_decides_nothing():
   rng = np.random.default_rng(0)
   val = rng.uniform(0.2, 0.4, 8)
   result = _result(val, val, val + 0.5 * (val - 0.2) + 0.01, (1, 8))
-  assert len(report.independent_picks(result['candidates'], 8, 0)[
+  assert len(report.independent_picks(result.candidates, 8, 0)[
       'optimism']) == 1
   assert report.growth(result, 0).verdict == 'inconclusive'
 
 
 def test_a_pool_where_nothing_finished_has_no_verdict():
-  result = {'rows': [], 'sigma': float('nan'),
-            'candidates': {'select': [], 'holdout': [], 'test': []}}
+  result = report.Pool(
+      rows=(), sigma=float('nan'), pool=0,
+      candidates={'select': [], 'holdout': [], 'test': []}, diverged=8,
+      split_sizes={}, pool_val_error=(float('nan'), 0.0),
+      pool_test_error=(float('nan'), 0.0), best_test_in_pool=float('nan'))
   assert 'no candidate finished' in report.verdict('toy', result, 0)
-  summary = {'config': {'pool_seed': 0}, 'datasets': {'toy': result}}
+  summary = runner.to_json({'config': {'pool_seed': 0},
+                            'datasets': {'toy': result}})
   assert report.headline(summary) == 'toy: no candidate finished.'
+
+
+def test_pools_survive_results_json():
+  rng = np.random.default_rng(0)
+  val = rng.uniform(0.2, 0.4, 16)
+  result = _result(val, val + 0.01, val + 0.02, (1, 4))
+  summary = runner.to_json({'datasets': {'toy': result}})
+  assert report.pools_of(summary) == {'toy': result}
+  assert [r['k'] for r in summary['datasets']['toy']['rows']] == [1, 4]
+  assert report.results_table(result.rows).count('\n') == 3   # Header, rule, 2 rows.

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from deepvsshallow import data as data_lib
-from deepvsshallow import models, params, runner, selection
+from deepvsshallow import models, params, runner
 from deepvsshallow.studies.deep_vs_shallow import report
 
 
@@ -30,15 +30,15 @@ from deepvsshallow.studies.deep_vs_shallow import report
 class Architecture:
   """One MLP shape and why it is in the grid.
 
-  `param_count` is the model's own count (it has biases). `matching` maps
-  each role to (target, relative mismatch) under the matching convention
-  (`config.count_biases`): a matched net's target is its deep net's count, a
-  budget net's target is the budget.
+  `param_count` is the model's own count (it has biases). Each role
+  (`report.Role`) says why: a deep net, the matched net of a deep net, or a
+  budget's net, with its target count under the matching convention
+  (`config.count_biases`) and its relative mismatch: a matched net's target
+  is its deep net's count, a budget net's target is the budget.
   """
   hidden_widths: tuple[int, ...]
-  roles: tuple[str, ...]   # 'deep', 'matched:5x128', 'budget:40000'
+  roles: tuple[report.Role, ...]
   param_count: int
-  matching: tuple[tuple[str, int, float], ...] = ()
 
   @property
   def depth(self) -> int:
@@ -51,6 +51,14 @@ class Architecture:
       return f'{self.depth}x{self.hidden_widths[0]}'
     return '-'.join(map(str, self.hidden_widths))
 
+  @property
+  def is_deep(self) -> bool:
+    return any(r.kind == 'deep' for r in self.roles)
+
+  def is_matched_to(self, deep: str) -> bool:
+    return any(r.kind == 'matched' and r.matched_to == deep
+               for r in self.roles)
+
 
 def build_grid(config, input_dim: int, num_classes: int) -> list[Architecture]:
   """Deep nets (depth x width), a matched 1-hidden-layer net for each, and
@@ -61,25 +69,26 @@ def build_grid(config, input_dim: int, num_classes: int) -> list[Architecture]:
   """
   depths, width, budgets = tuple(config.depths), config.width, tuple(
       config.budgets)
-  roles: dict[tuple[int, ...], list[tuple[str, int, float]]] = {}
+  roles: dict[tuple[int, ...], list[report.Role]] = {}
   for depth in sorted(set(depths)):
     deep = (width,) * depth
-    roles.setdefault(deep, []).append(('deep', 0, 0.0))
+    roles.setdefault(deep, []).append(report.Role('deep'))
     if depth > 1:
       m = params.shallow_match(input_dim, deep, num_classes,
                                biases=config.count_biases)
-      roles.setdefault((m.width,), []).append(
-          (f'matched:{depth}x{width}', m.target, m.relative_mismatch))
+      roles.setdefault((m.width,), []).append(report.Role(
+          'matched', matched_to=f'{depth}x{width}', target=m.target,
+          relative_mismatch=m.relative_mismatch))
   for budget in budgets:
     for depth in sorted(set(depths)):
       m = params.budget_width(input_dim, depth, num_classes, budget,
                               biases=config.count_biases)
-      roles.setdefault((m.width,) * depth, []).append(
-          (f'budget:{budget}', m.target, m.relative_mismatch))
-  return [Architecture(widths, tuple(r[0] for r in rs),
+      roles.setdefault((m.width,) * depth, []).append(report.Role(
+          'budget', budget=budget, target=m.target,
+          relative_mismatch=m.relative_mismatch))
+  return [Architecture(widths, tuple(rs),
                        params.mlp_param_count(input_dim, list(widths),
-                                              num_classes),
-                       tuple(r for r in rs if r[0] != 'deep'))
+                                              num_classes))
           for widths, rs in roles.items()]
 
 
@@ -97,7 +106,8 @@ def run(run: runner.Run) -> dict:
                         dataset, info={'architecture': arch.name,
                                        'hidden_widths': list(
                                            arch.hidden_widths),
-                                       'roles': list(arch.roles)})
+                                       'roles': [r.label for r in
+                                                 arch.roles]})
       for i, arch in enumerate(grid)]
   if config.linear_baseline:
     populations.append(runner.Population(
@@ -113,26 +123,22 @@ def run(run: runner.Run) -> dict:
               if config.mimic else [])
 
   test = run.read_test(dataset)
-  rows = []
-  for arch, p in zip(grid, picked):
-    rows.append({'architecture': arch.name, 'depth': arch.depth,
-                 'hidden_widths': list(arch.hidden_widths),
-                 'roles': list(arch.roles), 'param_count': arch.param_count,
-                 'matching': [{'role': r, 'target': t,
-                               'relative_mismatch': m}
-                              for r, t, m in arch.matching],
-                 **run.test_summary(p, test)})
+  rows = [report.Row(architecture=arch.name, depth=arch.depth,
+                     hidden_widths=arch.hidden_widths, roles=arch.roles,
+                     param_count=arch.param_count,
+                     scores=run.scores(p, test))
+          for arch, p in zip(grid, picked)]
   results = {
       'dataset': {'name': dataset.name, 'train': len(dataset.train),
                   'validation': len(dataset.validation), 'test': len(test),
                   'input_dim': dataset.input_dim,
                   'num_classes': dataset.num_classes},
+      # 'architectures': the rows (tests/conftest.py compares them).
       'architectures': rows,
-      'mimic': [mimic_summary(student, test) for student in students],
-      'linear_baseline': None if baseline is None else {
-          'param_count': baseline.info['param_count'],
-          **run.test_summary(baseline, test)},
-      'overall_pick': overall_pick(rows),
+      'mimic': [mimic_row(student, test) for student in students],
+      'linear_baseline': None if baseline is None else report.Baseline(
+          baseline.info['param_count'], run.scores(baseline, test)),
+      'overall_pick': report.overall_pick(rows),
       'seeds': list(range(config.num_seeds)),
   }
   return run.finish(
@@ -162,8 +168,8 @@ def train_mimics(run, dataset, grid, picked, model_fn) -> list:
   populations, teachers = [], []
   conv = dataset.input_convention
   for arch, p in zip(grid, picked):
-    match = next((a for a in grid if f'matched:{arch.name}' in a.roles), None)
-    if 'deep' not in arch.roles or match is None or p.pick is None:
+    match = next((a for a in grid if a.is_matched_to(arch.name)), None)
+    if not arch.is_deep or match is None or p.pick is None:
       continue
     teacher = p.member(0)
     taught = dataclasses.replace(
@@ -183,16 +189,19 @@ def train_mimics(run, dataset, grid, picked, model_fn) -> list:
   return list(zip(populations, run.train_all(populations), teachers))
 
 
-def mimic_summary(student_entry, test) -> dict:
+def mimic_row(student_entry, test) -> report.Mimic:
   """The student's test error on the true labels, and how often it agrees
   with its teacher, per seed. (Its own task is logit matching, so its
   label error is read from its logits, member by member.)"""
   pop, student, teacher = student_entry
-  out = {'architecture': pop.info['architecture'],
-         'teacher': pop.info['teacher'],
-         'param_count': student.info['param_count']}
+  out = dict(architecture=pop.info['architecture'],
+             teacher=pop.info['teacher'],
+             param_count=student.info['param_count'])
   if student.pick is None:
-    return {**out, 'status': 'diverged'}
+    return report.Mimic(**out, scores=runner.Scores(
+        status='diverged', metric='error',
+        num_candidates=len(set(student.learning_rates)),
+        num_diverged=len(student.learning_rates)))
   conv = pop.dataset.input_convention
   teacher_pred = _logits(teacher.member(0), test.inputs, conv).argmax(1)
   errors, agreement = [], []
@@ -200,28 +209,14 @@ def mimic_summary(student_entry, test) -> dict:
     pred = _logits(student.member(i), test.inputs, conv).argmax(1)
     errors.append(float(np.mean(pred != test.targets)))
     agreement.append(float(np.mean(pred == teacher_pred)))
-  mean, std = selection.mean_std(errors)
-  return {**out, 'status': 'done', 'learning_rate': student.pick.candidate,
-          'val_logit_mse_mean': float(np.mean(student.pick.val_errors)),
-          'test_error_mean': mean, 'test_error_std': std,
-          'test_per_seed': errors,
-          'teacher_test_error': float(np.mean(teacher_pred != test.targets)),
-          'agreement_with_teacher_mean': float(np.mean(agreement))}
-
-
-def overall_pick(rows):
-  """Picking the architecture too: the winner's val error is more optimistic
-  still, because it is the minimum over every architecture's candidates."""
-  done = [r for r in rows if r['status'] == 'done']
-  if not done:
-    return None
-  best = min(done, key=lambda r: r['val_error_mean'])  # Ties: grid order.
-  tied = [r for r in done if r['val_error_mean'] == best['val_error_mean']]
-  return {'architecture': best['architecture'],
-          'tied_on_validation': [r['architecture'] for r in tied],
-          'tied_test_error_range': [min(r['test_error_mean'] for r in tied),
-                                    max(r['test_error_mean'] for r in tied)],
-          'num_candidates': sum(r['num_candidates'] for r in rows),
-          'val_error_mean': best['val_error_mean'],
-          'test_error_mean': best['test_error_mean'],
-          'val_minus_test': best['val_minus_test']}
+  return report.Mimic(
+      **out,
+      scores=runner.Scores(
+          status='done', metric='error',
+          num_candidates=student.pick.num_candidates,
+          num_diverged=student.pick.num_diverged,
+          learning_rate=student.pick.candidate,
+          test_per_seed=tuple(errors)),
+      val_logit_mse_per_seed=tuple(float(v) for v in student.pick.val_errors),
+      teacher_test_error=float(np.mean(teacher_pred != test.targets)),
+      agreement_per_seed=tuple(agreement))

@@ -20,10 +20,8 @@ import dataclasses
 import functools
 import math
 
-import numpy as np
-
 from deepvsshallow import config as config_lib
-from deepvsshallow import models, params, runner, selection
+from deepvsshallow import models, params, runner
 from deepvsshallow.studies.ideal_vs_real import report
 
 
@@ -73,25 +71,19 @@ def run(run: runner.Run) -> dict:
       for family, widths in grid]
   picked = run.train_all(populations)
   test = run.read_test(real)     # The same real test set for both.
-  rows = []
-  for p in picked:
-    row = dict(p.info)
-    if p.pick is None:
-      rows.append({**row, 'status': 'diverged'})
-      continue
-    metrics = p.evaluate(test)
-    for m in ('loss', 'error'):
-      mean, std = selection.mean_std(np.asarray(metrics[m]))
-      row[f'test_{m}_mean'], row[f'test_{m}_std'] = mean, std
-    rows.append({**row, 'status': 'done',
-                 'learning_rate': p.pick.candidate,
-                 # One value per seed, for the verdicts' comparisons.
-                 'test_loss_per_seed': [float(v) for v in metrics['loss']],
-                 'test_error_per_seed': [float(v) for v in metrics['error']]})
+  rows = [report.Row(data=p.info['data'], family=p.info['family'],
+                     hidden_widths=tuple(p.info['hidden_widths']),
+                     param_count=p.info['param_count'],
+                     train_examples=p.info['train_examples'],
+                     num_epochs=p.info['num_epochs'],
+                     scores=run.scores(p, test),
+                     # One value per seed, for the verdicts' comparisons.
+                     test_loss_per_seed=() if p.pick is None else tuple(
+                         float(v) for v in p.evaluate(test)['loss']))
+          for p in picked]
   return run.finish(
       {'rows': rows, 'steps': steps,
        'train_examples': {'real': len(real.train),
                           'ideal': len(ideal.train)}},
       render=report.render_markdown, figures={'results.png': report.plot},
-      console=lambda s: report.results_table(s['rows']) + '\n\n'
-      + report.verdict(s['rows']))
+      console=report.console)

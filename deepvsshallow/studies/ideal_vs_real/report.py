@@ -5,36 +5,69 @@ loss?), the figure and the headline, all from a summary."""
 from __future__ import annotations
 
 import collections
+import dataclasses
 
 import numpy as np
 
-from deepvsshallow import report, stats
+from deepvsshallow import report, runner, selection, stats
 
 ANCHOR = 'The lecture\'s picture; no published table.'
 
 
-def _pairs(rows):
+@dataclasses.dataclass(frozen=True)
+class Row:
+  """One net trained on one training set (real or ideal), tested on the real
+  test set: `scores` (test error per seed, the learning rate picked on
+  validation error) and its test loss (cross-entropy) per seed."""
+  data: str                             # 'real' or 'ideal'.
+  family: str                           # 'deep' or 'shallow'.
+  hidden_widths: tuple[int, ...]
+  param_count: int
+  train_examples: int
+  num_epochs: int
+  scores: runner.Scores
+  test_loss_per_seed: tuple[float, ...] = ()
+
+  @classmethod
+  def from_json(cls, d: dict) -> 'Row':
+    return cls(**{**d, 'hidden_widths': tuple(d['hidden_widths']),
+                  'scores': runner.Scores.from_json(d['scores']),
+                  'test_loss_per_seed': tuple(d['test_loss_per_seed'])})
+
+  @property
+  def test_loss_mean(self) -> float:
+    return selection.mean_std(self.test_loss_per_seed)[0]
+
+  @property
+  def test_loss_std(self) -> float:
+    return selection.mean_std(self.test_loss_per_seed)[1]
+
+
+def rows_of(summary) -> list[Row]:
+  return [Row.from_json(r) for r in summary['rows']]
+
+
+def _pairs(rows: list[Row]) -> dict[tuple, dict[str, Row]]:
   """{(family, widths): {'real': row, 'ideal': row}} for finished rows."""
   out = {}
   for r in rows:
-    if r['status'] == 'done':
-      out.setdefault((r['family'], tuple(r['hidden_widths'])), {})[
-          r['data']] = r
+    if r.scores.done:
+      out.setdefault((r.family, r.hidden_widths), {})[r.data] = r
   return {k: v for k, v in out.items() if len(v) == 2}
 
 
-def results_table(rows) -> str:
+def results_table(rows: list[Row]) -> str:
   out = []
   for (family, widths), v in sorted(
-      _pairs(rows).items(), key=lambda kv: (kv[0][0], kv[1]['real'][
-          'param_count'])):
+      _pairs(rows).items(), key=lambda kv: (kv[0][0],
+                                            kv[1]['real'].param_count)):
     r, i = v['real'], v['ideal']
-    out.append([family, 'x'.join(map(str, widths)), f'{r["param_count"]:,}',
-                f'{r["test_loss_mean"]:.3f} ± {r["test_loss_std"]:.3f}',
-                f'{i["test_loss_mean"]:.3f} ± {i["test_loss_std"]:.3f}',
-                f'{r["test_loss_mean"] - i["test_loss_mean"]:+.3f}',
-                report.pct(r['test_error_mean'], r['test_error_std']),
-                report.pct(i['test_error_mean'], i['test_error_std'])])
+    out.append([family, 'x'.join(map(str, widths)), f'{r.param_count:,}',
+                f'{r.test_loss_mean:.3f} ± {r.test_loss_std:.3f}',
+                f'{i.test_loss_mean:.3f} ± {i.test_loss_std:.3f}',
+                f'{r.test_loss_mean - i.test_loss_mean:+.3f}',
+                report.pct(r.scores.test_mean, r.scores.test_std),
+                report.pct(i.scores.test_mean, i.scores.test_std)])
   return report.markdown_table(
       ['family', 'hidden', 'params', 'test loss (real)', 'test loss (ideal)',
        'real − ideal', 'test err % (real)', 'test err % (ideal)'], out)
@@ -43,8 +76,8 @@ def results_table(rows) -> str:
 def _gap_per_seed(pair) -> np.ndarray:
   """Each seed's real − ideal test loss (seed s of the real run beside seed
   s of the ideal run: independent runs, one gap value per seed)."""
-  return np.subtract(pair['real']['test_loss_per_seed'],
-                     pair['ideal']['test_loss_per_seed'])
+  return np.subtract(pair['real'].test_loss_per_seed,
+                     pair['ideal'].test_loss_per_seed)
 
 
 def gap_grows(smaller, larger) -> stats.Comparison:
@@ -54,11 +87,11 @@ def gap_grows(smaller, larger) -> stats.Comparison:
                              higher_is_better=True)
 
 
-def deep_reaches_lower(deep, shallow) -> stats.Comparison:
+def deep_reaches_lower(deep: Row, shallow: Row) -> stats.Comparison:
   """The claim "with ideal data, the deep net has the lower test loss than
   its parameter-matched shallow net", on each seed's ideal test loss."""
-  return stats.compare_seeds(deep['test_loss_per_seed'],
-                             shallow['test_loss_per_seed'],
+  return stats.compare_seeds(deep.test_loss_per_seed,
+                             shallow.test_loss_per_seed,
                              higher_is_better=False)
 
 
@@ -85,23 +118,25 @@ def _family_line(family, fam) -> str:
           f'{fam[-1][0]:,} parameters: {how} (gap, {detail}).')
 
 
-def verdict(rows) -> str:
+def verdict(rows: list[Row]) -> str:
   pairs = _pairs(rows)
   said = []
   for family in ('deep', 'shallow'):
-    fam = sorted(((v['real']['param_count'], v) for (f, _), v in pairs.items()
+    fam = sorted(((v['real'].param_count, v) for (f, _), v in pairs.items()
                   if f == family), key=lambda t: t[0])
     if len(fam) >= 2:
       said.append(_family_line(family, fam))
-  ideal = {(f, v['real']['param_count']): v['ideal']
+  ideal = {(f, v['real'].param_count): v['ideal']
            for (f, _), v in pairs.items()}
-  deep = sorted((n, r) for (f, n), r in ideal.items() if f == 'deep')
-  shallow = sorted((n, r) for (f, n), r in ideal.items() if f == 'shallow')
+  deep = sorted(((n, r) for (f, n), r in ideal.items() if f == 'deep'),
+                key=lambda t: t[0])
+  shallow = sorted(((n, r) for (f, n), r in ideal.items() if f == 'shallow'),
+                   key=lambda t: t[0])
   if deep and shallow:
     matched = [(dn, sn, deep_reaches_lower(d, s))
                for (dn, d), (sn, s) in zip(deep, shallow)]
     n = _counts(c for *_, c in matched)
-    low = lambda fam: min(fam, key=lambda t: t[1]['test_loss_mean'])
+    low = lambda fam: min(fam, key=lambda t: t[1].test_loss_mean)
     detail = '; '.join(f'{dn:,} vs {sn:,} params: '
                        + c.describe('deep', 'shallow', scale=1)
                        for dn, sn, c in matched)
@@ -110,15 +145,15 @@ def verdict(rows) -> str:
         f'seeds\' spread in {n["supported"]} of {len(matched)} '
         f'parameter-matched pairs, the higher in {n["contradicted"]}, '
         f'inconclusive in {n["inconclusive"]} (test loss, {detail}); the '
-        f'lowest ideal loss is {low(deep)[1]["test_loss_mean"]:.3f} for deep '
+        f'lowest ideal loss is {low(deep)[1].test_loss_mean:.3f} for deep '
         f'({low(deep)[0]:,} params) and '
-        f'{low(shallow)[1]["test_loss_mean"]:.3f} for shallow '
+        f'{low(shallow)[1].test_loss_mean:.3f} for shallow '
         f'({low(shallow)[0]:,} params).')
   return '\n'.join(f'- {s}' for s in said)
 
 
 def render_markdown(summary) -> str:
-  cfg, rows = summary['config'], summary['rows']
+  cfg, rows = summary['config'], rows_of(summary)
   n = summary['train_examples']
   return '\n'.join([
       '# Ideal vs real: deep and shallow families on MNIST-1D', '',
@@ -148,17 +183,20 @@ def render_markdown(summary) -> str:
 def plot(summary, path: str) -> None:
   plt = report.pyplot()
   import matplotlib.ticker
-  rows = [r for r in summary['rows'] if r['status'] == 'done']
+  rows = [r for r in rows_of(summary) if r.scores.done]
   fig, axes = plt.subplots(1, 2, figsize=(11, 4))
   for ax, metric, scale, label in ((axes[0], 'loss', 1, 'test loss'),
                                    (axes[1], 'error', 100, 'test error (%)')):
     for family, color in (('deep', 'tab:blue'), ('shallow', 'tab:orange')):
       for data, style in (('real', '-'), ('ideal', '--')):
-        pts = sorted((r for r in rows if r['family'] == family
-                      and r['data'] == data), key=lambda r: r['param_count'])
-        ax.errorbar([r['param_count'] for r in pts],
-                    [scale * r[f'test_{metric}_mean'] for r in pts],
-                    yerr=[scale * r[f'test_{metric}_std'] for r in pts],
+        pts = sorted((r for r in rows if r.family == family
+                      and r.data == data), key=lambda r: r.param_count)
+        mean_std = lambda r: ((r.test_loss_mean, r.test_loss_std)
+                              if metric == 'loss' else
+                              (r.scores.test_mean, r.scores.test_std))
+        ax.errorbar([r.param_count for r in pts],
+                    [scale * mean_std(r)[0] for r in pts],
+                    yerr=[scale * mean_std(r)[1] for r in pts],
                     color=color, linestyle=style, marker='o', capsize=2,
                     label=f'{family}, {data}')
     ax.set_xscale('log')
@@ -175,4 +213,10 @@ def plot(summary, path: str) -> None:
 
 def headline(summary) -> str:
   """The claim's verdict in one line (the lecture report's)."""
-  return ' '.join(line[2:] for line in verdict(summary['rows']).splitlines())
+  return ' '.join(line[2:] for line in verdict(rows_of(summary)).splitlines())
+
+
+def console(summary) -> str:
+  """What the run prints at the end."""
+  rows = rows_of(summary)
+  return results_table(rows) + '\n\n' + verdict(rows)

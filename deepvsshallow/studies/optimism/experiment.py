@@ -113,12 +113,10 @@ def run(run: runner.Run) -> dict:
     results[name] = analyse(config, ds, holdout, picked, tests[name])
   return run.finish({'datasets': results}, render=report.render_markdown,
                     figures={'results.png': report.plot},
-                    console=lambda s: '\n\n'.join(
-                        f'{n}:\n' + report.results_table(r) for n, r in
-                        s['datasets'].items()))
+                    console=report.console)
 
 
-def analyse(config, ds, holdout, picked, test) -> dict:
+def analyse(config, ds, holdout, picked, test) -> report.Pool:
   """Every candidate's select / holdout / test error, then the bootstrap."""
   val, hold, tst = [], [], []
   for p in picked:
@@ -129,24 +127,24 @@ def analyse(config, ds, holdout, picked, test) -> dict:
     tst.extend(p.evaluate_all(test)['error'][ok])
   val, hold, tst = map(np.asarray, (val, hold, tst))
   ks = [k for k in config.ks if k <= len(val)]
-  rows = selection.bootstrap_optimism(val, tst, ks,
-                                      resamples=config.resamples,
-                                      seed=config.pool_seed, holdout_N=hold)
   sigma = noise_sigma(val, hold)
-  for row in rows:
-    row['predicted_optimism'] = sigma * selection.expected_max_normal(
-        row['k'])
-    row['sqrt_2_ln_k'] = sigma * math.sqrt(2 * math.log(row['k']))
+  rows = tuple(
+      report.KRow(**row, predicted_optimism=sigma
+                  * selection.expected_max_normal(row['k']),
+                  sqrt_2_ln_k=sigma * math.sqrt(2 * math.log(row['k'])))
+      for row in selection.bootstrap_optimism(
+          val, tst, ks, resamples=config.resamples, seed=config.pool_seed,
+          holdout_N=hold))
   diverged = sum(int(p.result.diverged.sum()) for p in picked)
-  return {'rows': rows, 'sigma': sigma, 'pool': len(val),
-          # Every finished candidate's errors, for any other analysis.
-          'candidates': {'select': np.round(val, 6).tolist(),
-                         'holdout': np.round(hold, 6).tolist(),
-                         'test': np.round(tst, 6).tolist()},
-          'diverged': diverged,
-          'split_sizes': {'train': len(ds.train),
-                          'select': len(ds.validation),
-                          'holdout': len(holdout), 'test': len(test)},
-          'pool_val_error': selection.mean_std(val),
-          'pool_test_error': selection.mean_std(tst),
-          'best_test_in_pool': float(tst.min())}
+  return report.Pool(
+      rows=rows, sigma=sigma, pool=len(val),
+      # Every finished candidate's errors, for any other analysis.
+      candidates={'select': np.round(val, 6).tolist(),
+                  'holdout': np.round(hold, 6).tolist(),
+                  'test': np.round(tst, 6).tolist()},
+      diverged=diverged,
+      split_sizes={'train': len(ds.train), 'select': len(ds.validation),
+                   'holdout': len(holdout), 'test': len(test)},
+      pool_val_error=selection.mean_std(val),
+      pool_test_error=selection.mean_std(tst),
+      best_test_in_pool=float(tst.min()))

@@ -4,6 +4,8 @@ headline, all from a summary."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from deepvsshallow import report, stats
@@ -12,16 +14,71 @@ ANCHOR = ('Cawley & Talbot 2010: over-fitting in model selection; order '
           'statistics grow as σ√(2 ln K).')
 
 
-def results_table(result) -> str:
-  pm = lambda r, key: (f'{100 * r[f"{key}_mean"]:.2f} ± '
-                       f'{100 * r[f"{key}_std"]:.2f}')
+@dataclasses.dataclass(frozen=True)
+class KRow:
+  """The best of K candidates on select, over the bootstrap's draws (a
+  point of the curve against K, a row of the table): the mean and std over
+  draws of the picked candidate's select (val), test and holdout errors,
+  its optimism (test − select) and test − holdout; beside them the
+  prediction for K equally good candidates, σ·E[max of K standard normals],
+  and σ·√(2 ln K)."""
+  k: int
+  val_mean: float
+  val_std: float
+  test_mean: float
+  test_std: float
+  optimism_mean: float
+  optimism_std: float
+  holdout_mean: float
+  holdout_std: float
+  holdout_optimism_mean: float
+  holdout_optimism_std: float
+  predicted_optimism: float
+  sqrt_2_ln_k: float
+
+  @classmethod
+  def from_json(cls, d: dict) -> 'KRow':
+    return cls(**d)
+
+
+@dataclasses.dataclass(frozen=True)
+class Pool:
+  """One dataset's pool of candidates and its bootstrap. `candidates`:
+  every finished candidate's 'select', 'holdout' and 'test' error (the
+  data the independent picks are drawn from)."""
+  rows: tuple[KRow, ...]
+  sigma: float                          # The validation noise, measured.
+  pool: int                             # Candidates that finished.
+  candidates: dict[str, list[float]]
+  diverged: int
+  split_sizes: dict[str, int]           # train, select, holdout, test.
+  pool_val_error: tuple[float, float]   # Mean and std over the pool.
+  pool_test_error: tuple[float, float]
+  best_test_in_pool: float
+
+  @classmethod
+  def from_json(cls, d: dict) -> 'Pool':
+    return cls(**{**d, 'rows': tuple(KRow.from_json(r) for r in d['rows']),
+                  'pool_val_error': tuple(d['pool_val_error']),
+                  'pool_test_error': tuple(d['pool_test_error'])})
+
+
+def pools_of(summary) -> dict[str, Pool]:
+  return {name: Pool.from_json(result)
+          for name, result in summary['datasets'].items()}
+
+
+def results_table(rows: tuple[KRow, ...] | list[KRow]) -> str:
+  pm = lambda mean, std: f'{100 * mean:.2f} ± {100 * std:.2f}'
   return report.markdown_table(
       ['K', 'picked: select err %', 'picked: test err %',
        'optimism (test − select) pts', 'predicted σ·E[max K] pts',
        'test − holdout pts'],
-      [[r['k'], pm(r, 'val'), pm(r, 'test'), pm(r, 'optimism'),
-        f'{100 * r["predicted_optimism"]:.2f}', pm(r, 'holdout_optimism')]
-       for r in result['rows']])
+      [[r.k, pm(r.val_mean, r.val_std), pm(r.test_mean, r.test_std),
+        pm(r.optimism_mean, r.optimism_std),
+        f'{100 * r.predicted_optimism:.2f}',
+        pm(r.holdout_optimism_mean, r.holdout_optimism_std)]
+       for r in rows])
 
 
 def independent_picks(candidates, k: int, seed: int) -> dict[str, np.ndarray]:
@@ -39,11 +96,12 @@ def independent_picks(candidates, k: int, seed: int) -> dict[str, np.ndarray]:
           'holdout_optimism': tst[picked] - hold[picked]}
 
 
-def growth(result, seed: int, series: str = 'optimism') -> stats.Comparison:
+def growth(result: Pool, seed: int,
+           series: str = 'optimism') -> stats.Comparison:
   """The claim "`series` (optimism, or holdout_optimism: test − holdout) is
   larger at the largest K than at the smallest", on independent picks."""
-  first, last = result['rows'][0]['k'], result['rows'][-1]['k']
-  at = lambda k: independent_picks(result['candidates'], k, seed)[series]
+  first, last = result.rows[0].k, result.rows[-1].k
+  at = lambda k: independent_picks(result.candidates, k, seed)[series]
   return stats.compare_seeds(at(last), at(first), higher_is_better=True)
 
 
@@ -52,22 +110,22 @@ _GROWS = {'supported': 'it grows with K',
           'inconclusive': 'it does not grow with K beyond the spread'}
 
 
-def verdict(name, result, seed: int) -> str:
-  rows = result['rows']
+def verdict(name: str, result: Pool, seed: int) -> str:
+  rows = result.rows
   if not rows:
     return f'{name}: no candidate finished; there is no pick to compare.'
   first, last = rows[0], rows[-1]
   grows, cure = growth(result, seed), growth(result, seed, 'holdout_optimism')
-  ks = (f'K={last["k"]}', f'K={first["k"]}')
-  return (f'{name}: test − select goes from {100 * first["optimism_mean"]:.2f}'
-          f' points at K={first["k"]} to {100 * last["optimism_mean"]:.2f} at '
-          f'K={last["k"]} (the prediction for equally good candidates with '
-          f'σ = {100 * result["sigma"]:.2f} points: '
-          f'{100 * last["predicted_optimism"]:.2f}); over independent picks, '
+  ks = (f'K={last.k}', f'K={first.k}')
+  return (f'{name}: test − select goes from {100 * first.optimism_mean:.2f}'
+          f' points at K={first.k} to {100 * last.optimism_mean:.2f} at '
+          f'K={last.k} (the prediction for equally good candidates with '
+          f'σ = {100 * result.sigma:.2f} points: '
+          f'{100 * last.predicted_optimism:.2f}); over independent picks, '
           + grows.describe(*ks, scale=100, unit='points') + ', so '
           + _GROWS[grows.verdict] + '. Test − holdout (the holdout used '
-          f'once) goes from {100 * first["holdout_optimism_mean"]:.2f} to '
-          f'{100 * last["holdout_optimism_mean"]:.2f}; '
+          f'once) goes from {100 * first.holdout_optimism_mean:.2f} to '
+          f'{100 * last.holdout_optimism_mean:.2f}; '
           + cure.describe(*ks, scale=100, unit='points') + ', so '
           + ('it grows too' if cure.verdict == 'supported'
              else _GROWS[cure.verdict]) + '.')
@@ -92,15 +150,15 @@ def render_markdown(summary) -> str:
            'and the smallest K with ± 2 standard errors, "supported" when '
            'that interval excludes 0. A K with one group is one pick and '
            'decides nothing.', '']
-  for name, result in summary['datasets'].items():
-    s = result['split_sizes']
+  for name, result in pools_of(summary).items():
+    s = result.split_sizes
     lines += [f'## {name}', '',
               f'Splits: train {s["train"]}, select {s["select"]}, holdout '
-              f'{s["holdout"]}, test {s["test"]}; {result["pool"]} '
-              f'candidates finished ({result["diverged"]} diverged). Pool '
-              f'test error {report.pct(*result["pool_test_error"])}%, best in '
-              f'pool {100 * result["best_test_in_pool"]:.2f}%.', '',
-              results_table(result), '',
+              f'{s["holdout"]}, test {s["test"]}; {result.pool} '
+              f'candidates finished ({result.diverged} diverged). Pool '
+              f'test error {report.pct(*result.pool_test_error)}%, best in '
+              f'pool {100 * result.best_test_in_pool:.2f}%.', '',
+              results_table(result.rows), '',
               '- ' + verdict(name, result, cfg['pool_seed']), '']
   lines += ['![optimism against K](results.png)', '',
             'How to read it:', '',
@@ -123,26 +181,28 @@ def render_markdown(summary) -> str:
 
 def plot(summary, path: str) -> None:
   plt = report.pyplot()
-  names = list(summary['datasets'])
+  pools = pools_of(summary)
+  names = list(pools)
   fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 3.8),
                            squeeze=False)
   for ax, name in zip(axes[0], names):
-    rows = summary['datasets'][name]['rows']
-    k = [r['k'] for r in rows]
-    ax.errorbar(k, [100 * r['optimism_mean'] for r in rows],
-                yerr=[100 * r['optimism_std'] for r in rows], marker='o',
+    rows = pools[name].rows
+    k = [r.k for r in rows]
+    ax.errorbar(k, [100 * r.optimism_mean for r in rows],
+                yerr=[100 * r.optimism_std for r in rows], marker='o',
                 capsize=2, label='measured: test − select')
-    ax.plot(k, [100 * r['predicted_optimism'] for r in rows], 'k--',
+    ax.plot(k, [100 * r.predicted_optimism for r in rows], 'k--',
             label='σ·E[max of K] (equal candidates)')
-    ax.errorbar(k, [100 * r['holdout_optimism_mean'] for r in rows],
-                yerr=[100 * r['holdout_optimism_std'] for r in rows],
+    ax.errorbar(k, [100 * r.holdout_optimism_mean for r in rows],
+                yerr=[100 * r.holdout_optimism_std for r in rows],
                 marker='s', capsize=2, color='tab:green',
                 label='cure: test − holdout')
     ax.axhline(0, color='grey', lw=0.8)
     ax.set_xscale('log', base=2)
     ax.set_xlabel('K candidates compared')
     ax.set_ylabel('points of error')
-    ax.set_title(f'{name} (select {summary["datasets"][name]["split_sizes"]["select"]} examples)')
+    ax.set_title(f'{name} (select {pools[name].split_sizes["select"]} '
+                 'examples)')
     ax.grid(True, which='both', alpha=0.3)
   axes[0, 0].legend(fontsize=8)
   fig.suptitle('The optimism of picking the best of K on validation')
@@ -154,15 +214,21 @@ def headline(summary) -> str:
   """The claim's verdict in one line (the lecture report's)."""
   parts = []
   seed = summary['config']['pool_seed']
-  for name, result in summary['datasets'].items():
-    if not result['rows']:
+  for name, result in pools_of(summary).items():
+    if not result.rows:
       parts.append(f'{name}: no candidate finished')
       continue
-    last = result['rows'][-1]
-    parts.append(f'{name}: picking the best of K={last["k"]} on validation '
-                 f'is optimistic by {100 * last["optimism_mean"]:.2f} points '
-                 f'(K=1: {100 * result["rows"][0]["optimism_mean"]:.2f}; '
+    last = result.rows[-1]
+    parts.append(f'{name}: picking the best of K={last.k} on validation '
+                 f'is optimistic by {100 * last.optimism_mean:.2f} points '
+                 f'(K=1: {100 * result.rows[0].optimism_mean:.2f}; '
                  f'growth over independent picks: '
                  f'{growth(result, seed).verdict}); a holdout used once is '
-                 f'off by {100 * last["holdout_optimism_mean"]:+.2f}')
+                 f'off by {100 * last.holdout_optimism_mean:+.2f}')
   return '; '.join(parts) + '.'
+
+
+def console(summary) -> str:
+  """What the run prints at the end: each dataset's table."""
+  return '\n\n'.join(f'{name}:\n' + results_table(result.rows)
+                      for name, result in pools_of(summary).items())
