@@ -8,7 +8,7 @@ around the `Run` its record opens (`study.Study.train_and_evaluate`):
     picked = run.train_all([runner.Population(name, model_fn, dataset,
                                               info={...}) for ...])
     test = run.read_test(dataset)          # once, after all training
-    rows = [{**p.info, **run.test_summary(p, test)} for p in picked]
+    rows = [Row(**p.info, scores=run.scores(p, test)) for p in picked]
     return run.finish({'rows': rows}, render=..., figures={...})
 
 The parts, each on its own:
@@ -581,20 +581,6 @@ class Run:
                   learning_rate=picked.pick.candidate,
                   val_per_seed=tuple(float(v) for v in picked.pick.val_errors),
                   test_per_seed=tuple(float(e) for e in test))
-
-  def test_summary(self, picked: Picked, test_split) -> dict:
-    """(Being replaced by `scores`.) The old flat dict of the same numbers."""
-    sc = self.scores(picked, test_split)
-    if not sc.done:
-      return {'status': 'diverged', 'num_candidates': sc.num_candidates}
-    m = sc.metric
-    return {'status': 'done', 'learning_rate': sc.learning_rate,
-            f'val_{m}_mean': sc.val_mean, f'val_{m}_std': sc.val_std,
-            f'test_{m}_mean': sc.test_mean, f'test_{m}_std': sc.test_std,
-            'test_per_seed': list(sc.test_per_seed),
-            'val_minus_test': sc.val_mean - sc.test_mean,
-            'num_candidates': sc.num_candidates,
-            'num_diverged': sc.num_diverged}
 
   def finish(self, results: dict, *, render: Callable[[dict], str],
              figures: dict[str, Callable[[dict, str], None]] | None = None,

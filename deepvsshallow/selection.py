@@ -72,16 +72,17 @@ def expected_max_normal(k: int) -> float:
   return float(np.trapezoid(x * k * phi * cdf ** (k - 1), x))
 
 
-def bootstrap_optimism(val_N, test_N, ks: Sequence[int], *, resamples: int,
-                       seed: int, holdout_N=None) -> list[dict]:
-  """The optimism of picking the best of K candidates on validation.
+def bootstrap_best_of_k(val_N, test_N, ks: Sequence[int], *, resamples: int,
+                        seed: int, holdout_N=None) -> list[dict]:
+  """What picking the best of K candidates on validation costs.
 
   For each K: `resamples` times, K of the N candidates are drawn without
   replacement, the one with the lowest validation error is picked, and its
   validation, test (and holdout) errors are kept. Returns, per K, the mean
   and std over resamples of: the picked candidate's validation error, its
-  test error, the optimism test - validation, and, with a holdout split
-  used once for the pick, test - holdout (the cure: about 0).
+  test error, the gap test - validation (how optimistic the pick's
+  validation error is), and, with a holdout split used once for the pick,
+  holdout and test - holdout (the cure: about 0).
   """
   val_N, test_N = np.asarray(val_N, float), np.asarray(test_N, float)
   n = len(val_N)
@@ -95,11 +96,11 @@ def bootstrap_optimism(val_N, test_N, ks: Sequence[int], *, resamples: int,
     picked = draws[np.arange(resamples), np.argmin(val_N[draws], axis=1)]
     row = {'k': int(k)}
     series = {'val': val_N[picked], 'test': test_N[picked],
-              'optimism': test_N[picked] - val_N[picked]}
+              'gap': test_N[picked] - val_N[picked]}
     if holdout_N is not None:
       holdout_N = np.asarray(holdout_N, float)
       series['holdout'] = holdout_N[picked]
-      series['holdout_optimism'] = test_N[picked] - holdout_N[picked]
+      series['holdout_gap'] = test_N[picked] - holdout_N[picked]
     for name, values in series.items():
       row[f'{name}_mean'] = float(values.mean())
       row[f'{name}_std'] = float(values.std())

@@ -6,7 +6,7 @@ lists them in the lecture's order. The launchers, the lecture, the README's
 list and the tests read that registry; nothing else names a study.
 
   STUDY = study.Study(
-      name='weight_sharing',
+      name='my_study',
       chapter=study.Chapter(title=..., claim=..., anchor=...),
       fields=config.FIELDS,             # every field, declared once
       get_config=config.get_config,     # get_config('' | 'runlocal' | ...)

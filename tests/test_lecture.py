@@ -3,6 +3,7 @@ one-line errors."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,7 +47,7 @@ def test_no_module_outside_studies_names_a_study():
     for file in sorted(os.listdir(folder)):
       if file.endswith('.py'):
         text = open(os.path.join(folder, file)).read()
-        named = [n for n in ALL if n in text]
+        named = [n for n in ALL if re.search(rf'\b{n}\b', text)]
         assert not named, (file, named)
 
 
@@ -233,3 +234,33 @@ def test_a_full_disk_is_one_line_and_leaves_no_temporary_file(
   assert str(path) in str(e.value) and '\n' not in str(e.value)
   assert os.listdir(tmp_path) == ['results.json']
   assert path.read_text() == 'old'
+
+
+def test_the_readmes_adding_a_study_example_runs(tmp_path, tfds_dir):
+  """The README's three files, as a package beside the studies: the record
+  validates, trains and reports."""
+  text = open(os.path.join(ROOT, 'README.md')).read()
+  example = text[text.index('# deepvsshallow/studies/my_study/config.py'):]
+  example = example[:example.index('```')]
+  package = tmp_path / 'my_study'
+  package.mkdir()
+  for part in example.split('# deepvsshallow/studies/my_study/')[1:]:
+    name, code = part.split('\n', 1)
+    (package / name.strip()).write_text(code)
+  import importlib
+  monkey_path = list(studies.__path__)
+  studies.__path__.append(str(tmp_path))
+  try:
+    my_study = importlib.import_module('deepvsshallow.studies.my_study')
+    config = my_study.STUDY.get_config('runlocal')
+    summary = my_study.STUDY.train_and_evaluate(config, str(tmp_path / 'run'))
+  finally:
+    studies.__path__[:] = monkey_path
+  assert summary['scores']['status'] == 'done'
+  assert len(summary['scores']['test_per_seed']) == config.num_seeds == 3
+  assert my_study.STUDY.headline(summary).startswith('test error 0.')
+  assert (tmp_path / 'run' / 'results.md').exists()
+  bad = my_study.STUDY.get_config('')
+  bad.width = 0
+  with pytest.raises(UsageError, match='^config.width'):
+    my_study.STUDY.train_and_evaluate(bad, str(tmp_path / 'never'))

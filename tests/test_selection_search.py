@@ -21,7 +21,7 @@ def test_expected_max_of_normals_closed_forms():
                                                             abs=0.01)
 
 
-def test_bootstrap_optimism_on_equal_candidates_with_known_noise():
+def test_bootstrap_best_of_k_on_equal_candidates_with_known_noise():
   """Every candidate's true error is 0.3; validation adds N(0, 0.02) noise,
   test and holdout (large splits) independent N(0, 0.002). Picking the
   lowest of K is optimistic by 0.02 E[max of K], and the holdout is not."""
@@ -30,19 +30,19 @@ def test_bootstrap_optimism_on_equal_candidates_with_known_noise():
   val = 0.3 + sigma * rng.normal(size=n)
   test = 0.3 + 0.002 * rng.normal(size=n)
   holdout = 0.3 + 0.002 * rng.normal(size=n)
-  rows = selection.bootstrap_optimism(val, test, (1, 4, 64), resamples=2000,
+  rows = selection.bootstrap_best_of_k(val, test, (1, 4, 64), resamples=2000,
                                       seed=0, holdout_N=holdout)
   for row in rows:
     expected = sigma * selection.expected_max_normal(row['k'])
     # Monte Carlo error over 2,000 resamples about 0.0005; the pool's own
     # tail (4,000 draws) about as much again.
-    assert row['optimism_mean'] == pytest.approx(expected, abs=0.002)
+    assert row['gap_mean'] == pytest.approx(expected, abs=0.002)
     # The picks of K=64 are a few dozen distinct candidates, each with
     # test - holdout noise of 0.003: their mean is within about 0.001.
-    assert abs(row['holdout_optimism_mean']) < 0.0015
-  assert rows[-1]['optimism_mean'] > rows[1]['optimism_mean'] > 0.01
+    assert abs(row['holdout_gap_mean']) < 0.0015
+  assert rows[-1]['gap_mean'] > rows[1]['gap_mean'] > 0.01
   with pytest.raises(ValueError, match='outside'):
-    selection.bootstrap_optimism(val[:10], test[:10], (11,), resamples=5,
+    selection.bootstrap_best_of_k(val[:10], test[:10], (11,), resamples=5,
                                  seed=0)
 
 
