@@ -1,5 +1,6 @@
 import contextlib
 import dataclasses
+import fcntl
 import io
 import json
 import os
@@ -25,6 +26,24 @@ def xla_flags(devices: int) -> str:
   return f'--xla_force_host_platform_device_count={devices} {TEST_XLA_FLAGS}'
 
 
+def shared_dir(tmp_path_factory, name: str) -> pathlib.Path:
+  """A folder of this test run that every pytest-xdist worker shares."""
+  root = tmp_path_factory.getbasetemp()
+  if os.environ.get('PYTEST_XDIST_WORKER'):
+    root = root.parent
+  path = root / name
+  path.mkdir(parents=True, exist_ok=True)
+  return path
+
+
+@contextlib.contextmanager
+def locked(path: pathlib.Path):
+  """One process of the test run at a time (xdist workers, SLURM tasks)."""
+  with open(path, 'w') as f:
+    fcntl.flock(f, fcntl.LOCK_EX)
+    yield
+
+
 @pytest.fixture(scope='session', autouse=True)
 def compilation_cache(tmp_path_factory):
   """The package's JAX settings (`runtime.setup`, as a launcher's main
@@ -32,7 +51,7 @@ def compilation_cache(tmp_path_factory):
   in-process and in the launchers it starts ($JAX_COMPILATION_CACHE_DIR):
   programs that several tests build alike compile once."""
   from deepvsshallow import runtime
-  path = str(tmp_path_factory.mktemp('jax_cache'))
+  path = str(shared_dir(tmp_path_factory, 'jax_cache'))
   os.environ['JAX_COMPILATION_CACHE_DIR'] = path
   runtime.setup()
   return path
@@ -40,8 +59,9 @@ def compilation_cache(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def tfds_dir(tmp_path_factory):
-  """A private TFDS_DATA_DIR: tests never touch the user's datasets."""
-  path = str(tmp_path_factory.mktemp('tfds'))
+  """A private TFDS_DATA_DIR: tests never touch the user's datasets (one
+  process prepares a dataset at a time: `data` locks it)."""
+  path = str(shared_dir(tmp_path_factory, 'tfds'))
   os.environ['TFDS_DATA_DIR'] = path
   return path
 
@@ -91,24 +111,33 @@ _RUNLOCAL: dict[str, StudyRun] = {}
 
 @pytest.fixture(scope='session')
 def lecture_dir(tmp_path_factory):
-  """Where the session's :runlocal study runs go, one folder per study: a
+  """Where the test run's :runlocal study runs go, one folder per study: a
   lecture workdir whose studies are all finished once each ran."""
-  return tmp_path_factory.mktemp('lecture') / 'run'
+  return shared_dir(tmp_path_factory, 'lecture')
 
 
 @pytest.fixture(scope='session')
 def runlocal(lecture_dir, tfds_dir):
   """runlocal(name) -> StudyRun: the study's :runlocal config, trained once
-  per test session (in this process) into lecture_dir/<name>."""
+  per test run (in whichever xdist worker asks first; the others wait for
+  it and read what it left) into lecture_dir/<name>."""
   def get(name: str) -> StudyRun:
     if name not in _RUNLOCAL:
-      study = study_record(name)
-      config = ReadTracker(study.get_config('runlocal'))
-      out = io.StringIO()
-      with contextlib.redirect_stdout(out):
-        summary = study.train_and_evaluate(config, str(lecture_dir / name))
-      _RUNLOCAL[name] = StudyRun(lecture_dir / name, summary, out.getvalue(),
-                                 set(config.read))
+      workdir = lecture_dir / name
+      seen = lecture_dir / f'.{name}.runlocal.json'   # Its output and reads.
+      with locked(lecture_dir / f'.{name}.lock'):
+        if not seen.exists():
+          study = study_record(name)
+          config = ReadTracker(study.get_config('runlocal'))
+          out = io.StringIO()
+          with contextlib.redirect_stdout(out):
+            study.train_and_evaluate(config, str(workdir))
+          seen.write_text(json.dumps({'output': out.getvalue(),
+                                      'reads': sorted(config.read)}))
+      record = json.loads(seen.read_text())
+      _RUNLOCAL[name] = StudyRun(
+          workdir, json.loads((workdir / 'results.json').read_text()),
+          record['output'], set(record['reads']))
     return _RUNLOCAL[name]
   return get
 
@@ -159,13 +188,15 @@ def launch(study: str, *args, env=None, timeout: float = 600):
 def lecture_runlocal(lecture_dir, runlocal, tfds_dir):
   """The lecture at :runlocal: every study's :runlocal run (`runlocal`,
   shared with each study's own tests), then the lecture's launcher on that
-  workdir, which keeps them all and writes REPORT.md."""
+  workdir, which keeps them all and writes REPORT.md (once per test run)."""
   from deepvsshallow import studies
   for name in studies.names():
     runlocal(name)
-  proc = launch('lecture', '--config=:runlocal', f'--workdir={lecture_dir}',
-                env={'TFDS_DATA_DIR': tfds_dir})
-  assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-3000:])
+  with locked(lecture_dir / '.lecture.lock'):
+    if not (lecture_dir / 'REPORT.md').exists():
+      proc = launch('lecture', '--config=:runlocal', f'--workdir={lecture_dir}',
+                    env={'TFDS_DATA_DIR': tfds_dir})
+      assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-3000:])
   return lecture_dir
 
 

@@ -92,11 +92,11 @@ def test_runlocal_end_to_end(runlocal):
 
 
 def _result(select, holdout, test, ks):
-  rows = selection.bootstrap_optimism(select, test, ks, resamples=50, seed=0,
+  rows = selection.bootstrap_best_of_k(select, test, ks, resamples=50, seed=0,
                                       holdout_N=holdout)
   return report.Pool(
-      rows=tuple(report.KRow(**r, predicted_optimism=0.0, sqrt_2_ln_k=0.0)
-                 for r in rows),
+      rows=tuple(report.KRow.from_bootstrap(r, predicted_optimism=0.0,
+                                            sqrt_2_ln_k=0.0) for r in rows),
       sigma=0.01, pool=len(select),
       candidates={'select': list(select), 'holdout': list(holdout),
                   'test': list(test)},

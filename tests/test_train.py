@@ -16,7 +16,7 @@ from conftest import xla_flags
 from flax import nnx
 
 from deepvsshallow import config as config_lib
-from deepvsshallow import data, models, runner, tasks, train
+from deepvsshallow import data, models, runner, runtime, tasks, train
 
 TINY = dict(input_dim=4, hidden_widths=[5, 3], num_classes=3)
 

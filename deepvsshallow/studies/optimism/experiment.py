@@ -128,12 +128,11 @@ def analyse(config, ds, holdout, picked, test) -> report.Pool:
   val, hold, tst = map(np.asarray, (val, hold, tst))
   ks = [k for k in config.ks if k <= len(val)]
   sigma = noise_sigma(val, hold)
-  # The pick's gap test - validation is this study's optimism.
   rows = tuple(
-      report.KRow(**{k.replace('gap', 'optimism'): v for k, v in row.items()},
-                  predicted_optimism=sigma
-                  * selection.expected_max_normal(row['k']),
-                  sqrt_2_ln_k=sigma * math.sqrt(2 * math.log(row['k'])))
+      report.KRow.from_bootstrap(
+          row, predicted_optimism=sigma
+          * selection.expected_max_normal(row['k']),
+          sqrt_2_ln_k=sigma * math.sqrt(2 * math.log(row['k'])))
       for row in selection.bootstrap_best_of_k(
           val, tst, ks, resamples=config.resamples, seed=config.pool_seed,
           holdout_N=hold))

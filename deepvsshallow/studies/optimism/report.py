@@ -37,6 +37,14 @@ class KRow:
   sqrt_2_ln_k: float
 
   @classmethod
+  def from_bootstrap(cls, row: dict, *, predicted_optimism: float,
+                     sqrt_2_ln_k: float) -> 'KRow':
+    """A row of `selection.bootstrap_best_of_k`: its gap test - validation
+    is this study's optimism."""
+    return cls(**{k.replace('gap', 'optimism'): v for k, v in row.items()},
+               predicted_optimism=predicted_optimism, sqrt_2_ln_k=sqrt_2_ln_k)
+
+  @classmethod
   def from_json(cls, d: dict) -> 'KRow':
     return cls(**d)
 
