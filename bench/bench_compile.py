@@ -23,7 +23,6 @@ import time
 import jax
 import numpy as np
 
-from deepvsshallow import config as config_lib
 from deepvsshallow import data as data_lib
 from deepvsshallow import models, threefry, train
 
@@ -38,7 +37,7 @@ def dataset(n_train=3400, n_val=600, dim=40, classes=10):
 
 
 def measure(ds, depth, width, population, epochs):
-  settings = config_lib.train_settings(num_epochs=epochs, batch_size=64,
+  settings = train.TrainSettings(num_epochs=epochs, batch_size=64,
                                        progress=False, shard=False)
   model_fn = functools.partial(models.MLP, ds.input_dim, [width] * depth,
                                ds.num_classes)

@@ -25,7 +25,6 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from deepvsshallow import config as config_lib
 from deepvsshallow import models, params, tasks, train
 
 
@@ -59,7 +58,7 @@ def bench_width(width, *, depth, population, batch, shard, input_dim=784,
                 num_classes=10):
   model_fn = functools.partial(models.MLP, input_dim, [width] * depth,
                                num_classes)
-  settings = config_lib.train_settings(optimizer='adam', schedule='constant')
+  settings = train.TrainSettings(optimizer='adam', schedule='constant')
   tx_fn = functools.partial(train.make_optimizer, settings, total_steps=1)
   step_def = train.make_step_def(
       nnx.eval_shape(lambda: model_fn(rngs=nnx.Rngs(0))),

@@ -66,14 +66,19 @@ SHARED = {
                                                           high_open=True)),
     'split_seed': Field(0, 'Which examples are validation. Fixed: changing it '
                         'to move a result is tuning.', fields.integer(0)),
-    'learning_rates': Field((1e-3,), 'Candidates, picked on validation.',
-                            fields.positive_numbers()),
-    'num_seeds': Field(3, 'Seeds 0..num_seeds-1 are replicates, never tuned.',
-                       fields.integer(1)),
     'checkpoint_every': Field(
         0, "Save a population's training state every this many epochs "
         '(orbax), so a killed run resumes mid-population; 0 = only finished '
         'populations are saved.', fields.integer(0)),
+}
+
+# The grid every population trains (learning rates x seeds), for a study
+# whose populations do not bring their own members.
+CANDIDATES = {
+    'learning_rates': Field((1e-3,), 'Candidates, picked on validation.',
+                            fields.positive_numbers()),
+    'num_seeds': Field(3, 'Seeds 0..num_seeds-1 are replicates, never tuned.',
+                       fields.integer(1)),
 }
 
 
@@ -114,12 +119,16 @@ def check_data(config) -> list[str]:
 
 
 def schema(data_fields: Mapping[str, Field] | None,
-           own: Mapping[str, Field], *,
+           own: Mapping[str, Field], *, candidates: bool = True,
            checks: Iterable[Callable] = ()) -> fields.Schema:
-  """A study's fields: its data's, the shared ones, the engine's, its own."""
+  """A study's fields: its data's, the shared ones, the candidate grid's
+  (`candidates=False` for a study whose populations bring their own
+  members), the engine's, its own."""
+  grid = CANDIDATES if candidates else {}
   return fields.Schema(
-      {**(data_fields or {}), **SHARED, **train.TrainSettings.config_fields(),
-       **own}, checks=(check_data, *checks))
+      {**(data_fields or {}), **SHARED, **grid,
+       **train.TrainSettings.config_fields(), **own},
+      checks=(check_data, *checks))
 
 
 def parse_arg(arg: str, datasets: Mapping) -> tuple[str, bool]:
@@ -140,8 +149,3 @@ def runlocal_only(arg: str) -> bool:
     raise ValueError(f'config argument {arg!r}: expected nothing or '
                      'runlocal.')
   return arg == 'runlocal'
-
-
-def train_settings(**overrides) -> train.TrainSettings:
-  """TrainSettings with the engine's defaults, for notebooks and tests."""
-  return train.TrainSettings(**overrides)

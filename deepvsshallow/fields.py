@@ -148,9 +148,6 @@ class Schema:
     self.fields = dict(fields)
     self.checks = tuple(checks)
 
-  def __contains__(self, name: str) -> bool:
-    return name in self.fields
-
   def config(self, **overrides) -> ml_collections.ConfigDict:
     """The defaults with `overrides`; an unknown override is a KeyError (a
     bug in a config file, not a user's mistake)."""
@@ -204,12 +201,3 @@ class Schema:
     lines = self.problems(config)
     if lines:
       raise UsageError('\n'.join(dict.fromkeys(lines)))
-
-  def describe(self) -> str:
-    """A markdown table of the fields: name, default, meaning."""
-    rows = ['| field | default | meaning |', '|---|---|---|']
-    for name, f in self.fields.items():
-      default = '(derived)' if isinstance(f.default, derived) else repr(
-          f.default)
-      rows.append(f'| `{name}` | `{default}` | {f.meaning} |')
-    return '\n'.join(rows)

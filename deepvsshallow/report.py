@@ -29,8 +29,13 @@ def atomic_write(path: str, data: str | bytes) -> None:
       os.unlink(tmp)
       raise
   except OSError as e:
-    if e.errno not in (errno.ENOSPC, errno.EDQUOT):
-      raise
+    raise_if_full(e, path)
+    raise
+
+
+def raise_if_full(error: OSError, path: str) -> None:
+  """A full disk (or quota) as one UsageError line naming `path`."""
+  if error.errno in (errno.ENOSPC, errno.EDQUOT):
     raise UsageError(f'no space left on the device to write {path}; free '
                      'some space (or pass another --workdir) and run the '
                      'same command again: finished populations are kept.'

@@ -43,6 +43,8 @@ import os
 import platform
 import shutil
 import time
+import types
+import typing
 from typing import Any, Callable, Sequence
 
 import jax
@@ -154,7 +156,7 @@ class Population:
 
   def seeds_and_lrs(self, run: 'Run') -> tuple[list[int], list[float]]:
     if self.members is None:
-      return run.member_seeds, run.member_lrs
+      return candidate_grid(run.config.learning_rates, run.config.num_seeds)
     seeds, lrs = self.members
     return [int(s) for s in seeds], [float(lr) for lr in lrs]
 
@@ -248,8 +250,39 @@ def _finite_or_none(x):
   return float(x) if np.isfinite(x) else None
 
 
+class Record:
+  """A mixin for the frozen dataclasses of a study's results (typed rows):
+  `from_json` rebuilds one from its JSON form (`to_json`), nested
+  dataclasses, tuples and optional fields by their type hints."""
+
+  @classmethod
+  def from_json(cls, d: dict):
+    return _rebuild(cls, d)
+
+
+def _rebuild(tp, value):
+  if value is None:
+    return None
+  origin, args = typing.get_origin(tp), typing.get_args(tp)
+  if origin in (typing.Union, types.UnionType):
+    options = [a for a in args if a is not type(None)]
+    return _rebuild(options[0], value) if len(options) == 1 else value
+  if origin is tuple:
+    if len(args) == 2 and args[1] is Ellipsis:
+      return tuple(_rebuild(args[0], v) for v in value)
+    return tuple(_rebuild(a, v) for a, v in zip(args, value)) if args else (
+        tuple(value))
+  if origin is dict and len(args) == 2:
+    return {k: _rebuild(args[1], v) for k, v in value.items()}
+  if dataclasses.is_dataclass(tp):
+    hints = typing.get_type_hints(tp)
+    return tp(**{f.name: _rebuild(hints[f.name], value[f.name])
+                 for f in dataclasses.fields(tp) if f.name in value})
+  return value
+
+
 @dataclasses.dataclass(frozen=True)
-class Scores:
+class Scores(Record):
   """What a picked candidate scored: `metric` (the task's select_on, e.g.
   'error') on validation and test, one value per seed (replicate). A row of
   a study's table holds one; `from_json` reads it back from results.json."""
@@ -280,11 +313,6 @@ class Scores:
   @property
   def test_std(self) -> float:
     return selection.mean_std(self.test_per_seed)[1]
-
-  @classmethod
-  def from_json(cls, d: dict) -> 'Scores':
-    return cls(**{**d, 'val_per_seed': tuple(d.get('val_per_seed', ())),
-                  'test_per_seed': tuple(d.get('test_per_seed', ()))})
 
 
 def to_json(value):
@@ -334,8 +362,6 @@ class Run:
       self.__exit__(UsageError, UsageError(''), None)
       raise
     self.settings = train.TrainSettings.from_config(config)
-    self.member_seeds, self.member_lrs = candidate_grid(
-        config.learning_rates, config.num_seeds)
     self._test_read = False
     self.trials_path = os.path.join(self.workdir, 'trials.jsonl')
     self._compiler = CompileAhead()
@@ -377,7 +403,8 @@ class Run:
         split_seed=c.split_seed, generator=generator)
     if name is None and generator is None:
       self.describe(dataset, f'{len(c.learning_rates)} learning rates x '
-                    f'{c.num_seeds} seeds per population')
+                    f'{c.num_seeds} seeds per population'
+                    if 'learning_rates' in c.keys() else 'its own candidates')
     return dataset
 
   def describe(self, dataset: data_lib.Dataset, what: str) -> None:
@@ -500,13 +527,13 @@ class Run:
       if checkpoint is not None:
         checkpoint.close()
     records = self._records(population.name, info, result, seeds, lrs)
-    if self.lead:
-      write_tensorboard(os.path.join(self.workdir, 'tensorboard', q.key),
-                        population.name, result, seeds, lrs,
-                        result.step_def.task.select_on)
     # Whole or absent (written, then renamed): a kill leaves no half of it.
     self.store.save(q.key, q.fp, store_lib.encode_population(result, records))
     self.store.write_trials(self._done + [q.key])
+    if self.lead:   # After the save: a full disk here loses no training.
+      write_tensorboard(os.path.join(self.workdir, 'tensorboard', q.key),
+                        population.name, result, seeds, lrs,
+                        result.step_def.task.select_on)
     if checkpoint is not None and self.lead:
       checkpoints.remove(os.path.join(self.workdir, 'checkpoints'), q.key)
     how = f'{time.time() - t0:.1f}s'
@@ -626,6 +653,14 @@ def write_tensorboard(logdir: str, name: str, result: train.PopulationResult,
   """Each member's per-epoch training loss and validation metric, as
   TensorBoard event files (tensorboardX: no TensorFlow), one run per member:
   `tensorboard --logdir <workdir>/tensorboard`."""
+  try:
+    _write_tensorboard(logdir, name, result, seeds, lrs, metric)
+  except OSError as e:
+    report.raise_if_full(e, logdir)
+    raise
+
+
+def _write_tensorboard(logdir, name, result, seeds, lrs, metric) -> None:
   from tensorboardX import SummaryWriter
   for m, (seed, lr) in enumerate(zip(seeds, lrs)):
     with SummaryWriter(os.path.join(logdir, f'lr={lr:g},seed={seed}'),

@@ -9,11 +9,12 @@ claim "a is better than b":
   contradicted  it excludes 0 the other way;
   inconclusive  otherwise, or with fewer than 2 seeds on a side.
 
-The interval is the difference ± 2 standard errors, with each side's
-sample standard deviation (ddof=1) and independent seeds (Welch's standard
-error of a difference of means). It is deliberately simple; the verdicts
-read it through `Comparison` alone, so a better yardstick (paired over the
-shared test examples) replaces it in one place.
+The interval is Welch's: the difference ± t(df) standard errors, with each
+side's sample standard deviation (ddof=1), independent seeds, and the
+Welch-Satterthwaite degrees of freedom (Welch 1947), so that 2 or 3 seeds a
+side get the wide interval they deserve. It covers seed noise only; the
+verdicts read it through `Comparison` alone, so a better yardstick (paired
+over the shared test examples) replaces it in one place.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import dataclasses
 from typing import Sequence
 
 import numpy as np
+from scipy import stats as scipy_stats
 
 VERDICTS = ('supported', 'contradicted', 'inconclusive')
 
@@ -47,7 +49,8 @@ class Comparison:
 
 
 def compare_seeds(a_S: Sequence[float], b_S: Sequence[float], *,
-                  higher_is_better: bool) -> Comparison:
+                  higher_is_better: bool,
+                  confidence: float = 0.95) -> Comparison:
   a, b = np.asarray(a_S, np.float64), np.asarray(b_S, np.float64)
   if a.ndim != 1 or b.ndim != 1 or not len(a) or not len(b):
     raise ValueError(f'compare_seeds wants one value per seed on each side, '
@@ -56,8 +59,14 @@ def compare_seeds(a_S: Sequence[float], b_S: Sequence[float], *,
   if len(a) < 2 or len(b) < 2:
     return Comparison(difference, -np.inf, np.inf, 'inconclusive',
                       (len(a), len(b)))
-  se = float(np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)))
-  low, high = difference - 2 * se, difference + 2 * se
+  va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+  se = float(np.sqrt(va + vb))
+  if se == 0:
+    low = high = difference
+  else:
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    half = se * float(scipy_stats.t.ppf((1 + confidence) / 2, df))
+    low, high = difference - half, difference + half
   better = high < 0 if not higher_is_better else low > 0
   worse = low > 0 if not higher_is_better else high < 0
   verdict = 'supported' if better else 'contradicted' if worse else (

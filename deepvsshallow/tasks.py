@@ -49,10 +49,6 @@ class Task:
   metrics: tuple[tuple[str, Metric], ...]  # `loss` is always among them.
   select_on: str
 
-  @property
-  def metric_names(self) -> tuple[str, ...]:
-    return tuple(name for name, _ in self.metrics)
-
 
 def _cross_entropy(logits_NK, labels_N):
   return optax.softmax_cross_entropy_with_integer_labels(logits_NK, labels_N)

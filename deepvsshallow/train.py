@@ -79,8 +79,8 @@ class TrainSettings:
   """Everything about training that is the same for every member.
 
   Each setting is declared here once, with its default, meaning and check;
-  every study's config has these fields (`config.engine_fields`), and
-  `from_config` reads them back.
+  every study's config has these fields (`config.schema` adds
+  `config_fields()`), and `from_config` reads them back.
   """
   optimizer: str = _setting('adam', 'sgd | momentum | adam | adamw.',
                             fields_lib.one_of(*OPTIMIZERS))
@@ -688,9 +688,3 @@ class EvalProgram:
                 for c in zip(*self._chunks(split))]
     stacked = {k: np.stack([p[k] for p in partials]) for k in partials[0]}
     return combine_chunks(self.step_def.task, stacked, len(split), xp=np)
-
-
-def evaluate_population(step_def: StepDef, params, rest, split, *,
-                        settings: TrainSettings) -> dict[str, np.ndarray]:
-  """Every task metric per member on a `data.Split`, e.g. the test split."""
-  return EvalProgram(step_def, settings)(params, rest, split)

@@ -54,10 +54,13 @@ def test_square_net_error_is_2_to_the_minus_2m_minus_2(m):
   fine = np.random.default_rng(m).uniform(0, 1, 100_000)
   assert np.abs(regions.forward(net, fine[:, None])[:, 0] - fine ** 2
                 ).max() <= 2.0 ** (-2 * m - 2) + 1e-14
-  # The float32 module computes the same function.
+  # The float32 module computes the same function, and the net is
+  # Yarotsky's f_m = x - sum_s T^s(x) / 4^s written out in numpy.
   np.testing.assert_allclose(_run32(net, x[:, None]),
                              regions.forward(net, x[:, None])[:, 0],
                              atol=1e-6)
+  np.testing.assert_allclose(regions.forward(net, fine[:, None])[:, 0],
+                             lab.yarotsky(fine, m), rtol=0, atol=1e-14)
   assert _count(net) == (7 if m == 1 else 12 * m - 7)
 
 

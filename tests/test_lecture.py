@@ -1,6 +1,8 @@
 """The lecture: its registry of studies, its report, resuming, and the
 one-line errors."""
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -264,3 +266,28 @@ def test_the_readmes_adding_a_study_example_runs(tmp_path, tfds_dir):
   bad.width = 0
   with pytest.raises(UsageError, match='^config.width'):
     my_study.STUDY.train_and_evaluate(bad, str(tmp_path / 'never'))
+
+
+def test_a_full_disk_after_training_keeps_the_population_and_says_one_line(
+    tmp_path, monkeypatch, tfds_dir):
+  """ENOSPC while writing TensorBoard files (after a population trained):
+  the population is saved first, the run ends with one line, and a rerun
+  with space loads it instead of training again."""
+  from deepvsshallow import runner as runner_lib
+  from deepvsshallow.studies import weight_sharing
+  config = weight_sharing.STUDY.get_config('runlocal')
+  config.families, config.datasets = ('gru',), ('mnist1d',)
+
+  def full(*args, **kwargs):
+    raise OSError(28, 'No space left on device')
+
+  monkeypatch.setattr(runner_lib, '_write_tensorboard', full)
+  with pytest.raises(UsageError) as e:
+    weight_sharing.train_and_evaluate(config, str(tmp_path / 'run'))
+  assert 'tensorboard' in str(e.value) and '\n' not in str(e.value)
+  assert os.listdir(tmp_path / 'run' / 'populations') == ['0000.npz']
+  monkeypatch.undo()
+  out = io.StringIO()
+  with contextlib.redirect_stdout(out):
+    weight_sharing.train_and_evaluate(config, str(tmp_path / 'run'))
+  assert 'resumed from disk' in out.getvalue()

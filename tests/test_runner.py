@@ -62,3 +62,26 @@ def test_the_codec_reads_back_what_it_wrote_and_evaluation_is_one_program(
   errors = evaluator(back.best_params, back.best_rest,
                      digits.validation)['error']
   np.testing.assert_allclose(errors, result.best_val, atol=1e-6)
+
+
+def test_a_record_is_rebuilt_from_its_json_by_its_type_hints():
+  import dataclasses
+
+  @dataclasses.dataclass(frozen=True)
+  class Inner(runner.Record):
+    values: tuple[float, ...]
+
+  @dataclasses.dataclass(frozen=True)
+  class Outer(runner.Record):
+    name: str
+    scores: runner.Scores
+    inner: tuple[Inner, ...]
+    maybe: Inner | None = None
+    table: dict[str, Inner] | None = None
+
+  row = Outer('x', runner.Scores('done', 'error', 3, 0, 1e-2, (0.1, 0.2),
+                                 (0.3, 0.4)), (Inner((1.0,)), Inner(())),
+              None, {'a': Inner((2.0, 3.0))})
+  assert Outer.from_json(runner.to_json(row)) == row
+  assert Outer.from_json(runner.to_json(row)).scores.test_mean == (
+      pytest.approx(0.35))

@@ -5,17 +5,30 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats as scipy_stats
 
 from deepvsshallow import stats
 
 
-def test_the_interval_is_two_welch_standard_errors():
-  a, b = [0.30, 0.32, 0.31, 0.35], [0.40, 0.38]
+@pytest.mark.parametrize('a,b', [
+    ([0.30, 0.32, 0.31, 0.35], [0.40, 0.38]),
+    ([0.1, 0.2, 0.15], [0.12, 0.25, 0.2, 0.3, 0.22]),
+])
+def test_the_interval_is_welchs_as_scipy_computes_it(a, b):
   c = stats.compare_seeds(a, b, higher_is_better=False)
-  se = math.sqrt(np.var(a, ddof=1) / 4 + np.var(b, ddof=1) / 2)
-  assert c.difference == pytest.approx(0.32 - 0.39)
-  assert (c.low, c.high) == pytest.approx((-0.07 - 2 * se, -0.07 + 2 * se))
-  assert c.verdict == 'supported' and c.seeds == (4, 2)
+  ci = scipy_stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+  assert c.difference == pytest.approx(np.mean(a) - np.mean(b))
+  assert (c.low, c.high) == pytest.approx((ci.low, ci.high), rel=1e-9)
+  assert c.seeds == (len(a), len(b))
+
+
+def test_two_seeds_a_side_get_a_wide_interval():
+  """With 2 seeds a side Welch's t has about 2 degrees of freedom: the
+  half-width is t(0.975, 2) = 4.303 standard errors, not 2 (closed form)."""
+  c = stats.compare_seeds([0.0, 0.1], [0.2, 0.3], higher_is_better=False)
+  se = math.sqrt(0.005 / 2 + 0.005 / 2)
+  assert c.high - c.difference == pytest.approx(4.302653 * se, rel=1e-5)
+  assert c.verdict == 'inconclusive'   # -0.2 ± 0.304, though 2 se = 0.141.
 
 
 @pytest.mark.parametrize('a,b,higher,outcome', [

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from jax.extend import random as jex_random
 
-from deepvsshallow import config as config_lib
 from deepvsshallow import models, threefry, train
 
 # Known-answer vectors of Threefry-2x32-20 from Random123's kat_vectors
@@ -66,7 +65,7 @@ def test_same_bits_and_same_training_as_jax_own_lowering(digits,
       digits, train=dataclasses.replace(
           digits.train, inputs=digits.train.inputs[:256],
           targets=digits.train.targets[:256]))
-  settings = config_lib.train_settings(num_epochs=2, batch_size=32,
+  settings = train.TrainSettings(num_epochs=2, batch_size=32,
                                        progress=False, shard=False)
   model_fn = functools.partial(models.MLP, ds.input_dim, [16, 8], 10)
 

@@ -15,7 +15,6 @@ import pytest
 from conftest import xla_flags
 from flax import nnx
 
-from deepvsshallow import config as config_lib
 from deepvsshallow import data, models, runner, runtime, tasks, train
 
 TINY = dict(input_dim=4, hidden_widths=[5, 3], num_classes=3)
@@ -59,7 +58,7 @@ def _as_numpy_layers(params):
 
 def _step_def(model_fn, task='classification', convention='pixels',
               **settings):
-  settings = config_lib.train_settings(**settings)
+  settings = train.TrainSettings(**settings)
   tx_fn = functools.partial(train.make_optimizer, settings, total_steps=1)
   return train.make_step_def(
       nnx.eval_shape(lambda: model_fn(rngs=nnx.Rngs(0))),
@@ -101,7 +100,7 @@ def _mlp(digits, widths=(32, 32)):
 def _settings(**overrides):
   # Tests that compare two code paths use exact float32 matmuls, so that
   # they hold on GPUs too, where float32 matmuls default to TF32.
-  return config_lib.train_settings(**{
+  return train.TrainSettings(**{
       'num_epochs': 3, 'batch_size': 32, 'progress': False, 'shard': False,
       'matmul_precision': 'highest', **overrides})
 
@@ -213,8 +212,8 @@ def test_best_params_reproduce_best_validation_error(digits):
   settings = _settings(num_epochs=6)
   r = train.train_population(_mlp(digits), ds, [0, 1], [3e-3, 3e-2],
                              settings)
-  err = train.evaluate_population(r.step_def, r.best_params, r.best_rest,
-                                  ds.validation, settings=settings)['error']
+  err = train.EvalProgram(r.step_def, settings)(
+      r.best_params, r.best_rest, ds.validation)['error']
   np.testing.assert_allclose(err, r.best_val, rtol=1e-6)
   np.testing.assert_allclose(r.best_val, r.history['val'].min(axis=0),
                              rtol=1e-6)
@@ -236,13 +235,13 @@ def test_sharded_population_equals_unsharded(tfds_dir):
   tests/test_distributed.py.)"""
   script = textwrap.dedent(f"""
       import functools, numpy as np, jax
-      from deepvsshallow import config, data, models, train
+      from deepvsshallow import data, models, train
       assert jax.local_device_count() == 2
       d = data.load_dataset('digits', data_dir={tfds_dir!r})
       cnn = functools.partial(models.CNN, (8, 8, 1), 10, channels=(4, 8))
       out = {{}}
       for shard in (True, False):
-        s = config.train_settings(num_epochs=2, batch_size=64, progress=False,
+        s = train.TrainSettings(num_epochs=2, batch_size=64, progress=False,
                                   shard=shard, members='map',
                                   matmul_precision='highest')
         if shard:   # The population axis is placed across both devices.
@@ -320,8 +319,8 @@ def test_regression_reaches_the_least_squares_fit():
   bias = r.best_params['dense']['bias'][...][0, 0]
   np.testing.assert_allclose([kernel, bias], [w[0], b[0]], atol=5e-3)
   residual = y[384:, 0] - (w[0] * x[384:, 0] + b[0])
-  metrics = train.evaluate_population(r.step_def, r.best_params, r.best_rest,
-                                      ds.validation, settings=SETTINGS)
+  metrics = train.EvalProgram(r.step_def, SETTINGS)(
+      r.best_params, r.best_rest, ds.validation)
   np.testing.assert_allclose(metrics['mse'], np.mean(residual ** 2),
                              rtol=2e-2)
   np.testing.assert_allclose(metrics['max_error'], np.abs(residual).max(),
@@ -343,8 +342,8 @@ def test_binary_task_reaches_the_bayes_optimum():
       functools.partial(models.Linear, 1, 1), ds, [0], [0.1],
       _settings(num_epochs=40, batch_size=80), task=task)
   h = lambda p: -(p * np.log(p) + (1 - p) * np.log(1 - p))
-  metrics = train.evaluate_population(r.step_def, r.best_params, r.best_rest,
-                                      ds.validation, settings=SETTINGS)
+  metrics = train.EvalProgram(r.step_def, SETTINGS)(
+      r.best_params, r.best_rest, ds.validation)
   assert metrics['error'][0] == pytest.approx(0.25, abs=1e-7)
   np.testing.assert_allclose(metrics['loss'], (h(0.8) + h(0.3)) / 2,
                              atol=2e-3)
@@ -453,6 +452,6 @@ def test_a_student_mimicking_a_linear_teacher_recovers_it():
                              [0.05], _settings(num_epochs=80))
   kernel = r.best_params['dense']['kernel'][...][0]
   np.testing.assert_allclose(kernel, w, atol=2e-2)
-  metrics = train.evaluate_population(r.step_def, r.best_params, r.best_rest,
-                                      ds.validation, settings=SETTINGS)
+  metrics = train.EvalProgram(r.step_def, SETTINGS)(
+      r.best_params, r.best_rest, ds.validation)
   assert metrics['disagreement'][0] == 0.0 and metrics['mse'][0] < 1e-3

@@ -78,14 +78,12 @@ FIELDS = config_lib.schema(
         'search_learning_rates': Field((1e-3, 3e-3, 1e-2), 'The space: Adam '
                                        'learning rates.',
                                        fields.positive_numbers()),
-    }, checks=(_tournament_fits, _space_is_not_empty))
+    }, candidates=False, checks=(_tournament_fits, _space_is_not_empty))
 
 
 def get_config(arg: str = ''):
   dataset, runlocal = config_lib.parse_arg(arg, {'mnist1d': None,
                                                  'digits': None})
-  # Every candidate has its own learning rate and seed, so
-  # config.learning_rates and config.num_seeds are not used.
   c = FIELDS.config(dataset=dataset, batch_size=64, num_epochs=20)
   if runlocal:
     c.search_seeds = 1

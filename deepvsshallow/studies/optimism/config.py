@@ -58,8 +58,8 @@ def _budget_fits(config) -> list[str]:
   return []
 
 
-# Each candidate has its own learning rate (config.lr_range) and seed, so
-# config.learning_rates and config.num_seeds are not used for the pool.
+# Each candidate has its own learning rate (config.lr_range) and seed: no
+# learning_rates / num_seeds grid.
 FIELDS = config_lib.schema(
     config_lib.several_datasets(('mnist1d', 'digits')), {
         'pool_architectures': Field(16, 'Random (depth, width) MLPs, each '
@@ -79,7 +79,7 @@ FIELDS = config_lib.schema(
                     '(at most the pool).', fields.integers(1)),
         'resamples': Field(2000, 'Bootstrap draws of K candidates per K.',
                            fields.integer(10)),
-    }, checks=(_ks_fit_the_pool, _budget_fits))
+    }, candidates=False, checks=(_ks_fit_the_pool, _budget_fits))
 
 
 def get_config(arg: str = ''):

@@ -10,7 +10,7 @@ from deepvsshallow.studies.weight_sharing.config import FAMILIES
 
 
 @dataclasses.dataclass(frozen=True)
-class Row:
+class Row(runner.Record):
   """One model on one dataset: the table's row."""
   dataset: str
   family: str
@@ -18,10 +18,6 @@ class Row:
   model: str                # e.g. 'cnn channels 25'
   param_count: int
   scores: runner.Scores
-
-  @classmethod
-  def from_json(cls, d: dict) -> 'Row':
-    return cls(**{**d, 'scores': runner.Scores.from_json(d['scores'])})
 
   @property
   def accuracy(self) -> float:
