@@ -47,8 +47,7 @@ def measure(ds, depth, width, population, epochs):
   train.compile_program(program, ds, seeds, lrs)
   compile_s = time.perf_counter() - t0
   t0 = time.perf_counter()
-  result = train.train_population(model_fn, ds, seeds, lrs, settings,
-                                  program=program)
+  result = train.run_program(program, ds, seeds, lrs)
   return compile_s, time.perf_counter() - t0, result.final_train_loss
 
 

@@ -519,9 +519,8 @@ class Run:
         self.workdir, 'checkpoints', f'{q.key}.{q.fp}.d{devices}'),
         every) if every else None
     try:
-      result = train.train_population(
-          population.model_fn, population.dataset, seeds, lrs, q.settings,
-          program=program, checkpoint=checkpoint,
+      result = train.run_program(
+          program, population.dataset, seeds, lrs, checkpoint=checkpoint,
           desc=f'{population.name} ({info["param_count"]:,} params)')
     finally:
       if checkpoint is not None:

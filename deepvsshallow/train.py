@@ -573,18 +573,26 @@ def compile_program(program: PopulationProgram, dataset, seeds,
 def train_population(model_fn: Callable[..., nnx.Module], dataset,
                      seeds: Sequence[int], learning_rates: Sequence[float],
                      settings: TrainSettings, *,
-                     task: tasks_lib.Task | None = None,
-                     program: PopulationProgram | None = None,
-                     checkpoint=None,
+                     task: tasks_lib.Task | None = None, checkpoint=None,
                      desc: str = 'train') -> PopulationResult:
   """Trains len(seeds) same-shape models together; member i uses seeds[i]
   and learning_rates[i]. `task` defaults to the dataset's. Returns each
-  member's best-validation state.
+  member's best-validation state (`run_program` of `make_program`)."""
+  return run_program(make_program(model_fn, dataset, settings, task),
+                     dataset, seeds, learning_rates, checkpoint=checkpoint,
+                     desc=desc)
+
+
+def run_program(program: PopulationProgram, dataset, seeds: Sequence[int],
+                learning_rates: Sequence[float], *, checkpoint=None,
+                desc: str = 'train') -> PopulationResult:
+  """`program` (from `make_program`, perhaps compiled ahead) trained on
+  `dataset` for these members.
 
   `checkpoint` (a `checkpoints.Checkpoint`) saves the loop state every N
   epochs and resumes from the last save; the result is the same either way.
   """
-  program = program or make_program(model_fn, dataset, settings, task)
+  settings = program.settings
   carry, args = _run_inputs(program, dataset, seeds, learning_rates)
   resumed_from = 0
   if checkpoint is not None:

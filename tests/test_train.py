@@ -15,7 +15,7 @@ import pytest
 from conftest import xla_flags
 from flax import nnx
 
-from deepvsshallow import data, models, runner, runtime, tasks, train
+from deepvsshallow import data, models, runtime, tasks, train
 
 TINY = dict(input_dim=4, hidden_widths=[5, 3], num_classes=3)
 
@@ -131,11 +131,9 @@ def test_one_compile_per_training_run(digits):
   fn = _mlp(digits, (23, 17))  # A shape no other test compiles.
   program = train.make_program(fn, ds, SETTINGS)
   before = runtime.compile_stats()['count']
-  train.train_population(fn, ds, [0, 1], [1e-3, 1e-2], SETTINGS,
-                         program=program)
+  train.run_program(program, ds, [0, 1], [1e-3, 1e-2])
   assert runtime.compile_stats()['count'] - before == 1
-  train.train_population(fn, ds, [5, 6], [3e-4, 3e-2], SETTINGS,
-                         program=program)
+  train.run_program(program, ds, [5, 6], [3e-4, 3e-2])
   assert runtime.compile_stats()['count'] - before == 1
 
 
@@ -161,12 +159,12 @@ def test_a_resume_from_a_checkpoint_equals_one_run(digits, tmp_path, shard):
   ds = _small(digits)
   settings = _settings(num_epochs=4, shard=shard)
   program = train.make_program(_mlp(digits), ds, settings)
-  args = (_mlp(digits), ds, [0, 1], [1e-3, 1e-2], settings)
-  whole = train.train_population(*args, program=program)
+  args = (program, ds, [0, 1], [1e-3, 1e-2])
+  whole = train.run_program(*args)
   ckpt = checkpoints.Checkpoint(str(tmp_path / 'ckpt'), every=2)
-  first = train.train_population(*args, program=program, checkpoint=ckpt)
+  first = train.run_program(*args, checkpoint=ckpt)
   assert first.resumed_from == 0 and os.listdir(tmp_path / 'ckpt') == ['2']
-  again = train.train_population(*args, program=program, checkpoint=ckpt)
+  again = train.run_program(*args, checkpoint=ckpt)
   ckpt.close()
   assert again.resumed_from == 2 and again.epochs_run == 4
   for r in (first, again):
@@ -281,8 +279,8 @@ def test_members_in_turn_equal_vmapped_members(digits):
     s = _settings(num_epochs=2, members=members)
     program = train.make_program(fn, ds, s)
     assert program.members == members
-    out[members] = train.train_population(fn, ds, [0, 1, 2], [1e-3, 3e-3, 1e-2],
-                                          s, program=program)
+    out[members] = train.run_program(program, ds, [0, 1, 2],
+                                     [1e-3, 3e-3, 1e-2])
   np.testing.assert_allclose(out['map'].history['train_loss'],
                              out['vmap'].history['train_loss'], rtol=1e-5)
   np.testing.assert_allclose(out['map'].best_val, out['vmap'].best_val)
