@@ -74,7 +74,12 @@ def test_runlocal_end_to_end(runlocal):
   # The stored runs render the same report the run wrote.
   assert report.render_markdown(summary) == (
       run.workdir / 'results.md').read_text()
-  assert report.headline(summary).startswith('Evolution vs random search')
+  o = report.outcome(runs)
+  assert o.comparison.seeds == (config.search_seeds, config.search_seeds)
+  assert o.evolution_test == pytest.approx(np.mean(
+      [r.pick.test_error for r in runs if r.method == 'evolution']))
+  assert report.verdict(runs, per_search, summary['space_size']).endswith(
+      '\n- ' + report.headline(summary))
 
 
 def _runs(evolution_test, random_test):
@@ -97,34 +102,42 @@ def _summary(runs):
                          'space_size': 6})
 
 
-@pytest.mark.parametrize('ev,rs,outcome,words', [
-    ((0.30, 0.31, 0.32), (0.40, 0.41, 0.42), 'supported', 'evolution ahead'),
-    ((0.40, 0.41, 0.42), (0.30, 0.31, 0.32), 'contradicted',
-     'random search ahead'),
-    ((0.30, 0.40, 0.35), (0.40, 0.30, 0.35), 'inconclusive', 'a tie'),
+@pytest.mark.parametrize('ev,rs,outcome,difference', [
+    ((0.30, 0.31, 0.32), (0.40, 0.41, 0.42), 'supported', -0.10),
+    ((0.40, 0.41, 0.42), (0.30, 0.31, 0.32), 'contradicted', 0.10),
+    ((0.30, 0.40, 0.35), (0.45, 0.35, 0.40), 'inconclusive', -0.05),
     # One search seed each: no spread to judge by, whatever the difference.
-    ((0.89,), (0.775,), 'inconclusive', 'a tie'),
+    ((0.89,), (0.775,), 'inconclusive', 0.115),
 ])
 def test_evolution_against_random_reaches_each_outcome(ev, rs, outcome,
-                                                       words):
+                                                       difference):
   runs = _runs(ev, rs)
   c = report.evolution_beats_random(runs)
   assert c.verdict == outcome
-  assert c.difference == pytest.approx(np.mean(ev) - np.mean(rs))
-  last = report.verdict(runs, 6, 6).splitlines()[-1]
-  assert last.startswith(f"- Evolution vs random search on the picks' test "
-                         f'error: {words}')
-  # With one seed a side the difference has no interval: 'points (fewer
-  # than 2 seeds a side: no interval): inconclusive)'.
-  assert f': {outcome})' in last and 'points' in last
+  assert c.difference == pytest.approx(difference)
+  o = report.outcome(runs)
+  assert o.verdict == outcome and o.comparison == c
+  assert o.evolution_test - o.random_test == pytest.approx(difference)
+  assert np.isfinite(c.low) == (len(ev) > 1)
+  lines = report.verdict(runs, 6, 6).splitlines()
+  assert [l.split(':')[0] for l in lines] == [
+      '- evolution', '- random', '- Evolution vs random search on the picks\' '
+      'test error']
+  assert f'evolution − random = {100 * difference:+.1f}' in lines[-1]
+  assert f': {outcome})' in lines[-1]
   summary = _summary(runs)
   assert report.runs_of(summary) == runs
-  assert report.headline(summary) == last[2:]
+  assert report.headline(summary) == lines[-1][2:]
+  assert report.outcome_sentence(o, 6) == lines[-1][2:]
 
 
 def test_one_method_alone_has_no_comparison():
   runs = [r for r in _runs((0.3, 0.4), ()) if r.method == 'evolution']
+  assert report.outcome(runs) is None
   text = report.verdict(runs, 6, 6)
-  assert 'Evolution vs random' not in text
-  assert report.headline(_summary(runs)).startswith(
-      'evolution: after 6 candidates')
+  assert text.startswith('- evolution: after 6 candidates')
+  assert '\n' not in text   # The method's line, and no comparison.
+  (m,) = report.method_summaries(runs)
+  assert (m.method, m.searches) == ('evolution', 2)
+  assert m.test_error[0] == pytest.approx(0.35)
+  assert report.headline(_summary(runs)) == report.NO_OUTCOME

@@ -69,8 +69,8 @@ def test_test_split_is_read_once_after_all_training(tmp_path, monkeypatch,
   monkeypatch.setattr(data, 'load_dataset', lambda *a, **k: (
       dataclasses.replace(digits, _read_test=lambda: events.append('test')
                           or digits.test())))
-  real = train.train_population
-  monkeypatch.setattr(train, 'train_population',
+  real = train.run_program      # What the runner trains every population with.
+  monkeypatch.setattr(train, 'run_program',
                       lambda *a, **k: events.append('train') or real(*a, **k))
   config = ReadTracker(_tiny_config(linear_baseline=True, mimic=True,
                                     depths=(2,)))
@@ -161,7 +161,12 @@ def test_runlocal_end_to_end(runlocal):
              and len(m.agreement_per_seed) == config.num_seeds
              for m in mimics)
   overall = report.overall_pick_of(summary)
-  assert overall == report.overall_pick(rows)
+  # The pick is one of the rows, with that row's numbers, and no row is
+  # lower on validation (overall_pick itself: on hand-made rows below).
+  picked = next(r for r in rows if r.architecture == overall.architecture)
+  assert overall.val_error_mean == pytest.approx(picked.scores.val_mean)
+  assert overall.test_error_mean == pytest.approx(picked.scores.test_mean)
+  assert all(r.scores.val_mean >= overall.val_error_mean for r in rows)
   assert overall.num_candidates == len(rows) * len(config.learning_rates)
   # The stored rows render the same report the run wrote.
   assert report.render_markdown(summary) == (workdir / 'results.md').read_text()
@@ -173,11 +178,13 @@ def test_runlocal_end_to_end(runlocal):
   md = (workdir / 'results.md').read_text()
   assert 'Seide et al. 2011' in md and '17.2' in md  # The reference table.
   # One verdict line per deep net with a matched net, and one per mimic.
-  pairs = report.depth_pairs(rows)
-  assert report.verdict(rows).count('\n- ') == len(pairs) == 1
+  claim = report.depth_claim(rows)
+  assert len(claim.pairs) == 1 and claim.pairs[0][:2] == ('2x32', '1x53')
+  assert claim.supported + claim.contradicted + claim.inconclusive == 1
+  assert report.verdict(rows).count('\n- ') == 1
   assert report.mimic_verdict(rows, mimics).count('- ') == len(mimics)
-  assert f'in {sum(c.verdict == "supported" for *_, c in pairs)} of ' \
-      f'{len(pairs)} pairs' in deep_vs_shallow.STUDY.headline(summary)
+  head = deep_vs_shallow.STUDY.headline(summary)
+  assert '\n' not in head and f': {claim.verdict}.' in head
 
 
 # ------------------------------------------------- verdicts on made-up rows
@@ -218,26 +225,71 @@ LOW, MID, HIGH = (0.20, 0.21, 0.19), (0.25, 0.26, 0.24), (0.30, 0.31, 0.29)
 NOISY = (0.20, 0.40, 0.30)
 
 
-@pytest.mark.parametrize('deep,shallow,outcome', [
-    (LOW, HIGH, 'supported'),
-    (HIGH, LOW, 'contradicted'),
-    (NOISY, (0.30, 0.20, 0.40), 'inconclusive'),
-    (LOW, (0.30,), 'inconclusive'),          # One seed decides nothing.
+@pytest.mark.parametrize('deep,shallow,outcome,difference', [
+    (LOW, HIGH, 'supported', -0.10),
+    (HIGH, LOW, 'contradicted', +0.10),
+    (NOISY, (0.30, 0.20, 0.40), 'inconclusive', 0.0),
+    (LOW, (0.30,), 'inconclusive', -0.10),   # One seed decides nothing.
 ])
-def test_the_depth_verdict_reaches_each_outcome(deep, shallow, outcome):
+def test_the_depth_verdict_reaches_each_outcome(deep, shallow, outcome,
+                                                difference):
   rows = [_arch('2x32', deep), _arch('1x53', shallow, _matched('2x32'))]
   [(d, s, c)] = report.depth_pairs(rows)
   assert (d.architecture, s.architecture) == ('2x32', '1x53')
   assert c.verdict == outcome
-  assert c.difference == pytest.approx(np.mean(deep) - np.mean(shallow))
+  assert c.difference == pytest.approx(difference)
+  # One pair: the claim is that pair's verdict, counted once.
+  claim = report.depth_claim(rows)
+  assert claim.verdict == outcome and claim.tested
+  assert (claim.supported, claim.contradicted, claim.inconclusive) == (
+      int(outcome == 'supported'), int(outcome == 'contradicted'),
+      int(outcome == 'inconclusive'))
   text = report.verdict(rows)
   assert text.endswith(f': {outcome}.')
-  assert f'{100 * c.difference:+.1f}' in text
-  counts = {'supported': 0, 'contradicted': 0, 'inconclusive': 0}
-  counts[outcome] = 1
-  assert report.headline(_summary(rows)) == report._verdict_line([(d, s, c)])
-  assert f'in {counts["supported"]} of 1 pairs' in report.headline(
-      _summary(rows))
+  assert f'{100 * difference:+.1f}' in text
+  # The headline is the claim's line, the verdict section's first.
+  head = report.headline(_summary(rows))
+  assert text.splitlines()[0] == head and f': {outcome}.' in head
+
+
+@pytest.mark.parametrize('pairs,claim,counts', [
+    # Each pair: (deep, matched shallow) errors per seed.
+    ([(LOW, HIGH), (LOW, HIGH)], 'supported', (2, 0, 0)),
+    ([(LOW, HIGH), (NOISY, (0.30, 0.20, 0.40))], 'supported', (1, 0, 1)),
+    ([(HIGH, LOW), (NOISY, (0.30, 0.20, 0.40))], 'contradicted', (0, 1, 1)),
+    ([(LOW, HIGH), (HIGH, LOW)], 'inconclusive', (1, 1, 0)),
+    ([(NOISY, (0.30, 0.20, 0.40)), (LOW, (0.30,))], 'inconclusive',
+     (0, 0, 2)),
+])
+def test_the_depth_claim_counts_each_pair_once(pairs, claim, counts):
+  """An inconclusive pair is neither a win nor a loss."""
+  rows = []
+  for depth, (deep, shallow) in enumerate(pairs, start=2):
+    rows += [_arch(f'{depth}x32', deep),
+             _arch(f'1x{depth}0', shallow, _matched(f'{depth}x32'))]
+  got = report.depth_claim(rows)
+  assert got.verdict == claim
+  assert (got.supported, got.contradicted, got.inconclusive) == counts
+  assert [(d, s) for d, s, _ in got.pairs] == [('2x32', '1x20'),
+                                              ('3x32', '1x30')]
+
+
+def test_overall_pick_is_the_lowest_validation_error_ties_to_the_first():
+  def arch(name, val, test):
+    return dataclasses.replace(_arch(name, val), scores=dataclasses.replace(
+        _scores(val), val_per_seed=val, test_per_seed=test,
+        num_candidates=2))
+  rows = [arch('2x32', (0.5, 0.25), (0.5, 0.5)),
+          arch('1x53', (0.25, 0.125), (0.5, 0.375)),     # val 0.1875.
+          arch('3x32', (0.1875, 0.1875), (0.25, 0.125)),  # val 0.1875.
+          _arch('1x70', None, status='diverged')]
+  pick = report.overall_pick(rows)
+  assert pick == report.OverallPick(
+      architecture='1x53', tied_on_validation=('1x53', '3x32'),
+      tied_test_error_range=(0.1875, 0.4375), num_candidates=7,
+      val_error_mean=0.1875, test_error_mean=0.4375,
+      val_minus_test=-0.25)
+  assert report.overall_pick([rows[-1]]) is None
 
 
 def test_the_depth_verdict_counts_pairs_and_skips_diverged_ones():
@@ -248,40 +300,61 @@ def test_the_depth_verdict_counts_pairs_and_skips_diverged_ones():
           _arch('1x32', MID)]    # Depth 1: no matched net.
   pairs = report.depth_pairs(rows)
   assert [c.verdict for *_, c in pairs] == ['supported', 'contradicted']
+  claim = report.depth_claim(rows)
+  assert (claim.verdict, claim.supported, claim.contradicted,
+          claim.inconclusive) == ('inconclusive', 1, 1, 0)
   assert report.verdict(rows).count('\n- ') == 2
-  # Nothing to compare: said so.
+  # Nothing to compare: said so, and the claim is not tested.
   only = [_arch('4x32', LOW), _arch('1x90', None, _matched('4x32'),
                                     status='diverged')]
   assert report.depth_pairs(only) == []
+  claim = report.depth_claim(only)
+  assert not claim.tested and claim.verdict == 'inconclusive'
+  assert (claim.supported, claim.contradicted, claim.inconclusive) == (
+      0, 0, 0)
   assert report.verdict(only) == report.headline(_summary(only))
   assert '\n' not in report.verdict(only)
 
 
-@pytest.mark.parametrize('deep,shallow,mimic,outcome', [
-    (NOISY, (0.30, 0.20, 0.40), LOW, 'no_gap'),    # Gap inconclusive.
-    (HIGH, LOW, LOW, 'no_gap'),                    # Shallow better.
-    (LOW, HIGH, NOISY, 'no_help'),                 # Help inconclusive.
-    (LOW, MID, HIGH, 'no_help'),                   # The mimic is worse.
-    (LOW, HIGH, (0.20, 0.22, 0.18), 'closed'),     # At its teacher's level.
-    (LOW, HIGH, MID, 'partly'),                    # Half of the gap.
-])
-def test_the_mimic_verdict_reaches_each_outcome(deep, shallow, mimic,
-                                                outcome):
+MIMIC_CASES = [
+    # gap: deep − shallow; help: mimic − shallow; left: deep − mimic.
+    (NOISY, (0.30, 0.20, 0.40), LOW, 'no_gap', 0.0, -0.10, +0.10),
+    (HIGH, LOW, LOW, 'no_gap', +0.10, 0.0, +0.10),    # Shallow better.
+    (LOW, HIGH, NOISY, 'no_help', -0.10, 0.0, -0.10),  # Help inconclusive.
+    (LOW, MID, HIGH, 'no_help', -0.05, +0.05, -0.10),  # The mimic is worse.
+    # At its teacher's level: what is left is within the spread, not closed.
+    (LOW, HIGH, (0.20, 0.22, 0.18), 'within_spread', -0.10, -0.10, 0.0),
+    (MID, HIGH, LOW, 'closed', -0.05, -0.10, +0.05),   # Beats its teacher.
+    (LOW, HIGH, MID, 'narrowed', -0.10, -0.05, -0.05),  # Half of the gap.
+]
+
+
+@pytest.mark.parametrize('deep,shallow,mimic,outcome,gap,help_,left',
+                         MIMIC_CASES)
+def test_the_mimic_verdict_reaches_each_outcome(deep, shallow, mimic, outcome,
+                                                gap, help_, left):
   rows = [_arch('2x32', deep), _arch('1x53', shallow, _matched('2x32'))]
   mimics = [_mimic(mimic)]
-  got, c = report.mimic_outcome(rows[0], rows[1], mimics[0])
-  assert got == outcome
-  assert c['gap'].difference == pytest.approx(np.mean(deep) - np.mean(shallow))
-  assert c['help'].difference == pytest.approx(np.mean(mimic)
-                                               - np.mean(shallow))
-  assert c['left'].difference == pytest.approx(np.mean(deep) - np.mean(mimic))
+  o = report.mimic_outcome(rows[0], rows[1], mimics[0])
+  assert o.outcome == outcome and (o.teacher, o.student) == ('2x32', '1x53')
+  assert o.gap.difference == pytest.approx(gap)
+  assert o.help.difference == pytest.approx(help_)
+  assert o.left.difference == pytest.approx(left)
+  assert o.gap_size == pytest.approx(-gap)
+  assert o.narrowed_by == pytest.approx(-help_)
+  [(again, m)] = report.mimic_outcomes(rows, mimics)
+  assert again == o and m is mimics[0]
   text = report.mimic_verdict(rows, mimics)
   assert text.startswith('- 1x53 vs 2x32: ') and text.count('\n- ') == 0
-  shown = {'no_gap': c['gap'], 'no_help': c['help'], 'closed': c['left'],
-           'partly': c['left']}[outcome]
-  assert f'{100 * shown.difference:+.1f} [' in text
-  if outcome == 'partly':
-    assert '50% of the 10.00-point gap' in text
+  shown = {'no_gap': [gap], 'no_help': [gap, help_],
+           'within_spread': [help_, left], 'closed': [help_, left],
+           'narrowed': [help_, left]}[outcome]
+  for difference in shown:
+    assert f'{100 * difference:+.1f} [' in text
+
+
+def test_every_mimic_outcome_is_exercised():
+  assert {case[3] for case in MIMIC_CASES} == set(report.MIMIC_OUTCOMES)
 
 
 def test_the_mimic_verdict_skips_what_did_not_train():

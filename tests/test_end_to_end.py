@@ -92,9 +92,15 @@ def test_runlocal_end_to_end(runlocal):
   # The stored rows render the same report the run wrote.
   assert report.render_markdown(summary) == (
       run.workdir / 'results.md').read_text()
-  # One line per classifier on both inputs, and the best-against-best one.
+  # One line per classifier on both inputs, and the best-against-best one,
+  # which is the headline: the claim judged on the two rows.
+  claim = report.claim(rows)
+  assert (claim.learned, claim.crafted) == tuple(rows)
+  assert claim.comparison.difference == pytest.approx(
+      np.mean(rows[0].scores.test_per_seed)
+      - np.mean(rows[1].scores.test_per_seed))
   assert report.verdict(rows).count('\n- ') + 1 == 2
-  assert "lecture's claim" in report.headline(summary)
+  assert report.verdict(rows).endswith('\n- ' + report.headline(summary))
   with open(run.workdir / 'trials.jsonl') as f:
     assert len(f.readlines()) == 2 * config.num_seeds
 
@@ -120,37 +126,43 @@ def test_the_verdict_picks_on_validation_not_on_test():
           _row('linear', 'features', 0.20, (0.24, 0.25, 0.26)),
           # Lucky on test only: not the pick.
           _row('deep', 'features', 0.25, (0.10, 0.11, 0.12))]
-  text = report.verdict(rows)
-  assert '(cnn on raw, 12.0% test error) beats the best on the ' \
-         'hand-crafted features (linear, 25.0%)' in text
-  assert 'end to end − features = -13.0' in text
-  assert text.endswith(': supported.')
-  assert report.headline(_summary(rows[:1])).startswith('No comparison')
+  claim = report.claim(rows)
+  assert (claim.learned, claim.crafted) == (rows[1], rows[2])
+  assert claim.verdict == 'supported'
+  assert claim.comparison.difference == pytest.approx(0.12 - 0.25)
+  assert 'end to end − features = -13.0 [' in report.headline(
+      _summary(rows))
+  assert report.claim(rows[:1]) is None
+  assert report.headline(_summary(rows[:1])) == report.NO_CLAIM
 
 
-@pytest.mark.parametrize('raw,features,outcome,word,claim', [
-    ((0.10, 0.11, 0.12), (0.30, 0.31, 0.32), 'supported', 'beats',
-     'supported'),
-    ((0.30, 0.31, 0.32), (0.10, 0.11, 0.12), 'contradicted', 'loses to',
-     'contradicted'),
-    ((0.10, 0.30, 0.20), (0.20, 0.10, 0.30), 'inconclusive', 'ties with',
-     'supported'),   # A tie is what the lecture claims too.
+@pytest.mark.parametrize('raw,features,outcome,difference', [
+    ((0.10, 0.11, 0.12), (0.30, 0.31, 0.32), 'supported', -0.20),
+    ((0.30, 0.31, 0.32), (0.10, 0.11, 0.12), 'contradicted', 0.20),
+    # Within the seeds' spread: not a tie, and not support for the claim.
+    ((0.10, 0.30, 0.20), (0.25, 0.15, 0.35), 'inconclusive', -0.05),
+    # One seed a side: no interval, whatever the difference.
+    ((0.10,), (0.30,), 'inconclusive', -0.20),
 ])
 def test_raw_against_features_reaches_each_outcome(raw, features, outcome,
-                                                   word, claim):
+                                                   difference):
   rows = [_row('deep', 'raw', 0.2, raw), _row('deep', 'features', 0.2,
                                                features)]
   c = report.raw_beats_features(*rows)
   assert c.verdict == outcome
-  assert c.difference == pytest.approx(np.mean(raw) - np.mean(features))
+  assert c.difference == pytest.approx(difference)
+  # The lecture's claim takes the comparison's verdict.
+  claim = report.claim(rows)
+  assert claim.verdict == outcome and claim.comparison == c
+  assert claim.has_interval == (len(raw) > 1)
   lines = report.verdict(rows).splitlines()
   assert len(lines) == 2
   assert lines[0].startswith('- deep: ') and lines[0].endswith(
       f': {outcome}.')
-  assert f') {word} the best on' in lines[1]
-  assert f'points: {outcome}.' in lines[1]
-  assert lines[1].endswith(f'hand-crafted one): {claim}.')
-  assert report.headline(_summary(rows)) == lines[1][2:]
+  assert f'end to end − features = {100 * difference:+.1f}' in lines[1]
+  headline = report.headline(_summary(rows))
+  assert headline == lines[1][2:]
+  assert headline.split("hand-crafted one): ")[1].startswith(outcome)
 
 
 def test_a_diverged_side_leaves_no_comparison():

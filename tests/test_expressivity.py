@@ -4,6 +4,7 @@ verdicts on constructed rows (every outcome), and its bad inputs."""
 import dataclasses
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -63,11 +64,23 @@ def test_runlocal_end_to_end(runlocal):
                   '## 5. Counting pieces and regions',
                   '## 6. What training finds'):
     assert heading in md
-  # One verdict line per problem, on the console and in the report.
+  # One outcome and one verdict line per problem, on the console and in
+  # the report; the headline counts the same outcomes.
   said = report.training_verdict(rows)
+  decided = report.outcomes(rows)
+  assert len(decided) == num_problems
   assert said.count('\n- ') + 1 == num_problems
   assert said in run.output and said in md
-  assert report.headline(summary).startswith('The constructions hold')
+  headline = report.headline(summary)
+  assert headline.startswith('The constructions hold')
+  compared = [o.verdict for o in decided if o.kind == report.COMPARED]
+  assert all(o.verdict is None for o in decided
+             if o.kind != report.COMPARED)
+  if compared:
+    assert _tally(headline) == (compared.count('supported'), len(compared),
+                                compared.count('contradicted'))
+  else:
+    assert 'no problem was compared' in headline
   # The stored rows render the same report the run wrote.
   assert report.render_markdown(summary) == md
 
@@ -131,65 +144,96 @@ def _summary(rows, sections=SECTIONS):
   return summary
 
 
+def _tally(headline):
+  """(won, compared, lost) as the headline states them."""
+  m = re.search(r'on (\d+) of (\d+) problems compared and loses on (\d+)',
+                headline)
+  return tuple(int(g) for g in m.groups()) if m else None
+
+
+# deep, shallow (each seed's test error or max error), the verdict on "the
+# deep net is better", and the difference of the means by hand.
 OUTCOMES = [
-    ((0.10, 0.11, 0.09), (0.50, 0.49, 0.51), 'supported'),
-    ((0.50, 0.49, 0.51), (0.10, 0.11, 0.09), 'contradicted'),
-    ((0.10, 0.30, 0.20), (0.20, 0.10, 0.30), 'inconclusive'),
+    ((0.10, 0.11, 0.09), (0.50, 0.49, 0.51), 'supported', -0.40),
+    ((0.50, 0.49, 0.51), (0.10, 0.11, 0.09), 'contradicted', +0.40),
+    ((0.10, 0.30, 0.20), (0.20, 0.10, 0.30), 'inconclusive', 0.0),
 ]
 
 
-@pytest.mark.parametrize('deep,shallow,outcome', OUTCOMES)
+@pytest.mark.parametrize('deep,shallow,outcome,difference', OUTCOMES)
 def test_deep_vs_shallow_on_parity_reaches_each_outcome(deep, shallow,
-                                                         outcome):
+                                                         outcome, difference):
   rows = [_parity('deep', deep), _parity('shallow', shallow)]
-  c = report.deep_beats_shallow(*rows)
-  assert c.verdict == outcome
-  assert c.difference == pytest.approx(np.mean(deep) - np.mean(shallow))
-  line = report.training_verdict(rows)
-  assert f'points: {outcome};' in line
-  assert f'{100 * c.difference:+.1f}' in line
-  headline = report.headline(_summary(rows))
+  [o] = report.outcomes(rows)
+  assert o.kind == report.COMPARED and o.verdict == outcome
+  assert o.deep_vs_shallow.difference == pytest.approx(difference, abs=1e-12)
+  assert o.deep_vs_constant is None and o.shallow_vs_constant is None
+  assert f'{100 * difference:+.1f}' in report.training_verdict(rows)
   won, lost = outcome == 'supported', outcome == 'contradicted'
-  assert f'shallow net on {int(won)} of 1 problems and loses on {int(lost)}' \
-      in headline
+  assert _tally(report.headline(_summary(rows))) == (int(won), 1, int(lost))
 
 
-@pytest.mark.parametrize('deep,shallow,outcome', OUTCOMES)
-def test_deep_vs_shallow_on_regression_reaches_each_outcome(deep, shallow,
-                                                             outcome):
-  # Both nets beat the constant, so the max errors are compared.
+@pytest.mark.parametrize('deep,shallow,outcome,difference', OUTCOMES)
+def test_deep_vs_shallow_on_regression_reaches_each_outcome(
+    deep, shallow, outcome, difference):
+  # Both nets beat the constant (0.08), so the max errors are compared.
   rows = [_regression('deep', deep, (0.010, 0.011, 0.012)),
           _regression('shallow', shallow, (0.010, 0.011, 0.012))]
-  c = report.deep_beats_shallow(*rows)
-  assert c.verdict == outcome
-  assert c.difference == pytest.approx(np.mean(deep) - np.mean(shallow))
-  line = report.training_verdict(rows)
-  assert line.startswith('- x^2 (m=2): test max error deep')
-  assert f'deep − shallow = {c.difference:+.3g}' in line
-  assert f': {outcome};' in line
+  [o] = report.outcomes(rows)
+  assert o.kind == report.COMPARED and o.verdict == outcome
+  assert o.deep_vs_shallow.difference == pytest.approx(difference, abs=1e-12)
+  assert o.deep_vs_constant.verdict == o.shallow_vs_constant.verdict == (
+      'supported')
+  assert o.deep_vs_constant.difference == pytest.approx(0.011 - 0.08)
+  assert f'{difference:+.3g}' in report.training_verdict(rows)
 
 
-@pytest.mark.parametrize('mse,outcome', [
-    ((0.010, 0.011, 0.012), 'supported'),
-    ((0.20, 0.21, 0.22), 'contradicted'),
-    ((0.02, 0.14, 0.08), 'inconclusive'),
+@pytest.mark.parametrize('mse,outcome,difference', [
+    ((0.010, 0.011, 0.012), 'supported', 0.011 - 0.08),
+    ((0.20, 0.21, 0.22), 'contradicted', 0.21 - 0.08),
+    ((0.02, 0.14, 0.08), 'inconclusive', 0.0),
 ])
-def test_beating_the_constant_reaches_each_outcome(mse, outcome):
+def test_beating_the_constant_reaches_each_outcome(mse, outcome, difference):
   c = report.beats_constant(_regression('deep', (0.5,), mse, constant=0.08))
   assert c.verdict == outcome
-  assert c.difference == pytest.approx(np.mean(mse) - 0.08)
+  assert c.difference == pytest.approx(difference, abs=1e-12)
 
 
-def test_neither_net_beating_the_constant_is_said_and_not_compared():
-  rows = [_regression('deep', (0.85, 0.86), (0.20, 0.21)),
-          _regression('shallow', (0.77, 0.78), (0.11, 0.12))]
+@pytest.mark.parametrize('shallow_mse,shallow_vs_constant', [
+    ((0.15, 0.151), 'contradicted'), ((0.02, 0.14), 'inconclusive')])
+def test_neither_net_beating_the_constant_is_not_compared(
+    shallow_mse, shallow_vs_constant):
+  # The deep net's max error is far below the shallow one's: compared, it
+  # would win; but neither net beats the constant, so it is not compared,
+  # in the verdict lines and in the headline alike.
+  rows = [_regression('deep', (0.10, 0.11), (0.20, 0.21)),
+          _regression('shallow', (0.77, 0.78), shallow_mse)]
+  assert report.deep_beats_shallow(*rows).verdict == 'supported'
+  [o] = report.outcomes(rows)
+  assert o.kind == report.NO_SHAPE
+  assert o.deep_vs_shallow is None and o.verdict is None
+  assert o.deep_vs_constant.verdict == 'contradicted'
+  assert o.deep_vs_constant.difference == pytest.approx(0.205 - 0.08)
+  assert o.shallow_vs_constant.verdict == shallow_vs_constant
+  assert o.shallow_vs_constant.difference == pytest.approx(
+      np.mean(shallow_mse) - 0.08)
   line = report.training_verdict(rows)
-  assert 'neither net beats a constant' in line
-  assert 'deep − constant = +0.125' in line and 'contradicted' in line
-  assert 'deep − shallow' not in line
-  # One net beating it is enough to compare the two.
+  assert '+0.125' in line and 'deep − shallow' not in line
+  headline = report.headline(_summary(rows))
+  assert _tally(headline) is None and 'no problem was compared' in headline
+  assert '1 where neither net beats a constant' in headline
+  # With a parity problem the deep net wins, the headline counts that one
+  # alone.
+  both = rows + [_parity('deep', OUTCOMES[0][0]),
+                 _parity('shallow', OUTCOMES[0][1])]
+  assert [o.kind for o in report.outcomes(both)] == [report.NO_SHAPE,
+                                                     report.COMPARED]
+  assert _tally(report.headline(_summary(both))) == (1, 1, 0)
+  # One net beating the constant is enough to compare the two.
   rows[1] = _regression('shallow', (0.77, 0.78), (0.010, 0.011))
-  assert 'deep − shallow' in report.training_verdict(rows)
+  [o] = report.outcomes(rows)
+  assert o.kind == report.COMPARED and o.verdict == 'supported'
+  assert o.deep_vs_shallow.difference == pytest.approx(0.105 - 0.775)
 
 
 def test_a_diverged_population_is_said_and_not_counted():
@@ -199,17 +243,21 @@ def test_a_diverged_population_is_said_and_not_counted():
       scores=runner.Scores(status='diverged', metric='error',
                            num_candidates=1, num_diverged=3))
   rows = [_parity('deep', (0.1, 0.2)), diverged]
-  assert report.training_verdict(rows) == (
-      '- parity n=8: a population diverged entirely.')
-  assert 'shallow net on 0 of 1 problems and loses on 0' in report.headline(
-      _summary(rows))
+  [o] = report.outcomes(rows)
+  assert o.kind == report.DIVERGED and o.verdict is None
+  assert o.deep == rows[0] and o.shallow is None
+  assert report.training_verdict(rows).count('\n') == 0
+  headline = report.headline(_summary(rows))
+  assert _tally(headline) is None
+  assert '1 where a population diverged' in headline
 
 
 def test_a_failed_construction_is_in_the_headline():
   failed = dataclasses.replace(SECTIONS.square[0], deep_error=0.07)
   headline = report.headline(_summary([], dataclasses.replace(
       SECTIONS, square=(failed,))))
-  assert 'FAILED: Yarotsky' in headline and 'on 0 of 0 problems' in headline
+  assert 'FAILED: Yarotsky' in headline and 'no problem was compared' in (
+      headline)
 
 
 # ------------------------------------------------------------ bad inputs

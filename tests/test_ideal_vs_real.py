@@ -1,6 +1,7 @@
 """Ideal vs real: equal steps on both sets, no test example in the ideal
 set's seed, the verdicts on hand-made rows, and the study end to end."""
 
+import dataclasses
 import json
 import os
 
@@ -26,8 +27,11 @@ def test_epochs_for_gives_at_least_the_steps():
 def test_architectures_pair_each_deep_net_with_its_match():
   c = ivr_config.get_config('')
   grid = experiment.architectures(c, 40, 10)
-  assert [f for f, _ in grid] == ['deep', 'shallow'] * len(c.deep_widths)
-  assert grid[0] == ('deep', (16, 16, 16))
+  assert [f for f, *_ in grid] == ['deep', 'shallow'] * len(c.deep_widths)
+  assert grid[0] == ('deep', (16, 16, 16), None)
+  # Each shallow net names its deep net (not its place in the list).
+  assert [m for f, _, m in grid if f == 'shallow'] == [
+      f'{w}x{w}x{w}' for w in c.deep_widths]
 
 
 def test_the_ideal_set_shares_no_example_with_the_real_test_set(tfds_dir):
@@ -94,84 +98,175 @@ def test_runlocal_end_to_end(runlocal):
                                          'results.png', 'tensorboard',
                                          'trials.jsonl']
   assert '| family | hidden |' in run.output
+  # Each shallow row names its deep net, and they pair by that name.
+  assert {r.matched_to for r in rows if r.family == 'shallow'} == {
+      f'{w}x{w}x{w}' for w in config.deep_widths}
+  assert all(r.matched_to is None for r in rows if r.family == 'deep')
+  o = report.outcome(rows)
+  assert [(p.deep, p.shallow) for p in o.pairs] == [
+      (r.matched_to, r.name) for r in rows
+      if r.family == 'shallow' and r.data == 'ideal']
   # One deep-vs-shallow line (one width: no trend in size to judge).
-  assert report.verdict(rows).count('- ') == 1
-  assert ideal_vs_real.STUDY.headline(summary)
+  assert o.trends == () and report.verdict(rows).count('- ') == 1
+  head = ideal_vs_real.STUDY.headline(summary)
+  assert '\n' not in head and f': {o.depth_verdict}:' in head
 
 
 # ------------------------------------------------- verdicts on made-up rows
 
 
-def _row(family, width, data_, losses, params, status='done'):
+def _row(family, width, data_, losses, params, status='done',
+         matched_to=None):
   done = status == 'done'
+  widths = (width,) * (3 if family == 'deep' else 1)
   return report.Row(
-      data=data_, family=family, hidden_widths=(width,), param_count=params,
+      data=data_, family=family, hidden_widths=widths, param_count=params,
       train_examples=3400, num_epochs=1,
       scores=runner.Scores(status=status, metric='error', num_candidates=1,
                            test_per_seed=(0.3,) * len(losses) if done
                            else ()),
-      test_loss_per_seed=tuple(losses) if done else ())
+      test_loss_per_seed=tuple(losses) if done else (),
+      matched_to=matched_to)
 
 
-def _pair(family, width, params, real, ideal):
-  return [_row(family, width, 'real', real, params),
-          _row(family, width, 'ideal', ideal, params)]
+def _pair(family, width, params, real, ideal, matched_to=None):
+  return [_row(family, width, 'real', real, params, matched_to=matched_to),
+          _row(family, width, 'ideal', ideal, params, matched_to=matched_to)]
 
 
-@pytest.mark.parametrize('small,large,outcome', [
-    # (real, ideal) losses per seed at the smaller and the larger size.
+@pytest.mark.parametrize('small,large,outcome,gaps', [
+    # (real, ideal) losses per seed at the smaller and the larger size;
+    # the mean real − ideal gap at each.
     (((1.0, 1.1, 0.9), (0.8, 0.9, 0.7)), ((2.0, 2.1, 1.9), (0.5, 0.6, 0.4)),
-     'supported'),     # Gap 0.2 -> 1.5.
+     'supported', (0.2, 1.5)),
     (((2.0, 2.1, 1.9), (0.5, 0.6, 0.4)), ((1.0, 1.1, 0.9), (0.8, 0.9, 0.7)),
-     'contradicted'),  # Gap 1.5 -> 0.2.
+     'contradicted', (1.5, 0.2)),
     (((1.0, 1.5, 0.5), (0.8, 0.9, 0.7)), ((1.2, 0.6, 1.5), (0.8, 0.9, 0.7)),
-     'inconclusive'),
+     'inconclusive', (0.2, 0.3)),
 ])
-def test_the_gap_verdict_reaches_each_outcome(small, large, outcome):
+def test_the_gap_verdict_reaches_each_outcome(small, large, outcome, gaps):
+  difference = gaps[1] - gaps[0]
   rows = _pair('shallow', 10, 500, *small) + _pair('shallow', 40, 2000,
                                                    *large)
   pairs = report._pairs(rows)
   c = report.gap_grows(pairs[('shallow', (10,))], pairs[('shallow', (40,))])
   assert c.verdict == outcome
-  gap = lambda real, ideal: np.mean(real) - np.mean(ideal)
-  assert c.difference == pytest.approx(gap(*large) - gap(*small))
+  assert c.difference == pytest.approx(difference)
+  [trend] = report.outcome(rows).trends
+  assert (trend.family, trend.sizes, trend.verdict) == ('shallow',
+                                                       (500, 2000), outcome)
+  assert trend.gaps == pytest.approx(gaps)
+  assert trend.steps == (c,)
   [line] = report.verdict(rows).splitlines()
-  assert line.startswith('- shallow: ') and f': {outcome})' in line
-  assert f'{c.difference:+.2f} [' in line
+  assert line.startswith('- shallow: ') and f'{c.difference:+.2f} [' in line
 
 
-@pytest.mark.parametrize('deep,shallow,outcome', [
-    ((0.5, 0.6, 0.4), (0.9, 1.0, 0.8), 'supported'),
-    ((0.9, 1.0, 0.8), (0.5, 0.6, 0.4), 'contradicted'),
-    ((0.5, 1.0, 0.7), (0.9, 0.4, 0.6), 'inconclusive'),
-    ((0.5,), (0.9,), 'inconclusive'),       # One seed decides nothing.
+@pytest.mark.parametrize('gaps,claim,counts', [
+    # Each size's (real, ideal) losses per seed: the gap is real − ideal.
+    ((0.2, 1.5, 2.8), 'supported', (2, 0, 0)),
+    ((0.2, 1.5, 1.5), 'supported', (1, 0, 1)),   # Flat at the last step.
+    ((0.2, 1.5, 0.2), 'inconclusive', (1, 1, 0)),
+    ((1.5, 0.2, 0.2), 'contradicted', (0, 1, 1)),
 ])
-def test_the_ideal_depth_verdict_reaches_each_outcome(deep, shallow, outcome):
+def test_the_gap_claim_counts_each_step_once(gaps, claim, counts):
+  """An inconclusive step is neither growth nor shrinkage."""
+  rows = []
+  for width, gap in zip((10, 40, 160), gaps):
+    rows += _pair('shallow', width, 50 * width,
+                  (gap + 1.0, gap + 1.1, gap + 0.9), (1.0, 1.1, 0.9))
+  [trend] = report.outcome(rows).trends
+  assert trend.verdict == claim
+  assert tuple(trend.count(v) for v in (
+      'supported', 'contradicted', 'inconclusive')) == counts
+  assert trend.gaps == pytest.approx(gaps)
+
+
+@pytest.mark.parametrize('deep,shallow,outcome,difference', [
+    ((0.5, 0.6, 0.4), (0.9, 1.0, 0.8), 'supported', -0.4),
+    ((0.9, 1.0, 0.8), (0.5, 0.6, 0.4), 'contradicted', +0.4),
+    ((0.5, 1.0, 0.7), (0.9, 0.4, 0.6), 'inconclusive', +0.1),
+    ((0.5,), (0.9,), 'inconclusive', -0.4),  # One seed decides nothing.
+])
+def test_the_ideal_depth_verdict_reaches_each_outcome(deep, shallow, outcome,
+                                                      difference):
   rows = (_pair('deep', 8, 562, (2.0,) * len(deep), deep)
-          + _pair('shallow', 11, 571, (2.0,) * len(shallow), shallow))
+          + _pair('shallow', 11, 571, (2.0,) * len(shallow), shallow,
+                  matched_to='8x8x8'))
   c = report.deep_reaches_lower(rows[1], rows[3])
   assert c.verdict == outcome
-  assert c.difference == pytest.approx(np.mean(deep) - np.mean(shallow))
+  assert c.difference == pytest.approx(difference)
+  o = report.outcome(rows)
+  assert o.pairs == (report.MatchedPair('8x8x8', '11', 562, 571, c),)
+  assert o.depth_verdict == outcome
+  assert tuple(o.count(v) for v in ('supported', 'contradicted',
+                                    'inconclusive')) == (
+      int(outcome == 'supported'), int(outcome == 'contradicted'),
+      int(outcome == 'inconclusive'))
+  assert o.lowest == {'deep': (562, pytest.approx(np.mean(deep))),
+                      'shallow': (571, pytest.approx(np.mean(shallow)))}
   [line] = report.verdict(rows).splitlines()
-  assert f'562 vs 571 params: deep − shallow = {c.difference:+.2f}' in line
-  assert f': {outcome})' in line
-  assert f'in {int(outcome == "supported")} of 1 ' in line
-  assert report.headline(runner.to_json({'rows': rows})) == line[2:]
+  assert f'562 vs 571 params: deep − shallow = {difference:+.2f}' in line
+  head = report.headline(runner.to_json({'rows': rows}))
+  assert '\n' not in head and f': {outcome}:' in head
+
+
+@pytest.mark.parametrize('diverged', ['deep', 'shallow'])
+def test_a_diverged_middle_size_drops_its_own_pair_only(diverged):
+  """Three deep sizes, each with its matched shallow net; the middle size's
+  deep (or shallow) net diverges on the ideal set. The others still pair
+  with their own match: 562 with 571 and 5,000 with 4,990, never 562 with
+  1,490."""
+  good = ((0.5, 0.6, 0.4), (0.9, 1.0, 0.8))
+  rows = []
+  for deep_w, shallow_w, deep_n, shallow_n in ((8, 11, 562, 571),
+                                               (16, 30, 1500, 1490),
+                                               (32, 100, 5000, 4990)):
+    rows += _pair('deep', deep_w, deep_n, (2.0,) * 3, good[0])
+    rows += _pair('shallow', shallow_w, shallow_n, (2.0,) * 3, good[1],
+                  matched_to=f'{deep_w}x{deep_w}x{deep_w}')
+  # Rows per size: deep real, deep ideal, shallow real, shallow ideal.
+  middle = 4 + (1 if diverged == 'deep' else 3)
+  rows[middle] = dataclasses.replace(
+      rows[middle], scores=dataclasses.replace(
+          rows[middle].scores, status='diverged', test_per_seed=()),
+      test_loss_per_seed=())
+  assert rows[middle].family == diverged and rows[middle].data == 'ideal'
+  o = report.outcome(rows)
+  assert [(p.deep, p.shallow, p.deep_params, p.shallow_params)
+          for p in o.pairs] == [('8x8x8', '11', 562, 571),
+                                ('32x32x32', '100', 5000, 4990)]
+  assert [p.comparison.difference for p in o.pairs] == pytest.approx(
+      [-0.4, -0.4])
+  assert o.depth_verdict == 'supported'
+  text = report.verdict(rows)
+  assert '562 vs 571 params' in text and '5,000 vs 4,990 params' in text
+  assert '1,490' not in text.split('test loss, ')[1]
 
 
 def test_the_verdicts_skip_diverged_and_unpaired_rows():
   rows = (_pair('deep', 8, 562, (2.0, 2.1), (1.0, 1.1))
           + [_row('deep', 16, 'real', (2.0, 2.1), 1500),
              _row('deep', 16, 'ideal', None, 1500, status='diverged')])
-  assert list(report._pairs(rows)) == [('deep', (8,))]
+  assert list(report._pairs(rows)) == [('deep', (8, 8, 8))]
   assert report.verdict(rows) == ''    # No shallow net, one deep size.
+  assert report.outcome(rows).pairs == ()
   assert report.results_table(rows).count('\n| deep |') == 1
+  # A shallow net whose deep net is not in the rows pairs with nothing.
+  rows += _pair('shallow', 11, 571, (2.0, 2.1), (1.0, 1.1),
+                matched_to='64x64x64')
+  assert report.outcome(rows).pairs == ()
 
 
 def test_rows_survive_results_json():
   rows = (_pair('deep', 8, 562, (2.0, 2.1), (1.0, 1.1))
+          + _pair('shallow', 11, 571, (2.0, 2.1), (1.0, 1.1),
+                  matched_to='8x8x8')
           + [_row('deep', 16, 'ideal', None, 1500, status='diverged')])
   summary = runner.to_json({'rows': rows})
   assert report.rows_of(summary) == rows
   assert summary['rows'][0]['test_loss_per_seed'] == [2.0, 2.1]
+  assert summary['rows'][2]['matched_to'] == '8x8x8'
   assert rows[0].test_loss_mean == pytest.approx(2.05)
+  # A results.json from before matched_to: read back with None.
+  del summary['rows'][2]['matched_to']
+  assert report.rows_of(summary)[2].matched_to is None

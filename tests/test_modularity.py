@@ -10,7 +10,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from conftest import launch, refused, unread_fields
-from deepvsshallow import data, params, reference, runner
+from deepvsshallow import data, params, reference, runner, stats
 from deepvsshallow.studies import modularity
 from deepvsshallow.studies.modularity import experiment, report
 
@@ -168,7 +168,12 @@ def test_runlocal_every_field_is_read_and_every_approach_scored(runlocal):
   assert 'rare-group acc %' in (workdir / 'results.md').read_text()
   assert '| rare train examples | approach |' in run.output
   assert report.verdict(rows) in run.output
-  assert report.headline(summary).startswith("The lecture's claim")
+  # The headline is the claim's line of the verdict, from the same Claim.
+  decided = report.claim(rows)
+  assert decided.verdict in stats.VERDICTS and decided.tested
+  assert list(decided.comparisons) == [5]
+  assert report.headline(summary) == report.claim_said(decided)
+  assert report.verdict(rows).endswith('- ' + report.headline(summary))
   # The stored rows render the same report the run wrote.
   assert report.render_markdown(summary) == (workdir / 'results.md').read_text()
 
@@ -189,52 +194,67 @@ def _headline(rows):
 
 
 HIGH, LOW, WIDE = (0.90, 0.92, 0.91), (0.20, 0.25, 0.22), (0.10, 0.95, 0.50)
+# The differences of their means, by hand.
+HIGH_LOW = 0.91 - 0.67 / 3
+WIDE_LOW = 1.55 / 3 - 0.67 / 3
 
 
-@pytest.mark.parametrize('modular,flat,outcome', [
-    (HIGH, LOW, 'supported'), (LOW, HIGH, 'contradicted'),
-    (WIDE, LOW, 'inconclusive')])
-def test_modular_vs_flat_reaches_each_outcome(modular, flat, outcome):
+@pytest.mark.parametrize('modular,flat,outcome,difference', [
+    (HIGH, LOW, 'supported', HIGH_LOW), (LOW, HIGH, 'contradicted', -HIGH_LOW),
+    (WIDE, LOW, 'inconclusive', WIDE_LOW)])
+def test_modular_vs_flat_reaches_each_outcome(modular, flat, outcome,
+                                              difference):
   m, f = _row(3, 'modular', modular), _row(3, 'flat', flat)
   c = report.modular_beats_flat(m, f)
   assert c.verdict == outcome
-  assert c.difference == pytest.approx(np.mean(modular) - np.mean(flat))
-  line = report.verdict([f, m]).splitlines()[0]
-  assert line.endswith(f'points: {outcome}).')
-  assert f'modular − flat = {100 * c.difference:+.1f}' in line
+  assert c.difference == pytest.approx(difference, abs=1e-12)
+  assert report.claim([f, m]).comparisons == {3: c}
+  assert f'modular − flat = {100 * difference:+.1f}' in report.verdict([f, m])
 
 
-@pytest.mark.parametrize('rows,start', [
+# The rows, the claim's verdict, the rare counts where the modular net is
+# ahead / behind, and the differences (modular − flat) at each count.
+CLAIMS = [
     ([_row(3, 'flat', LOW), _row(3, 'modular', HIGH),
       _row(30, 'flat', HIGH), _row(30, 'modular', HIGH)],
-     'supported: the modular net is ahead of the flat one on the rare group '
-     'at 3 rare examples'),
+     'supported', (3,), (), {3: HIGH_LOW, 30: 0.0}),
     ([_row(3, 'flat', HIGH), _row(3, 'modular', LOW)],
-     'contradicted: the flat net is ahead of the modular one on the rare '
-     'group at 3'),
+     'contradicted', (), (3,), {3: -HIGH_LOW}),
     ([_row(3, 'flat', LOW), _row(3, 'modular', HIGH),
       _row(30, 'flat', HIGH), _row(30, 'modular', LOW)],
-     'not supported here: the modular net is ahead at 3 rare examples and '
-     'behind at 30'),
+     'inconclusive', (3,), (30,), {3: HIGH_LOW, 30: -HIGH_LOW}),
     ([_row(3, 'flat', LOW), _row(3, 'modular', WIDE)],
-     "not supported here: the modular and the flat net are within the seeds' "
-     'spread at every rare count (3)'),
+     'inconclusive', (), (), {3: WIDE_LOW}),
     ([_row(3, 'flat', LOW), _row(3, 'modular', HIGH, status='diverged'),
       _row(3, 'one_vs_rest', HIGH)],
-     'not tested here: the flat and the modular net were not both trained'),
-])
-def test_the_claim_reaches_each_outcome(rows, start):
+     'inconclusive', (), (), {}),
+]
+
+
+@pytest.mark.parametrize('rows,outcome,ahead,behind,differences', CLAIMS)
+def test_the_claim_reaches_each_outcome(rows, outcome, ahead, behind,
+                                        differences):
+  decided = report.claim(rows)
+  assert decided.verdict == outcome
+  assert (decided.ahead, decided.behind) == (ahead, behind)
+  assert decided.tested == bool(differences)
+  assert list(decided.comparisons) == list(differences)
+  for n, d in differences.items():
+    assert decided.comparisons[n].difference == pytest.approx(d, abs=1e-12)
+  # The headline (from the rows as results.json holds them) and the
+  # verdict's last line are the same Claim's.
   headline = _headline(rows)
-  assert headline.startswith('The lecture\'s claim (the modular net needs '
-                             'far less rare data): ' + start)
+  assert headline == report.claim_said(decided)
+  assert report.verdict(rows).endswith('- ' + headline)
 
 
 def test_fewest_rare_examples_to_reach_90_percent():
   rows = [_row(3, 'flat', LOW), _row(3, 'modular', HIGH),
           _row(30, 'flat', HIGH), _row(30, 'modular', HIGH)]
-  line = report.verdict(rows).splitlines()[-2]
-  assert line == ('- Fewest rare examples to reach 90% on the rare group: '
-                  'flat 30, modular 3.')
+  assert report._fewest_for(rows, 'flat', 0.9) == 30
+  assert report._fewest_for(rows, 'modular', 0.9) == 3
+  assert report._fewest_for(rows, 'modular', 0.95) is None
+  assert 'flat 30, modular 3.' in report.verdict(rows)
 
 
 def test_the_anchor_is_the_papers_tables():

@@ -121,12 +121,18 @@ def test_independent_picks_are_the_best_of_disjoint_groups():
       np.sort(tst - val))
 
 
-@pytest.mark.parametrize('case,outcome', [
-    ('noisy select', 'supported'),   # Picking on noise: optimism grows.
-    ('select is test', 'inconclusive'),
-    ('reversed', 'contradicted'),
+@pytest.mark.parametrize('case,holdout_is,outcome,cure_outcome', [
+    # Picking on noise: optimism grows; a holdout near test does not.
+    ('noisy select', 'near test', 'supported', 'inconclusive'),
+    ('select is test', 'near test', 'inconclusive', 'inconclusive'),
+    ('reversed', 'near test', 'contradicted', 'inconclusive'),
+    # A "holdout" that shares select's noise is no cure: it grows too.
+    ('noisy select', 'select', 'supported', 'supported'),
+    # One whose noise mirrors select's shrinks as the pick gets luckier.
+    ('noisy select', 'mirrored', 'supported', 'contradicted'),
 ])
-def test_the_growth_verdict_reaches_each_outcome(case, outcome):
+def test_the_growth_verdict_reaches_each_outcome(case, holdout_is, outcome,
+                                                 cure_outcome):
   rng = np.random.default_rng(0)
   true = rng.uniform(0.2, 0.4, 64)
   noise = rng.normal(0, 0.05, 64)
@@ -137,19 +143,30 @@ def test_the_growth_verdict_reaches_each_outcome(case, outcome):
     test = test + rng.normal(0, 0.0001, 64)   # Equal within noise.
   else:   # Test exaggerates select's noise: the pick looks pessimistic.
     select, test = true + noise, true + 2 * noise
-  holdout = test + rng.normal(0, 0.001, 64)
+  holdout = {'near test': test + rng.normal(0, 0.001, 64), 'select': select,
+             'mirrored': true - noise}[holdout_is]
   result = _result(select, holdout, test, (1, 8))
   c = report.growth(result, seed=0)
-  assert c.verdict == outcome, c
-  picks = lambda k: report.independent_picks(result.candidates, k, 0)
-  assert c.difference == pytest.approx(
-      picks(8)['optimism'].mean() - picks(1)['optimism'].mean())
   cure = report.growth(result, seed=0, series='holdout_optimism')
+  assert (c.verdict, cure.verdict) == (outcome, cure_outcome), (c, cure)
+  picks = lambda k: report.independent_picks(result.candidates, k, 0)
+  # K=1 picks every candidate once: its mean is the pool's.
+  assert c.difference == pytest.approx(
+      picks(8)['optimism'].mean() - np.mean(test - select))
   assert cure.difference == pytest.approx(
-      picks(8)['holdout_optimism'].mean() - picks(1)['holdout_optimism'].mean())
+      picks(8)['holdout_optimism'].mean() - np.mean(test - holdout))
+  g = report.growth_of(result, seed=0)
+  assert (g.first.k, g.last.k) == (1, 8)
+  assert g.optimism == c and g.cure == cure
+  assert g.first == result.rows[0] and g.last == result.rows[-1]
   text = report.verdict('toy', result, 0)
   assert f'K=8 − K=1 = {100 * c.difference:+.1f} [' in text
-  assert f'points: {outcome}, so ' in text
+  assert f'K=8 − K=1 = {100 * cure.difference:+.1f} [' in text
+  head = report.headline(runner.to_json({'config': {'pool_seed': 0},
+                                         'datasets': {'toy': result}}))
+  assert f'growth over independent picks: {outcome})' in head
+  assert f'(its growth: {cure_outcome})' in head
+  assert f'{100 * g.last.optimism_mean:.2f} points' in head
 
 
 def test_the_growth_verdict_with_one_group_decides_nothing():

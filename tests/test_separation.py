@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import launch, refused, unread_fields
 
-from deepvsshallow import runner
+from deepvsshallow import runner, stats
 from deepvsshallow.studies import separation
 from deepvsshallow.studies.separation import report
 
@@ -99,7 +99,11 @@ def test_runlocal_every_field_is_read_and_every_layer_is_measured(runlocal):
       config.projection_points, summary['pair_examples']['test'])
   said = report.verdict(rows)
   assert said in run.output
-  assert report.headline(summary) == said.splitlines()[-1][2:]
+  # The headline is the claim's line of the verdict, from the same Claim.
+  decided = report.claim([r for r in rows if r.family == 'deep'])
+  assert decided.verdict in stats.VERDICTS
+  assert report.headline(summary) == report.claim_said(decided)
+  assert said.endswith('- ' + report.headline(summary))
   # The stored rows render the same report the run wrote.
   assert report.render_markdown(summary) == (
       run.workdir / 'results.md').read_text()
@@ -126,31 +130,43 @@ def _rows(acc, fisher):
   return deep + shallow
 
 
-@pytest.mark.parametrize('acc,fisher,start', [
-    (UP, UP, 'supported: both measures rise from the input to the last '
-     'layer ('),
-    (BUMPY, UP, 'supported: both measures rise from the input to the last '
-     'layer, though not at every layer'),
-    (UP, NOISY, 'partly supported: the probe accuracy rises, the Fisher '
-     'ratio does not'),
-    (DOWN, DOWN, 'contradicted here: the probe accuracy and the Fisher ratio '
-     'fall'),
-    (NOISY, NOISY, 'not supported here: neither measure rises'),
-])
-def test_the_claim_reaches_each_outcome(acc, fisher, start):
+# probe accuracy, Fisher ratio (per layer of the deep net), the claim's
+# verdict, the measures that rise / fall beyond the spread, whether both
+# rise at every layer, and the last-minus-input differences by hand.
+CLAIMS = [
+    (UP, UP, 'supported', ('probe_accuracy', 'fisher'), (), True,
+     0.20, 0.20),
+    (BUMPY, UP, 'supported', ('probe_accuracy', 'fisher'), (), False,
+     0.10, 0.20),
+    (UP, NOISY, 'supported', ('probe_accuracy',), (), False, 0.20, 0.02 / 3),
+    (DOWN, DOWN, 'contradicted', (), ('probe_accuracy', 'fisher'), False,
+     -0.20, -0.20),
+    (NOISY, DOWN, 'contradicted', (), ('fisher',), False, 0.02 / 3, -0.20),
+    (UP, DOWN, 'inconclusive', ('probe_accuracy',), ('fisher',), False,
+     0.20, -0.20),
+    (NOISY, NOISY, 'inconclusive', (), (), False, 0.02 / 3, 0.02 / 3),
+]
+
+
+@pytest.mark.parametrize('acc,fisher,outcome,rose,fell,every,d_acc,d_fisher',
+                         CLAIMS)
+def test_the_claim_reaches_each_outcome(acc, fisher, outcome, rose, fell,
+                                        every, d_acc, d_fisher):
   rows = _rows(acc, fisher)
   summary = runner.to_json({'rows': rows})   # As results.json holds them.
   assert report.layers_of(summary) == rows
+  decided = report.claim(rows[:3])
+  assert decided.verdict == outcome
+  assert (decided.rose, decided.fell, decided.every_layer) == (rose, fell,
+                                                               every)
+  c = decided.comparisons
+  assert c['probe_accuracy'].difference == pytest.approx(d_acc, abs=1e-12)
+  assert c['fisher'].difference == pytest.approx(d_fisher, abs=1e-12)
+  # The headline and the verdict's last line are the same Claim's.
   headline = report.headline(summary)
-  assert headline.startswith(
-      "The lecture's claim (separability rises with depth): " + start)
-  _, c = report.claim(rows[:3])
-  assert c['probe_accuracy'].difference == pytest.approx(
-      np.mean(acc[-1]) - np.mean(acc[0]))
-  assert c['fisher'].difference == pytest.approx(
-      np.mean(fisher[-1]) - np.mean(fisher[0]))
-  assert (f'probe accuracy last − input = '
-          f'{100 * c["probe_accuracy"].difference:+.1f}') in headline
+  assert headline == report.claim_said(decided)
+  assert report.verdict(rows).endswith('- ' + headline)
+  assert f'{100 * d_acc:+.1f}' in headline
 
 
 def test_the_layer_by_layer_trend():
@@ -165,8 +181,21 @@ def test_the_layer_by_layer_trend():
 
 def test_deep_vs_shallow_at_the_last_layer_is_compared():
   rows = _rows(UP, UP)   # Deep 0.80 vs shallow 0.65: deep ahead.
-  line = report.verdict(rows).splitlines()[1]
-  assert 'deep − shallow = +15.0' in line and 'points: supported' in line
+  c = report.higher(rows[2], rows[4], 'probe_accuracy')
+  assert c.verdict == 'supported'
+  assert c.difference == pytest.approx(0.15)
+  assert '+15.0' in report.verdict(rows)
+
+
+def test_a_comparison_in_three_significant_digits():
+  c = stats.Comparison(0.01234, -0.5, 0.612, 'inconclusive', (2, 2))
+  said = report.describe_comparison(c, 'a', 'b', percent=False)
+  assert '+0.0123 [-0.5, +0.612]' in said and said.endswith('inconclusive')
+  one = stats.compare_seeds([0.3], [0.1, 0.2], higher_is_better=True)
+  said = report.describe_comparison(one, 'a', 'b', percent=False)
+  assert '+0.15' in said and 'inf' not in said
+  assert report.describe_comparison(c, 'a', 'b', percent=True) == (
+      c.describe('a', 'b', scale=100, unit='points'))
 
 
 def test_an_input_already_separable_is_said():

@@ -161,7 +161,17 @@ def test_runlocal_end_to_end(runlocal):
   # One verdict line per model present on both datasets.
   verdict = report.verdict(rows, summary['datasets'])
   assert verdict.count('\n- ') + 1 == len(rows) // 2
-  assert report.headline(summary).count('params') == len(rows) // 2
+  # :runlocal trains no MLP: the comparisons at the budget have no verdict.
+  comparisons = report.budget_comparisons(rows)
+  assert [a.shared.family for a in comparisons] == ['cnn', 'gru']
+  assert all(a.mlp is None and a.verdict is None for a in comparisons)
+  assert report.budget_verdict(rows).count('\n- ') + 1 == 2
+  assert ' − mlp = ' not in report.headline(summary)
+
+
+def _summary(rows, datasets):
+  """The rows as results.json holds them."""
+  return runner.to_json({'rows': rows, 'datasets': datasets})
 
 
 def _row(dataset, errors):
@@ -185,6 +195,86 @@ def test_the_shuffling_verdict_reaches_each_outcome(plain, shuffled, outcome):
   assert report.verdict(rows, ['mnist1d', 'mnist1d_shuffled']).endswith(
       f': {outcome}.')
   assert report.verdict(rows, ['mnist1d']) == ''   # Nothing to compare.
+
+
+def _sized(family, size, errors, dataset='mnist1d', status='done'):
+  knob = {'mlp': 'width 51', 'cnn': 'channels 25', 'gru': 'hidden 6'}[family]
+  return report.Row(dataset=dataset, family=family, size=size,
+                    model=f'{family} {knob}', param_count=5_200,
+                    scores=runner.Scores(status=status, metric='error',
+                                         num_candidates=1,
+                                         test_per_seed=tuple(errors)))
+
+
+def _budget_rows(shared, mlp, family):
+  """The weight-sharing `family` and the MLP at the budget on mnist1d, with
+  decoys that must not be compared: the MLP at the paper's size, and the
+  shuffled dataset's rows."""
+  size = {'cnn': 'paper = budget', 'gru': 'budget'}[family]
+  return [_sized('mlp', 'paper', (0.99, 0.98, 0.97)),
+          _sized('mlp', 'budget', mlp),
+          _sized(family, size, shared),
+          _sized('mlp', 'budget', (0.01, 0.02, 0.03), 'mnist1d_shuffled'),
+          _sized(family, size, (0.99, 0.98, 0.97), 'mnist1d_shuffled')]
+
+
+@pytest.mark.parametrize('family', ['cnn', 'gru'])
+@pytest.mark.parametrize('shared,mlp,outcome,difference', [
+    ((0.10, 0.11, 0.12), (0.40, 0.41, 0.42), 'supported', -0.30),
+    ((0.40, 0.41, 0.42), (0.10, 0.11, 0.12), 'contradicted', 0.30),
+    ((0.10, 0.30, 0.20), (0.25, 0.15, 0.35), 'inconclusive', -0.05),
+])
+def test_sharing_against_the_mlp_at_the_budget_reaches_each_outcome(
+    family, shared, mlp, outcome, difference):
+  rows = _budget_rows(shared, mlp, family)
+  (a,) = report.budget_comparisons(rows)
+  assert (a.shared, a.mlp) == (rows[2], rows[1])
+  assert a.verdict == outcome
+  assert a.comparison.difference == pytest.approx(difference)
+  assert a.comparison == report.sharing_beats_mlp(rows[2], rows[1])
+  (line,) = report.budget_verdict(rows).splitlines()
+  assert line.startswith(f'- {family} ') and line.endswith(f': {outcome}.')
+  assert f'{family} − mlp = {100 * difference:+.1f} [' in line
+  headline = report.headline(_summary(rows, ['mnist1d', 'mnist1d_shuffled']))
+  assert f'{family} − mlp = {100 * difference:+.1f} [' in headline
+  assert f'points: {outcome}.' in headline
+
+
+def test_both_sharing_nets_are_compared_with_the_one_mlp():
+  rows = _budget_rows((0.10, 0.11, 0.12), (0.40, 0.41, 0.42), 'cnn') + [
+      _sized('gru', 'budget', (0.40, 0.41, 0.42))]
+  comparisons = report.budget_comparisons(rows)
+  assert [(a.shared.family, a.verdict) for a in comparisons] == [
+      ('cnn', 'supported'), ('gru', 'inconclusive')]
+  assert [a.comparison.difference for a in comparisons] == pytest.approx(
+      [-0.30, 0.0])
+  assert all(a.mlp is rows[1] for a in comparisons)
+  # The headline's accuracies are the budget's too (not the paper MLP's 2%).
+  assert 'mlp 5,200 params 59.0%' in report.headline(
+      _summary(rows, ['mnist1d', 'mnist1d_shuffled']))
+
+
+def test_without_the_budget_mlp_there_is_no_verdict():
+  # Only the MLP at the paper's size: not at the budget, not compared.
+  rows = [_sized('mlp', 'paper', (0.40, 0.41, 0.42)),
+          _sized('cnn', 'budget', (0.10, 0.11, 0.12)),
+          _sized('gru', 'budget', (0.10, 0.11, 0.12))]
+  comparisons = report.budget_comparisons(rows)
+  assert [(a.shared.family, a.mlp, a.comparison) for a in comparisons] == [
+      ('cnn', None, None), ('gru', None, None)]
+  lines = report.budget_verdict(rows).splitlines()
+  assert len(lines) == 2 and all('no verdict' in l for l in lines)
+  headline = report.headline(_summary(rows, ['mnist1d']))
+  assert ' − mlp = ' not in headline and 'no verdict' in headline
+  # A diverged MLP: compared with nothing either.
+  rows[0] = _sized('mlp', 'budget', (), status='diverged')
+  (a, b) = report.budget_comparisons(rows)
+  assert a.mlp is rows[0] and a.comparison is None and b.comparison is None
+  assert report.rows_of(_summary(rows, ['mnist1d'])) == rows
+  # No net that shares weights at the budget: nothing to compare.
+  assert report.budget_comparisons(rows[:1]) == []
+  assert report.budget_verdict(rows[:1]) == (
+      f'- {report.NO_BUDGET_COMPARISON}')
 
 
 def test_the_anchor_is_the_papers_table():

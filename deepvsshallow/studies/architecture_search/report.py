@@ -9,11 +9,11 @@ import dataclasses
 
 import numpy as np
 
-from deepvsshallow import report, selection, stats
+from deepvsshallow import report, runner, selection, stats
 
 
 @dataclasses.dataclass(frozen=True)
-class Candidate:
+class Candidate(runner.Record):
   """One candidate a search trained: its architecture, size and fitness."""
   depth: int
   width: int
@@ -24,7 +24,7 @@ class Candidate:
 
 
 @dataclasses.dataclass(frozen=True)
-class Pick:
+class Pick(runner.Record):
   """A search's final pick (lowest validation error), tested once."""
   arch: str                 # e.g. '2x32 relu lr=0.001'
   depth: int
@@ -39,7 +39,7 @@ class Pick:
 
 
 @dataclasses.dataclass(frozen=True)
-class SearchRun:
+class SearchRun(runner.Record):
   """One search (method, search seed): every candidate in the order trained,
   the best validation error so far after each, and the pick."""
   method: str               # 'evolution' or 'random'
@@ -47,13 +47,6 @@ class SearchRun:
   best_so_far: tuple[float, ...]
   candidates: tuple[Candidate, ...]
   pick: Pick
-
-  @classmethod
-  def from_json(cls, d: dict) -> 'SearchRun':
-    return cls(method=d['method'], search_seed=d['search_seed'],
-               best_so_far=tuple(d['best_so_far']),
-               candidates=tuple(Candidate(**c) for c in d['candidates']),
-               pick=Pick(**d['pick']))
 
 
 def runs_of(summary) -> list[SearchRun]:
@@ -101,38 +94,89 @@ def evolution_beats_random(runs: list[SearchRun]) -> stats.Comparison:
       [r.pick.test_error for r in by['random']], higher_is_better=False)
 
 
-# The comparison's outcome, in words.
-WORDS = {'supported': 'evolution ahead', 'contradicted': 'random search ahead',
-         'inconclusive': "a tie within the search seeds' spread"}
+@dataclasses.dataclass(frozen=True)
+class MethodSummary:
+  """One method's searches: their picks and the depths they tried."""
+  method: str
+  searches: int
+  val_error: tuple[float, float]    # The picks' mean and std.
+  test_error: tuple[float, float]
+  optimism: float                   # Mean test - val error of the picks.
+  depth_all: float                  # Mean depth of every candidate.
+  depth_top: float                  # ... of the best 10% by validation.
+
+
+def method_summaries(runs: list[SearchRun]) -> list[MethodSummary]:
+  out = []
+  for method, searches in _by_method(runs).items():
+    every = [c for r in searches for c in r.candidates]
+    out.append(MethodSummary(
+        method, len(searches),
+        selection.mean_std([r.pick.val_error for r in searches]),
+        selection.mean_std([r.pick.test_error for r in searches]),
+        float(np.mean([r.pick.optimism for r in searches])),
+        *_depth_share(every)))
+  return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+  """Evolution against random search on the picks' test error."""
+  evolution_test: float             # Mean over search seeds.
+  random_test: float
+  comparison: stats.Comparison      # "evolution's picks beat random's".
+
+  @property
+  def verdict(self) -> str:
+    return self.comparison.verdict
+
+
+def outcome(runs: list[SearchRun]) -> Outcome | None:
+  """None: evolution and random search did not both run."""
+  by = _by_method(runs)
+  if not {'evolution', 'random'} <= set(by):
+    return None
+  return Outcome(float(np.mean([r.pick.test_error for r in by['evolution']])),
+                 float(np.mean([r.pick.test_error for r in by['random']])),
+                 evolution_beats_random(runs))
+
+
+NO_OUTCOME = ('No comparison: evolution and random search must both have '
+              'run.')
+
+
+def outcome_sentence(o: Outcome | None, space_size: int) -> str:
+  """The comparison in one sentence: the verdict section's last line and
+  the headline."""
+  if o is None:
+    return NO_OUTCOME
+  if o.verdict == 'inconclusive':
+    # With one search seed a side the comparison says there is no interval.
+    words = ("inconclusive: within the seeds' spread"
+             if np.isfinite(o.comparison.low) else 'inconclusive')
+  else:
+    words = {'supported': 'evolution ahead',
+             'contradicted': 'random search ahead'}[o.verdict]
+  return ('Evolution vs random search on the picks\' test error: '
+          f'{words} ({100 * o.evolution_test:.2f}% vs '
+          f'{100 * o.random_test:.2f}%; '
+          + o.comparison.describe('evolution', 'random', scale=100,
+                                  unit='points')
+          + f'). The space holds {space_size} candidates.')
 
 
 def verdict(runs: list[SearchRun], candidates_per_search: int,
             space_size: int) -> str:
-  said = []
-  by = _by_method(runs)
-  n = candidates_per_search
-  for method, searches in by.items():
-    val = [r.pick.val_error for r in searches]
-    tst = [r.pick.test_error for r in searches]
-    opt = [r.pick.optimism for r in searches]
-    every = [c for r in searches for c in r.candidates]
-    all_depth, top_depth = _depth_share(every)
-    said.append(
-        f'{method}: after {n} candidates, best validation error '
-        f'{report.pct(*selection.mean_std(val))}%, its test error '
-        f'{report.pct(*selection.mean_std(tst))}%, optimism '
-        f'{100 * np.mean(opt):+.2f} points (mean over {len(searches)} '
-        f'search seeds). Mean depth of its candidates {all_depth:.2f}; of '
-        f'its best 10% {top_depth:.2f}.')
-  if {'evolution', 'random'} <= set(by):
-    ev = np.mean([r.pick.test_error for r in by['evolution']])
-    rs = np.mean([r.pick.test_error for r in by['random']])
-    c = evolution_beats_random(runs)
-    said.append(
-        'Evolution vs random search on the picks\' test error: '
-        f'{WORDS[c.verdict]} ({100 * ev:.2f}% vs {100 * rs:.2f}%; '
-        + c.describe('evolution', 'random', scale=100, unit='points')
-        + f'). The space holds {space_size} candidates.')
+  said = [
+      f'{m.method}: after {candidates_per_search} candidates, best '
+      f'validation error {report.pct(*m.val_error)}%, its test error '
+      f'{report.pct(*m.test_error)}%, optimism {100 * m.optimism:+.2f} '
+      f'points (mean over {m.searches} search seeds). Mean depth of its '
+      f'candidates {m.depth_all:.2f}; of its best 10% {m.depth_top:.2f}.'
+      for m in method_summaries(runs)]
+  o = outcome(runs)
+  if o is not None:
+    said.append(outcome_sentence(o, space_size))
   return '\n'.join(f'- {s}' for s in said)
 
 
@@ -161,7 +205,8 @@ def render_markdown(summary) -> str:
       'one step), the oldest leaves (Real et al. 2019). Random search: '
       f'uniform over the space. {cfg["search_seeds"]} search seeds each; '
       'evolution is ahead or behind only when the interval of the '
-      'difference (± 2 standard errors over the search seeds) excludes 0.',
+      "difference (Welch's 95% t interval over the search seeds) excludes "
+      '0.',
       '', picks_table(runs_of(summary)), '', _verdict(summary), '',
       '![best-so-far validation error against candidates trained]'
       '(results.png)', '',
@@ -205,4 +250,4 @@ def console(summary) -> str:
 
 def headline(summary) -> str:
   """The claim's verdict in one line (the lecture report's)."""
-  return _verdict(summary).splitlines()[-1][2:]
+  return outcome_sentence(outcome(runs_of(summary)), summary['space_size'])

@@ -1,7 +1,9 @@
 """Deep vs shallow's report: the Seide et al. 2011-style table, every
 architecture, the logistic baseline, the mimic (Ba & Caruana 2014), the
 verdicts, the figure and the headline, all from a summary (its rows rebuilt
-as `Row`, `Mimic`, `Baseline` and `OverallPick`)."""
+as `Row`, `Mimic`, `Baseline` and `OverallPick`). The verdicts are decided
+once, as typed values (`DepthClaim`, `MimicOutcome`), and rendered from
+them: the verdict section and the headline say the same thing."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from deepvsshallow import reference, report, runner, stats
 
 
 @dataclasses.dataclass(frozen=True)
-class Role:
+class Role(runner.Record):
   """Why an architecture is in the grid: a deep net (depth x width), the
   one-hidden-layer net matched to the deep net `matched_to` (e.g. '5x128'),
   or the widest net of its depth within `budget` parameters. `target` and
@@ -39,13 +41,9 @@ class Role:
       return f'budget:{self.budget}'
     return self.kind
 
-  @classmethod
-  def from_json(cls, d: dict) -> 'Role':
-    return cls(**d)
-
 
 @dataclasses.dataclass(frozen=True)
-class Row:
+class Row(runner.Record):
   """One architecture of the grid, its roles and its picked scores."""
   architecture: str                     # e.g. '2x32'.
   depth: int
@@ -53,12 +51,6 @@ class Row:
   roles: tuple[Role, ...]
   param_count: int
   scores: runner.Scores
-
-  @classmethod
-  def from_json(cls, d: dict) -> 'Row':
-    return cls(**{**d, 'hidden_widths': tuple(d['hidden_widths']),
-                  'roles': tuple(Role.from_json(r) for r in d['roles']),
-                  'scores': runner.Scores.from_json(d['scores'])})
 
   @property
   def is_deep(self) -> bool:
@@ -74,7 +66,7 @@ class Row:
 
 
 @dataclasses.dataclass(frozen=True)
-class Mimic:
+class Mimic(runner.Record):
   """A matched shallow net trained to mimic its deep net's logits (Ba &
   Caruana 2014). `scores` holds its test error on the true labels per seed
   (its own validation metric is the logit error it was picked on,
@@ -87,30 +79,20 @@ class Mimic:
   teacher_test_error: float | None = None   # The teacher (seed 0) alone.
   agreement_per_seed: tuple[float, ...] = ()  # Test predictions equal to its teacher's.
 
-  @classmethod
-  def from_json(cls, d: dict) -> 'Mimic':
-    return cls(**{**d, 'scores': runner.Scores.from_json(d['scores']),
-                  'val_logit_mse_per_seed': tuple(d['val_logit_mse_per_seed']),
-                  'agreement_per_seed': tuple(d['agreement_per_seed'])})
-
   @property
   def agreement_mean(self) -> float:
     return float(np.mean(self.agreement_per_seed))
 
 
 @dataclasses.dataclass(frozen=True)
-class Baseline:
+class Baseline(runner.Record):
   """Logistic regression: how linear the task is."""
   param_count: int
   scores: runner.Scores
 
-  @classmethod
-  def from_json(cls, d: dict) -> 'Baseline':
-    return cls(d['param_count'], runner.Scores.from_json(d['scores']))
-
 
 @dataclasses.dataclass(frozen=True)
-class OverallPick:
+class OverallPick(runner.Record):
   """Picking the architecture too: the winner's val error is more optimistic
   still, because it is the minimum over every architecture's candidates."""
   architecture: str
@@ -120,11 +102,6 @@ class OverallPick:
   val_error_mean: float
   test_error_mean: float
   val_minus_test: float
-
-  @classmethod
-  def from_json(cls, d: dict) -> 'OverallPick':
-    return cls(**{**d, 'tied_on_validation': tuple(d['tied_on_validation']),
-                  'tied_test_error_range': tuple(d['tied_test_error_range'])})
 
 
 def overall_pick(rows: list[Row]) -> OverallPick | None:
@@ -214,56 +191,110 @@ def mimic_table(rows: list[Row], mimics: list[Mimic]) -> str:
        'mimic agrees with teacher %'], out)
 
 
-def mimic_outcome(deep: Row, shallow: Row, mimic: Mimic) -> tuple[str, dict]:
-  """What mimicking did to one deep net's gap, on each seed's test error:
+MIMIC_OUTCOMES = ('no_gap', 'no_help', 'within_spread', 'closed', 'narrowed')
 
-    no_gap   the deep net does not beat its matched net on labels (nothing
-             to close);
-    no_help  the mimic does not beat the same net trained on labels;
-    closed   it does, and the deep net no longer beats the mimic;
-    partly   it does, and the deep net still beats the mimic.
 
-  Returns (outcome, {'gap', 'help', 'left'}: the comparisons)."""
-  c = {'gap': _beats(deep, shallow), 'help': _beats(mimic, shallow),
-       'left': _beats(deep, mimic)}
-  if c['gap'].verdict != 'supported':
-    return 'no_gap', c
-  if c['help'].verdict != 'supported':
-    return 'no_help', c
-  return ('closed' if c['left'].verdict != 'supported' else 'partly'), c
+@dataclasses.dataclass(frozen=True)
+class MimicOutcome:
+  """What mimicking did to one deep net's gap, decided once on each seed's
+  test error from three comparisons: `gap` (deep beats its matched shallow
+  net trained on labels), `help` (the mimic beats that net) and `left`
+  (deep beats the mimic). `outcome`, one of MIMIC_OUTCOMES:
+
+    no_gap         `gap` is not supported: no gap beyond the seeds' spread
+                   to close (within it, or the shallow net is the better);
+    no_help        there is a gap, and `help` is not supported;
+    within_spread  gap and help supported; what is left between the teacher
+                   and the mimic is within the seeds' spread (`left`
+                   inconclusive: neither closed nor open, as far as these
+                   seeds tell);
+    closed         gap and help supported, and the mimic beats its teacher
+                   beyond the spread (`left` contradicted);
+    narrowed       gap and help supported, and the teacher still beats the
+                   mimic beyond the spread (`left` supported).
+
+  `gap_size` (shallow − deep) and `narrowed_by` (shallow − mimic) are
+  differences of the means, in error (0.01 is a point)."""
+  teacher: str
+  student: str
+  outcome: str
+  gap: stats.Comparison
+  help: stats.Comparison
+  left: stats.Comparison
+
+  @property
+  def gap_size(self) -> float:
+    return -self.gap.difference
+
+  @property
+  def narrowed_by(self) -> float:
+    return -self.help.difference
+
+
+def mimic_outcome(deep: Row, shallow: Row, mimic: Mimic) -> MimicOutcome:
+  gap, help_, left = (_beats(deep, shallow), _beats(mimic, shallow),
+                      _beats(deep, mimic))
+  if gap.verdict != 'supported':
+    outcome = 'no_gap'
+  elif help_.verdict != 'supported':
+    outcome = 'no_help'
+  else:
+    outcome = {'inconclusive': 'within_spread', 'contradicted': 'closed',
+               'supported': 'narrowed'}[left.verdict]
+  return MimicOutcome(deep.architecture, shallow.architecture, outcome,
+                      gap, help_, left)
+
+
+def mimic_outcomes(rows: list[Row],
+                   mimics: list[Mimic]) -> list[tuple[MimicOutcome, Mimic]]:
+  """Every mimic whose teacher, shallow net and own training finished."""
+  by = {r.architecture: r for r in rows}
+  out = []
+  for m in mimics:
+    deep, shallow = by[m.teacher], by[m.architecture]
+    if m.scores.done and deep.scores.done and shallow.scores.done:
+      out.append((mimic_outcome(deep, shallow, m), m))
+  return out
+
+
+def mimic_said(o: MimicOutcome) -> str:
+  """One mimic's verdict, from its outcome alone."""
+  d = _describe
+  if o.outcome == 'no_gap':
+    return ('no gap to close: the shallow net is the lower beyond the '
+            'seeds\' spread' if o.gap.verdict == 'contradicted' else
+            'no gap beyond the seeds\' spread to close') + (
+                f' ({d(o.gap, "deep", "shallow")})')
+  if o.outcome == 'no_help':
+    return (f'a gap of {100 * o.gap_size:.2f} points '
+            f'({d(o.gap, "deep", "shallow")}), and mimicking '
+            + ('made the shallow net worse beyond the seeds\' spread'
+               if o.help.verdict == 'contradicted' else
+               'did not help beyond the seeds\' spread')
+            + f' ({d(o.help, "mimic", "shallow")})')
+  head = (f'mimicking beat the same net trained on labels by '
+          f'{100 * o.narrowed_by:.2f} points, against a '
+          f'{100 * o.gap_size:.2f}-point gap to its teacher '
+          f'({d(o.help, "mimic", "shallow")})')
+  if o.outcome == 'within_spread':
+    return (f'{head}; the gap left between the teacher and the mimic is '
+            f'within the seeds\' spread ({d(o.left, "deep", "mimic")})')
+  if o.outcome == 'closed':
+    return (f'{head}, closing it: the mimic beats its teacher beyond the '
+            f'seeds\' spread ({d(o.left, "deep", "mimic")})')
+  return (f'{head}; the teacher still beats the mimic beyond the seeds\' '
+          f'spread ({d(o.left, "deep", "mimic")})')
 
 
 def mimic_verdict(rows: list[Row], mimics: list[Mimic]) -> str:
   by = {r.architecture: r for r in rows}
   said = []
-  for m in mimics:
+  for o, m in mimic_outcomes(rows, mimics):
     deep, shallow = by[m.teacher], by[m.architecture]
-    if not (m.scores.done and deep.scores.done and shallow.scores.done):
-      continue
-    outcome, c = mimic_outcome(deep, shallow, m)
     pct = lambda r: report.pct(r.scores.test_mean)
-    levels = (f'mimic {pct(m)}%, shallow on labels {pct(shallow)}%, deep '
-              f'{pct(deep)}%')
-    head = f'{m.architecture} vs {m.teacher}'
-    gap = shallow.scores.test_mean - deep.scores.test_mean
-    if outcome == 'no_gap':
-      said.append(f'{head}: no gap beyond the seeds\' spread to close '
-                  f'({_describe(c["gap"], "deep", "shallow")}); {levels}.')
-    elif outcome == 'no_help':
-      said.append(f'{head}: mimicking did not help beyond the seeds\' '
-                  f'spread ({_describe(c["help"], "mimic", "shallow")}); '
-                  f'{levels}.')
-    elif outcome == 'closed':
-      said.append(f'{head}: the mimic closed the {100 * gap:.2f}-point gap, '
-                  'its teacher no better beyond the seeds\' spread '
-                  f'({_describe(c["left"], "deep", "mimic")}); {levels}.')
-    else:
-      closed = shallow.scores.test_mean - m.scores.test_mean
-      said.append(f'{head}: mimicking closed {100 * closed / gap:.0f}% of '
-                  f'the {100 * gap:.2f}-point gap '
-                  f'({_describe(c["help"], "mimic", "shallow")}; '
-                  f'{c["left"].describe("deep", "mimic", scale=100, unit="points")}'
-                  f'); {levels}.')
+    said.append(f'{o.student} vs {o.teacher}: {mimic_said(o)}; mimic '
+                f'{pct(m)}%, shallow on labels {pct(shallow)}%, deep '
+                f'{pct(deep)}%.')
   if not said:
     return ''
   return '\n'.join(f'- {line}' for line in said) + (
@@ -328,22 +359,58 @@ def depth_pairs(rows: list[Row]) -> list[tuple[Row, Row, stats.Comparison]]:
   return out
 
 
-def _verdict_line(pairs) -> str:
-  if not pairs:
-    return 'No deep net has a trained matched shallow net to compare with.'
+@dataclasses.dataclass(frozen=True)
+class DepthClaim:
+  """The claim "a deep net has the lower test error than its
+  parameter-matched one-hidden-layer net", decided once from each pair's
+  comparison (`depth_pairs`): the verdict section and the headline are both
+  rendered from it. `verdict` (one of stats.VERDICTS): supported when deep
+  wins beyond the seeds' spread in some pair and loses beyond it in none,
+  contradicted the other way round, else inconclusive (also with no pair).
+  An inconclusive pair counts as neither a win nor a loss."""
+  verdict: str
+  pairs: tuple[tuple[str, str, stats.Comparison], ...]   # (deep, shallow, c)
+  supported: int          # Pairs where deep is lower beyond the spread,
+  contradicted: int       # higher beyond it,
+  inconclusive: int       # or within it.
+
+  @property
+  def tested(self) -> bool:
+    return bool(self.pairs)
+
+
+def depth_claim(rows: list[Row]) -> DepthClaim:
+  pairs = depth_pairs(rows)
   n = collections.Counter(c.verdict for *_, c in pairs)
-  return (f'Deep beat its parameter-matched one-hidden-layer net beyond the '
-          f'seeds\' spread in {n["supported"]} of {len(pairs)} pairs on '
-          f'test error; it lost beyond it in {n["contradicted"]}, and '
-          f'{n["inconclusive"]} were inconclusive.')
+  won, lost = n['supported'], n['contradicted']
+  verdict = ('supported' if won and not lost else
+             'contradicted' if lost and not won else 'inconclusive')
+  return DepthClaim(verdict, tuple((d.architecture, s.architecture, c)
+                                   for d, s, c in pairs),
+                    won, lost, n['inconclusive'])
+
+
+def claim_said(claim: DepthClaim) -> str:
+  """The claim's line (the verdict section's first, and the headline)."""
+  if not claim.tested:
+    return ('No deep net has a trained matched shallow net to compare with: '
+            'the claim (deep beats its parameter-matched one-hidden-layer '
+            'net) is not tested.')
+  return ('The claim (a deep net has the lower test error than its '
+          'parameter-matched one-hidden-layer net): '
+          f'{claim.verdict}. Of {len(claim.pairs)} '
+          f'pair{"" if len(claim.pairs) == 1 else "s"}, deep was lower '
+          f'beyond the seeds\' spread in {claim.supported}, higher beyond it '
+          f'in {claim.contradicted}, and within it (inconclusive) in '
+          f'{claim.inconclusive}.')
 
 
 def verdict(rows: list[Row]) -> str:
   """Deep vs matched shallow, pair by pair, said plainly either way."""
-  pairs = depth_pairs(rows)
-  lines = [f'- {d.architecture} vs {s.architecture}: '
-           + _describe(c, 'deep', 'shallow') + '.' for d, s, c in pairs]
-  return '\n'.join([_verdict_line(pairs)] + ([''] + lines if lines else []))
+  claim = depth_claim(rows)
+  lines = [f'- {d} vs {s}: ' + _describe(c, 'deep', 'shallow') + '.'
+           for d, s, c in claim.pairs]
+  return '\n'.join([claim_said(claim)] + ([''] + lines if lines else []))
 
 
 def baseline_note(baseline: Baseline | None, rows: list[Row]) -> str:
@@ -407,8 +474,9 @@ def render_markdown(summary) -> str:
       f'train), test {ds["test"]}. Mean ± standard deviation over {seeds} '
       'seeds (replicates). Each architecture\'s learning rate was picked on '
       'validation error; test was read once, for the picked models. A '
-      'comparison gives the difference of the means with ± 2 standard errors '
-      'over seeds; "supported" when that interval excludes 0.', '',
+      'comparison gives the difference of the means with its 95% Welch '
+      'interval over seeds; "supported" when that interval excludes 0 in the '
+      'claim\'s direction, "inconclusive" when it holds 0.', '',
       '## Deep nets beside their parameter-matched one-hidden-layer nets', '',
       seide_table(rows), '', verdict(rows), '',
       baseline_note(baseline_of(summary), rows), '',
@@ -501,4 +569,4 @@ def plot_results(summary, path: str) -> None:
 
 def headline(summary) -> str:
   """The claim's verdict in one line (the lecture report's)."""
-  return _verdict_line(depth_pairs(rows_of(summary)))
+  return claim_said(depth_claim(rows_of(summary)))

@@ -1,17 +1,19 @@
 """End to end's report: the table of classifiers on raw signals and on the
-front end's features, whether learning the pipeline ties with or beats the
-hand-crafted one, the figure and the headline, all from a summary."""
+front end's features, whether learning the pipeline beats the hand-crafted
+one, the figure and the headline, all from a summary."""
 
 from __future__ import annotations
 
 import dataclasses
+
+import numpy as np
 
 from deepvsshallow import report, runner, stats
 from deepvsshallow.studies.end_to_end.config import CLASSIFIERS
 
 
 @dataclasses.dataclass(frozen=True)
-class Row:
+class Row(runner.Record):
   """One classifier on one input: the table's row."""
   classifier: str           # 'linear', 'shallow', 'deep' or 'cnn'
   inputs: str               # 'raw' or 'features'
@@ -19,10 +21,6 @@ class Row:
   input_dim: int
   param_count: int
   scores: runner.Scores
-
-  @classmethod
-  def from_json(cls, d: dict) -> 'Row':
-    return cls(**{**d, 'scores': runner.Scores.from_json(d['scores'])})
 
 
 def rows_of(summary) -> list[Row]:
@@ -64,9 +62,61 @@ def raw_beats_features(raw: Row, features: Row) -> stats.Comparison:
                              higher_is_better=False)
 
 
-# The best end to end against the best on the features, in words.
-WORDS = {'supported': 'beats', 'inconclusive': 'ties with',
-         'contradicted': 'loses to'}
+@dataclasses.dataclass(frozen=True)
+class Claim:
+  """The lecture's claim judged: the best end to end (a deep net or a CNN on
+  raw signals) against the best on the features, each picked on validation.
+  Its verdict is the comparison's: supported when end to end beats the
+  features, contradicted when the features beat it, else inconclusive."""
+  learned: Row
+  crafted: Row
+  comparison: stats.Comparison   # "end to end beats the features".
+
+  @property
+  def verdict(self) -> str:
+    return self.comparison.verdict
+
+  @property
+  def has_interval(self) -> bool:
+    """False with fewer than 2 seeds a side."""
+    return bool(np.isfinite(self.comparison.low))
+
+
+def claim(rows: list[Row]) -> Claim | None:
+  """None: no finished deep net or CNN on raw signals, or no finished
+  classifier on the features."""
+  learned = _best(rows, ('raw',), classifiers=('deep', 'cnn'))
+  crafted = _best(rows, ('features',))
+  if not learned or not crafted:
+    return None
+  return Claim(learned, crafted, raw_beats_features(learned, crafted))
+
+
+NO_CLAIM = ('No comparison: a deep net or a CNN on raw signals and a '
+            'classifier on the features must both have finished.')
+
+
+def claim_sentence(c: Claim | None) -> str:
+  """The claim's outcome in one sentence: the verdict section's last line
+  and the headline."""
+  if c is None:
+    return NO_CLAIM
+  if c.verdict == 'inconclusive':
+    spread = ("within the seeds' spread" if c.has_interval
+              else 'fewer than 2 seeds a side: no interval')
+    relation, judged = 'against', f'inconclusive ({spread})'
+  else:
+    relation = 'beats' if c.verdict == 'supported' else 'loses to'
+    judged = c.verdict
+  return (
+      f'Picked on validation, the best end to end ({c.learned.classifier} '
+      f'on raw, {100 * c.learned.scores.test_mean:.1f}% test error) '
+      f'{relation} the best on the hand-crafted features '
+      f'({c.crafted.classifier}, {100 * c.crafted.scores.test_mean:.1f}%): '
+      'test error, ' + c.comparison.describe('end to end', 'features',
+                                             scale=100, unit='points')
+      + '. The lecture\'s claim (learning the pipeline ties with or beats '
+      f'the hand-crafted one): {judged}.')
 
 
 def verdict(rows: list[Row]) -> str:
@@ -80,20 +130,9 @@ def verdict(rows: list[Row]) -> str:
           f'{classifier}: raw {100 * a.scores.test_mean:.1f}% vs features '
           f'{100 * b.scores.test_mean:.1f}% test error; '
           + c.describe('raw', 'features', scale=100, unit='points') + '.')
-  learned = _best(rows, ('raw',), classifiers=('deep', 'cnn'))
-  crafted = _best(rows, ('features',))
-  if learned and crafted:
-    c = raw_beats_features(learned, crafted)
-    said.append(
-        f'Picked on validation, the best end to end ({learned.classifier} '
-        f'on raw, {100 * learned.scores.test_mean:.1f}% test error) '
-        f'{WORDS[c.verdict]} the best on the hand-crafted features '
-        f'({crafted.classifier}, '
-        f'{100 * crafted.scores.test_mean:.1f}%): test error, '
-        + c.describe('end to end', 'features', scale=100, unit='points')
-        + '. The lecture\'s claim (learning the pipeline ties with or beats '
-        'the hand-crafted one): '
-        + ('contradicted.' if c.verdict == 'contradicted' else 'supported.'))
+  outcome = claim(rows)
+  if outcome is not None:
+    said.append(claim_sentence(outcome))
   return '\n'.join(f'- {s}' for s in said)
 
 
@@ -113,7 +152,7 @@ def render_markdown(summary) -> str:
       'Shallow nets match the deep net\'s parameter count on the same '
       f'input. Mean ± std over {cfg["num_seeds"]} seeds; learning rate '
       'picked on validation. A difference is stated with its interval '
-      '(± 2 standard errors over the seeds): the claim is supported or '
+      "(Welch's 95% t interval over the seeds): the claim is supported or "
       'contradicted only when the interval excludes 0.', '',
       results_table(rows), '',
       verdict(rows), '', '![test error](results.png)', '',
@@ -162,8 +201,4 @@ def console(summary) -> str:
 
 def headline(summary) -> str:
   """The claim's verdict in one line (the lecture report's)."""
-  lines = [l for l in verdict(rows_of(summary)).splitlines()
-           if "lecture's claim" in l]
-  return lines[-1][2:] if lines else (
-      'No comparison: a deep net or a CNN on raw signals and a classifier on '
-      'the features must both have finished.')
+  return claim_sentence(claim(rows_of(summary)))

@@ -14,6 +14,7 @@ import numpy as np
 from flax import nnx
 
 from deepvsshallow import lab, models, regions, report, runner, stats
+from deepvsshallow.studies.separation.report import describe_comparison
 from deepvsshallow.studies.expressivity.config import SUP_GRID, TARGETS
 
 
@@ -21,7 +22,7 @@ from deepvsshallow.studies.expressivity.config import SUP_GRID, TARGETS
 
 
 @dataclasses.dataclass(frozen=True)
-class Interpolant:
+class Interpolant(runner.Record):
   """Section 1: the one-hidden-layer interpolant of a target with n equal
   pieces, its measured sup error and the closed form."""
   target: str                      # A key of config.TARGETS.
@@ -35,7 +36,7 @@ class Interpolant:
 
 
 @dataclasses.dataclass(frozen=True)
-class Sawtooth:
+class Sawtooth(runner.Record):
   """Section 2: the k-fold tent map, deep (k layers of 2 ReLUs) and as a
   one-hidden-layer interpolant."""
   k: int
@@ -52,7 +53,7 @@ class Sawtooth:
 
 
 @dataclasses.dataclass(frozen=True)
-class Square:
+class Square(runner.Record):
   """Section 3: Yarotsky's f_m against the interpolant with 2^m pieces."""
   m: int
   closed_form_error: float         # 2^(-2m-2)
@@ -66,7 +67,7 @@ class Square:
 
 
 @dataclasses.dataclass(frozen=True)
-class ParityNet:
+class ParityNet(runner.Record):
   """A parity network of section 4, checked on every input."""
   layers: int
   units: int
@@ -75,7 +76,7 @@ class ParityNet:
 
 
 @dataclasses.dataclass(frozen=True)
-class Parity:
+class Parity(runner.Record):
   """Section 4: parity of n bits as circuits and as networks."""
   n: int
   and_or_terms: int
@@ -85,14 +86,9 @@ class Parity:
   tree: ParityNet                  # lab.parity_net: the XNOR tree.
   bitcount: ParityNet              # lab.bitcount_parity_net.
 
-  @classmethod
-  def from_json(cls, d: dict) -> 'Parity':
-    return cls(**{**d, 'tree': ParityNet(**d['tree']),
-                  'bitcount': ParityNet(**d['bitcount'])})
-
 
 @dataclasses.dataclass(frozen=True)
-class RegionCount:
+class RegionCount(runner.Record):
   """Section 5: linear regions of one net at initialisation, one count per
   seed, beside the theoretical maximum."""
   params: int
@@ -100,10 +96,6 @@ class RegionCount:
   regions_per_seed: tuple[int, ...]
   max_regions: int
   max_kind: str                    # 'exact maximum' or a lower bound on it.
-
-  @classmethod
-  def from_json(cls, d: dict) -> 'RegionCount':
-    return cls(**{**d, 'regions_per_seed': tuple(d['regions_per_seed'])})
 
   @property
   def regions_mean(self) -> float:
@@ -115,7 +107,7 @@ class RegionCount:
 
 
 @dataclasses.dataclass(frozen=True)
-class RegionsAtInit:
+class RegionsAtInit(runner.Record):
   """Section 5: the deep net and its parameter-matched shallow net."""
   deep_widths: tuple[int, ...]
   shallow_width: int
@@ -124,16 +116,9 @@ class RegionsAtInit:
   deep: RegionCount
   shallow: RegionCount
 
-  @classmethod
-  def from_json(cls, d: dict) -> 'RegionsAtInit':
-    return cls(**{**d, 'deep_widths': tuple(d['deep_widths']),
-                  'square': tuple(d['square']),
-                  'deep': RegionCount.from_json(d['deep']),
-                  'shallow': RegionCount.from_json(d['shallow'])})
-
 
 @dataclasses.dataclass(frozen=True)
-class Sections:
+class Sections(runner.Record):
   """Sections 1-5: every construction's table."""
   hidden_layer: tuple[Interpolant, ...]
   sawtooth: tuple[Sawtooth, ...]
@@ -141,34 +126,21 @@ class Sections:
   parity: tuple[Parity, ...]
   regions_at_init: RegionsAtInit
 
-  @classmethod
-  def from_json(cls, d: dict) -> 'Sections':
-    return cls(
-        hidden_layer=tuple(Interpolant(**r) for r in d['hidden_layer']),
-        sawtooth=tuple(Sawtooth(**r) for r in d['sawtooth']),
-        square=tuple(Square(**r) for r in d['square']),
-        parity=tuple(Parity.from_json(r) for r in d['parity']),
-        regions_at_init=RegionsAtInit.from_json(d['regions_at_init']))
-
 
 # ------------------------------------------------------------ trained rows
 
 
 @dataclasses.dataclass(frozen=True)
-class Metrics:
+class Metrics(runner.Record):
   """A trained net's metrics on one split, one value per seed: error
   (parity), or mse and max_error (regression); None: not the problem's."""
   error: tuple[float, ...] | None = None
   mse: tuple[float, ...] | None = None
   max_error: tuple[float, ...] | None = None
 
-  @classmethod
-  def from_json(cls, d: dict) -> 'Metrics':
-    return cls(**{k: None if v is None else tuple(v) for k, v in d.items()})
-
 
 @dataclasses.dataclass(frozen=True)
-class Trained:
+class Trained(runner.Record):
   """Section 6: one trained net (the construction's deep architecture, or
   its matched one-hidden-layer net) on one problem. `scores` is the pick on
   validation (and the task's metric, error or mse, on test); `train` and
@@ -191,16 +163,6 @@ class Trained:
   pieces: tuple[int, ...] | None = None   # 1-D: each seed's, on [0, 1].
   max_pieces: int | None = None           # 1-D: the architecture's maximum.
   target_pieces: int | None = None        # 1-D: the target's, if piecewise.
-
-  @classmethod
-  def from_json(cls, d: dict) -> 'Trained':
-    return cls(**{
-        **d, 'hidden_widths': tuple(d['hidden_widths']),
-        'construction_widths': tuple(d['construction_widths']),
-        'scores': runner.Scores.from_json(d['scores']),
-        'train': Metrics.from_json(d['train']),
-        'test': Metrics.from_json(d['test']),
-        'pieces': None if d['pieces'] is None else tuple(d['pieces'])})
 
   @property
   def done(self) -> bool:
@@ -256,7 +218,8 @@ def _mean(per_seed) -> float:
 
 
 def _std(per_seed) -> float:
-  """The seeds' spread as section 6's tables print it (ddof=0); the
+  """The seeds' spread as section 6's tables print it: the population
+  std (ddof=0, unlike the other chapters' ddof=1; the prose says so); the
   verdicts read the values themselves through stats.compare_seeds."""
   return float(np.std(per_seed))
 
@@ -380,7 +343,8 @@ def render_regions(reg: RegionsAtInit, rows: list[Trained]) -> str:
       '`regions.count_regions_2d` counts distinct activation patterns on a '
       'grid: a lower bound, since a grid can miss a small region.', '',
       f'**At initialisation**, on [-1, 1]² ({reg.resolution}² grid, '
-      f'{len(d.regions_per_seed)} seeds, the engine\'s initialisation):',
+      f'{len(d.regions_per_seed)} seeds, the engine\'s initialisation; '
+      '± is the population std of the seeds, ddof 0):',
       '',
       report.markdown_table(
           ['net', 'params', 'neurons', 'regions (mean ± std)',
@@ -401,7 +365,8 @@ def render_regions(reg: RegionsAtInit, rows: list[Trained]) -> str:
   trained = [r for r in rows if r.done and r.pieces is not None]
   if trained:
     lines += ['', '**Trained nets** (section 6; pieces on [0, 1], exact, '
-              'one count per seed):', '',
+              'one count per seed; ± is the population std of the seeds, '
+              'ddof 0):', '',
               report.markdown_table(
                   ['problem', 'net', 'params', 'pieces (mean ± std)',
                    'max for this architecture', 'target'],
@@ -413,13 +378,9 @@ def render_regions(reg: RegionsAtInit, rows: list[Trained]) -> str:
 
 
 def _describe(c: stats.Comparison, a: str, b: str, metric: str) -> str:
-  """The comparison in the metric's units: points for an error rate, three
-  significant digits for an MSE or a max error."""
-  if metric == 'error':
-    return c.describe(a, b, scale=100, unit='points')
-  f = lambda x: f'{x:+.3g}'
-  return (f'{a} − {b} = {f(c.difference)} [{f(c.low)}, {f(c.high)}]: '
-          f'{c.verdict}')
+  """The comparison in points for an error rate, in three significant digits
+  for an MSE or a max error."""
+  return describe_comparison(c, a, b, percent=metric == 'error')
 
 
 def deep_beats_shallow(deep: Trained, shallow: Trained) -> stats.Comparison:
@@ -437,36 +398,77 @@ def beats_constant(row: Trained) -> stats.Comparison:
                              higher_is_better=False)
 
 
+# What became of one problem of section 6 (`Outcome.kind`):
+DIVERGED = 'diverged'            # A population diverged entirely.
+NO_SHAPE = 'no better than a constant'   # Regression: neither net beats
+                                 # the training mean beyond the spread.
+COMPARED = 'compared'            # Deep vs shallow, by `deep_vs_shallow`.
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+  """One problem of section 6, decided once: the verdict lines and the
+  headline are both rendered from it."""
+  problem: str
+  kind: str                        # DIVERGED, NO_SHAPE or COMPARED.
+  deep: Trained | None = None
+  shallow: Trained | None = None
+  # Regression: each net against the constant (deep, shallow).
+  deep_vs_constant: stats.Comparison | None = None
+  shallow_vs_constant: stats.Comparison | None = None
+  deep_vs_shallow: stats.Comparison | None = None   # COMPARED only.
+
+  @property
+  def verdict(self) -> str | None:
+    """The deep-vs-shallow verdict; None when it was not compared."""
+    return self.deep_vs_shallow.verdict if self.deep_vs_shallow else None
+
+
+def outcome(problem: str, rows: list[Trained]) -> Outcome:
+  """The problem's outcome: diverged, neither net better than the constant
+  (regression; then deep vs shallow is not compared: two nets that learned
+  nothing of the shape are not told apart), or deep vs shallow compared."""
+  done = {r.kind: r for r in rows if r.problem == problem and r.done}
+  d, s = done.get('deep'), done.get('shallow')
+  if not d or not s:
+    return Outcome(problem, DIVERGED, d, s)
+  cd = cs = None
+  if d.constant_test_mse is not None:
+    cd, cs = beats_constant(d), beats_constant(s)
+    if 'supported' not in (cd.verdict, cs.verdict):
+      return Outcome(problem, NO_SHAPE, d, s, cd, cs)
+  return Outcome(problem, COMPARED, d, s, cd, cs, deep_beats_shallow(d, s))
+
+
+def outcomes(rows: list[Trained]) -> list[Outcome]:
+  """One outcome per problem of section 6, in the rows' order."""
+  return [outcome(p, rows) for p in dict.fromkeys(r.problem for r in rows)]
+
+
+def _said(o: Outcome) -> str:
+  d, s = o.deep, o.shallow
+  if o.kind == DIVERGED:
+    return f'{o.problem}: a population diverged entirely.'
+  if o.kind == NO_SHAPE:
+    return (f'{o.problem}: neither net beats a constant beyond the seeds\' '
+            f'spread (test MSE deep '
+            f'{_mean(d.test.mse):.3g}, shallow {_mean(s.test.mse):.3g}, the '
+            f'training mean {d.constant_test_mse:.3g}; '
+            + _describe(o.deep_vs_constant, 'deep', 'constant', 'mse') + '; '
+            + _describe(o.shallow_vs_constant, 'shallow', 'constant', 'mse')
+            + '), so the two are not compared; the construction is exact to '
+            f'{d.construction_test_max_error:.3g}.')
+  key = d.judged_on
+  what = 'test ' + key.replace('_', ' ')
+  return (f'{o.problem}: {what} deep {_mean(d.test_judged):.3g} vs shallow '
+          f'{_mean(s.test_judged):.3g}; '
+          f'{_describe(o.deep_vs_shallow, "deep", "shallow", key)}'
+          f'; the construction gets {d.construction_judged:.3g}.')
+
+
 def training_verdict(rows: list[Trained]) -> str:
   """One line per problem of section 6."""
-  done = {(r.problem, r.kind): r for r in rows if r.done}
-  said = []
-  for problem in dict.fromkeys(r.problem for r in rows):
-    d, s = done.get((problem, 'deep')), done.get((problem, 'shallow'))
-    if not d or not s:
-      said.append(f'{problem}: a population diverged entirely.')
-      continue
-    if d.constant_test_mse is not None:
-      const = d.constant_test_mse
-      cd, cs = beats_constant(d), beats_constant(s)
-      if 'supported' not in (cd.verdict, cs.verdict):
-        said.append(
-            f'{problem}: neither net beats a constant (test MSE deep '
-            f'{_mean(d.test.mse):.3g}, shallow {_mean(s.test.mse):.3g}'
-            f', the training mean {const:.3g}; '
-            + _describe(cd, 'deep', 'constant', 'mse') + '; '
-            + _describe(cs, 'shallow', 'constant', 'mse')
-            + f'); the construction is exact to '
-            f'{d.construction_test_max_error:.3g}.')
-        continue
-    key = d.judged_on
-    c = deep_beats_shallow(d, s)
-    what = 'test ' + key.replace('_', ' ')
-    said.append(f'{problem}: {what} deep {_mean(d.test_judged):.3g} vs '
-                f'shallow {_mean(s.test_judged):.3g}; '
-                f'{_describe(c, "deep", "shallow", key)}'
-                f'; the construction gets {d.construction_judged:.3g}.')
-  return '\n'.join(f'- {line}' for line in said)
+  return '\n'.join(f'- {_said(o)}' for o in outcomes(rows))
 
 
 def render_training(rows: list[Trained], cfg) -> str:
@@ -479,7 +481,8 @@ def render_training(rows: list[Trained], cfg) -> str:
       f'initialisation with {cfg["optimizer"]} ({cfg["num_epochs"]} epochs, '
       f'batch {cfg["batch_size"]}), the learning rate picked on validation '
       f'from {tuple(cfg["learning_rates"])}, {cfg["num_seeds"]} seeds as '
-      f'replicates (mean ± std). Regression: {cfg["regression_train_size"]} '
+      'replicates (mean ± std; ± is the population std of the seeds, '
+      f'ddof 0). Regression: {cfg["regression_train_size"]} '
       'uniform training points on [0, 1] (validation carved from them), '
       f'test on {cfg["regression_test_size"]:,} evenly spaced points. Parity: '
       'a random half of all 2^n inputs to train on (validation carved from '
@@ -506,8 +509,8 @@ def render_training(rows: list[Trained], cfg) -> str:
          for r in bits]), '']
   lines += [
       'In short (deep − shallow: the difference of the seeds\' means, in '
-      'an interval of ± 2 standard errors; supported: the deep net is '
-      'better, contradicted: the shallow one is, inconclusive: neither '
+      'Welch\'s 95% interval, stats.compare_seeds; supported: the deep net '
+      'is better, contradicted: the shallow one is, inconclusive: neither '
       'beyond the seeds\' spread):', '', training_verdict(rows), '',
       'Known results to set beside these: narrow deep nets rarely find the '
       'sawtooth from random initialisation (a width-2 ReLU layer dies or '
@@ -666,17 +669,10 @@ def plot_training(fits, x, summary, path: str) -> None:
 
 
 def headline(summary) -> str:
-  """The claim's verdict in one line (the lecture report's)."""
-  rows = [r for r in trained_of(summary) if r.done]
-  problems = list(dict.fromkeys(r.problem for r in rows))
-  verdicts = []
-  for problem in problems:
-    d = next((r for r in rows if r.problem == problem
-              and r.kind == 'deep'), None)
-    s = next((r for r in rows if r.problem == problem
-              and r.kind == 'shallow'), None)
-    if d and s:
-      verdicts.append(deep_beats_shallow(d, s).verdict)
+  """The claim's verdict in one line (the lecture report's), from the same
+  outcomes as section 6's verdict lines."""
+  tally = outcomes(trained_of(summary))
+  compared = [o.verdict for o in tally if o.kind == COMPARED]
   s = sections_of(summary)
   checks = {
       'k layers of 2 ReLUs make 2^k pieces': all(
@@ -690,8 +686,17 @@ def headline(summary) -> str:
   said = ('The constructions hold (' + '; '.join(held) + ')' if held else '')
   if failed:
     said += ('; ' if said else '') + 'FAILED: ' + '; '.join(failed)
-  return (f'{said}. Trained from random starts, the deep net beats its '
-          f'matched shallow net on {verdicts.count("supported")} of '
-          f'{len(problems)} problems and loses on '
-          f'{verdicts.count("contradicted")} (test error or max error per '
-          'seed; the difference of means ± 2 standard errors).')
+  said += '. Trained from random starts, ' + (
+      f'the deep net beats its matched shallow net on '
+      f'{compared.count("supported")} of {len(compared)} problems compared '
+      f'and loses on {compared.count("contradicted")}, the rest within the '
+      'seeds\' spread (test error or max error per seed; Welch\'s 95% '
+      'interval of the difference of means)' if compared else
+      'no problem was compared')
+  skipped = [f'{n} where {why}' for n, why in (
+      (sum(o.kind == NO_SHAPE for o in tally), 'neither net beats a constant'),
+      (sum(o.kind == DIVERGED for o in tally), 'a population diverged'))
+             if n]
+  if skipped:
+    said += '; not compared: ' + ', '.join(skipped)
+  return said + '.'

@@ -26,14 +26,16 @@ from deepvsshallow.studies.ideal_vs_real import report
 
 
 def architectures(config, input_dim: int, num_classes: int):
-  """[(family, hidden_widths)]: each deep width, and the one-hidden-layer
-  net whose count is nearest it."""
+  """[(family, hidden_widths, matched_to)]: each deep width (matched_to
+  None), and the one-hidden-layer net whose count is nearest it (matched_to:
+  the deep net's name, e.g. '16x16x16')."""
   out = []
   for width in config.deep_widths:
     deep = (width,) * config.deep_depth
-    out.append(('deep', deep))
+    out.append(('deep', deep, None))
     out.append(('shallow', (params.shallow_match(input_dim, deep,
-                                                 num_classes).width,)))
+                                                 num_classes).width,),
+                report.net_name(deep)))
   return out
 
 
@@ -57,6 +59,7 @@ def run(run: runner.Run) -> dict:
               'ideal': dataclasses.replace(run.settings, num_epochs=epochs_for(
                   steps, len(ideal.train), config.batch_size))}
   grid = architectures(config, real.input_dim, real.num_classes)
+  matched_to = {(family, widths): deep for family, widths, deep in grid}
   populations = [
       runner.Population(
           f'{kind} {family} {"x".join(map(str, widths))}',
@@ -68,7 +71,7 @@ def run(run: runner.Run) -> dict:
                     'num_epochs': settings[kind].num_epochs},
           settings=settings[kind])
       for kind, ds in (('real', real), ('ideal', ideal))
-      for family, widths in grid]
+      for family, widths, _ in grid]
   picked = run.train_all(populations)
   test = run.read_test(real)     # The same real test set for both.
   rows = [report.Row(data=p.info['data'], family=p.info['family'],
@@ -79,7 +82,9 @@ def run(run: runner.Run) -> dict:
                      scores=run.scores(p, test),
                      # One value per seed, for the verdicts' comparisons.
                      test_loss_per_seed=() if p.pick is None else tuple(
-                         float(v) for v in p.evaluate(test)['loss']))
+                         float(v) for v in p.evaluate(test)['loss']),
+                     matched_to=matched_to[(p.info['family'],
+                                            tuple(p.info['hidden_widths']))])
           for p in picked]
   return run.finish(
       {'rows': rows, 'steps': steps,

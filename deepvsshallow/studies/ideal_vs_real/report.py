@@ -1,6 +1,8 @@
 """Ideal vs real's report: the table of real and ideal test losses, the
 verdicts (does the gap grow with size? does depth reach a lower ideal
-loss?), the figure and the headline, all from a summary."""
+loss?), the figure and the headline, all from a summary. The verdicts are
+decided once, as typed values (`Outcome`), and both the verdict section and
+the headline are rendered from them."""
 
 from __future__ import annotations
 
@@ -15,10 +17,12 @@ ANCHOR = 'The lecture\'s picture; no published table.'
 
 
 @dataclasses.dataclass(frozen=True)
-class Row:
+class Row(runner.Record):
   """One net trained on one training set (real or ideal), tested on the real
   test set: `scores` (test error per seed, the learning rate picked on
-  validation error) and its test loss (cross-entropy) per seed."""
+  validation error) and its test loss (cross-entropy) per seed. A shallow
+  net's `matched_to` names the deep net its parameter count was matched to
+  (that net's `name`, e.g. '16x16x16'); None for a deep net."""
   data: str                             # 'real' or 'ideal'.
   family: str                           # 'deep' or 'shallow'.
   hidden_widths: tuple[int, ...]
@@ -27,12 +31,12 @@ class Row:
   num_epochs: int
   scores: runner.Scores
   test_loss_per_seed: tuple[float, ...] = ()
+  matched_to: str | None = None
 
-  @classmethod
-  def from_json(cls, d: dict) -> 'Row':
-    return cls(**{**d, 'hidden_widths': tuple(d['hidden_widths']),
-                  'scores': runner.Scores.from_json(d['scores']),
-                  'test_loss_per_seed': tuple(d['test_loss_per_seed'])})
+  @property
+  def name(self) -> str:
+    """The hidden widths, e.g. '16x16x16' (the table's 'hidden')."""
+    return net_name(self.hidden_widths)
 
   @property
   def test_loss_mean(self) -> float:
@@ -41,6 +45,10 @@ class Row:
   @property
   def test_loss_std(self) -> float:
     return selection.mean_std(self.test_loss_per_seed)[1]
+
+
+def net_name(hidden_widths) -> str:
+  return 'x'.join(map(str, hidden_widths))
 
 
 def rows_of(summary) -> list[Row]:
@@ -62,7 +70,7 @@ def results_table(rows: list[Row]) -> str:
       _pairs(rows).items(), key=lambda kv: (kv[0][0],
                                             kv[1]['real'].param_count)):
     r, i = v['real'], v['ideal']
-    out.append([family, 'x'.join(map(str, widths)), f'{r.param_count:,}',
+    out.append([family, net_name(widths), f'{r.param_count:,}',
                 f'{r.test_loss_mean:.3f} ± {r.test_loss_std:.3f}',
                 f'{i.test_loss_mean:.3f} ± {i.test_loss_std:.3f}',
                 f'{r.test_loss_mean - i.test_loss_mean:+.3f}',
@@ -95,60 +103,135 @@ def deep_reaches_lower(deep: Row, shallow: Row) -> stats.Comparison:
                              higher_is_better=False)
 
 
-def _counts(comparisons) -> collections.Counter:
-  return collections.Counter(c.verdict for c in comparisons)
+def _claim_verdict(comparisons) -> str:
+  """Supported when some comparison supports the claim and none contradicts
+  it, contradicted the other way round, else inconclusive (also with
+  none)."""
+  n = collections.Counter(c.verdict for c in comparisons)
+  won, lost = n['supported'], n['contradicted']
+  return ('supported' if won and not lost else
+          'contradicted' if lost and not won else 'inconclusive')
 
 
-def _family_line(family, fam) -> str:
-  """fam: [(param_count, pair)] in order of size."""
-  gaps = [float(np.mean(_gap_per_seed(v))) for _, v in fam]
-  steps = [(a, b, gap_grows(v, w)) for (a, v), (b, w) in zip(fam, fam[1:])]
-  n = _counts(c for *_, c in steps)
-  if n['supported'] == len(steps):
-    how = 'it grows with the parameter count beyond the seeds\' spread at every step'
-  else:
-    how = (f'it grows beyond the seeds\' spread at {n["supported"]} of '
-           f'{len(steps)} steps, shrinks beyond it at {n["contradicted"]}, '
-           f'and is inconclusive at {n["inconclusive"]}')
-  detail = '; '.join(
-      f'{a:,} → {b:,}: ' + c.describe('larger', 'smaller', scale=1)
-      for a, b, c in steps)
-  return (f'{family}: the real − ideal loss gap goes '
-          f'{" → ".join(f"{g:+.3f}" for g in gaps)} from {fam[0][0]:,} to '
-          f'{fam[-1][0]:,} parameters: {how} (gap, {detail}).')
+@dataclasses.dataclass(frozen=True)
+class GapTrend:
+  """One family's real − ideal loss gap against its size: each size's mean
+  gap and, at each step to the next size, `gap_grows`. `verdict` is the
+  claim "the gap grows with size" (`_claim_verdict` of the steps)."""
+  family: str
+  sizes: tuple[int, ...]                # Parameter counts, ascending.
+  gaps: tuple[float, ...]               # Mean real − ideal test loss.
+  steps: tuple[stats.Comparison, ...]   # sizes[i] -> sizes[i + 1].
+  verdict: str
+
+  def count(self, verdict: str) -> int:
+    return sum(c.verdict == verdict for c in self.steps)
 
 
-def verdict(rows: list[Row]) -> str:
+@dataclasses.dataclass(frozen=True)
+class MatchedPair:
+  """A deep net and the shallow net matched to it (`Row.matched_to`), both
+  trained on real and ideal data: `deep_reaches_lower` on their ideal test
+  losses."""
+  deep: str
+  shallow: str
+  deep_params: int
+  shallow_params: int
+  comparison: stats.Comparison
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+  """Both claims, decided once. `depth_verdict`: the claim "with ideal data
+  the deep net has the lower test loss than its matched shallow net"
+  (`_claim_verdict` of the pairs). `lowest`: per family, the size with the
+  lowest mean ideal test loss, (parameter count, that loss)."""
+  trends: tuple[GapTrend, ...]           # Families with 2 sizes or more.
+  pairs: tuple[MatchedPair, ...]
+  depth_verdict: str
+  lowest: dict[str, tuple[int, float]]
+
+  def count(self, verdict: str) -> int:
+    return sum(p.comparison.verdict == verdict for p in self.pairs)
+
+
+def matched_pairs(rows: list[Row]) -> list[MatchedPair]:
+  """Each shallow net with the deep net it was matched to (by name, not by
+  position: a size that did not finish drops its own pair only), both with
+  a finished real and ideal run, in the deep nets' order of size."""
   pairs = _pairs(rows)
-  said = []
+  out = []
+  for (family, widths), v in pairs.items():
+    shallow = v['ideal']
+    if family != 'shallow' or shallow.matched_to is None:
+      continue
+    deep = next((w['ideal'] for (f, ws), w in pairs.items()
+                 if f == 'deep' and net_name(ws) == shallow.matched_to), None)
+    if deep is not None:
+      out.append(MatchedPair(deep.name, shallow.name, deep.param_count,
+                             shallow.param_count,
+                             deep_reaches_lower(deep, shallow)))
+  return sorted(out, key=lambda p: p.deep_params)
+
+
+def outcome(rows: list[Row]) -> Outcome:
+  pairs = _pairs(rows)
+  trends, lowest = [], {}
   for family in ('deep', 'shallow'):
     fam = sorted(((v['real'].param_count, v) for (f, _), v in pairs.items()
                   if f == family), key=lambda t: t[0])
+    if fam:
+      n, v = min(fam, key=lambda t: t[1]['ideal'].test_loss_mean)
+      lowest[family] = (n, v['ideal'].test_loss_mean)
     if len(fam) >= 2:
-      said.append(_family_line(family, fam))
-  ideal = {(f, v['real'].param_count): v['ideal']
-           for (f, _), v in pairs.items()}
-  deep = sorted(((n, r) for (f, n), r in ideal.items() if f == 'deep'),
-                key=lambda t: t[0])
-  shallow = sorted(((n, r) for (f, n), r in ideal.items() if f == 'shallow'),
-                   key=lambda t: t[0])
-  if deep and shallow:
-    matched = [(dn, sn, deep_reaches_lower(d, s))
-               for (dn, d), (sn, s) in zip(deep, shallow)]
-    n = _counts(c for *_, c in matched)
-    low = lambda fam: min(fam, key=lambda t: t[1].test_loss_mean)
-    detail = '; '.join(f'{dn:,} vs {sn:,} params: '
-                       + c.describe('deep', 'shallow', scale=1)
-                       for dn, sn, c in matched)
-    said.append(
-        f'With ideal data, the deep net has the lower test loss beyond the '
-        f'seeds\' spread in {n["supported"]} of {len(matched)} '
-        f'parameter-matched pairs, the higher in {n["contradicted"]}, '
-        f'inconclusive in {n["inconclusive"]} (test loss, {detail}); the '
-        f'lowest ideal loss is {low(deep)[1].test_loss_mean:.3f} for deep '
-        f'({low(deep)[0]:,} params) and '
-        f'{low(shallow)[1].test_loss_mean:.3f} for shallow '
-        f'({low(shallow)[0]:,} params).')
+      steps = tuple(gap_grows(v, w) for (_, v), (_, w) in zip(fam, fam[1:]))
+      trends.append(GapTrend(
+          family, tuple(n for n, _ in fam),
+          tuple(float(np.mean(_gap_per_seed(v))) for _, v in fam), steps,
+          _claim_verdict(steps)))
+  matched = tuple(matched_pairs(rows))
+  return Outcome(tuple(trends), matched,
+                 _claim_verdict(p.comparison for p in matched), lowest)
+
+
+def _trend_said(t: GapTrend) -> str:
+  return (f'{t.family}: the real − ideal loss gap goes '
+          f'{" → ".join(f"{g:+.3f}" for g in t.gaps)} from {t.sizes[0]:,} '
+          f'to {t.sizes[-1]:,} parameters. The claim (it grows with size): '
+          f'{t.verdict}: larger beyond the seeds\' spread at '
+          f'{t.count("supported")} of {len(t.steps)} steps, smaller beyond '
+          f'it at {t.count("contradicted")}, within it (inconclusive) at '
+          f'{t.count("inconclusive")}')
+
+
+def _depth_said(o: Outcome) -> str:
+  return ('With ideal data, the claim (the deep net has the lower test loss '
+          f'than its matched shallow net): {o.depth_verdict}: lower beyond '
+          f'the seeds\' spread in {o.count("supported")} of {len(o.pairs)} '
+          f'parameter-matched pairs, higher beyond it in '
+          f'{o.count("contradicted")}, within it (inconclusive) in '
+          f'{o.count("inconclusive")}')
+
+
+def _lowest_said(o: Outcome) -> str:
+  return '; '.join(f'the lowest ideal loss for {family} is {loss:.3f} '
+                   f'({n:,} params)' for family, (n, loss) in o.lowest.items())
+
+
+def verdict(rows: list[Row]) -> str:
+  o = outcome(rows)
+  said = []
+  for t in o.trends:
+    sizes = zip(t.sizes, t.sizes[1:], t.steps)
+    said.append(_trend_said(t) + ' (gap, ' + '; '.join(
+        f'{a:,} → {b:,}: ' + c.describe('larger', 'smaller', scale=1)
+        for a, b, c in sizes) + ').')
+  if o.pairs:
+    said.append(_depth_said(o) + ' (test loss, ' + '; '.join(
+        f'deep {p.deep} vs shallow {p.shallow}, {p.deep_params:,} vs '
+        f'{p.shallow_params:,} params: '
+        + p.comparison.describe('deep', 'shallow', scale=1)
+        for p in o.pairs) + f'); {_lowest_said(o)}.')
   return '\n'.join(f'- {s}' for s in said)
 
 
@@ -166,8 +249,9 @@ def render_markdown(summary) -> str:
       'layer with the nearest parameter count. Test loss is cross-entropy. '
       f'Mean ± std over {cfg["num_seeds"]} seeds; learning rate picked on '
       'each training set\'s own validation split. A comparison gives the '
-      'difference of the means with ± 2 standard errors over seeds; '
-      '"supported" when that interval excludes 0.', '',
+      'difference of the means with its 95% Welch interval over seeds; '
+      '"supported" when that interval excludes 0 in the claim\'s direction, '
+      '"inconclusive" when it holds 0.', '',
       results_table(rows), '', verdict(rows), '',
       'Test loss is that of each net\'s best-validation-error epoch; on the '
       'real set it rises with size while the error falls: the larger nets '
@@ -212,8 +296,16 @@ def plot(summary, path: str) -> None:
 
 
 def headline(summary) -> str:
-  """The claim's verdict in one line (the lecture report's)."""
-  return ' '.join(line[2:] for line in verdict(rows_of(summary)).splitlines())
+  """The claims' verdicts in one line (the lecture report's)."""
+  o = outcome(rows_of(summary))
+  said = [_trend_said(t) for t in o.trends]
+  if o.pairs:
+    said.append(_depth_said(o))
+  if not said:
+    return 'No family has two sizes and no deep net a matched shallow net ' \
+        'that finished on both training sets: nothing to judge.'
+  return '. '.join(said) + '.'
+
 
 
 def console(summary) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from deepvsshallow import reference, report, selection, stats
+from deepvsshallow import reference, report, runner, selection, stats
 from deepvsshallow.studies.modularity.config import APPROACHES, RARE
 
 # The accuracies of a row, each over the test set's 4 groups (Sagawa et al.
@@ -15,14 +15,10 @@ MEASURES = ('rare', 'worst_group', 'mean_over_groups', 'overall')
 
 
 @dataclasses.dataclass(frozen=True)
-class Accuracy:
+class Accuracy(runner.Record):
   """One test accuracy per seed (replicate); the table prints mean ± std
   (ddof=1)."""
   per_seed: tuple[float, ...]
-
-  @classmethod
-  def from_json(cls, d: dict) -> 'Accuracy':
-    return cls(tuple(d['per_seed']))
 
   @property
   def mean(self) -> float:
@@ -34,7 +30,7 @@ class Accuracy:
 
 
 @dataclasses.dataclass(frozen=True)
-class Row:
+class Row(runner.Record):
   """One approach at one rare count: the table's row. Its accuracies are
   None when a population of it diverged entirely."""
   rare_count: int
@@ -50,13 +46,6 @@ class Row:
   mean_over_groups: Accuracy | None = None
   overall: Accuracy | None = None  # The whole test set's.
   per_group_mean: tuple[float, ...] = ()   # Each group's, mean over seeds.
-
-  @classmethod
-  def from_json(cls, d: dict) -> 'Row':
-    return cls(**{**d, 'learning_rates': tuple(d['learning_rates']),
-                  'per_group_mean': tuple(d['per_group_mean']),
-                  **{k: None if d.get(k) is None else Accuracy.from_json(d[k])
-                     for k in MEASURES}})
 
   @property
   def done(self) -> bool:
@@ -118,44 +107,73 @@ def _counts(ns) -> str:
   return ', '.join(str(n) for n in ns)
 
 
-def claim(comparisons: dict[int, stats.Comparison]) -> str:
-  """The lecture's claim from the comparisons at each rare count: the
-  modular net ahead beyond the seeds' spread at some count and behind at
-  none."""
-  if not comparisons:
-    return ('not tested here: the flat and the modular net were not both '
-            'trained at any rare count')
-  ahead = [n for n, c in comparisons.items() if c.verdict == 'supported']
-  behind = [n for n, c in comparisons.items() if c.verdict == 'contradicted']
-  if ahead and not behind:
-    return (f'supported: the modular net is ahead of the flat one on the '
-            f'rare group at {_counts(ahead)} rare examples and behind at '
-            'none')
-  if behind and not ahead:
-    return (f'contradicted: the flat net is ahead of the modular one on the '
-            f'rare group at {_counts(behind)} rare examples and behind at '
-            'none')
-  if ahead:
-    return (f'not supported here: the modular net is ahead at '
-            f'{_counts(ahead)} rare examples and behind at {_counts(behind)}')
-  return ('not supported here: the modular and the flat net are within the '
-          'seeds\' spread at every rare count '
-          f'({_counts(comparisons)})')
+@dataclasses.dataclass(frozen=True)
+class Claim:
+  """The lecture's claim, "the modular net needs far less rare data",
+  decided once from the comparison at each rare count: the verdict section
+  and the headline are both rendered from it."""
+  verdict: str                     # One of stats.VERDICTS.
+  # modular_beats_flat at each rare count where both were trained.
+  comparisons: dict[int, stats.Comparison]
+  ahead: tuple[int, ...]           # Rare counts where the modular net is
+  behind: tuple[int, ...]          # ahead / behind beyond the spread.
+
+  @property
+  def tested(self) -> bool:
+    return bool(self.comparisons)
 
 
-def verdict(rows: list[Row]) -> str:
+def claim(rows: list[Row]) -> Claim:
+  """Supported when the modular net is ahead beyond the seeds' spread at
+  some rare count and behind at none, contradicted when behind at some and
+  ahead at none, else inconclusive (also when never tested)."""
   rows = [r for r in rows if r.done]
-  said = []
   comparisons = {}
   for n in sorted({r.rare_count for r in rows}):
     at = {r.approach: r for r in rows if r.rare_count == n}
     if 'flat' in at and 'modular' in at:
-      f, m = at['flat'], at['modular']
-      c = comparisons[n] = modular_beats_flat(m, f)
-      said.append(
-          f'{n} rare examples: modular {100 * m.rare.mean:.1f}% vs flat '
-          f'{100 * f.rare.mean:.1f}% on the rare group ('
-          + c.describe('modular', 'flat', scale=100, unit='points') + ').')
+      comparisons[n] = modular_beats_flat(at['modular'], at['flat'])
+  ahead = tuple(n for n, c in comparisons.items() if c.verdict == 'supported')
+  behind = tuple(n for n, c in comparisons.items()
+                 if c.verdict == 'contradicted')
+  verdict = ('supported' if ahead and not behind else
+             'contradicted' if behind and not ahead else 'inconclusive')
+  return Claim(verdict, comparisons, ahead, behind)
+
+
+def claim_said(claim_: Claim) -> str:
+  """The claim's line (the verdict's last and the headline)."""
+  ahead, behind = claim_.ahead, claim_.behind
+  if not claim_.tested:
+    words = ('not tested: the flat and the modular net were not both '
+             'trained at any rare count')
+  elif ahead and not behind:
+    words = (f'the modular net is ahead of the flat one on the rare group '
+             f'at {_counts(ahead)} rare examples and behind at none')
+  elif behind and not ahead:
+    words = (f'the flat net is ahead of the modular one on the rare group '
+             f'at {_counts(behind)} rare examples and behind at none')
+  elif ahead:
+    words = (f'the modular net is ahead at {_counts(ahead)} rare examples '
+             f'and behind at {_counts(behind)}')
+  else:
+    words = ('the modular and the flat net are within the seeds\' spread at '
+             f'every rare count ({_counts(claim_.comparisons)})')
+  return ('The lecture\'s claim (the modular net needs far less rare '
+          f'data): {claim_.verdict}: {words}.')
+
+
+def verdict(rows: list[Row]) -> str:
+  decided = claim(rows)
+  rows = [r for r in rows if r.done]
+  said = []
+  for n, c in decided.comparisons.items():
+    at = {r.approach: r for r in rows if r.rare_count == n}
+    f, m = at['flat'], at['modular']
+    said.append(
+        f'{n} rare examples: modular {100 * m.rare.mean:.1f}% vs flat '
+        f'{100 * f.rare.mean:.1f}% on the rare group ('
+        + c.describe('modular', 'flat', scale=100, unit='points') + ').')
   level = 0.9
   fewest = {a: _fewest_for(rows, a, level) for a in APPROACHES}
   said.append(f'Fewest rare examples to reach {100 * level:.0f}% on the rare '
@@ -163,8 +181,7 @@ def verdict(rows: list[Row]) -> str:
                   f'{a} {"never (in this sweep)" if n is None else n}'
                   for a, n in fewest.items()
                   if any(r.approach == a for r in rows)) + '.')
-  said.append('The lecture\'s claim (the modular net needs far less rare '
-              f'data): {claim(comparisons)}.')
+  said.append(claim_said(decided))
   return '\n'.join(f'- {s}' for s in said)
 
 
@@ -186,9 +203,8 @@ def render_markdown(summary) -> str:
       f'Mean ± std over {cfg["num_seeds"]} seeds; each net\'s learning rate '
       'picked on validation.', '', results_table(rows), '',
       'Modular vs flat: the difference of the seeds\' mean rare-group '
-      'accuracies, in an interval of ± 2 standard errors '
-      '(stats.compare_seeds); supported: the modular net is ahead beyond '
-      'the seeds\' spread.', '',
+      'accuracies, in Welch\'s 95% interval (stats.compare_seeds); '
+      'supported: the modular net is ahead beyond the seeds\' spread.', '',
       verdict(rows), '', '![rare-group, worst-group and mean accuracy]'
       '(results.png)', '']
   if cfg['source'] == 'celeb_a':
@@ -242,7 +258,7 @@ def plot(summary, path: str) -> None:
 
 def headline(summary) -> str:
   """The claim's verdict in one line (the lecture report's)."""
-  return verdict(rows_of(summary)).splitlines()[-1][2:]
+  return claim_said(claim(rows_of(summary)))
 
 
 def console(summary) -> str:

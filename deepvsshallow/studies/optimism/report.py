@@ -1,6 +1,8 @@
 """Optimism's report: the table of the best of K against K, the verdicts
 (does the optimism grow with K? does the cure's?), the figure and the
-headline, all from a summary."""
+headline, all from a summary. Each dataset's verdict is decided once, as a
+typed value (`Growth`), and the verdict section and the headline are both
+rendered from it."""
 
 from __future__ import annotations
 
@@ -8,14 +10,14 @@ import dataclasses
 
 import numpy as np
 
-from deepvsshallow import report, stats
+from deepvsshallow import report, runner, stats
 
 ANCHOR = ('Cawley & Talbot 2010: over-fitting in model selection; order '
           'statistics grow as σ√(2 ln K).')
 
 
 @dataclasses.dataclass(frozen=True)
-class KRow:
+class KRow(runner.Record):
   """The best of K candidates on select, over the bootstrap's draws (a
   point of the curve against K, a row of the table): the mean and std over
   draws of the picked candidate's select (val), test and holdout errors,
@@ -44,13 +46,9 @@ class KRow:
     return cls(**{k.replace('gap', 'optimism'): v for k, v in row.items()},
                predicted_optimism=predicted_optimism, sqrt_2_ln_k=sqrt_2_ln_k)
 
-  @classmethod
-  def from_json(cls, d: dict) -> 'KRow':
-    return cls(**d)
-
 
 @dataclasses.dataclass(frozen=True)
-class Pool:
+class Pool(runner.Record):
   """One dataset's pool of candidates and its bootstrap. `candidates`:
   every finished candidate's 'select', 'holdout' and 'test' error (the
   data the independent picks are drawn from)."""
@@ -63,12 +61,6 @@ class Pool:
   pool_val_error: tuple[float, float]   # Mean and std over the pool.
   pool_test_error: tuple[float, float]
   best_test_in_pool: float
-
-  @classmethod
-  def from_json(cls, d: dict) -> 'Pool':
-    return cls(**{**d, 'rows': tuple(KRow.from_json(r) for r in d['rows']),
-                  'pool_val_error': tuple(d['pool_val_error']),
-                  'pool_test_error': tuple(d['pool_test_error'])})
 
 
 def pools_of(summary) -> dict[str, Pool]:
@@ -113,30 +105,51 @@ def growth(result: Pool, seed: int,
   return stats.compare_seeds(at(last), at(first), higher_is_better=True)
 
 
-_GROWS = {'supported': 'it grows with K',
-          'contradicted': 'it shrinks with K',
-          'inconclusive': 'it does not grow with K beyond the spread'}
+@dataclasses.dataclass(frozen=True)
+class Growth:
+  """One dataset's verdicts, decided once: between the smallest and the
+  largest K, over independent picks, `optimism` compares test − select
+  (the claim "it grows with K") and `cure` test − holdout (the same claim,
+  which the cure should not support). The means over the bootstrap's draws
+  beside them are the table's."""
+  first: KRow                   # The smallest K's row,
+  last: KRow                    # the largest's.
+  sigma: float
+  optimism: stats.Comparison
+  cure: stats.Comparison
+
+
+def growth_of(result: Pool, seed: int) -> Growth | None:
+  """None when no candidate finished (no row)."""
+  if not result.rows:
+    return None
+  return Growth(result.rows[0], result.rows[-1], result.sigma,
+                growth(result, seed), growth(result, seed, 'holdout_optimism'))
+
+
+_GROWS = {'supported': 'it grows with K beyond the picks\' spread',
+          'contradicted': 'it shrinks with K beyond the picks\' spread',
+          'inconclusive': 'its change with K is within the picks\' spread '
+                          '(inconclusive)'}
 
 
 def verdict(name: str, result: Pool, seed: int) -> str:
-  rows = result.rows
-  if not rows:
+  g = growth_of(result, seed)
+  if g is None:
     return f'{name}: no candidate finished; there is no pick to compare.'
-  first, last = rows[0], rows[-1]
-  grows, cure = growth(result, seed), growth(result, seed, 'holdout_optimism')
+  first, last = g.first, g.last
   ks = (f'K={last.k}', f'K={first.k}')
   return (f'{name}: test − select goes from {100 * first.optimism_mean:.2f}'
           f' points at K={first.k} to {100 * last.optimism_mean:.2f} at '
           f'K={last.k} (the prediction for equally good candidates with '
-          f'σ = {100 * result.sigma:.2f} points: '
+          f'σ = {100 * g.sigma:.2f} points: '
           f'{100 * last.predicted_optimism:.2f}); over independent picks, '
-          + grows.describe(*ks, scale=100, unit='points') + ', so '
-          + _GROWS[grows.verdict] + '. Test − holdout (the holdout used '
+          + g.optimism.describe(*ks, scale=100, unit='points') + ', so '
+          + _GROWS[g.optimism.verdict] + '. Test − holdout (the holdout used '
           f'once) goes from {100 * first.holdout_optimism_mean:.2f} to '
           f'{100 * last.holdout_optimism_mean:.2f}; '
-          + cure.describe(*ks, scale=100, unit='points') + ', so '
-          + ('it grows too' if cure.verdict == 'supported'
-             else _GROWS[cure.verdict]) + '.')
+          + g.cure.describe(*ks, scale=100, unit='points') + ', so '
+          + _GROWS[g.cure.verdict] + '.')
 
 
 def render_markdown(summary) -> str:
@@ -155,9 +168,10 @@ def render_markdown(summary) -> str:
            'Whether a quantity grows with K is judged on independent picks '
            '(the pool cut once into disjoint groups of K, the best of each '
            'group picked): the difference of the means between the largest '
-           'and the smallest K with ± 2 standard errors, "supported" when '
-           'that interval excludes 0. A K with one group is one pick and '
-           'decides nothing.', '']
+           'and the smallest K with its 95% Welch interval, "supported" when '
+           'that interval excludes 0 in the claim\'s direction, '
+           '"inconclusive" when it holds 0. A K with one group is one pick '
+           'and decides nothing.', '']
   for name, result in pools_of(summary).items():
     s = result.split_sizes
     lines += [f'## {name}', '',
@@ -223,16 +237,17 @@ def headline(summary) -> str:
   parts = []
   seed = summary['config']['pool_seed']
   for name, result in pools_of(summary).items():
-    if not result.rows:
+    g = growth_of(result, seed)
+    if g is None:
       parts.append(f'{name}: no candidate finished')
       continue
-    last = result.rows[-1]
-    parts.append(f'{name}: picking the best of K={last.k} on validation '
-                 f'is optimistic by {100 * last.optimism_mean:.2f} points '
-                 f'(K=1: {100 * result.rows[0].optimism_mean:.2f}; '
-                 f'growth over independent picks: '
-                 f'{growth(result, seed).verdict}); a holdout used once is '
-                 f'off by {100 * last.holdout_optimism_mean:+.2f}')
+    parts.append(f'{name}: picking the best of K={g.last.k} on validation '
+                 f'is optimistic by {100 * g.last.optimism_mean:.2f} points '
+                 f'(K={g.first.k}: {100 * g.first.optimism_mean:.2f}; '
+                 'growth over independent picks: '
+                 f'{g.optimism.verdict}); a holdout used once is off by '
+                 f'{100 * g.last.holdout_optimism_mean:+.2f} (its growth: '
+                 f'{g.cure.verdict})')
   return '; '.join(parts) + '.'
 
 

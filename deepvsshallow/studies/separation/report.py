@@ -15,21 +15,16 @@ MEASURES = {'probe_accuracy': 'probe accuracy', 'fisher': 'Fisher ratio'}
 
 
 @dataclasses.dataclass(frozen=True)
-class Net:
+class Net(runner.Record):
   """One trained net (the nets' table): its pick and its scores."""
   family: str                      # 'deep' or 'shallow'
   hidden_widths: tuple[int, ...]
   param_count: int
   scores: runner.Scores
 
-  @classmethod
-  def from_json(cls, d: dict) -> 'Net':
-    return cls(**{**d, 'hidden_widths': tuple(d['hidden_widths']),
-                  'scores': runner.Scores.from_json(d['scores'])})
-
 
 @dataclasses.dataclass(frozen=True)
-class Layer:
+class Layer(runner.Record):
   """The pair measured in one layer of one net (layer 0: the input), one
   value per seed of each measure; the table prints mean ± std (ddof=1)."""
   family: str                      # 'deep' or 'shallow'
@@ -37,12 +32,6 @@ class Layer:
   width: int
   probe_accuracy_per_seed: tuple[float, ...]
   fisher_per_seed: tuple[float, ...]
-
-  @classmethod
-  def from_json(cls, d: dict) -> 'Layer':
-    return cls(**{**d, 'probe_accuracy_per_seed': tuple(
-        d['probe_accuracy_per_seed']), 'fisher_per_seed': tuple(
-            d['fisher_per_seed'])})
 
   def per_seed(self, measure: str) -> tuple[float, ...]:
     """One of MEASURES, per seed."""
@@ -56,17 +45,13 @@ class Layer:
 
 
 @dataclasses.dataclass(frozen=True)
-class Projection:
+class Projection(runner.Record):
   """The pair's test examples shown (`projection_labels`) in one layer of
   one net, projected to 2-D by `method` (seed 0's net)."""
   family: str                      # 'deep' or 'shallow'
   layer: int
   method: str                      # 'pca' or 'tsne'
   points: tuple[tuple[float, float], ...]
-
-  @classmethod
-  def from_json(cls, d: dict) -> 'Projection':
-    return cls(**{**d, 'points': tuple(tuple(p) for p in d['points'])})
 
 
 def nets_of(summary) -> list[Net]:
@@ -113,49 +98,103 @@ def higher(a: Layer, b: Layer, key: str) -> stats.Comparison:
                              higher_is_better=True)
 
 
-def _describe(c: stats.Comparison, a: str, b: str, key: str) -> str:
-  if key == 'probe_accuracy':
+def describe_comparison(c: stats.Comparison, a: str, b: str, *,
+                        percent: bool) -> str:
+  """`c` in points (percent: an accuracy or an error rate, through
+  Comparison.describe) or in three significant digits (an MSE, a max
+  error, a Fisher ratio: Comparison.describe's two decimals at scale 1
+  would round small differences away). Expressivity's report uses it
+  too."""
+  if percent:
     return c.describe(a, b, scale=100, unit='points')
   f = lambda x: f'{x:+.3g}'
+  if not np.isfinite(c.low):
+    return (f'{a} − {b} = {f(c.difference)} (fewer than 2 seeds a side: no '
+            f'interval): {c.verdict}')
   return (f'{a} − {b} = {f(c.difference)} [{f(c.low)}, {f(c.high)}]: '
           f'{c.verdict}')
+
+
+def _describe(c: stats.Comparison, a: str, b: str, key: str) -> str:
+  return describe_comparison(c, a, b, percent=key == 'probe_accuracy')
+
+
+def steps(rows: list[Layer], key: str) -> list[stats.Comparison]:
+  """`key` from each layer to the next: the claim "it is higher in the
+  next layer", one comparison per step."""
+  return [higher(b, a, key) for a, b in zip(rows, rows[1:])]
 
 
 def trend(rows: list[Layer], key: str) -> str:
   """How `key` moves from each layer to the next, each step judged on the
   seeds' values (a rise or a fall beyond the seeds' spread)."""
-  steps = [higher(b, a, key).verdict for a, b in zip(rows, rows[1:])]
-  if all(v == 'supported' for v in steps):
+  verdicts = [c.verdict for c in steps(rows, key)]
+  if all(v == 'supported' for v in verdicts):
     return 'rises at every layer'
-  if all(v == 'contradicted' for v in steps):
+  if all(v == 'contradicted' for v in verdicts):
     return 'falls at every layer'
-  return (f'rises at {steps.count("supported")} of {len(steps)} layers, '
-          f'falls at {steps.count("contradicted")}')
+  return (f'rises at {verdicts.count("supported")} of {len(verdicts)} '
+          f'layers, falls at {verdicts.count("contradicted")}')
 
 
-def claim(deep_rows: list[Layer]) -> tuple[str, dict[str, stats.Comparison]]:
-  """The lecture's claim on the deep net: each measure higher at the last
-  hidden layer than at the input. Returns the verdict's words and the two
-  comparisons."""
+@dataclasses.dataclass(frozen=True)
+class Claim:
+  """The lecture's claim on the deep net, "separability rises with depth",
+  decided once: the verdict section and the headline are both rendered
+  from it."""
+  verdict: str                     # One of stats.VERDICTS.
+  # Each measure (MEASURES), the last hidden layer against the input.
+  comparisons: dict[str, stats.Comparison]
+  rose: tuple[str, ...]            # The measures beyond the spread either
+  fell: tuple[str, ...]            # way (keys of MEASURES).
+  every_layer: bool                # Both rise at every step.
+
+
+def claim(deep_rows: list[Layer]) -> Claim:
+  """Each measure compared between the last hidden layer and the input:
+  supported when one rises beyond the seeds' spread and neither falls,
+  contradicted when one falls and neither rises, inconclusive when neither
+  moves beyond the spread or they move opposite ways."""
   first, last = deep_rows[0], deep_rows[-1]
   c = {key: higher(last, first, key) for key in MEASURES}
-  rose = [MEASURES[k] for k, v in c.items() if v.verdict == 'supported']
-  fell = [MEASURES[k] for k, v in c.items() if v.verdict == 'contradicted']
-  if len(rose) == 2:
-    word = 'supported: both measures rise from the input to the last layer'
-    if not trend(deep_rows, 'probe_accuracy') == trend(
-        deep_rows, 'fisher') == 'rises at every layer':
-      word += ', though not at every layer'
-  elif rose:
-    other = next(m for m in MEASURES.values() if m not in rose)
-    word = f'partly supported: the {rose[0]} rises, the {other} does not'
-  elif fell:
-    word = (f'contradicted here: the {" and the ".join(fell)} '
-            f'{"fall" if len(fell) == 2 else "falls"} from the input to the '
-            'last layer')
+  rose = tuple(k for k, v in c.items() if v.verdict == 'supported')
+  fell = tuple(k for k, v in c.items() if v.verdict == 'contradicted')
+  verdict = ('supported' if rose and not fell else
+             'contradicted' if fell and not rose else 'inconclusive')
+  every = all(v.verdict == 'supported' for key in MEASURES
+              for v in steps(deep_rows, key))
+  return Claim(verdict, c, rose, fell, every)
+
+
+def _named(keys) -> str:
+  return ' and the '.join(MEASURES[k] for k in keys)
+
+
+def claim_said(claim_: Claim) -> str:
+  """The claim's line (the verdict's last and the headline)."""
+  moved = set(claim_.rose + claim_.fell)
+  still = [k for k in MEASURES if k not in moved]
+  if len(claim_.rose) == len(MEASURES):
+    words = 'both measures rise from the input to the last layer' + (
+        '' if claim_.every_layer else ', though not at every layer')
+  elif len(claim_.fell) == len(MEASURES):
+    words = 'both measures fall from the input to the last layer'
+  elif claim_.rose and claim_.fell:
+    words = (f'the {_named(claim_.rose)} rises and the '
+             f'{_named(claim_.fell)} falls from the input to the last layer')
+  elif moved:
+    words = (f'the {_named(claim_.rose or claim_.fell)} '
+             f'{"rises" if claim_.rose else "falls"} from the input to the '
+             f'last layer; the {_named(still)}\'s change is within the '
+             'seeds\' spread')
   else:
-    word = 'not supported here: neither measure rises beyond the spread'
-  return word, c
+    words = ('neither measure moves from the input to the last layer '
+             'beyond the seeds\' spread')
+  c = claim_.comparisons
+  return (f'The lecture\'s claim (separability rises with depth): '
+          f'{claim_.verdict}: {words} (' + '; '.join(
+              f'{MEASURES[k]} ' + _describe(c[k], 'last', 'input', k)
+              for k in MEASURES) + ').')
 
 
 def verdict(rows: list[Layer]) -> str:
@@ -181,11 +220,7 @@ def verdict(rows: list[Layer]) -> str:
     said.append(f'The pair is already linearly separable at the input '
                 f'(probe {100 * acc[0]:.1f}%), so the probe has little room '
                 'to rise.')
-  word, c = claim(deep)
-  said.append(f'The lecture\'s claim (separability rises with depth): '
-              f'{word} (' + '; '.join(
-                  f'{MEASURES[k]} ' + _describe(c[k], 'last', 'input', k)
-                  for k in MEASURES) + ').')
+  said.append(claim_said(claim(deep)))
   return '\n'.join(f'- {s}' for s in said)
 
 
@@ -206,8 +241,8 @@ def render_markdown(summary) -> str:
       f'of the test activations. Mean ± std over {cfg["num_seeds"]} seeds.',
       '', nets_table(nets_of(summary)), '', layer_table(rows), '',
       'A rise or a fall, from one layer to the next or between the nets, '
-      'counts when the difference of the seeds\' means is beyond ± 2 '
-      'standard errors (stats.compare_seeds).', '',
+      'counts when Welch\'s 95% interval of the difference of the seeds\' '
+      'means excludes 0 (stats.compare_seeds).', '',
       verdict(rows), '',
       '![probe accuracy and Fisher ratio per layer](separation.png)', '',
       '![PCA and t-SNE of the pair, per layer](projections.png)', '',
@@ -276,7 +311,8 @@ def plot_projections(summary, path: str) -> None:
 
 def headline(summary) -> str:
   """The claim's verdict in one line (the lecture report's)."""
-  return verdict(layers_of(summary)).splitlines()[-1][2:]
+  return claim_said(claim([r for r in layers_of(summary)
+                           if r.family == 'deep']))
 
 
 def console(summary) -> str:

@@ -18,7 +18,7 @@ PAIRS = (('ST-FCN', 'FCN'), ('ST-CNN', 'CNN'))
 
 
 @dataclasses.dataclass(frozen=True)
-class Row:
+class Row(runner.Record):
   """One model on one distortion: the table's row."""
   distortion: str           # 'R' or 'RTS'
   model: str                # 'FCN', 'CNN', 'ST-FCN', 'ST-CNN' or NEAREST
@@ -29,10 +29,6 @@ class Row:
   # initialisation (the ST-FCNs, bilinear and nearest); None otherwise.
   theta_shift_from_identity: float | None = None
   loc_grad_norm_at_init: float | None = None
-
-  @classmethod
-  def from_json(cls, d: dict) -> 'Row':
-    return cls(**{**d, 'scores': runner.Scores.from_json(d['scores'])})
 
 
 def rows_of(summary) -> list[Row]:
@@ -145,7 +141,8 @@ def render_markdown(summary) -> str:
       'differ, so compare the ordering of the models, not the numbers.', '',
       results_table(rows, kinds), '',
       'Does each transformer beat its plain counterpart? The difference of '
-      'test errors with its interval (± 2 standard errors over the seeds); '
+      "test errors with its interval (Welch's 95% t interval over the "
+      'seeds); '
       'supported or contradicted only when the interval excludes 0.', '',
       transformer_verdict(rows, kinds), '',
       nearest_note(rows), '',

@@ -1,5 +1,7 @@
 """Weight sharing's report: our accuracies beside Greydanus 2020's table,
-what shuffling did, the figure and the headline, all from a summary."""
+whether the nets that share weights beat the MLP at the same parameter
+budget, what shuffling did, the figure and the headline, all from a
+summary."""
 
 from __future__ import annotations
 
@@ -94,6 +96,74 @@ def verdict(rows: list[Row], datasets) -> str:
   return '\n'.join(f'- {line}' for line in said)
 
 
+# The families that share weights, each compared with the MLP at the budget.
+SHARING = ('cnn', 'gru')
+AT_BUDGET = ('budget', 'paper = budget')
+
+
+def sharing_beats_mlp(shared: Row, mlp: Row) -> stats.Comparison:
+  """The claim "at the same parameter budget, the net that shares weights
+  beats the MLP", on test error per seed."""
+  return stats.compare_seeds(shared.scores.test_per_seed,
+                             mlp.scores.test_per_seed, higher_is_better=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class AtBudget:
+  """A weight-sharing net against the MLP at the matched budget on mnist1d.
+  No comparison (None) when the budget MLP was not trained or a side
+  diverged."""
+  shared: Row
+  mlp: Row | None                        # None: no MLP at the budget.
+  comparison: stats.Comparison | None
+
+  @property
+  def verdict(self) -> str | None:
+    return self.comparison.verdict if self.comparison else None
+
+
+def budget_comparisons(rows: list[Row]) -> list[AtBudget]:
+  """One per weight-sharing family trained at the budget on mnist1d."""
+  on = {r.family: r for r in rows
+        if r.dataset == 'mnist1d' and r.size in AT_BUDGET}
+  mlp = on.get('mlp')
+  out = []
+  for family in SHARING:
+    if family in on:
+      shared = on[family]
+      both = mlp is not None and mlp.scores.done and shared.scores.done
+      out.append(AtBudget(shared, mlp,
+                          sharing_beats_mlp(shared, mlp) if both else None))
+  return out
+
+
+NO_BUDGET_COMPARISON = (
+    'No comparison at the matched budget: it needs a CNN or a GRU and the '
+    "MLP, each at size 'budget', on mnist1d.")
+
+
+def _at_budget_line(a: AtBudget) -> str:
+  shared = f'{a.shared.model} ({a.shared.param_count:,} params)'
+  if a.mlp is None:
+    return (f'{shared}: the comparison needs the MLP at the budget, which '
+            'was not trained (config.families and config.sizes); no '
+            'verdict.')
+  mlp = f'{a.mlp.model} ({a.mlp.param_count:,} params)'
+  if a.comparison is None:
+    gone = [r.model for r in (a.shared, a.mlp) if not r.scores.done]
+    return f'{shared} vs {mlp}: {" and ".join(gone)} diverged; no verdict.'
+  return (f'{shared} vs {mlp}: {100 * a.shared.accuracy:.1f}% vs '
+          f'{100 * a.mlp.accuracy:.1f}% accuracy; test error, '
+          + a.comparison.describe(a.shared.family, 'mlp', scale=100,
+                                  unit='points') + '.')
+
+
+def budget_verdict(rows: list[Row]) -> str:
+  """One line per weight-sharing net: does it beat the MLP at the budget?"""
+  said = [_at_budget_line(a) for a in budget_comparisons(rows)]
+  return '\n'.join(f'- {line}' for line in said or [NO_BUDGET_COMPARISON])
+
+
 def render_markdown(summary) -> str:
   cfg, rows, datasets = summary['config'], rows_of(summary), summary['datasets']
   return '\n'.join([
@@ -108,6 +178,12 @@ def render_markdown(summary) -> str:
       f'sizes; "budget" sizes are ours, all near {cfg["budget"]:,} '
       'parameters.', '',
       results_table(rows, datasets), '',
+      'Does sharing weights buy accuracy at the same parameter count? Each '
+      'net that shares weights against the MLP at the budget on mnist1d: '
+      "the difference of test errors with its interval (Welch's 95% t "
+      'interval over the seeds); supported or contradicted only when the '
+      'interval excludes 0.', '',
+      budget_verdict(rows), '',
       'What shuffling the 40 positions does (one fixed permutation, as in the '
       'paper): a model that shares weights across positions relies on their '
       'order; one that shares nothing does not.', '',
@@ -116,7 +192,9 @@ def render_markdown(summary) -> str:
 
 
 def console(summary) -> str:
-  return results_table(rows_of(summary), summary['datasets'])
+  rows = rows_of(summary)
+  return (results_table(rows, summary['datasets']) + '\n\n'
+          + budget_verdict(rows))
 
 
 def plot(summary, path: str) -> None:
@@ -141,19 +219,40 @@ def plot(summary, path: str) -> None:
   plt.close(fig)
 
 
+def _budget_headline(comparisons: list[AtBudget]) -> str:
+  if not comparisons:
+    return NO_BUDGET_COMPARISON
+  if comparisons[0].mlp is None:   # One MLP for all: missing for all.
+    return ('At the matched budget: the comparison needs the MLP at the '
+            'budget, which was not trained; no verdict.')
+  parts = []
+  for a in comparisons:
+    if a.comparison is None:
+      parts.append(f'{a.shared.family}: no verdict (diverged)')
+    else:
+      parts.append(a.comparison.describe(a.shared.family, 'mlp', scale=100,
+                                         unit='points'))
+  return ('At the matched budget on MNIST-1D, test error: '
+          + '; '.join(parts) + '.')
+
+
 def headline(summary) -> str:
-  """The claim's verdict in one line (the lecture report's)."""
-  by = {(r.dataset, r.family, r.size): r for r in rows_of(summary)
-        if r.scores.done}
+  """The claim's verdict in one line (the lecture report's): each net that
+  shares weights against the MLP at the budget, then the accuracies (at the
+  budget where a family has that size)."""
+  rows = rows_of(summary)
+  by = {(r.dataset, r.family, r.size): r for r in rows if r.scores.done}
   acc = lambda r: f'{100 * r.accuracy:.1f}%'
   parts = []
   for family in ('mlp', 'cnn', 'gru'):
-    size = next((s for (d, f, s) in by if f == family and d == 'mnist1d'),
-                None)
+    sizes = [s for (d, f, s) in by if f == family and d == 'mnist1d']
+    size = next((s for s in sizes if s in AT_BUDGET),
+                sizes[0] if sizes else None)
     if size is None:
       continue
     plain = by[('mnist1d', family, size)]
     shuffled = by.get(('mnist1d_shuffled', family, size))
     parts.append(f'{family} {plain.param_count:,} params {acc(plain)}'
                  + (f' (shuffled {acc(shuffled)})' if shuffled else ''))
-  return 'Test accuracy on MNIST-1D: ' + ', '.join(parts) + '.'
+  return (_budget_headline(budget_comparisons(rows))
+          + ' Test accuracy on MNIST-1D: ' + ', '.join(parts) + '.')
