@@ -37,9 +37,12 @@ class Comparison:
   seeds: tuple[int, int]
 
   def describe(self, a: str = 'a', b: str = 'b', *, scale: float = 1.0,
-               unit: str = '') -> str:
-    """'a − b = −1.3 [−2.9, +0.2] points: inconclusive'."""
-    f = lambda x: f'{scale * x:+.{2 if scale == 1 else 1}f}'
+               unit: str = '', fmt: str | None = None) -> str:
+    """'a − b = −1.3 [−2.9, +0.2] points: inconclusive'. `fmt` formats each
+    number (default '+.2f', '+.1f' when scaled; '+.3g' keeps small
+    differences such as an MSE's)."""
+    fmt = fmt or ('+.2f' if scale == 1 else '+.1f')
+    f = lambda x: format(scale * x, fmt)
     unit = f' {unit}' if unit else ''
     if not np.isfinite(self.low):
       return (f'{a} − {b} = {f(self.difference)}{unit} (fewer than 2 seeds '

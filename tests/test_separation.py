@@ -189,13 +189,13 @@ def test_deep_vs_shallow_at_the_last_layer_is_compared():
 
 def test_a_comparison_in_three_significant_digits():
   c = stats.Comparison(0.01234, -0.5, 0.612, 'inconclusive', (2, 2))
-  said = report.describe_comparison(c, 'a', 'b', percent=False)
+  said = c.describe('a', 'b', fmt='+.3g')
   assert '+0.0123 [-0.5, +0.612]' in said and said.endswith('inconclusive')
   one = stats.compare_seeds([0.3], [0.1, 0.2], higher_is_better=True)
-  said = report.describe_comparison(one, 'a', 'b', percent=False)
+  said = one.describe('a', 'b', fmt='+.3g')
   assert '+0.15' in said and 'inf' not in said
-  assert report.describe_comparison(c, 'a', 'b', percent=True) == (
-      c.describe('a', 'b', scale=100, unit='points'))
+  assert c.describe('a', 'b', scale=100, unit='points') == (
+      'a − b = +1.2 [-50.0, +61.2] points: inconclusive')
 
 
 def test_an_input_already_separable_is_said():

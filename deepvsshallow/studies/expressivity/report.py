@@ -14,7 +14,6 @@ import numpy as np
 from flax import nnx
 
 from deepvsshallow import lab, models, regions, report, runner, stats
-from deepvsshallow.studies.separation.report import describe_comparison
 from deepvsshallow.studies.expressivity.config import SUP_GRID, TARGETS
 
 
@@ -380,7 +379,9 @@ def render_regions(reg: RegionsAtInit, rows: list[Trained]) -> str:
 def _describe(c: stats.Comparison, a: str, b: str, metric: str) -> str:
   """The comparison in points for an error rate, in three significant digits
   for an MSE or a max error."""
-  return describe_comparison(c, a, b, percent=metric == 'error')
+  if metric == 'error':
+    return c.describe(a, b, scale=100, unit='points')
+  return c.describe(a, b, fmt='+.3g')
 
 
 def deep_beats_shallow(deep: Trained, shallow: Trained) -> stats.Comparison:

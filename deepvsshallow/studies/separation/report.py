@@ -98,25 +98,10 @@ def higher(a: Layer, b: Layer, key: str) -> stats.Comparison:
                              higher_is_better=True)
 
 
-def describe_comparison(c: stats.Comparison, a: str, b: str, *,
-                        percent: bool) -> str:
-  """`c` in points (percent: an accuracy or an error rate, through
-  Comparison.describe) or in three significant digits (an MSE, a max
-  error, a Fisher ratio: Comparison.describe's two decimals at scale 1
-  would round small differences away). Expressivity's report uses it
-  too."""
-  if percent:
-    return c.describe(a, b, scale=100, unit='points')
-  f = lambda x: f'{x:+.3g}'
-  if not np.isfinite(c.low):
-    return (f'{a} − {b} = {f(c.difference)} (fewer than 2 seeds a side: no '
-            f'interval): {c.verdict}')
-  return (f'{a} − {b} = {f(c.difference)} [{f(c.low)}, {f(c.high)}]: '
-          f'{c.verdict}')
-
-
 def _describe(c: stats.Comparison, a: str, b: str, key: str) -> str:
-  return describe_comparison(c, a, b, percent=key == 'probe_accuracy')
+  if key == 'probe_accuracy':
+    return c.describe(a, b, scale=100, unit='points')
+  return c.describe(a, b, fmt='+.3g')
 
 
 def steps(rows: list[Layer], key: str) -> list[stats.Comparison]:
