@@ -34,6 +34,7 @@ The parts, each on its own:
 from __future__ import annotations
 
 import collections
+import base64
 import concurrent.futures
 import dataclasses
 import functools
@@ -56,7 +57,7 @@ from deepvsshallow import config as config_lib
 from deepvsshallow import fields as fields_lib
 from deepvsshallow import data as data_lib
 from deepvsshallow import params as params_lib
-from deepvsshallow import report, runtime, selection, tasks, train
+from deepvsshallow import report, runtime, selection, stats, tasks, train
 from deepvsshallow import store as store_lib
 from deepvsshallow.errors import UsageError
 
@@ -80,10 +81,12 @@ class Picked:
   def task(self) -> tasks.Task:
     return self.result.step_def.task
 
-  def evaluate(self, split: data_lib.Split) -> dict[str, np.ndarray]:
+  def evaluate(self, split: data_lib.Split, *, per_example: bool = False):
     """Every task metric of each picked member on `split` (one value per
-    member), from the program compiled for the picked members."""
-    return self.evaluator(self.params, self.rest, split)
+    member), from the program compiled for the picked members; with
+    `per_example`, also (members, examples) of the `select_on` metric."""
+    return self.evaluator(self.params, self.rest, split,
+                          per_example=per_example)
 
   def evaluate_all(self, split: data_lib.Split) -> dict[str, np.ndarray]:
     """The same for every member of the population (its best-validation
@@ -232,6 +235,20 @@ def candidate_grid(learning_rates: Sequence[float], num_seeds: int):
           [float(lr) for lr in learning_rates for _ in seeds])
 
 
+def next_rate(picked: Picked) -> float | None:
+  """The learning rate one log step beyond the end of the grid the pick sits
+  on (every candidate counts, diverged ones too), or None: the pick is
+  inside its grid, the grid has one rate, or nothing could be picked."""
+  grid = sorted(set(picked.learning_rates))
+  if picked.pick is None or len(grid) < 2:
+    return None
+  if picked.pick.candidate == grid[-1]:
+    return grid[-1] * grid[-1] / grid[-2]
+  if picked.pick.candidate == grid[0]:
+    return grid[0] * grid[0] / grid[1]
+  return None
+
+
 def platform_info(matmul_precision: str) -> dict[str, Any]:
   import flax
   import optax
@@ -284,8 +301,12 @@ def _rebuild(tp, value):
 @dataclasses.dataclass(frozen=True)
 class Scores(Record):
   """What a picked candidate scored: `metric` (the task's select_on, e.g.
-  'error') on validation and test, one value per seed (replicate). A row of
-  a study's table holds one; `from_json` reads it back from results.json."""
+  'error') on validation and test, one value per seed (replicate), and on
+  each test example (`test_examples`, encoded; `test_per_example` decodes
+  it) for comparisons paired over the examples. `grid`: the learning rates
+  it was picked among, after any extension; `on_edge`: the pick is still
+  at an end of it (not bracketed). A row of a study's table holds one;
+  `from_json` reads it back from results.json."""
   status: str                       # 'done', or 'diverged': every candidate diverged.
   metric: str
   num_candidates: int
@@ -293,10 +314,19 @@ class Scores(Record):
   learning_rate: float | None = None
   val_per_seed: tuple[float, ...] = ()
   test_per_seed: tuple[float, ...] = ()
+  test_examples: str = ''
+  grid: tuple[float, ...] = ()
+  on_edge: bool = False
 
   @property
   def done(self) -> bool:
     return self.status == 'done'
+
+  @property
+  def test_per_example(self) -> np.ndarray | None:
+    """(seeds, test examples) of `metric`, or None if not kept."""
+    return decode_examples(self.test_examples) if self.test_examples else (
+        None)
 
   @property
   def val_mean(self) -> float:
@@ -313,6 +343,59 @@ class Scores(Record):
   @property
   def test_std(self) -> float:
     return selection.mean_std(self.test_per_seed)[1]
+
+
+def encode_examples(values_SN: np.ndarray) -> str:
+  """(seeds, examples) scores as text for results.json: 0/1 values as bits
+  ('bits:SxN:<base64>'), anything else as float32 ('f32:SxN:<base64>')."""
+  v = np.asarray(values_SN)
+  shape = 'x'.join(map(str, v.shape))
+  if np.isin(v, (0, 1)).all():
+    return f'bits:{shape}:' + base64.b64encode(np.packbits(
+        v.astype(bool))).decode()
+  return f'f32:{shape}:' + base64.b64encode(
+      v.astype('<f4').tobytes()).decode()
+
+
+def decode_examples(text: str) -> np.ndarray:
+  kind, shape, payload = text.split(':')
+  shape = tuple(int(d) for d in shape.split('x'))
+  raw = base64.b64decode(payload)
+  if kind == 'bits':
+    bits = np.unpackbits(np.frombuffer(raw, np.uint8))[:int(np.prod(shape))]
+    return bits.reshape(shape).astype(np.float64)
+  return np.frombuffer(raw, '<f4').reshape(shape).astype(np.float64)
+
+
+HIGHER_IS_BETTER = frozenset({'accuracy'})   # Every other metric: lower.
+
+
+def compare(a: Scores, b: Scores, **options) -> stats.Comparison:
+  """The claim "a scored better than b" on the test set (`stats.compare`):
+  paired over the test examples when both kept them, else over seeds. With
+  one seed on a side there is no interval: inconclusive, and it says so."""
+  if a.metric != b.metric:
+    raise ValueError(f'comparing {a.metric} with {b.metric}')
+  if min(len(a.test_per_seed), len(b.test_per_seed)) < 2:
+    return stats.Comparison(a.test_mean - b.test_mean, -np.inf, np.inf,
+                            'inconclusive', (len(a.test_per_seed),
+                                             len(b.test_per_seed)))
+  pa, pb = a.test_per_example, b.test_per_example
+  paired = pa is not None and pb is not None and pa.shape[1] == pb.shape[1]
+  return stats.compare(pa if paired else a.test_per_seed,
+                       pb if paired else b.test_per_seed,
+                       higher_is_better=a.metric in HIGHER_IS_BETTER,
+                       **options)
+
+
+def edge_note(**named: Scores) -> str:
+  """' (not bracketed: NAME picked lr=X, an end of its grid a..b)' for each
+  named pick still on an end of its grid after every extension: beside a
+  verdict, it says that side's tuning may be what the verdict measures."""
+  notes = [f'{name} picked lr={s.learning_rate:g}, an end of its grid '
+           f'{s.grid[0]:g}..{s.grid[-1]:g}'
+           for name, s in named.items() if s is not None and s.on_edge]
+  return f' (not bracketed: {"; ".join(notes)})' if notes else ''
 
 
 def to_json(value):
@@ -424,7 +507,46 @@ class Run:
   def train_all(self, populations: Sequence[Population]) -> list[Picked]:
     """Trains each population's candidates (learning rates x seeds) in
     order, records every trial and picks on validation. Programs compile
-    ahead on `compile_workers()` threads while earlier populations train."""
+    ahead on `compile_workers()` threads while earlier populations train.
+
+    A pick on an end of the run's learning-rate grid has not been tuned:
+    the grid is extended one step that way (the same log spacing) and the
+    new candidates train, up to `config.grid_extensions` times; the pick is
+    then made over every candidate (`Scores.grid`, `Scores.on_edge`)."""
+    picked = self._train_batch(populations)
+    for _ in range(self.config.get('grid_extensions', 0)):
+      extend = {i: lr for i, (p, k) in enumerate(zip(populations, picked))
+                if p.members is None and (lr := next_rate(k)) is not None}
+      if not extend:
+        break
+      more = self._train_batch([dataclasses.replace(
+          populations[i], members=candidate_grid(
+              [lr], self.config.num_seeds)) for i, lr in extend.items()])
+      for i, extra in zip(extend, more):
+        picked[i] = self._merge(picked[i], extra)
+    return picked
+
+  def _merge(self, a: Picked, b: Picked) -> Picked:
+    """One population's candidates, trained in two parts, picked as one."""
+    cat = lambda *xs: np.concatenate(xs, 0)
+    ra, rb = a.result, b.result
+    epochs = max(ra.epochs_run, rb.epochs_run)
+    pad = lambda h: np.pad(h, [(0, epochs - h.shape[0]), (0, 0)],
+                           constant_values=np.nan)
+    result = dataclasses.replace(
+        ra, best_params=jax.tree.map(cat, ra.best_params, rb.best_params),
+        best_rest=jax.tree.map(cat, ra.best_rest, rb.best_rest),
+        best_val=cat(ra.best_val, rb.best_val),
+        best_epoch=cat(ra.best_epoch, rb.best_epoch),
+        final_train_loss=cat(ra.final_train_loss, rb.final_train_loss),
+        diverged=cat(ra.diverged, rb.diverged), epochs_run=epochs,
+        history={k: np.concatenate([pad(ra.history[k]), pad(rb.history[k])],
+                                   1) for k in ra.history})
+    return self._picked(
+        types.SimpleNamespace(name=a.name), a.info, result, a.evaluator,
+        a.learning_rates + b.learning_rates, 'grid extended')
+
+  def _train_batch(self, populations: Sequence[Population]) -> list[Picked]:
     if self._test_read:
       raise RuntimeError('training after test was read: every population '
                          'must train before Run.read_test.')
@@ -593,20 +715,29 @@ class Run:
     self._test_read = True
     return dataset.test()
 
-  def scores(self, picked: Picked, test_split) -> 'Scores':
-    """The picked candidate's validation and test scores, per seed."""
+  def scores(self, picked: Picked, test_split, *,
+             keep_examples: bool = False) -> 'Scores':
+    """The picked candidate's validation and test scores, per seed, and per
+    test example (kept when 0/1, such as errors, or with `keep_examples`)."""
     if picked.pick is None:
       return Scores(status='diverged', metric=picked.task.select_on,
                     num_candidates=len(set(picked.learning_rates)),
                     num_diverged=len(picked.learning_rates))
     metric = picked.task.select_on
-    test = picked.evaluate(test_split)[metric]
+    test, per_example = picked.evaluate(test_split, per_example=True)
+    grid = tuple(sorted(set(picked.learning_rates)))
+    binary = np.isin(per_example, (0, 1)).all()
     return Scores(status='done', metric=metric,
                   num_candidates=picked.pick.num_candidates,
                   num_diverged=picked.pick.num_diverged,
                   learning_rate=picked.pick.candidate,
                   val_per_seed=tuple(float(v) for v in picked.pick.val_errors),
-                  test_per_seed=tuple(float(e) for e in test))
+                  test_per_seed=tuple(float(e) for e in test[metric]),
+                  test_examples=(encode_examples(per_example)
+                                 if binary or keep_examples else ''),
+                  grid=grid,
+                  on_edge=len(grid) > 1 and picked.pick.candidate in (
+                      grid[0], grid[-1]))
 
   def finish(self, results: dict, *, render: Callable[[dict], str],
              figures: dict[str, Callable[[dict, str], None]] | None = None,

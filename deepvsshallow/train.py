@@ -266,16 +266,20 @@ def train_epoch(step_def: StepDef, batch_size: int, state: MemberState,
   return state, jnp.mean(losses_S)
 
 
-def chunk_metrics(step_def: StepDef, params, rest, inputs, targets, mask):
+def chunk_metrics(step_def: StepDef, params, rest, inputs, targets, mask,
+                  per_example: bool = False):
   """Each task metric of one member over one chunk (evaluation mode), as a
-  partial: the masked sum (for `mean` metrics) or maximum (`max`)."""
+  partial: the masked sum (for `mean` metrics) or maximum (`max`). With
+  `per_example`, also the `select_on` metric of each example (chunk,)."""
   outputs, _ = apply_model(step_def.eval_graph, params, rest,
                            step_def.input_convention, inputs)
-  partial = {}
+  partial, values = {}, {}
   for name, metric in step_def.task.metrics:
-    v = metric.fn(outputs, targets)
+    v = values[name] = metric.fn(outputs, targets)
     partial[name] = (jnp.where(mask, v, 0).sum() if metric.reduce == 'mean'
                      else jnp.where(mask, v, -jnp.inf).max())
+  if per_example:
+    return partial, values[step_def.task.select_on]
   return partial
 
 
@@ -662,7 +666,9 @@ class EvalProgram:
   """Every task metric of a population of members on any split, from one
   compiled program of a fixed shape: `chunk` examples of all members at once,
   the host looping over chunks. Its shape does not depend on the split's
-  size, so it compiles before test is read (while other populations train)."""
+  size, so it compiles before test is read (while other populations train).
+  The same program gives each example's `select_on` metric, for comparisons
+  paired over the test examples (`stats.compare`)."""
 
   def __init__(self, step_def: StepDef, settings: TrainSettings):
     self.step_def, self.chunk = step_def, settings.eval_batch_size
@@ -670,7 +676,8 @@ class EvalProgram:
 
     def run(params, rest, inputs, targets, mask):
       with jax.default_matmul_precision(precision):
-        return jax.vmap(functools.partial(chunk_metrics, step_def),
+        return jax.vmap(functools.partial(chunk_metrics, step_def,
+                                          per_example=True),
                         in_axes=(0, 0, None, None, None))(
                             params, rest, inputs, targets, mask)
     self.run = jax.jit(run)
@@ -690,9 +697,14 @@ class EvalProgram:
         shape(target_shape, target_dtype), shape((), bool)).compile()
     return self
 
-  def __call__(self, params, rest, split) -> dict[str, np.ndarray]:
+  def __call__(self, params, rest, split, *, per_example: bool = False):
+    """{metric: one value per member} over `split`; with `per_example`,
+    also (members, examples) of the `select_on` metric."""
     fn = self._compiled or self.run
-    partials = [jax.device_get(fn(params, rest, *c))
-                for c in zip(*self._chunks(split))]
-    stacked = {k: np.stack([p[k] for p in partials]) for k in partials[0]}
-    return combine_chunks(self.step_def.task, stacked, len(split), xp=np)
+    outs = [jax.device_get(fn(params, rest, *c))
+            for c in zip(*self._chunks(split))]
+    stacked = {k: np.stack([p[k] for p, _ in outs]) for k in outs[0][0]}
+    metrics = combine_chunks(self.step_def.task, stacked, len(split), xp=np)
+    if not per_example:
+      return metrics
+    return metrics, np.concatenate([v for _, v in outs], 1)[:, :len(split)]

@@ -85,3 +85,69 @@ def test_a_record_is_rebuilt_from_its_json_by_its_type_hints():
   assert Outer.from_json(runner.to_json(row)) == row
   assert Outer.from_json(runner.to_json(row)).scores.test_mean == (
       pytest.approx(0.35))
+
+
+def test_each_examples_score_averages_to_the_metric(digits):
+  """The per-example errors the paired comparison reads: 0/1, one row per
+  member, and their mean is the split's error."""
+  settings = train.TrainSettings(num_epochs=1, batch_size=64, progress=False)
+  result = train.train_population(MLP, digits, [0, 1], [1e-3, 3e-3], settings)
+  metrics, per_example = train.EvalProgram(result.step_def, settings)(
+      result.best_params, result.best_rest, digits.validation,
+      per_example=True)
+  assert per_example.shape == (2, len(digits.validation))
+  assert set(np.unique(per_example)) <= {0.0, 1.0}
+  np.testing.assert_allclose(per_example.mean(1), metrics['error'], atol=1e-6)
+
+
+@pytest.mark.parametrize('values', [
+    np.array([[0, 1, 1, 0, 1], [1, 1, 0, 0, 0]], float),
+    np.array([[0.25, 1.5, 3.0]]),
+])
+def test_per_example_scores_survive_json(values):
+  text = runner.encode_examples(values)
+  assert text.startswith('bits:' if values.max() == 1 else 'f32:')
+  np.testing.assert_array_equal(runner.decode_examples(text), values)
+
+
+@pytest.mark.parametrize('grid,candidate,expected', [
+    ((1e-3, 3e-3, 1e-2), 1e-2, 1e-2 * 1e-2 / 3e-3),   # Top end: one up.
+    ((1e-3, 3e-3, 1e-2), 1e-3, 1e-3 * 1e-3 / 3e-3),   # Bottom end: one down.
+    ((1e-3, 3e-3, 1e-2), 3e-3, None),                 # Inside: bracketed.
+    ((1e-2,), 1e-2, None),                            # One rate: no spacing.
+])
+def test_the_next_rate_keeps_the_grids_log_spacing(grid, candidate, expected):
+  import types
+  picked = types.SimpleNamespace(learning_rates=grid + grid,
+                                 pick=types.SimpleNamespace(candidate=candidate))
+  got = runner.next_rate(picked)
+  assert got == (None if expected is None else pytest.approx(expected))
+
+
+def test_a_pick_on_the_end_of_its_grid_extends_it_and_equals_one_population(
+    digits, tmp_path):
+  """Learning rates too small for two epochs: the pick sits on the top of
+  (1e-3, 2e-3), the run adds 4e-3 then 8e-3, and the merged candidates hold
+  exactly what one population of all four rates learns (members are
+  independent), picked over all of them."""
+  from deepvsshallow import config as config_lib
+  schema = config_lib.schema(config_lib.one_dataset('digits'), {})
+  c = schema.config(learning_rates=(1e-3, 2e-3), num_seeds=2, num_epochs=2,
+                    batch_size=64, grid_extensions=2, progress=False)
+  with runner.Run('t', c, str(tmp_path), schema=schema) as run:
+    picked = run.train('mlp', MLP, digits, info={})
+    test = run.read_test(digits)
+    scores = run.scores(picked, test)
+  assert picked.learning_rates == (1e-3,) * 2 + (2e-3,) * 2 + (
+      4e-3,) * 2 + (8e-3,) * 2
+  assert scores.grid == pytest.approx((1e-3, 2e-3, 4e-3, 8e-3))
+  assert scores.learning_rate == pytest.approx(8e-3) and scores.on_edge
+  settings = train.TrainSettings.from_config(c)
+  whole = train.train_population(MLP, digits, [0, 1] * 4,
+                                 list(picked.learning_rates), settings)
+  np.testing.assert_allclose(picked.result.best_val, whole.best_val,
+                             atol=1e-6)
+  assert runner.edge_note(shallow=scores) == (
+      ' (not bracketed: shallow picked lr=0.008, an end of its grid '
+      "0.001..0.008)")
+  assert scores.test_per_example.shape == (2, len(test))
