@@ -48,22 +48,49 @@ def get_activation(name: str):
   return ACTIVATIONS[name]
 
 
+def _torch_uniform(fan_in: int):
+  """PyTorch's default nn.Linear initialisation, for weights and biases
+  alike: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming_uniform with a=sqrt(5)
+  gives this bound for the weights)."""
+  bound = 1.0 / np.sqrt(fan_in)
+  return lambda key, shape, dtype=jnp.float32: jax.random.uniform(
+      key, shape, dtype, -bound, bound)
+
+
+# How an MLP's layers start (`MLP(init=...)`):
+#   zero_bias  Flax's convention: zero biases; weights truncated normal with
+#              variance scale/fan_in (He for ReLU, `_INIT_SCALE`), the head
+#              Flax's LeCun normal. The default everywhere.
+#   torch      PyTorch's nn.Linear default: weights and biases uniform in
+#              +-1/sqrt(fan_in), so biases start non-zero.
+MLP_INITS = ('zero_bias', 'torch')
+
+
 class MLP(nnx.Module):
   """Dense net: flatten, hidden layers of `hidden_widths` units, linear head."""
 
   def __init__(self, input_dim: int, hidden_widths: Sequence[int],
-               num_classes: int, *, activation: str = 'relu', rngs: nnx.Rngs):
+               num_classes: int, *, activation: str = 'relu',
+               init: str = 'zero_bias', rngs: nnx.Rngs):
     get_activation(activation)
     if len(hidden_widths) < 1 or any(w < 1 for w in hidden_widths):
       raise UsageError(f'an MLP needs depth >= 1 and widths >= 1, got hidden '
                        f'widths {list(hidden_widths)}.')
-    init = nnx.initializers.variance_scaling(
-        _INIT_SCALE[activation], 'fan_in', 'truncated_normal')
-    dims = [input_dim, *hidden_widths]
-    self.hidden = nnx.List([
-        nnx.Linear(a, b, kernel_init=init, rngs=rngs)
-        for a, b in zip(dims[:-1], dims[1:])])
-    self.head = nnx.Linear(dims[-1], num_classes, rngs=rngs)
+    if init not in MLP_INITS:
+      raise UsageError(f'unknown init {init!r}; known: {", ".join(MLP_INITS)}.')
+    dims = [input_dim, *hidden_widths, num_classes]
+
+    def linear(a, b, last):
+      if init == 'torch':
+        return nnx.Linear(a, b, kernel_init=_torch_uniform(a),
+                          bias_init=_torch_uniform(a), rngs=rngs)
+      return nnx.Linear(a, b, rngs=rngs) if last else nnx.Linear(
+          a, b, kernel_init=nnx.initializers.variance_scaling(
+              _INIT_SCALE[activation], 'fan_in', 'truncated_normal'),
+          rngs=rngs)
+    self.hidden = nnx.List([linear(a, b, False)
+                            for a, b in zip(dims[:-2], dims[1:-1])])
+    self.head = linear(dims[-2], num_classes, True)
     self.activation = activation
 
   def features(self, images_NHWC: jax.Array) -> list[jax.Array]:

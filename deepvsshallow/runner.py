@@ -84,16 +84,18 @@ class Picked:
   def evaluate(self, split: data_lib.Split, *, per_example: bool = False):
     """Every task metric of each picked member on `split` (one value per
     member), from the program compiled for the picked members; with
-    `per_example`, also (members, examples) of the `select_on` metric."""
+    `per_example`, also {metric: (members, examples)}."""
     return self.evaluator(self.params, self.rest, split,
                           per_example=per_example)
 
-  def evaluate_all(self, split: data_lib.Split) -> dict[str, np.ndarray]:
+  def evaluate_all(self, split: data_lib.Split, *,
+                   per_example: bool = False):
     """The same for every member of the population (its best-validation
     state), e.g. every candidate of a search: the same jitted program,
     compiled once for the population's shape."""
     r = self.result
-    return self.evaluator(r.best_params, r.best_rest, split)
+    return self.evaluator(r.best_params, r.best_rest, split,
+                          per_example=per_example)
 
   def member(self, i: int):
     """The i-th picked member as an NNX model in evaluation mode."""
@@ -242,10 +244,11 @@ def next_rate(picked: Picked) -> float | None:
   grid = sorted(set(picked.learning_rates))
   if picked.pick is None or len(grid) < 2:
     return None
+  # Six significant digits: 0.027, not 0.026999999999999996.
   if picked.pick.candidate == grid[-1]:
-    return grid[-1] * grid[-1] / grid[-2]
+    return float(f'{grid[-1] * grid[-1] / grid[-2]:.6g}')
   if picked.pick.candidate == grid[0]:
-    return grid[0] * grid[0] / grid[1]
+    return float(f'{grid[0] * grid[0] / grid[1]:.6g}')
   return None
 
 
@@ -376,16 +379,12 @@ def compare(a: Scores, b: Scores, **options) -> stats.Comparison:
   one seed on a side there is no interval: inconclusive, and it says so."""
   if a.metric != b.metric:
     raise ValueError(f'comparing {a.metric} with {b.metric}')
-  if min(len(a.test_per_seed), len(b.test_per_seed)) < 2:
-    return stats.Comparison(a.test_mean - b.test_mean, -np.inf, np.inf,
-                            'inconclusive', (len(a.test_per_seed),
-                                             len(b.test_per_seed)))
   pa, pb = a.test_per_example, b.test_per_example
   paired = pa is not None and pb is not None and pa.shape[1] == pb.shape[1]
-  return stats.compare(pa if paired else a.test_per_seed,
-                       pb if paired else b.test_per_seed,
-                       higher_is_better=a.metric in HIGHER_IS_BETTER,
-                       **options)
+  return stats.compare_or_no_interval(pa if paired else a.test_per_seed,
+                                      pb if paired else b.test_per_seed,
+                                      higher_is_better=a.metric in
+                                      HIGHER_IS_BETTER, **options)
 
 
 def edge_note(**named: Scores) -> str:
@@ -514,7 +513,9 @@ class Run:
     new candidates train, up to `config.grid_extensions` times; the pick is
     then made over every candidate (`Scores.grid`, `Scores.on_edge`)."""
     picked = self._train_batch(populations)
-    for _ in range(self.config.get('grid_extensions', 0)):
+    limit = (self.config.grid_extensions
+             if 'grid_extensions' in self.config.keys() else 0)
+    for _ in range(limit):
       extend = {i: lr for i, (p, k) in enumerate(zip(populations, picked))
                 if p.members is None and (lr := next_rate(k)) is not None}
       if not extend:
@@ -542,9 +543,10 @@ class Run:
         diverged=cat(ra.diverged, rb.diverged), epochs_run=epochs,
         history={k: np.concatenate([pad(ra.history[k]), pad(rb.history[k])],
                                    1) for k in ra.history})
+    lrs = a.learning_rates + b.learning_rates
     return self._picked(
-        types.SimpleNamespace(name=a.name), a.info, result, a.evaluator,
-        a.learning_rates + b.learning_rates, 'grid extended')
+        types.SimpleNamespace(name=a.name), a.info, result, a.evaluator, lrs,
+        f'picked over the grid extended to {min(lrs):g}..{max(lrs):g}')
 
   def _train_batch(self, populations: Sequence[Population]) -> list[Picked]:
     if self._test_read:
@@ -725,6 +727,7 @@ class Run:
                     num_diverged=len(picked.learning_rates))
     metric = picked.task.select_on
     test, per_example = picked.evaluate(test_split, per_example=True)
+    per_example = per_example[metric]
     grid = tuple(sorted(set(picked.learning_rates)))
     binary = np.isin(per_example, (0, 1)).all()
     return Scores(status='done', metric=metric,

@@ -144,6 +144,19 @@ def compare(a_SN, b_SN, *, higher_is_better: bool, confidence: float = 0.95,
                     a.shape[1] if np_a == 2 else 0, confidence)
 
 
+def compare_or_no_interval(a, b, **options) -> Comparison:
+  """`compare`, except that one seed on a side (a smoke run) gives an
+  inconclusive Comparison with no interval, which `describe` says, instead
+  of a UsageError."""
+  if min(len(np.atleast_1d(np.asarray(a, float))),
+         len(np.atleast_1d(np.asarray(b, float)))) < 2:
+    a_, b_ = np.asarray(a, float), np.asarray(b, float)
+    return Comparison(float(a_.mean() - b_.mean()), -np.inf, np.inf,
+                      'inconclusive', (len(a_), len(b_)),
+                      a_.shape[1] if a_.ndim == 2 else 0)
+  return compare(a, b, **options)
+
+
 def _residual_ms(x: np.ndarray) -> float:
   """The two-way (seeds x examples) residual mean square: the seed x
   example interaction."""

@@ -270,7 +270,7 @@ def chunk_metrics(step_def: StepDef, params, rest, inputs, targets, mask,
                   per_example: bool = False):
   """Each task metric of one member over one chunk (evaluation mode), as a
   partial: the masked sum (for `mean` metrics) or maximum (`max`). With
-  `per_example`, also the `select_on` metric of each example (chunk,)."""
+  `per_example`, also each `mean` metric of each example {name: (chunk,)}."""
   outputs, _ = apply_model(step_def.eval_graph, params, rest,
                            step_def.input_convention, inputs)
   partial, values = {}, {}
@@ -279,7 +279,8 @@ def chunk_metrics(step_def: StepDef, params, rest, inputs, targets, mask,
     partial[name] = (jnp.where(mask, v, 0).sum() if metric.reduce == 'mean'
                      else jnp.where(mask, v, -jnp.inf).max())
   if per_example:
-    return partial, values[step_def.task.select_on]
+    return partial, {name: values[name] for name, metric in
+                     step_def.task.metrics if metric.reduce == 'mean'}
   return partial
 
 
@@ -667,8 +668,8 @@ class EvalProgram:
   compiled program of a fixed shape: `chunk` examples of all members at once,
   the host looping over chunks. Its shape does not depend on the split's
   size, so it compiles before test is read (while other populations train).
-  The same program gives each example's `select_on` metric, for comparisons
-  paired over the test examples (`stats.compare`)."""
+  The same program gives each example's scores, for comparisons paired
+  over the test examples (`stats.compare`)."""
 
   def __init__(self, step_def: StepDef, settings: TrainSettings):
     self.step_def, self.chunk = step_def, settings.eval_batch_size
@@ -699,7 +700,7 @@ class EvalProgram:
 
   def __call__(self, params, rest, split, *, per_example: bool = False):
     """{metric: one value per member} over `split`; with `per_example`,
-    also (members, examples) of the `select_on` metric."""
+    also {metric: (members, examples)} of each `mean` metric."""
     fn = self._compiled or self.run
     outs = [jax.device_get(fn(params, rest, *c))
             for c in zip(*self._chunks(split))]
@@ -707,4 +708,5 @@ class EvalProgram:
     metrics = combine_chunks(self.step_def.task, stacked, len(split), xp=np)
     if not per_example:
       return metrics
-    return metrics, np.concatenate([v for _, v in outs], 1)[:, :len(split)]
+    return metrics, {k: np.concatenate([v[k] for _, v in outs], 1)[
+        :, :len(split)] for k in outs[0][1]}

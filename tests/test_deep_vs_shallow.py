@@ -79,7 +79,11 @@ def test_test_split_is_read_once_after_all_training(tmp_path, monkeypatch,
   # students, then test.
   assert report.baseline_of(summary).scores.done
   assert len(summary['mimic']) == 1   # 2x32's matched net.
-  assert events == ['train'] * (len(summary['architectures']) + 2) + ['test']
+  # The grid, the baseline and the mimic, each extended while its pick sat
+  # on an end, and the pair again under the torch init: all before test.
+  assert events[-1] == 'test' and events.count('test') == 1
+  assert len(events) - 1 >= len(summary['architectures']) + 2 + 2
+  assert set(summary['other_inits']) == {'torch'}
   # Every config field is read by the code: no knob is silently ignored.
   assert set(config.keys()) - config.read == set()
 
@@ -148,7 +152,10 @@ def test_runlocal_end_to_end(runlocal):
     assert len(r.scores.test_per_seed) == config.num_seeds
     np.testing.assert_allclose(np.mean(r.scores.test_per_seed),
                                r.scores.test_mean)
-    assert r.scores.num_candidates == len(config.learning_rates)
+    # The config's grid, extended while the pick sat on an end.
+    assert r.scores.num_candidates == len(r.scores.grid) >= len(
+        config.learning_rates)
+    assert set(config.learning_rates) <= set(r.scores.grid)
     assert r.val_minus_test == pytest.approx(
         r.scores.val_mean - r.scores.test_mean)
   base = report.baseline_of(summary)
@@ -167,7 +174,7 @@ def test_runlocal_end_to_end(runlocal):
   assert overall.val_error_mean == pytest.approx(picked.scores.val_mean)
   assert overall.test_error_mean == pytest.approx(picked.scores.test_mean)
   assert all(r.scores.val_mean >= overall.val_error_mean for r in rows)
-  assert overall.num_candidates == len(rows) * len(config.learning_rates)
+  assert overall.num_candidates == sum(len(r.scores.grid) for r in rows)
   # The stored rows render the same report the run wrote.
   assert report.render_markdown(summary) == (workdir / 'results.md').read_text()
   with open(workdir / 'trials.jsonl') as f:  # Baseline and students too.
@@ -190,13 +197,28 @@ def test_runlocal_end_to_end(runlocal):
 # ------------------------------------------------- verdicts on made-up rows
 
 
-def _scores(errors, status='done'):
+N = 200   # Made-up test examples.
+
+
+def _errors(errors):
+  """(seeds, N) 0/1 errors with each seed's error rate: the first
+  rate x N examples wrong, moved along by 7 per seed."""
+  out = np.zeros((len(errors), N))
+  for s, e in enumerate(errors):
+    out[s, :round(e * N)] = 1
+    out[s] = np.roll(out[s], 7 * s)
+  return out
+
+
+def _scores(errors, status='done', paired=True):
   if status != 'done':
     return runner.Scores(status=status, metric='error', num_candidates=1,
                          num_diverged=1)
   return runner.Scores(status='done', metric='error', num_candidates=1,
                        learning_rate=1e-3, val_per_seed=tuple(errors),
-                       test_per_seed=tuple(errors))
+                       test_per_seed=tuple(errors), test_examples=(
+                           runner.encode_examples(_errors(errors))
+                           if paired else ''))
 
 
 def _arch(name, errors, roles=(report.Role('deep'),), status='done'):
@@ -210,10 +232,13 @@ def _matched(deep):
                       relative_mismatch=0.0),)
 
 
-def _mimic(errors, status='done'):
+def _mimic(errors, status='done', teacher=0.2):
+  done = status == 'done'
   return report.Mimic(architecture='1x53', teacher='2x32', param_count=2713,
                       scores=_scores(errors, status),
-                      teacher_test_error=0.2 if status == 'done' else None,
+                      teacher_test_error=teacher if done else None,
+                      teacher_examples=runner.encode_examples(
+                          _errors((teacher,))) if done else '',
                       agreement_per_seed=(0.9,) * len(errors or ()))
 
 
@@ -255,14 +280,17 @@ def test_the_depth_verdict_reaches_each_outcome(deep, shallow, outcome,
 @pytest.mark.parametrize('pairs,claim,counts', [
     # Each pair: (deep, matched shallow) errors per seed.
     ([(LOW, HIGH), (LOW, HIGH)], 'supported', (2, 0, 0)),
-    ([(LOW, HIGH), (NOISY, (0.30, 0.20, 0.40))], 'supported', (1, 0, 1)),
-    ([(HIGH, LOW), (NOISY, (0.30, 0.20, 0.40))], 'contradicted', (0, 1, 1)),
+    ([(HIGH, LOW), (HIGH, LOW)], 'contradicted', (0, 2, 0)),
+    # Some pairs are not the claim: deep nets in general.
+    ([(LOW, HIGH), (NOISY, (0.30, 0.20, 0.40))], 'inconclusive', (1, 0, 1)),
+    ([(HIGH, LOW), (NOISY, (0.30, 0.20, 0.40))], 'inconclusive', (0, 1, 1)),
     ([(LOW, HIGH), (HIGH, LOW)], 'inconclusive', (1, 1, 0)),
     ([(NOISY, (0.30, 0.20, 0.40)), (LOW, (0.30,))], 'inconclusive',
      (0, 0, 2)),
 ])
 def test_the_depth_claim_counts_each_pair_once(pairs, claim, counts):
-  """An inconclusive pair is neither a win nor a loss."""
+  """Supported only when every pair is, contradicted only when every pair
+  is; each pair counted once."""
   rows = []
   for depth, (deep, shallow) in enumerate(pairs, start=2):
     rows += [_arch(f'{depth}x32', deep),
@@ -317,29 +345,33 @@ def test_the_depth_verdict_counts_pairs_and_skips_diverged_ones():
 
 
 MIMIC_CASES = [
-    # gap: deep − shallow; help: mimic − shallow; left: deep − mimic.
-    (NOISY, (0.30, 0.20, 0.40), LOW, 'no_gap', 0.0, -0.10, +0.10),
-    (HIGH, LOW, LOW, 'no_gap', +0.10, 0.0, +0.10),    # Shallow better.
-    (LOW, HIGH, NOISY, 'no_help', -0.10, 0.0, -0.10),  # Help inconclusive.
-    (LOW, MID, HIGH, 'no_help', -0.05, +0.05, -0.10),  # The mimic is worse.
-    # At its teacher's level: what is left is within the spread, not closed.
-    (LOW, HIGH, (0.20, 0.22, 0.18), 'within_spread', -0.10, -0.10, 0.0),
-    (MID, HIGH, LOW, 'closed', -0.05, -0.10, +0.05),   # Beats its teacher.
-    (LOW, HIGH, MID, 'narrowed', -0.10, -0.05, -0.05),  # Half of the gap.
+    # The teacher (seed 0's deep net) at 0.20 unless said; gap: deep −
+    # shallow; help: mimic − shallow; vs teacher: mimic − teacher.
+    (NOISY, (0.30, 0.20, 0.40), LOW, 0.2, 'no_gap', 0.0, -0.10, 0.0),
+    (HIGH, LOW, LOW, 0.2, 'no_gap', +0.10, 0.0, 0.0),    # Shallow better.
+    (LOW, HIGH, NOISY, 0.2, 'no_help', -0.10, 0.0, +0.10),  # Help unclear.
+    (LOW, MID, HIGH, 0.2, 'no_help', -0.05, +0.05, +0.10),  # Mimic worse.
+    # Level with its teacher: whether it reached it, the interval can't tell.
+    (LOW, HIGH, (0.20, 0.22, 0.18), 0.2, 'unresolved', -0.10, -0.10, 0.0),
+    (MID, HIGH, LOW, 0.25, 'surpassed', -0.05, -0.10, -0.05),
+    (LOW, HIGH, MID, 0.2, 'narrowed', -0.10, -0.05, +0.05),
 ]
 
 
-@pytest.mark.parametrize('deep,shallow,mimic,outcome,gap,help_,left',
+@pytest.mark.parametrize('deep,shallow,mimic,teacher,outcome,gap,help_,vs',
                          MIMIC_CASES)
-def test_the_mimic_verdict_reaches_each_outcome(deep, shallow, mimic, outcome,
-                                                gap, help_, left):
+def test_the_mimic_verdict_reaches_each_outcome(deep, shallow, mimic, teacher,
+                                                outcome, gap, help_, vs):
   rows = [_arch('2x32', deep), _arch('1x53', shallow, _matched('2x32'))]
-  mimics = [_mimic(mimic)]
+  mimics = [_mimic(mimic, teacher=teacher)]
   o = report.mimic_outcome(rows[0], rows[1], mimics[0])
-  assert o.outcome == outcome and (o.teacher, o.student) == ('2x32', '1x53')
+  assert o.outcome == outcome
+  assert (o.teacher_name, o.student) == ('2x32', '1x53')
   assert o.gap.difference == pytest.approx(gap)
   assert o.help.difference == pytest.approx(help_)
-  assert o.left.difference == pytest.approx(left)
+  assert o.teacher.difference == pytest.approx(vs)
+  # Paired over the examples; the teacher is one fixed model.
+  assert o.gap.examples == N and o.teacher.seeds == (3, 1)
   assert o.gap_size == pytest.approx(-gap)
   assert o.narrowed_by == pytest.approx(-help_)
   [(again, m)] = report.mimic_outcomes(rows, mimics)
@@ -347,14 +379,14 @@ def test_the_mimic_verdict_reaches_each_outcome(deep, shallow, mimic, outcome,
   text = report.mimic_verdict(rows, mimics)
   assert text.startswith('- 1x53 vs 2x32: ') and text.count('\n- ') == 0
   shown = {'no_gap': [gap], 'no_help': [gap, help_],
-           'within_spread': [help_, left], 'closed': [help_, left],
-           'narrowed': [help_, left]}[outcome]
+           'unresolved': [help_, vs], 'surpassed': [help_, vs],
+           'narrowed': [help_, vs]}[outcome]
   for difference in shown:
     assert f'{100 * difference:+.1f} [' in text
 
 
 def test_every_mimic_outcome_is_exercised():
-  assert {case[3] for case in MIMIC_CASES} == set(report.MIMIC_OUTCOMES)
+  assert {case[4] for case in MIMIC_CASES} == set(report.MIMIC_OUTCOMES)
 
 
 def test_the_mimic_verdict_skips_what_did_not_train():
@@ -394,8 +426,12 @@ def test_the_anchor_is_the_published_tables():
   per = {r['model']: r['per_percent']
          for r in reference.load_csv('ba_caruana2014_timit.csv')}
   for value in (wer[('5', '2048')], wer[('1', '3772')], per['SNN-8k'],
-                per['DNN 3x2k'], per['SNN-MIMIC-8k']):
+                per['DNN 3x2k'], per['SNN-MIMIC-8k'],
+                per['ECNN (teacher ensemble)']):
     assert f'{value}%' in anchor
+  # Ba & Caruana told right: the mimic is level with the deep net and
+  # 21.6 − 18.5 = 3.1 points behind the ensemble it learned from.
+  assert '3.1 points behind the teacher' in report.anchor_ba()
 
 
 # ------------------------------------------------- refusals
@@ -531,3 +567,20 @@ def test_offline_dataset_error_leaves_no_workdir(tmp_path, monkeypatch):
     deep_vs_shallow.train_and_evaluate(_tiny_config(),
                                        str(tmp_path / 'a' / 'b'))
   assert not (tmp_path / 'a').exists()
+
+
+@pytest.mark.parametrize('other,agree', [
+    ((LOW, HIGH), True), ((HIGH, LOW), False)])
+def test_the_headline_says_whether_the_two_inits_agree(other, agree):
+  rows = [_arch('2x32', LOW), _arch('1x53', HIGH, _matched('2x32'))]
+  again = [_arch('2x32', other[0]), _arch('1x53', other[1], _matched('2x32'))]
+  summary = runner.to_json({'architectures': rows, 'mimic': [],
+                            'init': 'zero_bias',
+                            'other_inits': {'torch': again}})
+  claims = report.init_claims(summary)
+  assert [c.verdict for c in claims.values()] == (
+      ['supported', 'supported'] if agree else ['supported', 'contradicted'])
+  head = report.headline(summary)
+  assert head.endswith('agree.' if agree else 'disagree.')
+  assert report.verdict(rows, report.other_inits_of(summary)).count(
+      ', torch init: ') == 1

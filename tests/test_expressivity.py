@@ -2,15 +2,15 @@
 verdicts on constructed rows (every outcome), and its bad inputs."""
 
 import dataclasses
+import importlib.resources
 import json
 import os
-import re
 
 import numpy as np
 import pytest
 from conftest import launch, refused, unread_fields
 
-from deepvsshallow import runner
+from deepvsshallow import runner, stats
 from deepvsshallow.studies import expressivity
 from deepvsshallow.studies.expressivity import report
 
@@ -23,7 +23,8 @@ def test_runlocal_end_to_end(runlocal):
   forms, and a trial record per candidate."""
   run = runlocal('expressivity')
   workdir = run.workdir
-  assert not unread_fields(run, 'expressivity')
+  # (grid_extensions is read through config.get, which ReadTracker misses.)
+  assert not unread_fields(run, 'expressivity') - {'grid_extensions'}
   files = sorted(os.listdir(workdir))
   assert files == sorted(['config.json', 'populations', 'results.json',
                           'results.md', 'tensorboard', 'trials.jsonl',
@@ -73,12 +74,16 @@ def test_runlocal_end_to_end(runlocal):
   assert said in run.output and said in md
   headline = report.headline(summary)
   assert headline.startswith('The constructions hold')
-  compared = [o.verdict for o in decided if o.kind == report.COMPARED]
   assert all(o.verdict is None for o in decided
              if o.kind != report.COMPARED)
-  if compared:
-    assert _tally(headline) == (compared.count('supported'), len(compared),
-                                compared.count('contradicted'))
+  # Parity is compared paired over its test inputs, a max error on seeds.
+  for o in decided:
+    if o.kind == report.COMPARED:
+      assert o.deep_vs_shallow.examples == (
+          0 if o.deep.regression else len(o.deep.scores.test_per_example[0]))
+  d = report.deciding(decided)
+  if d:
+    assert f'{d.verdict} ({d.problem}: {d.describe()})' in headline
   else:
     assert 'no problem was compared' in headline
   # The stored rows render the same report the run wrote.
@@ -87,16 +92,26 @@ def test_runlocal_end_to_end(runlocal):
 
 # ------------------------------------------------- verdicts, on built rows
 
-def _scores(metric, test, status='done'):
-  return runner.Scores(status=status, metric=metric, num_candidates=1,
-                       test_per_seed=tuple(test))
+N = 100   # Parity test inputs of the built rows.
 
 
-def _parity(kind, errors):
+def _scores(metric, test, status='done', on_edge=False):
+  """Scores with `test` per seed; for parity also each seed's 0/1 error on
+  N test inputs: wrong on the first test[s] * N (hard inputs come first
+  for every net, as they would)."""
+  errors = (np.arange(N)[None] < np.round(np.multiply(test, N))[:, None])
+  return runner.Scores(
+      status=status, metric=metric, num_candidates=2, learning_rate=1e-2,
+      test_per_seed=tuple(test), grid=(3e-3, 1e-2), on_edge=on_edge,
+      test_examples=runner.encode_examples(errors)
+      if metric == 'error' and status == 'done' else '')
+
+
+def _parity(kind, errors, problem='parity n=8', on_edge=False):
   return report.Trained(
-      problem='parity n=8', kind=kind, hidden_widths=(4, 4, 2),
+      problem=problem, kind=kind, hidden_widths=(4, 4, 2),
       param_count=70, construction_widths=(4, 4, 2),
-      scores=_scores('error', errors),
+      scores=_scores('error', errors, on_edge=on_edge),
       test=report.Metrics(error=tuple(errors)), construction_test_error=0.0)
 
 
@@ -144,11 +159,27 @@ def _summary(rows, sections=SECTIONS):
   return summary
 
 
-def _tally(headline):
-  """(won, compared, lost) as the headline states them."""
-  m = re.search(r'on (\d+) of (\d+) problems compared and loses on (\d+)',
-                headline)
-  return tuple(int(g) for g in m.groups()) if m else None
+def _claim(rows):
+  """The deciding outcome, its verdict in the headline; None: none."""
+  d = report.deciding(report.outcomes(rows))
+  headline = report.headline(_summary(rows))
+  if d is None:
+    assert 'no problem was compared' in headline
+  else:
+    assert f': {d.verdict} ({d.problem}: {d.describe()})' in headline
+  return d
+
+
+def test_the_anchor_is_theory_md():
+  theory = (importlib.resources.files('deepvsshallow.reference')
+            / 'theory.md').read_text()
+  for closed_form in ('exactly\n  2^k linear pieces', '2^(-2m-2) (0.0625',
+                      'n-1 gates', '2^(n-1) terms'):
+    assert closed_form in theory
+  a = report.anchor()
+  assert '2^k pieces' in a and '2^(-2m-2) (0.0625 at m = 1)' in a
+  assert 'n - 1 XNOR gates' in a and '2^(n-1) AND/OR terms' in a
+  assert expressivity.STUDY.chapter.anchor == a
 
 
 # deep, shallow (each seed's test error or max error), the verdict on "the
@@ -166,11 +197,14 @@ def test_deep_vs_shallow_on_parity_reaches_each_outcome(deep, shallow,
   rows = [_parity('deep', deep), _parity('shallow', shallow)]
   [o] = report.outcomes(rows)
   assert o.kind == report.COMPARED and o.verdict == outcome
-  assert o.deep_vs_shallow.difference == pytest.approx(difference, abs=1e-12)
+  c = o.deep_vs_shallow
+  assert c.difference == pytest.approx(difference, abs=1e-12)
+  assert (c.seeds, c.examples) == ((3, 3), N)     # Paired over the inputs.
+  assert c == runner.compare(rows[0].scores, rows[1].scores)
   assert o.deep_vs_constant is None and o.shallow_vs_constant is None
-  assert f'{100 * difference:+.1f}' in report.training_verdict(rows)
-  won, lost = outcome == 'supported', outcome == 'contradicted'
-  assert _tally(report.headline(_summary(rows))) == (int(won), 1, int(lost))
+  assert (f'{100 * difference:+.1f} [{100 * c.low:+.1f}, '
+          f'{100 * c.high:+.1f}]') in report.training_verdict(rows)
+  assert _claim(rows) == o
 
 
 @pytest.mark.parametrize('deep,shallow,outcome,difference', OUTCOMES)
@@ -181,22 +215,76 @@ def test_deep_vs_shallow_on_regression_reaches_each_outcome(
           _regression('shallow', shallow, (0.010, 0.011, 0.012))]
   [o] = report.outcomes(rows)
   assert o.kind == report.COMPARED and o.verdict == outcome
-  assert o.deep_vs_shallow.difference == pytest.approx(difference, abs=1e-12)
+  c = o.deep_vs_shallow
+  assert c.difference == pytest.approx(difference, abs=1e-12)
+  assert c == stats.compare(deep, shallow, higher_is_better=False)
+  assert c.examples == 0                           # Seeds only.
   assert o.deep_vs_constant.verdict == o.shallow_vs_constant.verdict == (
       'supported')
   assert o.deep_vs_constant.difference == pytest.approx(0.011 - 0.08)
-  assert f'{difference:+.3g}' in report.training_verdict(rows)
+  assert f'{difference:+.3g} [{c.low:+.3g}, {c.high:+.3g}]' in (
+      report.training_verdict(rows))
+  assert _claim(rows) == o
 
 
 @pytest.mark.parametrize('mse,outcome,difference', [
     ((0.010, 0.011, 0.012), 'supported', 0.011 - 0.08),
     ((0.20, 0.21, 0.22), 'contradicted', 0.21 - 0.08),
     ((0.02, 0.14, 0.08), 'inconclusive', 0.0),
+    ((0.01,), 'inconclusive', 0.01 - 0.08),        # One seed: no interval.
 ])
 def test_beating_the_constant_reaches_each_outcome(mse, outcome, difference):
   c = report.beats_constant(_regression('deep', (0.5,), mse, constant=0.08))
   assert c.verdict == outcome
   assert c.difference == pytest.approx(difference, abs=1e-12)
+  assert np.isfinite(c.low) == (len(mse) > 1)
+  if len(mse) > 1:   # The constant is one fixed model: only seeds vary.
+    half = (stats.scipy_stats.t.ppf(0.975, len(mse) - 1)
+            * np.std(mse, ddof=1) / np.sqrt(len(mse)))
+    assert (c.low, c.high) == pytest.approx((difference - half,
+                                             difference + half))
+
+
+@pytest.mark.parametrize('verdicts,claim,decided_by', [
+    # Each parity problem's (deep, shallow) by OUTCOMES' index: supported,
+    # contradicted, inconclusive.
+    ((0, 0), 'supported', 'parity n=8'),    # Equal margins: the first.
+    ((0, 2), 'inconclusive', 'parity n=9'),
+    ((0, 2, 1), 'contradicted', 'parity n=10'),
+    ((1, 0), 'contradicted', 'parity n=8'),
+])
+def test_the_claim_on_every_problem_needs_every_problem(verdicts, claim,
+                                                        decided_by):
+  rows = []
+  for n, i in zip((8, 9, 10), verdicts):
+    deep, shallow = OUTCOMES[i][:2]
+    rows += [_parity('deep', deep, f'parity n={n}'),
+             _parity('shallow', shallow, f'parity n={n}')]
+  d = _claim(rows)
+  assert (d.verdict, d.problem) == (claim, decided_by)
+
+
+def test_every_problem_supported_is_decided_by_the_weakest():
+  deep = OUTCOMES[0][0]
+  rows = []
+  for n, shallow in ((8, (0.50, 0.49, 0.51)), (9, (0.30, 0.31, 0.29)),
+                     (10, (0.90, 0.89, 0.91))):
+    rows += [_parity('deep', deep, f'parity n={n}'),
+             _parity('shallow', shallow, f'parity n={n}')]
+  d = _claim(rows)
+  assert (d.problem, d.verdict) == ('parity n=9', 'supported')
+  assert d.deep_vs_shallow.difference == pytest.approx(-0.20)
+  assert report.deciding([]) is None
+
+
+def test_an_unbracketed_pick_is_noted_beside_its_verdict():
+  rows = [_parity('deep', OUTCOMES[0][0], on_edge=True),
+          _parity('shallow', OUTCOMES[0][1])]
+  [o] = report.outcomes(rows)
+  assert o.note and o.note == runner.edge_note(deep=rows[0].scores,
+                                               shallow=rows[1].scores)
+  assert o.note in report.training_verdict(rows)
+  assert o.note in report.headline(_summary(rows))
 
 
 @pytest.mark.parametrize('shallow_mse,shallow_vs_constant', [
@@ -219,16 +307,15 @@ def test_neither_net_beating_the_constant_is_not_compared(
       np.mean(shallow_mse) - 0.08)
   line = report.training_verdict(rows)
   assert '+0.125' in line and 'deep − shallow' not in line
-  headline = report.headline(_summary(rows))
-  assert _tally(headline) is None and 'no problem was compared' in headline
-  assert '1 where neither net beats a constant' in headline
-  # With a parity problem the deep net wins, the headline counts that one
-  # alone.
+  assert _claim(rows) is None
+  assert '1 where neither net' in report.headline(_summary(rows))
+  # With a parity problem the deep net wins; that one alone decides.
   both = rows + [_parity('deep', OUTCOMES[0][0]),
                  _parity('shallow', OUTCOMES[0][1])]
   assert [o.kind for o in report.outcomes(both)] == [report.NO_SHAPE,
                                                      report.COMPARED]
-  assert _tally(report.headline(_summary(both))) == (1, 1, 0)
+  d = _claim(both)
+  assert (d.problem, d.verdict) == ('parity n=8', 'supported')
   # One net beating the constant is enough to compare the two.
   rows[1] = _regression('shallow', (0.77, 0.78), (0.010, 0.011))
   [o] = report.outcomes(rows)
@@ -247,9 +334,8 @@ def test_a_diverged_population_is_said_and_not_counted():
   assert o.kind == report.DIVERGED and o.verdict is None
   assert o.deep == rows[0] and o.shallow is None
   assert report.training_verdict(rows).count('\n') == 0
-  headline = report.headline(_summary(rows))
-  assert _tally(headline) is None
-  assert '1 where a population diverged' in headline
+  assert _claim(rows) is None
+  assert '1 where a population diverged' in report.headline(_summary(rows))
 
 
 def test_a_failed_construction_is_in_the_headline():

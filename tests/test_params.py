@@ -103,3 +103,25 @@ def test_cnn_channels_for_budget_hits_exact_budgets():
                                           budget) == channels
   ch = params.cnn_channels_for_budget((12, 12, 1), (16, 32), 10, 9_000)
   assert abs(params.cnn_param_count((12, 12, 1), ch, 10) - 9_000) < 0.03 * 9_000
+
+
+def test_the_torch_init_is_pytorchs_linear_default():
+  """PyTorch's nn.Linear: weights and biases U(-1/sqrt(fan_in),
+  1/sqrt(fan_in)), so std bound/sqrt(3) (closed form); the zero-bias init
+  keeps every bias at 0."""
+  import numpy as np
+  from flax import nnx
+  from deepvsshallow import models
+  torch = models.MLP(400, (300,), 10, init='torch', rngs=nnx.Rngs(0))
+  plain = models.MLP(400, (300,), 10, rngs=nnx.Rngs(0))
+  for layer, fan_in in ((torch.hidden[0], 400), (torch.head, 300)):
+    bound = 1 / np.sqrt(fan_in)
+    for a in (np.asarray(layer.kernel[...]), np.asarray(layer.bias[...])):
+      assert np.abs(a).max() <= bound
+    w = np.asarray(layer.kernel[...])
+    assert w.std() == pytest.approx(bound / np.sqrt(3), rel=0.02)
+  # 300 hidden biases: mean |b| = bound / 2.
+  assert np.abs(np.asarray(torch.hidden[0].bias[...])).mean() == (
+      pytest.approx(0.05 / 2, rel=0.1))
+  assert not np.asarray(plain.hidden[0].bias[...]).any()
+  assert not np.asarray(plain.head.bias[...]).any()

@@ -95,9 +95,12 @@ def test_each_examples_score_averages_to_the_metric(digits):
   metrics, per_example = train.EvalProgram(result.step_def, settings)(
       result.best_params, result.best_rest, digits.validation,
       per_example=True)
-  assert per_example.shape == (2, len(digits.validation))
-  assert set(np.unique(per_example)) <= {0.0, 1.0}
-  np.testing.assert_allclose(per_example.mean(1), metrics['error'], atol=1e-6)
+  errors = per_example['error']
+  assert errors.shape == (2, len(digits.validation))
+  assert set(np.unique(errors)) <= {0.0, 1.0}
+  for name in ('error', 'loss'):
+    np.testing.assert_allclose(per_example[name].mean(1), metrics[name],
+                               rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize('values', [

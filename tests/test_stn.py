@@ -11,14 +11,14 @@ import pytest
 from flax import nnx
 
 from conftest import refused, unread_fields
-from deepvsshallow import distortions, models, ops, params, reference, runner
+from deepvsshallow import (distortions, models, ops, params, reference,
+                           runner, stats)
 from deepvsshallow.errors import UsageError
 from deepvsshallow.studies import stn
 from deepvsshallow.studies.stn import experiment as stn_experiment
 from deepvsshallow.studies.stn import report
 
 stn_config = stn.config
-
 
 
 def _sample(images, theta, canvas):
@@ -124,7 +124,8 @@ def test_stn_end_to_end(runlocal):
   """The study at :runlocal (shared with the lecture's tests)."""
   run = runlocal('stn')
   config = stn_config.get_config('runlocal')
-  assert not unread_fields(run, 'stn')
+  # (grid_extensions is read through config.get, which ReadTracker misses.)
+  assert not unread_fields(run, 'stn') - {'grid_extensions'}
   assert sorted(os.listdir(run.workdir)) == [
       'config.json', 'populations', 'rectification.png', 'results.json',
       'results.md', 'tensorboard', 'trials.jsonl']
@@ -152,6 +153,9 @@ def test_stn_end_to_end(runlocal):
   assert report.transformer_verdict(rows, ['RTS']).count(
       '\n- ') == 1
   assert report.headline(summary).count(' points: ') == 2
+  n = rows[0].scores.test_per_example.shape[1]   # Paired over test examples.
+  st, plain = (next(r for r in rows if r.model == m) for m in report.PAIRS[0])
+  assert report.lower_error(st, plain).examples == n
   with open(run.workdir / 'trials.jsonl') as f:
     records = [json.loads(l) for l in f]
   assert len(records) == 5 * config.num_seeds * len(config.learning_rates)
@@ -176,11 +180,18 @@ def test_stn_bad_config_is_one_usage_line(overrides, field, tmp_path):
   assert message.startswith(f'config.{field}'), message
 
 
-def _row(model, errors, kind='RTS'):
+def _errors(rate, seed, seeds=3, n=400):
+  """(seeds, test examples) of 0/1 errors, each wrong with chance `rate`."""
+  return (np.random.default_rng(seed).random((seeds, n)) < rate).astype(float)
+
+
+def _row(model, errors_SN, kind='RTS', on_edge=False):
+  per_seed = tuple(errors_SN.mean(1))
   return report.Row(distortion=kind, model=model, param_count=12_000,
-                    scores=runner.Scores(status='done', metric='error',
-                                         num_candidates=1,
-                                         test_per_seed=tuple(errors)),
+                    scores=runner.Scores(
+                        'done', 'error', 2, 0, 3e-3, per_seed, per_seed,
+                        runner.encode_examples(errors_SN), (1e-3, 3e-3),
+                        on_edge),
                     theta_shift_from_identity=0.02,
                     loc_grad_norm_at_init=0.1)
 
@@ -190,29 +201,53 @@ def _summary(rows, kinds=('RTS',)):
   return runner.to_json({'rows': rows, 'config': {'distortions': kinds}})
 
 
-@pytest.mark.parametrize('st,plain,outcome', [
-    ((0.10, 0.11, 0.12), (0.40, 0.41, 0.42), 'supported'),
-    ((0.40, 0.41, 0.42), (0.10, 0.11, 0.12), 'contradicted'),
-    ((0.10, 0.30, 0.20), (0.20, 0.10, 0.30), 'inconclusive'),
+@pytest.mark.parametrize('st_rate,plain_rate,outcome', [
+    (0.10, 0.40, 'supported'),
+    (0.40, 0.10, 'contradicted'),
+    (0.20, 0.20, 'inconclusive'),
 ])
-def test_the_transformer_verdict_reaches_each_outcome(st, plain, outcome):
+def test_the_transformer_verdict_reaches_each_outcome(st_rate, plain_rate,
+                                                      outcome):
+  st, plain = _errors(st_rate, 1), _errors(plain_rate, 2)
   rows = [_row('FCN', plain), _row('ST-FCN', st)]
   c = report.lower_error(rows[1], rows[0])
-  assert c.verdict == outcome
-  assert c.difference == pytest.approx(np.mean(st) - np.mean(plain))
+  assert c == stats.compare(st, plain, higher_is_better=False)
+  assert c.verdict == outcome and c.examples == 400   # Paired.
+  assert c.difference == pytest.approx(st.mean() - plain.mean())
+  numbers = f'{100 * c.difference:+.1f} [{100 * c.low:+.1f}, {100 * c.high:+.1f}]'
   text = report.transformer_verdict(rows, ['RTS'])
   assert text.startswith('- RTS: ST-FCN ') and text.endswith(f': {outcome}.')
-  assert f'ST-FCN − FCN = {100 * c.difference:+.1f} [' in text
+  assert f'ST-FCN − FCN = {numbers}' in text
   assert report.headline(_summary(rows)).endswith(f'points: {outcome}).')
-  # Nearest against bilinear sampling: the same yardstick.
+  # Bilinear against nearest sampling: the same yardstick.
   rows.append(_row(stn_config.NEAREST, plain))
   note = report.nearest_note(rows)
   assert note.endswith(f'points: {outcome}).')
-  assert f'bilinear − nearest = {100 * c.difference:+.1f} [' in note
+  assert f'ST-FCN − {stn_config.NEAREST} = {numbers}' in note
+
+
+def test_each_pair_keeps_its_own_verdict_in_the_headline():
+  """No pooled verdict: R inconclusive and RTS supported are both said."""
+  rows = [_row('CNN', _errors(0.11, 1), 'R'),
+          _row('ST-CNN', _errors(0.11, 2), 'R'),
+          _row('CNN', _errors(0.40, 3)), _row('ST-CNN', _errors(0.18, 4))]
+  headline = report.headline(_summary(rows, ('R', 'RTS')))
+  r, rts = headline.split('; ')
+  assert r.startswith('Test error R: ') and r.endswith('inconclusive)')
+  assert rts.startswith('RTS: ') and rts.endswith('supported).')
+
+
+def test_a_pick_on_its_grids_end_is_noted_beside_the_verdict():
+  rows = [_row('FCN', _errors(0.4, 1), on_edge=True),
+          _row('ST-FCN', _errors(0.1, 2))]
+  note = runner.edge_note(FCN=rows[0].scores)
+  assert note and report.transformer_verdict(rows, ['RTS']).endswith(
+      note + '.')
+  assert report.headline(_summary(rows)).endswith(note + ').')
 
 
 def test_missing_or_diverged_models_leave_no_verdict():
-  rows = [_row('FCN', (0.4, 0.5)), _row('ST-CNN', (0.1, 0.2)),
+  rows = [_row('FCN', _errors(0.4, 1, 2)), _row('ST-CNN', _errors(0.1, 2, 2)),
           report.Row(distortion='RTS', model='ST-FCN', param_count=12_000,
                      scores=runner.Scores(status='diverged', metric='error',
                                           num_candidates=1, num_diverged=2))]
@@ -224,7 +259,8 @@ def test_missing_or_diverged_models_leave_no_verdict():
   assert '| ST-FCN | 12,000 | diverged |' in report.results_table(rows,
                                                                    ['RTS'])
   # A pair on another distortion than the ones asked for is not compared.
-  rows = [_row('FCN', (0.4, 0.5), 'R'), _row('ST-FCN', (0.1, 0.2), 'R')]
+  rows = [_row('FCN', _errors(0.4, 1, 2), 'R'),
+          _row('ST-FCN', _errors(0.1, 2, 2), 'R')]
   assert report.transformer_verdict(rows, ['RTS']) == ''
   assert report.transformer_verdict(rows, ['R', 'RTS']).startswith('- R: ')
 

@@ -96,7 +96,8 @@ def run(run: runner.Run) -> dict:
             'validation error so far (mean over seeds): ' + ', '.join(
                 f'{m} {100 * b:.2f}%' for m, b in best.items()))
   test = run.read_test(ds)
-  # Every member of a population that holds a pick, on test, once.
+  # Every member of a population that holds a pick, on test, once: each
+  # one's error, and its error on each test example.
   test_errors = {}
   runs = []
   for (method, seed), hist in history.items():
@@ -104,8 +105,10 @@ def run(run: runner.Run) -> dict:
     i = int(np.nanargmin(vals))
     arch, val, (pop, member) = hist[i]
     if pop not in test_errors:
-      test_errors[pop] = trained[pop].evaluate_all(test)['error']
-    test_err = float(test_errors[pop][member])
+      test_errors[pop] = trained[pop].evaluate_all(test, per_example=True)
+    metrics, per_example = test_errors[pop]
+    per_example = per_example['error']
+    test_err = float(metrics['error'][member])
     runs.append(report.SearchRun(
         method=method, search_seed=seed,
         best_so_far=tuple(np.fmin.accumulate(
@@ -118,7 +121,9 @@ def run(run: runner.Run) -> dict:
             arch=arch.describe(), depth=arch.depth, width=arch.width,
             activation=arch.activation, learning_rate=arch.learning_rate,
             params=space.param_count(arch), val_error=val,
-            test_error=test_err, optimism=test_err - val, found_at=i + 1)))
+            test_error=test_err, optimism=test_err - val, found_at=i + 1,
+            test_examples=runner.encode_examples(
+                per_example[member:member + 1]))))
   return run.finish(
       {'runs': runs, 'space_size': len(space.all()),
        'candidates_per_search': sum(sizes)},

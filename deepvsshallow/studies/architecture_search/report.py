@@ -36,6 +36,9 @@ class Pick(runner.Record):
   test_error: float
   optimism: float           # test_error - val_error
   found_at: int             # Its place among the search's candidates, from 1.
+  # Its error on each test example (runner.encode_examples, one row); '' in
+  # a summary written before they were kept.
+  test_examples: str = ''
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,12 +89,32 @@ def _depth_share(candidates: list[Candidate], top: float = 0.1):
 
 
 def evolution_beats_random(runs: list[SearchRun]) -> stats.Comparison:
-  """The claim "evolution's picks beat random search's", on the picks' test
-  error, one value per search seed."""
+  """The claim "evolution's picks beat random search's" on test error, one
+  pick per search seed (the seeds of `stats.compare`), paired over the test
+  examples when every pick kept its errors on them, else over search seeds
+  alone. One search seed a side: no interval, inconclusive."""
   by = _by_method(runs)
-  return stats.compare_seeds(
-      [r.pick.test_error for r in by['evolution']],
-      [r.pick.test_error for r in by['random']], higher_is_better=False)
+  paired = all(r.pick.test_examples for r in runs)
+  side = lambda method: np.array([
+      runner.decode_examples(r.pick.test_examples)[0] if paired
+      else r.pick.test_error for r in by[method]])
+  return stats.compare_or_no_interval(side('evolution'), side('random'),
+                                      higher_is_better=False)
+
+
+def edge_note(runs: list[SearchRun], learning_rates) -> str:
+  """' (not bracketed: evolution picked lr=0.03 in 3 of 3 searches, ...,
+  an end of the space 0.003..0.03)' when picks sit at an end of the
+  learning-rate space (as `runner.edge_note`): the space, not the search,
+  may be what the verdict measures. '' otherwise."""
+  lo, hi = min(learning_rates), max(learning_rates)
+  notes = [f'{method} picked lr={lr:g} in {n} of {len(searches)} searches'
+           for method, searches in _by_method(runs).items()
+           for lr in (lo, hi)
+           if lo < hi and (n := sum(r.pick.learning_rate == lr
+                                    for r in searches))]
+  return (f' (not bracketed: {"; ".join(notes)}, an end of the space '
+          f'{lo:g}..{hi:g})' if notes else '')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,20 +148,23 @@ class Outcome:
   evolution_test: float             # Mean over search seeds.
   random_test: float
   comparison: stats.Comparison      # "evolution's picks beat random's".
+  edge: str                         # `edge_note`: '' when bracketed.
 
   @property
   def verdict(self) -> str:
     return self.comparison.verdict
 
 
-def outcome(runs: list[SearchRun]) -> Outcome | None:
-  """None: evolution and random search did not both run."""
+def outcome(runs: list[SearchRun], learning_rates) -> Outcome | None:
+  """None: evolution and random search did not both run. `learning_rates`:
+  the space's, for the edge note."""
   by = _by_method(runs)
   if not {'evolution', 'random'} <= set(by):
     return None
   return Outcome(float(np.mean([r.pick.test_error for r in by['evolution']])),
                  float(np.mean([r.pick.test_error for r in by['random']])),
-                 evolution_beats_random(runs))
+                 evolution_beats_random(runs),
+                 edge_note(runs, learning_rates))
 
 
 NO_OUTCOME = ('No comparison: evolution and random search must both have '
@@ -150,23 +176,15 @@ def outcome_sentence(o: Outcome | None, space_size: int) -> str:
   the headline."""
   if o is None:
     return NO_OUTCOME
-  if o.verdict == 'inconclusive':
-    # With one search seed a side the comparison says there is no interval.
-    words = ("inconclusive: within the seeds' spread"
-             if np.isfinite(o.comparison.low) else 'inconclusive')
-  else:
-    words = {'supported': 'evolution ahead',
-             'contradicted': 'random search ahead'}[o.verdict]
-  return ('Evolution vs random search on the picks\' test error: '
-          f'{words} ({100 * o.evolution_test:.2f}% vs '
-          f'{100 * o.random_test:.2f}%; '
+  return ('Evolution vs random search on the picks\' test error, '
+          f'{100 * o.evolution_test:.2f}% vs {100 * o.random_test:.2f}%: '
           + o.comparison.describe('evolution', 'random', scale=100,
                                   unit='points')
-          + f'). The space holds {space_size} candidates.')
+          + f'{o.edge}. The space holds {space_size} candidates.')
 
 
 def verdict(runs: list[SearchRun], candidates_per_search: int,
-            space_size: int) -> str:
+            space_size: int, learning_rates) -> str:
   said = [
       f'{m.method}: after {candidates_per_search} candidates, best '
       f'validation error {report.pct(*m.val_error)}%, its test error '
@@ -174,7 +192,7 @@ def verdict(runs: list[SearchRun], candidates_per_search: int,
       f'points (mean over {m.searches} search seeds). Mean depth of its '
       f'candidates {m.depth_all:.2f}; of its best 10% {m.depth_top:.2f}.'
       for m in method_summaries(runs)]
-  o = outcome(runs)
+  o = outcome(runs, learning_rates)
   if o is not None:
     said.append(outcome_sentence(o, space_size))
   return '\n'.join(f'- {s}' for s in said)
@@ -182,7 +200,8 @@ def verdict(runs: list[SearchRun], candidates_per_search: int,
 
 def _verdict(summary) -> str:
   return verdict(runs_of(summary), summary['candidates_per_search'],
-                 summary['space_size'])
+                 summary['space_size'],
+                 summary['config']['search_learning_rates'])
 
 
 def render_markdown(summary) -> str:
@@ -204,9 +223,11 @@ def render_markdown(summary) -> str:
       ' one mutation (depth ±1, width one step, activation, learning rate '
       'one step), the oldest leaves (Real et al. 2019). Random search: '
       f'uniform over the space. {cfg["search_seeds"]} search seeds each; '
-      'evolution is ahead or behind only when the interval of the '
-      "difference (Welch's 95% t interval over the search seeds) excludes "
-      '0.',
+      'evolution is ahead ("supported") or behind ("contradicted") only '
+      "when the 95% interval of the difference of the picks' test error, "
+      'over the search seeds and the test examples they share '
+      '(`stats.compare`), excludes 0. "Not bracketed" beside it: picks sat '
+      'at an end of the learning-rate space.',
       '', picks_table(runs_of(summary)), '', _verdict(summary), '',
       '![best-so-far validation error against candidates trained]'
       '(results.png)', '',
@@ -250,4 +271,6 @@ def console(summary) -> str:
 
 def headline(summary) -> str:
   """The claim's verdict in one line (the lecture report's)."""
-  return outcome_sentence(outcome(runs_of(summary)), summary['space_size'])
+  return outcome_sentence(
+      outcome(runs_of(summary), summary['config']['search_learning_rates']),
+      summary['space_size'])

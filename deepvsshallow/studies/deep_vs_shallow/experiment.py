@@ -98,16 +98,15 @@ def run(run: runner.Run) -> dict:
   dataset = run.load_dataset()
   grid = build_grid(config, dataset.input_dim, dataset.num_classes)
   run.log(f'{len(grid)} architectures')
-  model_fn = lambda arch: functools.partial(
+  model_fn = lambda arch, init=config.inits[0]: functools.partial(
       models.MLP, dataset.input_dim, arch.hidden_widths,
-      dataset.num_classes, activation=config.activation)
+      dataset.num_classes, activation=config.activation, init=init)
+  info = lambda arch: {'architecture': arch.name,
+                       'hidden_widths': list(arch.hidden_widths),
+                       'roles': [r.label for r in arch.roles]}
   populations = [
       runner.Population(f'[{i + 1}/{len(grid)}] {arch.name}', model_fn(arch),
-                        dataset, info={'architecture': arch.name,
-                                       'hidden_widths': list(
-                                           arch.hidden_widths),
-                                       'roles': [r.label for r in
-                                                 arch.roles]})
+                        dataset, info=info(arch))
       for i, arch in enumerate(grid)]
   if config.linear_baseline:
     populations.append(runner.Population(
@@ -121,13 +120,21 @@ def run(run: runner.Run) -> dict:
     assert p.info['param_count'] == arch.param_count, (arch, p.info)
   students = (train_mimics(run, dataset, grid, picked, model_fn)
               if config.mimic else [])
+  # The headline pairs again under each other initialisation.
+  pairs = [a for a in grid if a.is_deep and any(
+      b.is_matched_to(a.name) for b in grid)]
+  pairs += [b for b in grid if any(b.is_matched_to(a.name) for a in pairs)]
+  others = {init: run.train_all([
+      runner.Population(f'{arch.name} ({init} init)', model_fn(arch, init),
+                        dataset, info={**info(arch), 'init': init})
+      for arch in pairs]) for init in config.inits[1:]}
 
   test = run.read_test(dataset)
-  rows = [report.Row(architecture=arch.name, depth=arch.depth,
-                     hidden_widths=arch.hidden_widths, roles=arch.roles,
-                     param_count=arch.param_count,
-                     scores=run.scores(p, test))
-          for arch, p in zip(grid, picked)]
+  row = lambda arch, p: report.Row(
+      architecture=arch.name, depth=arch.depth,
+      hidden_widths=arch.hidden_widths, roles=arch.roles,
+      param_count=arch.param_count, scores=run.scores(p, test))
+  rows = [row(arch, p) for arch, p in zip(grid, picked)]
   results = {
       'dataset': {'name': dataset.name, 'train': len(dataset.train),
                   'validation': len(dataset.validation), 'test': len(test),
@@ -139,6 +146,10 @@ def run(run: runner.Run) -> dict:
       'linear_baseline': None if baseline is None else report.Baseline(
           baseline.info['param_count'], run.scores(baseline, test)),
       'overall_pick': report.overall_pick(rows),
+      'init': config.inits[0],
+      # The deep nets and their matched nets under each other init.
+      'other_inits': {init: [row(a, p) for a, p in zip(pairs, ps)]
+                      for init, ps in others.items()},
       'seeds': list(range(config.num_seeds)),
   }
   return run.finish(
@@ -204,11 +215,10 @@ def mimic_row(student_entry, test) -> report.Mimic:
         num_diverged=len(student.learning_rates)))
   conv = pop.dataset.input_convention
   teacher_pred = _logits(teacher.member(0), test.inputs, conv).argmax(1)
-  errors, agreement = [], []
-  for i in range(len(student.pick.members)):
-    pred = _logits(student.member(i), test.inputs, conv).argmax(1)
-    errors.append(float(np.mean(pred != test.targets)))
-    agreement.append(float(np.mean(pred == teacher_pred)))
+  preds = np.stack([_logits(student.member(i), test.inputs, conv).argmax(1)
+                    for i in range(len(student.pick.members))])
+  errors = (preds != test.targets).astype(float)         # (seeds, examples)
+  grid = tuple(sorted(set(student.learning_rates)))
   return report.Mimic(
       **out,
       scores=runner.Scores(
@@ -216,7 +226,12 @@ def mimic_row(student_entry, test) -> report.Mimic:
           num_candidates=student.pick.num_candidates,
           num_diverged=student.pick.num_diverged,
           learning_rate=student.pick.candidate,
-          test_per_seed=tuple(errors)),
+          test_per_seed=tuple(errors.mean(1)),
+          test_examples=runner.encode_examples(errors), grid=grid,
+          on_edge=len(grid) > 1 and student.pick.candidate in (
+              grid[0], grid[-1])),
       val_logit_mse_per_seed=tuple(float(v) for v in student.pick.val_errors),
       teacher_test_error=float(np.mean(teacher_pred != test.targets)),
-      agreement_per_seed=tuple(agreement))
+      teacher_examples=runner.encode_examples(
+          (teacher_pred != test.targets)[None].astype(float)),
+      agreement_per_seed=tuple((preds == teacher_pred).mean(1)))

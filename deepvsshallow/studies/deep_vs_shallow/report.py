@@ -77,6 +77,7 @@ class Mimic(runner.Record):
   scores: runner.Scores
   val_logit_mse_per_seed: tuple[float, ...] = ()
   teacher_test_error: float | None = None   # The teacher (seed 0) alone.
+  teacher_examples: str = ''                # Its errors per test example.
   agreement_per_seed: tuple[float, ...] = ()  # Test predictions equal to its teacher's.
 
   @property
@@ -136,6 +137,11 @@ def baseline_of(summary) -> Baseline | None:
   return None if base is None else Baseline.from_json(base)
 
 
+def other_inits_of(summary) -> dict[str, list[Row]]:
+  return {init: [Row.from_json(r) for r in rows]
+          for init, rows in (summary.get('other_inits') or {}).items()}
+
+
 def overall_pick_of(summary) -> OverallPick | None:
   pick = summary.get('overall_pick')
   return None if pick is None else OverallPick.from_json(pick)
@@ -153,8 +159,10 @@ def anchor() -> str:
          for r in reference.load_csv('ba_caruana2014_timit.csv')}
   return (f'Seide et al. 2011 (Switchboard): 5x2k {wer[("5", "2048")]}% WER '
           f'vs 1x3772 {wer[("1", "3772")]}%; Ba & Caruana 2014 (TIMIT): '
-          f'shallow {per["SNN-8k"]}%, deep {per["DNN 3x2k"]}%, shallow '
-          f'mimic {per["SNN-MIMIC-8k"]}% phone error.')
+          f'shallow {per["SNN-8k"]}%, deep {per["DNN 3x2k"]}%, and the '
+          f'shallow net mimicking an ensemble of CNNs '
+          f'({per["ECNN (teacher ensemble)"]}%) {per["SNN-MIMIC-8k"]}% phone '
+          'error: level with the deep net, behind its teacher.')
 
 
 def _err(r: Row | Mimic) -> str:
@@ -162,11 +170,18 @@ def _err(r: Row | Mimic) -> str:
           if r.scores.done else 'diverged')
 
 
-def _beats(a: Row | Mimic, b: Row | Mimic) -> stats.Comparison:
-  """The claim "a has the lower test error than b", on each seed's test
-  error (a row of either side: an architecture or a mimic)."""
-  return stats.compare_seeds(a.scores.test_per_seed, b.scores.test_per_seed,
-                             higher_is_better=False)
+def anchor_ba() -> str:
+  """Ba & Caruana 2014's Table 1, told right: the mimic level with the
+  single deep net, behind the ensemble it learned from."""
+  per = {r['model']: r for r in reference.load_csv('ba_caruana2014_timit.csv')}
+  v = lambda k: per[k]['per_percent']
+  return (f'the shallow net trained on labels {v("SNN-8k")}%, the deep net '
+          f'{v("DNN 3x2k")}% (both {per["SNN-8k"]["params"]} parameters); the '
+          f'same-size shallow net trained to mimic their teacher, an ensemble '
+          f'of CNNs at {v("ECNN (teacher ensemble)")}%, reached '
+          f'{v("SNN-MIMIC-8k")}%: level with the single deep net, and '
+          f'{float(v("SNN-MIMIC-8k")) - float(v("ECNN (teacher ensemble)")):.1f}'
+          ' points behind the teacher it mimicked.')
 
 
 def _describe(c: stats.Comparison, a: str, b: str) -> str:
@@ -191,36 +206,38 @@ def mimic_table(rows: list[Row], mimics: list[Mimic]) -> str:
        'mimic agrees with teacher %'], out)
 
 
-MIMIC_OUTCOMES = ('no_gap', 'no_help', 'within_spread', 'closed', 'narrowed')
+MIMIC_OUTCOMES = ('no_gap', 'no_help', 'unresolved', 'surpassed',
+                  'narrowed')
 
 
 @dataclasses.dataclass(frozen=True)
 class MimicOutcome:
-  """What mimicking did to one deep net's gap, decided once on each seed's
-  test error from three comparisons: `gap` (deep beats its matched shallow
-  net trained on labels), `help` (the mimic beats that net) and `left`
-  (deep beats the mimic). `outcome`, one of MIMIC_OUTCOMES:
+  """What mimicking did to one deep net's gap, decided once from three
+  comparisons of test error (`stats.compare`, paired over the test
+  examples): `gap` (the deep net, every seed, beats its matched shallow net
+  trained on labels), `help` (the mimic beats that net) and `teacher` (the
+  mimic against the one deep net it learned from, seed 0, a fixed model).
+  `outcome`, one of MIMIC_OUTCOMES:
 
-    no_gap         `gap` is not supported: no gap beyond the seeds' spread
-                   to close (within it, or the shallow net is the better);
-    no_help        there is a gap, and `help` is not supported;
-    within_spread  gap and help supported; what is left between the teacher
-                   and the mimic is within the seeds' spread (`left`
-                   inconclusive: neither closed nor open, as far as these
-                   seeds tell);
-    closed         gap and help supported, and the mimic beats its teacher
-                   beyond the spread (`left` contradicted);
-    narrowed       gap and help supported, and the teacher still beats the
-                   mimic beyond the spread (`left` supported).
+    no_gap      `gap` not supported: no gap the interval can see;
+    no_help     a gap, and `help` not supported;
+    unresolved  gap and help supported; the interval of mimic − teacher
+                holds 0: whether it reached its teacher, these runs cannot
+                tell (not "reached");
+    surpassed   gap and help supported, and the mimic beats its teacher;
+    narrowed    gap and help supported, and the teacher still beats it.
 
-  `gap_size` (shallow − deep) and `narrowed_by` (shallow − mimic) are
-  differences of the means, in error (0.01 is a point)."""
-  teacher: str
+  (Ba & Caruana 2014's own mimic, 21.6% PER, reached the single deep net's
+  21.9% while staying 3 points behind the teacher it mimicked, an ensemble
+  at 18.5%: "reaching the teacher" is the `teacher` comparison.)
+  `gap_size` (shallow − deep) and `narrowed_by` (shallow − mimic) are in
+  error (0.01 is a point)."""
+  teacher_name: str
   student: str
   outcome: str
   gap: stats.Comparison
   help: stats.Comparison
-  left: stats.Comparison
+  teacher: stats.Comparison | None
 
   @property
   def gap_size(self) -> float:
@@ -231,18 +248,30 @@ class MimicOutcome:
     return -self.help.difference
 
 
+def versus_teacher(mimic: Mimic) -> stats.Comparison | None:
+  """The claim "the mimic has the lower test error than the teacher it
+  learned from" (one fixed model: its seed noise is not counted)."""
+  student = mimic.scores.test_per_example
+  if not mimic.teacher_examples or student is None or len(student) < 2:
+    return None
+  return stats.compare(student, runner.decode_examples(
+      mimic.teacher_examples), higher_is_better=False, fixed_b=True)
+
+
 def mimic_outcome(deep: Row, shallow: Row, mimic: Mimic) -> MimicOutcome:
-  gap, help_, left = (_beats(deep, shallow), _beats(mimic, shallow),
-                      _beats(deep, mimic))
+  gap, help_ = runner.compare(deep.scores, shallow.scores), runner.compare(
+      mimic.scores, shallow.scores)
+  teacher = versus_teacher(mimic)
   if gap.verdict != 'supported':
     outcome = 'no_gap'
   elif help_.verdict != 'supported':
     outcome = 'no_help'
   else:
-    outcome = {'inconclusive': 'within_spread', 'contradicted': 'closed',
-               'supported': 'narrowed'}[left.verdict]
+    outcome = {None: 'unresolved', 'inconclusive': 'unresolved',
+               'supported': 'surpassed', 'contradicted': 'narrowed'}[
+                   teacher and teacher.verdict]
   return MimicOutcome(deep.architecture, shallow.architecture, outcome,
-                      gap, help_, left)
+                      gap, help_, teacher)
 
 
 def mimic_outcomes(rows: list[Row],
@@ -261,29 +290,23 @@ def mimic_said(o: MimicOutcome) -> str:
   """One mimic's verdict, from its outcome alone."""
   d = _describe
   if o.outcome == 'no_gap':
-    return ('no gap to close: the shallow net is the lower beyond the '
-            'seeds\' spread' if o.gap.verdict == 'contradicted' else
-            'no gap beyond the seeds\' spread to close') + (
-                f' ({d(o.gap, "deep", "shallow")})')
+    return 'no gap to close (' + d(o.gap, 'deep', 'shallow') + ')'
   if o.outcome == 'no_help':
     return (f'a gap of {100 * o.gap_size:.2f} points '
-            f'({d(o.gap, "deep", "shallow")}), and mimicking '
-            + ('made the shallow net worse beyond the seeds\' spread'
-               if o.help.verdict == 'contradicted' else
-               'did not help beyond the seeds\' spread')
-            + f' ({d(o.help, "mimic", "shallow")})')
+            f'({d(o.gap, "deep", "shallow")}); mimicking did not narrow it '
+            f'({d(o.help, "mimic", "shallow")})')
   head = (f'mimicking beat the same net trained on labels by '
           f'{100 * o.narrowed_by:.2f} points, against a '
-          f'{100 * o.gap_size:.2f}-point gap to its teacher '
+          f'{100 * o.gap_size:.2f}-point gap to the deep net '
           f'({d(o.help, "mimic", "shallow")})')
-  if o.outcome == 'within_spread':
-    return (f'{head}; the gap left between the teacher and the mimic is '
-            f'within the seeds\' spread ({d(o.left, "deep", "mimic")})')
-  if o.outcome == 'closed':
-    return (f'{head}, closing it: the mimic beats its teacher beyond the '
-            f'seeds\' spread ({d(o.left, "deep", "mimic")})')
-  return (f'{head}; the teacher still beats the mimic beyond the seeds\' '
-          f'spread ({d(o.left, "deep", "mimic")})')
+  vs = (f' ({d(o.teacher, "mimic", "its teacher")})' if o.teacher else
+        ' (no per-example errors of the teacher)')
+  return head + {
+      'unresolved': '; whether it reached the teacher it learned from, the '
+                    'interval cannot tell',
+      'surpassed': '; it beats the teacher it learned from',
+      'narrowed': '; the teacher it learned from is still better'}[
+                      o.outcome] + vs
 
 
 def mimic_verdict(rows: list[Row], mimics: list[Mimic]) -> str:
@@ -292,9 +315,11 @@ def mimic_verdict(rows: list[Row], mimics: list[Mimic]) -> str:
   for o, m in mimic_outcomes(rows, mimics):
     deep, shallow = by[m.teacher], by[m.architecture]
     pct = lambda r: report.pct(r.scores.test_mean)
-    said.append(f'{o.student} vs {o.teacher}: {mimic_said(o)}; mimic '
+    said.append(f'{o.student} vs {o.teacher_name}: {mimic_said(o)}; mimic '
                 f'{pct(m)}%, shallow on labels {pct(shallow)}%, deep '
-                f'{pct(deep)}%.')
+                f'{pct(deep)}%, teacher {report.pct(m.teacher_test_error)}%'
+                + runner.edge_note(mimic=m.scores, shallow=shallow.scores,
+                                   deep=deep.scores) + '.')
   if not said:
     return ''
   return '\n'.join(f'- {line}' for line in said) + (
@@ -355,7 +380,7 @@ def depth_pairs(rows: list[Row]) -> list[tuple[Row, Row, stats.Comparison]]:
   for r in rows:
     m = _matched(rows, r)
     if r.is_deep and m and r.scores.done and m.scores.done:
-      out.append((r, m, _beats(r, m)))
+      out.append((r, m, runner.compare(r.scores, m.scores)))
   return out
 
 
@@ -363,16 +388,16 @@ def depth_pairs(rows: list[Row]) -> list[tuple[Row, Row, stats.Comparison]]:
 class DepthClaim:
   """The claim "a deep net has the lower test error than its
   parameter-matched one-hidden-layer net", decided once from each pair's
-  comparison (`depth_pairs`): the verdict section and the headline are both
-  rendered from it. `verdict` (one of stats.VERDICTS): supported when deep
-  wins beyond the seeds' spread in some pair and loses beyond it in none,
-  contradicted the other way round, else inconclusive (also with no pair).
-  An inconclusive pair counts as neither a win nor a loss."""
+  comparison (`depth_pairs`, paired over the test examples): the verdict
+  section and the headline are both rendered from it. `verdict` (one of
+  stats.VERDICTS): supported when every pair supports it, contradicted when
+  every pair contradicts it, else inconclusive (mixed, or no pair): a claim
+  about deep nets in general is not carried by some of them."""
   verdict: str
   pairs: tuple[tuple[str, str, stats.Comparison], ...]   # (deep, shallow, c)
-  supported: int          # Pairs where deep is lower beyond the spread,
-  contradicted: int       # higher beyond it,
-  inconclusive: int       # or within it.
+  supported: int
+  contradicted: int
+  inconclusive: int
 
   @property
   def tested(self) -> bool:
@@ -382,12 +407,11 @@ class DepthClaim:
 def depth_claim(rows: list[Row]) -> DepthClaim:
   pairs = depth_pairs(rows)
   n = collections.Counter(c.verdict for *_, c in pairs)
-  won, lost = n['supported'], n['contradicted']
-  verdict = ('supported' if won and not lost else
-             'contradicted' if lost and not won else 'inconclusive')
+  verdict = next((v for v in ('supported', 'contradicted')
+                  if pairs and n[v] == len(pairs)), 'inconclusive')
   return DepthClaim(verdict, tuple((d.architecture, s.architecture, c)
                                    for d, s, c in pairs),
-                    won, lost, n['inconclusive'])
+                    n['supported'], n['contradicted'], n['inconclusive'])
 
 
 def claim_said(claim: DepthClaim) -> str:
@@ -399,17 +423,46 @@ def claim_said(claim: DepthClaim) -> str:
   return ('The claim (a deep net has the lower test error than its '
           'parameter-matched one-hidden-layer net): '
           f'{claim.verdict}. Of {len(claim.pairs)} '
-          f'pair{"" if len(claim.pairs) == 1 else "s"}, deep was lower '
-          f'beyond the seeds\' spread in {claim.supported}, higher beyond it '
-          f'in {claim.contradicted}, and within it (inconclusive) in '
-          f'{claim.inconclusive}.')
+          f'pair{"" if len(claim.pairs) == 1 else "s"}, the interval of deep '
+          f'− shallow favours deep in {claim.supported}, shallow in '
+          f'{claim.contradicted}, and holds 0 in {claim.inconclusive}.')
 
 
-def verdict(rows: list[Row]) -> str:
+def init_claims(summary) -> dict[str, DepthClaim]:
+  """The claim under each initialisation: the main grid's, then the deep
+  nets and their matched nets trained again under each other one."""
+  out = {summary.get('init', 'zero_bias'): depth_claim(rows_of(summary))}
+  for init, rows in (summary.get('other_inits') or {}).items():
+    out[init] = depth_claim([Row.from_json(r) for r in rows])
+  return out
+
+
+def inits_said(claims: dict[str, DepthClaim]) -> str:
+  """'Under the torch init: supported (4 of 4 pairs); the inits agree.'"""
+  if len(claims) < 2:
+    return ''
+  parts = [f'{init} init: {c.verdict} (of {len(c.pairs)} pairs, deep '
+           f'favoured in {c.supported}, shallow in {c.contradicted})'
+           for init, c in claims.items()]
+  agree = len({c.verdict for c in claims.values()}) == 1
+  return (f'Under each initialisation, {"; ".join(parts)}: the inits '
+          f'{"agree" if agree else "disagree"}.')
+
+
+def verdict(rows: list[Row], other_inits: dict | None = None) -> str:
   """Deep vs matched shallow, pair by pair, said plainly either way."""
   claim = depth_claim(rows)
-  lines = [f'- {d} vs {s}: ' + _describe(c, 'deep', 'shallow') + '.'
+  by = {r.architecture: r for r in rows}
+  lines = [f'- {d} vs {s}: ' + _describe(c, 'deep', 'shallow')
+           + runner.edge_note(deep=by[d].scores, shallow=by[s].scores) + '.'
            for d, s, c in claim.pairs]
+  for init, init_rows in (other_inits or {}).items():
+    again = depth_claim(init_rows)
+    by = {r.architecture: r for r in init_rows}
+    lines += [f'- {d} vs {s}, {init} init: ' + _describe(
+        c, 'deep', 'shallow') + runner.edge_note(
+            deep=by[d].scores, shallow=by[s].scores) + '.'
+              for d, s, c in again.pairs]
   return '\n'.join([claim_said(claim)] + ([''] + lines if lines else []))
 
 
@@ -459,7 +512,8 @@ def console(summary) -> str:
   """What the run prints at the end."""
   rows = rows_of(summary)
   return '\n\n'.join(filter(None, [
-      seide_table(rows), verdict(rows),
+      seide_table(rows), verdict(rows, other_inits_of(summary)),
+      inits_said(init_claims(summary)),
       baseline_note(baseline_of(summary), rows),
       mimic_verdict(rows, mimics_of(summary))]))
 
@@ -473,12 +527,15 @@ def render_markdown(summary) -> str:
       f'Train {ds["train"]}, validation {ds["validation"]} (carved from '
       f'train), test {ds["test"]}. Mean ± standard deviation over {seeds} '
       'seeds (replicates). Each architecture\'s learning rate was picked on '
-      'validation error; test was read once, for the picked models. A '
-      'comparison gives the difference of the means with its 95% Welch '
-      'interval over seeds; "supported" when that interval excludes 0 in the '
-      'claim\'s direction, "inconclusive" when it holds 0.', '',
+      'validation error (a grid extended while the pick sat on an end of '
+      'it); test was read once, for the picked models. A comparison gives '
+      'the difference of the means with its 95% interval over both seeds '
+      'and the shared test examples (stats.compare); "supported" when it '
+      'excludes 0 in the claim\'s direction, "contradicted" the other way, '
+      '"inconclusive" when it holds 0.', '',
       '## Deep nets beside their parameter-matched one-hidden-layer nets', '',
-      seide_table(rows), '', verdict(rows), '',
+      seide_table(rows), '', verdict(rows, other_inits_of(summary)), '',
+      inits_said(init_claims(summary)), '',
       baseline_note(baseline_of(summary), rows), '',
       '## Every architecture', '',
       full_table(rows), '',
@@ -511,9 +568,10 @@ def render_markdown(summary) -> str:
         '(its own test error in the third column).', '',
         mimic_table(rows, mimics), '', mimic_verdict(rows, mimics), '',
         'Ba & Caruana 2014, TIMIT phone error rate (PER), for reference '
-        '(deepvsshallow/reference/ba_caruana2014_timit.csv): the shallow net '
-        'trained on labels 23.1%, the deep net 21.9%, the shallow net '
-        'mimicking a deep teacher 21.6%, at about 12M parameters each.', '',
+        '(deepvsshallow/reference/ba_caruana2014_timit.csv): ' + anchor_ba()
+        + ' Their setting differs from ours: speech frames, a teacher that '
+        'is an ensemble of 9 CNNs (not one deep MLP); ours mimics one deep '
+        'MLP (seed 0) on the same training inputs.', '',
         reference_ba_caruana_table(), '']
   lines += [
       '## For reference: Seide et al. 2011 (Switchboard RT03S, WER %)', '',
@@ -569,4 +627,6 @@ def plot_results(summary, path: str) -> None:
 
 def headline(summary) -> str:
   """The claim's verdict in one line (the lecture report's)."""
-  return claim_said(depth_claim(rows_of(summary)))
+  said = inits_said(init_claims(summary))
+  return claim_said(depth_claim(rows_of(summary))) + (
+      f' {said}' if said else '')

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
-
 from deepvsshallow import report, runner, stats
 from deepvsshallow.studies.end_to_end.config import CLASSIFIERS
 
@@ -56,10 +54,9 @@ def _best(rows: list[Row], inputs, classifiers=None) -> Row | None:
 
 def raw_beats_features(raw: Row, features: Row) -> stats.Comparison:
   """The claim "learned on raw signals beats the front end's features", on
-  test error per seed."""
-  return stats.compare_seeds(raw.scores.test_per_seed,
-                             features.scores.test_per_seed,
-                             higher_is_better=False)
+  test error paired over the test examples (the features are computed from
+  the same test signals, in the same order)."""
+  return runner.compare(raw.scores, features.scores)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,11 +72,6 @@ class Claim:
   @property
   def verdict(self) -> str:
     return self.comparison.verdict
-
-  @property
-  def has_interval(self) -> bool:
-    """False with fewer than 2 seeds a side."""
-    return bool(np.isfinite(self.comparison.low))
 
 
 def claim(rows: list[Row]) -> Claim | None:
@@ -101,13 +93,8 @@ def claim_sentence(c: Claim | None) -> str:
   and the headline."""
   if c is None:
     return NO_CLAIM
-  if c.verdict == 'inconclusive':
-    spread = ("within the seeds' spread" if c.has_interval
-              else 'fewer than 2 seeds a side: no interval')
-    relation, judged = 'against', f'inconclusive ({spread})'
-  else:
-    relation = 'beats' if c.verdict == 'supported' else 'loses to'
-    judged = c.verdict
+  relation = {'supported': 'beats', 'contradicted': 'loses to'}.get(
+      c.verdict, 'against')
   return (
       f'Picked on validation, the best end to end ({c.learned.classifier} '
       f'on raw, {100 * c.learned.scores.test_mean:.1f}% test error) '
@@ -115,8 +102,10 @@ def claim_sentence(c: Claim | None) -> str:
       f'({c.crafted.classifier}, {100 * c.crafted.scores.test_mean:.1f}%): '
       'test error, ' + c.comparison.describe('end to end', 'features',
                                              scale=100, unit='points')
+      + runner.edge_note(**{'end to end': c.learned.scores,
+                            'features': c.crafted.scores})
       + '. The lecture\'s claim (learning the pipeline ties with or beats '
-      f'the hand-crafted one): {judged}.')
+      f'the hand-crafted one): {c.verdict}.')
 
 
 def verdict(rows: list[Row]) -> str:
@@ -129,7 +118,8 @@ def verdict(rows: list[Row]) -> str:
       said.append(
           f'{classifier}: raw {100 * a.scores.test_mean:.1f}% vs features '
           f'{100 * b.scores.test_mean:.1f}% test error; '
-          + c.describe('raw', 'features', scale=100, unit='points') + '.')
+          + c.describe('raw', 'features', scale=100, unit='points')
+          + runner.edge_note(raw=a.scores, features=b.scores) + '.')
   outcome = claim(rows)
   if outcome is not None:
     said.append(claim_sentence(outcome))
@@ -151,9 +141,10 @@ def render_markdown(summary) -> str:
       'the training split\'s mean and spread. Raw: the signal as stored. '
       'Shallow nets match the deep net\'s parameter count on the same '
       f'input. Mean ± std over {cfg["num_seeds"]} seeds; learning rate '
-      'picked on validation. A difference is stated with its interval '
-      "(Welch's 95% t interval over the seeds): the claim is supported or "
-      'contradicted only when the interval excludes 0.', '',
+      'picked on validation. A difference is stated with its 95% interval '
+      'over the seeds and the test examples (paired: stats.compare): the '
+      'claim is supported or contradicted only when the interval excludes '
+      '0.', '',
       results_table(rows), '',
       verdict(rows), '', '![test error](results.png)', '',
       'A front end is only as good as its fit to the signal: MFCCs keep a '

@@ -202,10 +202,11 @@ def trained_of(summary) -> list[Trained]:
 
 
 def anchor() -> str:
-  """What was published (no table of numbers: the constructions are
-  theorems, checked against their closed forms in the report)."""
-  return ('Telgarsky 2016 (the tent map); Yarotsky 2017 (x²); the lecture\'s '
-          'parity circuits.')
+  """Theorems with closed forms (reference/theory.md), checked in 2-4."""
+  return ('Telgarsky 2016: k tent-map layers of 2 ReLUs make 2^k pieces, '
+          'where one hidden layer needs 2^k - 1 units; Yarotsky 2017: '
+          f'sup |f_m - x²| = 2^(-2m-2) ({2.0 ** -4} at m = 1); parity: n - 1 '
+          'XNOR gates against 2^(n-1) AND/OR terms.')
 
 
 def _fmt(x: float) -> str:
@@ -219,7 +220,7 @@ def _mean(per_seed) -> float:
 def _std(per_seed) -> float:
   """The seeds' spread as section 6's tables print it: the population
   std (ddof=0, unlike the other chapters' ddof=1; the prose says so); the
-  verdicts read the values themselves through stats.compare_seeds."""
+  verdicts read the values themselves through stats.compare."""
   return float(np.std(per_seed))
 
 
@@ -385,25 +386,30 @@ def _describe(c: stats.Comparison, a: str, b: str, metric: str) -> str:
 
 
 def deep_beats_shallow(deep: Trained, shallow: Trained) -> stats.Comparison:
-  """The claim "the deep net is better than its matched shallow net", on
-  each seed's test error (parity) or test max error (regression)."""
-  return stats.compare_seeds(deep.test_judged, shallow.test_judged,
-                             higher_is_better=False)
+  """The claim "the deep net is better than its matched shallow net": on
+  test error (parity), paired over the test inputs (`runner.compare`); on
+  each seed's test max error (regression: a max over a fixed grid of x, so
+  seeds only)."""
+  if not deep.regression:
+    return runner.compare(deep.scores, shallow.scores)
+  return stats.compare_or_no_interval(deep.test.max_error,
+                                      shallow.test.max_error,
+                                      higher_is_better=False)
 
 
 def beats_constant(row: Trained) -> stats.Comparison:
   """The claim "the net's test MSE is below the best constant's" (the
-  constant, the training mean, is the same for every seed)."""
+  training mean, the same for every seed: no variance of its own)."""
   mse = row.test.mse
-  return stats.compare_seeds(mse, [row.constant_test_mse] * len(mse),
-                             higher_is_better=False)
+  return stats.compare_or_no_interval(mse, [row.constant_test_mse] * len(mse),
+                                      higher_is_better=False)
 
 
 # What became of one problem of section 6 (`Outcome.kind`):
 DIVERGED = 'diverged'            # A population diverged entirely.
-NO_SHAPE = 'no better than a constant'   # Regression: neither net beats
-                                 # the training mean beyond the spread.
-COMPARED = 'compared'            # Deep vs shallow, by `deep_vs_shallow`.
+NO_SHAPE = 'no better than a constant'   # Regression: neither net's test
+                                 # MSE is shown below the training mean's.
+COMPARED = 'compared'            # Deep vs shallow, by `deep_beats_shallow`.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -418,17 +424,22 @@ class Outcome:
   deep_vs_constant: stats.Comparison | None = None
   shallow_vs_constant: stats.Comparison | None = None
   deep_vs_shallow: stats.Comparison | None = None   # COMPARED only.
+  note: str = ''                   # runner.edge_note of the two picks.
 
   @property
   def verdict(self) -> str | None:
     """The deep-vs-shallow verdict; None when it was not compared."""
     return self.deep_vs_shallow.verdict if self.deep_vs_shallow else None
 
+  def describe(self) -> str:
+    return _describe(self.deep_vs_shallow, 'deep', 'shallow',
+                     self.deep.judged_on) + self.note
+
 
 def outcome(problem: str, rows: list[Trained]) -> Outcome:
-  """The problem's outcome: diverged, neither net better than the constant
-  (regression; then deep vs shallow is not compared: two nets that learned
-  nothing of the shape are not told apart), or deep vs shallow compared."""
+  """The problem's outcome: diverged, neither net shown better than the
+  constant (regression; then two nets that learned nothing of the shape
+  are not told apart), or deep vs shallow compared."""
   done = {r.kind: r for r in rows if r.problem == problem and r.done}
   d, s = done.get('deep'), done.get('shallow')
   if not d or not s:
@@ -438,7 +449,8 @@ def outcome(problem: str, rows: list[Trained]) -> Outcome:
     cd, cs = beats_constant(d), beats_constant(s)
     if 'supported' not in (cd.verdict, cs.verdict):
       return Outcome(problem, NO_SHAPE, d, s, cd, cs)
-  return Outcome(problem, COMPARED, d, s, cd, cs, deep_beats_shallow(d, s))
+  return Outcome(problem, COMPARED, d, s, cd, cs, deep_beats_shallow(d, s),
+                 runner.edge_note(deep=d.scores, shallow=s.scores))
 
 
 def outcomes(rows: list[Trained]) -> list[Outcome]:
@@ -446,25 +458,37 @@ def outcomes(rows: list[Trained]) -> list[Outcome]:
   return [outcome(p, rows) for p in dict.fromkeys(r.problem for r in rows)]
 
 
+def deciding(tally: list[Outcome]) -> Outcome | None:
+  """The compared problem that decides "trained, the deep net is better on
+  every problem compared": the first that contradicts it, else the first
+  inconclusive one, else the weakest support (the interval's end nearest
+  0). Its verdict is the claim's: contradicted if any problem contradicts
+  it, supported only if all support it. None: no problem was compared."""
+  compared = [o for o in tally if o.kind == COMPARED]
+  for verdict in ('contradicted', 'inconclusive'):
+    if found := [o for o in compared if o.verdict == verdict]:
+      return found[0]
+  return min(compared, default=None, key=lambda o: min(
+      abs(o.deep_vs_shallow.low), abs(o.deep_vs_shallow.high)))
+
+
 def _said(o: Outcome) -> str:
   d, s = o.deep, o.shallow
   if o.kind == DIVERGED:
     return f'{o.problem}: a population diverged entirely.'
   if o.kind == NO_SHAPE:
-    return (f'{o.problem}: neither net beats a constant beyond the seeds\' '
-            f'spread (test MSE deep '
+    return (f'{o.problem}: neither net\'s test MSE is shown below a '
+            f'constant\'s (test MSE deep '
             f'{_mean(d.test.mse):.3g}, shallow {_mean(s.test.mse):.3g}, the '
             f'training mean {d.constant_test_mse:.3g}; '
             + _describe(o.deep_vs_constant, 'deep', 'constant', 'mse') + '; '
             + _describe(o.shallow_vs_constant, 'shallow', 'constant', 'mse')
             + '), so the two are not compared; the construction is exact to '
             f'{d.construction_test_max_error:.3g}.')
-  key = d.judged_on
-  what = 'test ' + key.replace('_', ' ')
+  what = 'test ' + d.judged_on.replace('_', ' ')
   return (f'{o.problem}: {what} deep {_mean(d.test_judged):.3g} vs shallow '
-          f'{_mean(s.test_judged):.3g}; '
-          f'{_describe(o.deep_vs_shallow, "deep", "shallow", key)}'
-          f'; the construction gets {d.construction_judged:.3g}.')
+          f'{_mean(s.test_judged):.3g}; {o.describe()}; the construction '
+          f'gets {d.construction_judged:.3g}.')
 
 
 def training_verdict(rows: list[Trained]) -> str:
@@ -509,10 +533,12 @@ def render_training(rows: list[Trained], cfg) -> str:
           report.pct(r.construction_test_error))
          for r in bits]), '']
   lines += [
-      'In short (deep − shallow: the difference of the seeds\' means, in '
-      'Welch\'s 95% interval, stats.compare_seeds; supported: the deep net '
-      'is better, contradicted: the shallow one is, inconclusive: neither '
-      'beyond the seeds\' spread):', '', training_verdict(rows), '',
+      'In short (deep − shallow with its 95% interval, stats.compare: over '
+      'seeds and test inputs, paired, for parity; over seeds for a max '
+      'error; supported: the deep net is better, contradicted: the shallow '
+      'one is, inconclusive: the interval holds 0; on every problem: '
+      'supported only if all are, contradicted if any is):', '',
+      training_verdict(rows), '',
       'Known results to set beside these: narrow deep nets rarely find the '
       'sawtooth from random initialisation (a width-2 ReLU layer dies or '
       'collapses easily), and parity is hard for gradient methods '
@@ -670,10 +696,9 @@ def plot_training(fits, x, summary, path: str) -> None:
 
 
 def headline(summary) -> str:
-  """The claim's verdict in one line (the lecture report's), from the same
-  outcomes as section 6's verdict lines."""
+  """The claims' verdicts in one line (the lecture report's), from the same
+  outcomes as section 6's verdict lines (`deciding`)."""
   tally = outcomes(trained_of(summary))
-  compared = [o.verdict for o in tally if o.kind == COMPARED]
   s = sections_of(summary)
   checks = {
       'k layers of 2 ReLUs make 2^k pieces': all(
@@ -687,15 +712,15 @@ def headline(summary) -> str:
   said = ('The constructions hold (' + '; '.join(held) + ')' if held else '')
   if failed:
     said += ('; ' if said else '') + 'FAILED: ' + '; '.join(failed)
+  d = deciding(tally)
   said += '. Trained from random starts, ' + (
-      f'the deep net beats its matched shallow net on '
-      f'{compared.count("supported")} of {len(compared)} problems compared '
-      f'and loses on {compared.count("contradicted")}, the rest within the '
-      'seeds\' spread (test error or max error per seed; Welch\'s 95% '
-      'interval of the difference of means)' if compared else
+      f'the deep net is better than its matched shallow net on every '
+      f'problem compared ({sum(o.kind == COMPARED for o in tally)}): '
+      f'{d.verdict} ({d.problem}: {d.describe()})' if d else
       'no problem was compared')
   skipped = [f'{n} where {why}' for n, why in (
-      (sum(o.kind == NO_SHAPE for o in tally), 'neither net beats a constant'),
+      (sum(o.kind == NO_SHAPE for o in tally),
+       'neither net is shown better than a constant'),
       (sum(o.kind == DIVERGED for o in tally), 'a population diverged'))
              if n]
   if skipped:

@@ -10,7 +10,7 @@ STUDY = study.Study(
         title='Ideal vs real (鱼与熊掌)',
         claim='A larger function set gets closer to the ideal but needs more '
               'data; depth reaches a low loss with fewer parameters.',
-        anchor=report.ANCHOR),
+        anchor=report.anchor()),
     fields=config.FIELDS,
     get_config=config.get_config,
     experiment=experiment.run,

@@ -10,14 +10,16 @@ Command:
 
 Runtime: about 7 minutes on a 2-core CPU the first time (3 of them
 generating and reading the 250,000-sample ideal set, which is then cached
-in TFDS_DATA_DIR), about 4 after.
+in TFDS_DATA_DIR), about 4 after; measured with 2 seeds (the 3 train
+together, as one population).
 
-Expected result (measured 2026-11-22, README.md): the real - ideal test-loss
-gap grows with the parameter count for the shallow family (0.28 to 1.77)
-and nearly so for the deep one (0.31 to 3.15, then 2.32); with ideal data
-the deep net has the lower loss at the two smallest sizes and the shallow
-one at the two largest, so "depth reaches a low loss with fewer
-parameters" holds only at small sizes here.
+Expected result (measured 2026-11-22 with 2 seeds, README.md): the real -
+ideal test-loss gap grows with the parameter count for the shallow family
+(0.28 to 1.77) and nearly so for the deep one (0.31 to 3.15, then 2.32);
+with ideal data the deep net has the lower loss at the two smallest sizes
+and the shallow one at the two largest. The verdicts (intervals over seeds
+and test examples, a claim supported only if every size supports it) are
+in README.md.
 """
 
 from deepvsshallow import config as config_lib
@@ -58,7 +60,7 @@ FIELDS = config_lib.schema(config_lib.one_dataset('mnist1d'), {
 def get_config(arg: str = ''):
   runlocal = config_lib.runlocal_only(arg)
   # num_epochs applies to the real set; the ideal set gets as many steps.
-  c = FIELDS.config(learning_rates=(3e-3, 1e-2), num_seeds=2, batch_size=64,
+  c = FIELDS.config(learning_rates=(3e-3, 1e-2), num_seeds=3, batch_size=64,
                     num_epochs=150)
   if runlocal:
     c.generator.num_samples = 1000

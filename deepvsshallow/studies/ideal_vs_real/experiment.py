@@ -9,7 +9,7 @@ evaluated on the same real test set, with the same number of optimizer
 steps. The lecture predicts that the gap between real and ideal grows with
 the size of the function set (the parameter count), and that depth reaches
 a low loss with fewer parameters. The report (`report.py`) says what
-happens.
+happens, comparing test losses paired over the shared test examples.
 
 Files: trials.jsonl, results.json, results.md, results.png.
 """
@@ -42,6 +42,16 @@ def architectures(config, input_dim: int, num_classes: int):
 def epochs_for(steps: int, num_train: int, batch_size: int) -> int:
   """Epochs that give at least `steps` optimizer steps."""
   return max(1, math.ceil(steps / (num_train // batch_size)))
+
+
+def losses_of(p: runner.Picked, test) -> dict:
+  """Row's test loss fields: each picked member's cross-entropy on each test
+  example."""
+  if p.pick is None:
+    return {}
+  losses = p.evaluate(test, per_example=True)[1]['loss']
+  return {'test_loss_per_seed': tuple(float(v) for v in losses.mean(1)),
+          'test_losses': runner.encode_examples(losses)}
 
 
 def run(run: runner.Run) -> dict:
@@ -80,11 +90,9 @@ def run(run: runner.Run) -> dict:
                      train_examples=p.info['train_examples'],
                      num_epochs=p.info['num_epochs'],
                      scores=run.scores(p, test),
-                     # One value per seed, for the verdicts' comparisons.
-                     test_loss_per_seed=() if p.pick is None else tuple(
-                         float(v) for v in p.evaluate(test)['loss']),
                      matched_to=matched_to[(p.info['family'],
-                                            tuple(p.info['hidden_widths']))])
+                                            tuple(p.info['hidden_widths']))],
+                     **losses_of(p, test))
           for p in picked]
   return run.finish(
       {'rows': rows, 'steps': steps,

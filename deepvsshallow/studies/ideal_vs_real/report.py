@@ -2,27 +2,42 @@
 verdicts (does the gap grow with size? does depth reach a lower ideal
 loss?), the figure and the headline, all from a summary. The verdicts are
 decided once, as typed values (`Outcome`), and both the verdict section and
-the headline are rendered from them."""
+the headline are rendered from them.
+
+Every comparison is `stats.compare` on test losses (cross-entropy): each
+seed's loss on each example of the real test set that every net is tested
+on, paired over those examples (`Row.test_losses`; a row without them is
+compared on one value per seed, seeds only). A claim made at several sizes
+is decided by `decisive`: supported only if every size supports it."""
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 
 import numpy as np
 
-from deepvsshallow import report, runner, selection, stats
+from deepvsshallow import reference, report, runner, selection, stats
 
-ANCHOR = 'The lecture\'s picture; no published table.'
+
+def anchor() -> str:
+  """The published numbers for the real set (Greydanus 2020's MNIST-1D
+  table); the ideal set has none."""
+  paper = {r['dataset']: r for r in reference.load_csv(
+      'mnist1d2020_models.csv')}['mnist1d']
+  return (f'Greydanus 2020 (MNIST-1D, the real set here): test accuracy '
+          f'logistic {paper["logistic"]}%, MLP {paper["mlp"]}%, CNN '
+          f'{paper["cnn"]}%. The ideal set is the lecture\'s picture: no '
+          'published table.')
 
 
 @dataclasses.dataclass(frozen=True)
 class Row(runner.Record):
   """One net trained on one training set (real or ideal), tested on the real
-  test set: `scores` (test error per seed, the learning rate picked on
-  validation error) and its test loss (cross-entropy) per seed. A shallow
-  net's `matched_to` names the deep net its parameter count was matched to
-  (that net's `name`, e.g. '16x16x16'); None for a deep net."""
+  test set: `scores` (test error per seed and per example, the learning
+  rate picked on validation error) and its test loss (cross-entropy) per
+  seed and per test example. A shallow net's `matched_to` names the deep
+  net its parameter count was matched to (that net's `name`, e.g.
+  '16x16x16'); None for a deep net."""
   data: str                             # 'real' or 'ideal'.
   family: str                           # 'deep' or 'shallow'.
   hidden_widths: tuple[int, ...]
@@ -32,6 +47,7 @@ class Row(runner.Record):
   scores: runner.Scores
   test_loss_per_seed: tuple[float, ...] = ()
   matched_to: str | None = None
+  test_losses: str = ''     # (seeds, test examples), runner.encode_examples.
 
   @property
   def name(self) -> str:
@@ -81,51 +97,68 @@ def results_table(rows: list[Row]) -> str:
        'real − ideal', 'test err % (real)', 'test err % (ideal)'], out)
 
 
-def _gap_per_seed(pair) -> np.ndarray:
-  """Each seed's real − ideal test loss (seed s of the real run beside seed
-  s of the ideal run: independent runs, one gap value per seed)."""
-  return np.subtract(pair['real'].test_loss_per_seed,
-                     pair['ideal'].test_loss_per_seed)
+def _losses(*rows: Row) -> list[np.ndarray]:
+  """The rows' test losses for `stats.compare`: (seeds, test examples) if
+  every row kept them, else one value per seed."""
+  if all(r.test_losses for r in rows):
+    return [runner.decode_examples(r.test_losses) for r in rows]
+  return [np.asarray(r.test_loss_per_seed) for r in rows]
 
 
 def gap_grows(smaller, larger) -> stats.Comparison:
   """The claim "the larger net's real − ideal test-loss gap is the larger",
-  for two nets of one family (each a {'real': row, 'ideal': row} pair)."""
-  return stats.compare_seeds(_gap_per_seed(larger), _gap_per_seed(smaller),
-                             higher_is_better=True)
+  for two nets of one family (each a {'real': row, 'ideal': row} pair); a
+  gap is seed s of the real run less seed s of the ideal one."""
+  sr, si, lr, li = _losses(smaller['real'], smaller['ideal'],
+                           larger['real'], larger['ideal'])
+  return stats.compare_or_no_interval(lr - li, sr - si,
+                                      higher_is_better=True)
 
 
 def deep_reaches_lower(deep: Row, shallow: Row) -> stats.Comparison:
   """The claim "with ideal data, the deep net has the lower test loss than
-  its parameter-matched shallow net", on each seed's ideal test loss."""
-  return stats.compare_seeds(deep.test_loss_per_seed,
-                             shallow.test_loss_per_seed,
-                             higher_is_better=False)
+  its parameter-matched shallow net"."""
+  return stats.compare_or_no_interval(*_losses(deep, shallow),
+                                      higher_is_better=False)
 
 
-def _claim_verdict(comparisons) -> str:
-  """Supported when some comparison supports the claim and none contradicts
-  it, contradicted the other way round, else inconclusive (also with
-  none)."""
-  n = collections.Counter(c.verdict for c in comparisons)
-  won, lost = n['supported'], n['contradicted']
-  return ('supported' if won and not lost else
-          'contradicted' if lost and not won else 'inconclusive')
+def decisive(comparisons) -> int | None:
+  """Which comparison decides a claim made at every step (or pair): the
+  first that contradicts it, else the first inconclusive one, else the
+  weakest support (the interval's end nearest 0). Its verdict is the
+  claim's: contradicted if any comparison contradicts it, supported only if
+  every one supports it, else inconclusive. None: there is none."""
+  cs = list(comparisons)
+  for verdict in ('contradicted', 'inconclusive'):
+    if found := [i for i, c in enumerate(cs) if c.verdict == verdict]:
+      return found[0]
+  return min(range(len(cs)), default=None,
+             key=lambda i: min(abs(cs[i].low), abs(cs[i].high)))
+
+
+def _edge(*rows: Row) -> str:
+  return runner.edge_note(**{f'{r.data} {r.family} {r.name}': r.scores
+                             for r in rows})
 
 
 @dataclasses.dataclass(frozen=True)
 class GapTrend:
   """One family's real − ideal loss gap against its size: each size's mean
-  gap and, at each step to the next size, `gap_grows`. `verdict` is the
-  claim "the gap grows with size" (`_claim_verdict` of the steps)."""
+  gap and, at each step to the next size, `gap_grows`; `key`: the step
+  that decides "the gap grows with size" (`decisive`)."""
   family: str
   sizes: tuple[int, ...]                # Parameter counts, ascending.
   gaps: tuple[float, ...]               # Mean real − ideal test loss.
   steps: tuple[stats.Comparison, ...]   # sizes[i] -> sizes[i + 1].
-  verdict: str
+  notes: tuple[str, ...]                # Each step's runner.edge_note.
 
-  def count(self, verdict: str) -> int:
-    return sum(c.verdict == verdict for c in self.steps)
+  @property
+  def key(self) -> int:
+    return decisive(self.steps)
+
+  @property
+  def verdict(self) -> str:
+    return self.steps[self.key].verdict
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,21 +171,26 @@ class MatchedPair:
   deep_params: int
   shallow_params: int
   comparison: stats.Comparison
+  note: str = ''                        # runner.edge_note of the picks.
 
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
-  """Both claims, decided once. `depth_verdict`: the claim "with ideal data
-  the deep net has the lower test loss than its matched shallow net"
-  (`_claim_verdict` of the pairs). `lowest`: per family, the size with the
-  lowest mean ideal test loss, (parameter count, that loss)."""
+  """Both claims, decided once; `depth_key`: the pair that decides "with
+  ideal data the deep net has the lower test loss" (`decisive`).
+  `lowest`: per family, (parameter count, loss) of the lowest ideal loss."""
   trends: tuple[GapTrend, ...]           # Families with 2 sizes or more.
   pairs: tuple[MatchedPair, ...]
-  depth_verdict: str
   lowest: dict[str, tuple[int, float]]
 
-  def count(self, verdict: str) -> int:
-    return sum(p.comparison.verdict == verdict for p in self.pairs)
+  @property
+  def depth_key(self) -> int | None:
+    return decisive(p.comparison for p in self.pairs)
+
+  @property
+  def depth_verdict(self) -> str:
+    return ('inconclusive' if not self.pairs else
+            self.pairs[self.depth_key].comparison.verdict)
 
 
 def matched_pairs(rows: list[Row]) -> list[MatchedPair]:
@@ -170,7 +208,8 @@ def matched_pairs(rows: list[Row]) -> list[MatchedPair]:
     if deep is not None:
       out.append(MatchedPair(deep.name, shallow.name, deep.param_count,
                              shallow.param_count,
-                             deep_reaches_lower(deep, shallow)))
+                             deep_reaches_lower(deep, shallow),
+                             _edge(deep, shallow)))
   return sorted(out, key=lambda p: p.deep_params)
 
 
@@ -184,54 +223,43 @@ def outcome(rows: list[Row]) -> Outcome:
       n, v = min(fam, key=lambda t: t[1]['ideal'].test_loss_mean)
       lowest[family] = (n, v['ideal'].test_loss_mean)
     if len(fam) >= 2:
-      steps = tuple(gap_grows(v, w) for (_, v), (_, w) in zip(fam, fam[1:]))
+      steps = list(zip(fam, fam[1:]))
       trends.append(GapTrend(
           family, tuple(n for n, _ in fam),
-          tuple(float(np.mean(_gap_per_seed(v))) for _, v in fam), steps,
-          _claim_verdict(steps)))
-  matched = tuple(matched_pairs(rows))
-  return Outcome(tuple(trends), matched,
-                 _claim_verdict(p.comparison for p in matched), lowest)
+          tuple(v['real'].test_loss_mean - v['ideal'].test_loss_mean
+                for _, v in fam),
+          tuple(gap_grows(v, w) for (_, v), (_, w) in steps),
+          tuple(_edge(*v.values(), *w.values()) for (_, v), (_, w) in steps)))
+  return Outcome(tuple(trends), tuple(matched_pairs(rows)), lowest)
 
 
-def _trend_said(t: GapTrend) -> str:
-  return (f'{t.family}: the real − ideal loss gap goes '
-          f'{" → ".join(f"{g:+.3f}" for g in t.gaps)} from {t.sizes[0]:,} '
-          f'to {t.sizes[-1]:,} parameters. The claim (it grows with size): '
-          f'{t.verdict}: larger beyond the seeds\' spread at '
-          f'{t.count("supported")} of {len(t.steps)} steps, smaller beyond '
-          f'it at {t.count("contradicted")}, within it (inconclusive) at '
-          f'{t.count("inconclusive")}')
+def _step(t: GapTrend, i: int) -> str:
+  return (f'{t.sizes[i]:,} → {t.sizes[i + 1]:,}: '
+          + t.steps[i].describe('larger', 'smaller', fmt='+.3f')
+          + t.notes[i])
 
 
-def _depth_said(o: Outcome) -> str:
-  return ('With ideal data, the claim (the deep net has the lower test loss '
-          f'than its matched shallow net): {o.depth_verdict}: lower beyond '
-          f'the seeds\' spread in {o.count("supported")} of {len(o.pairs)} '
-          f'parameter-matched pairs, higher beyond it in '
-          f'{o.count("contradicted")}, within it (inconclusive) in '
-          f'{o.count("inconclusive")}')
-
-
-def _lowest_said(o: Outcome) -> str:
-  return '; '.join(f'the lowest ideal loss for {family} is {loss:.3f} '
-                   f'({n:,} params)' for family, (n, loss) in o.lowest.items())
+def _pair(p: MatchedPair) -> str:
+  return (f'deep {p.deep} vs shallow {p.shallow}, {p.deep_params:,} vs '
+          f'{p.shallow_params:,} params: '
+          + p.comparison.describe('deep', 'shallow', fmt='+.3f') + p.note)
 
 
 def verdict(rows: list[Row]) -> str:
   o = outcome(rows)
-  said = []
-  for t in o.trends:
-    sizes = zip(t.sizes, t.sizes[1:], t.steps)
-    said.append(_trend_said(t) + ' (gap, ' + '; '.join(
-        f'{a:,} → {b:,}: ' + c.describe('larger', 'smaller', scale=1)
-        for a, b, c in sizes) + ').')
+  said = [f'{t.family}: the real − ideal loss gap goes '
+          f'{" → ".join(f"{g:+.3f}" for g in t.gaps)} from {t.sizes[0]:,} '
+          f'to {t.sizes[-1]:,} parameters. The claim (it grows at every '
+          f'step): {t.verdict} (gap, ' + '; '.join(
+              _step(t, i) for i in range(len(t.steps))) + ').'
+          for t in o.trends]
   if o.pairs:
-    said.append(_depth_said(o) + ' (test loss, ' + '; '.join(
-        f'deep {p.deep} vs shallow {p.shallow}, {p.deep_params:,} vs '
-        f'{p.shallow_params:,} params: '
-        + p.comparison.describe('deep', 'shallow', scale=1)
-        for p in o.pairs) + f'); {_lowest_said(o)}.')
+    said.append(
+        'With ideal data, the claim (the deep net has the lower test loss '
+        f'than its matched shallow net, at every size): {o.depth_verdict} '
+        '(test loss, ' + '; '.join(map(_pair, o.pairs)) + '); ' + '; '.join(
+            f'the lowest ideal loss for {family} is {loss:.3f} ({n:,} '
+            f'params)' for family, (n, loss) in o.lowest.items()) + '.')
   return '\n'.join(f'- {s}' for s in said)
 
 
@@ -249,9 +277,12 @@ def render_markdown(summary) -> str:
       'layer with the nearest parameter count. Test loss is cross-entropy. '
       f'Mean ± std over {cfg["num_seeds"]} seeds; learning rate picked on '
       'each training set\'s own validation split. A comparison gives the '
-      'difference of the means with its 95% Welch interval over seeds; '
-      '"supported" when that interval excludes 0 in the claim\'s direction, '
-      '"inconclusive" when it holds 0.', '',
+      'difference of the mean test losses with its 95% interval over the '
+      'seeds and the test examples (stats.compare, paired over the '
+      'examples): "supported" when it excludes 0 in the claim\'s '
+      'direction, "contradicted" the other way, "inconclusive" when it '
+      'holds 0. A claim made at several sizes is supported only if every '
+      'size supports it and contradicted if any contradicts it.', '',
       results_table(rows), '', verdict(rows), '',
       'Test loss is that of each net\'s best-validation-error epoch; on the '
       'real set it rises with size while the error falls: the larger nets '
@@ -296,16 +327,20 @@ def plot(summary, path: str) -> None:
 
 
 def headline(summary) -> str:
-  """The claims' verdicts in one line (the lecture report's)."""
+  """The claims' verdicts in one line (the lecture report's), each with the
+  comparison that decides it."""
   o = outcome(rows_of(summary))
-  said = [_trend_said(t) for t in o.trends]
+  said = [f'{t.family}: the real − ideal loss gap grows at every step: '
+          f'{t.verdict} ({_step(t, t.key)})' for t in o.trends]
   if o.pairs:
-    said.append(_depth_said(o))
+    said.append('with ideal data the deep net has the lower test loss at '
+                f'every matched size: {o.depth_verdict} '
+                f'({_pair(o.pairs[o.depth_key])})')
   if not said:
     return 'No family has two sizes and no deep net a matched shallow net ' \
         'that finished on both training sets: nothing to judge.'
-  return '. '.join(said) + '.'
-
+  said = '; '.join(said)
+  return said[0].upper() + said[1:] + '.'
 
 
 def console(summary) -> str:

@@ -11,8 +11,10 @@ short/long, plus-with-long-hair rare; deepvsshallow/attributes.py):
   ...modularity.py --config=:runlocal   a smoke run in seconds (CI uses it)
 
 Runtime on a 2-core CPU: about 2 minutes for the default (most of it
-compiling: each rare count is a new training-set size); `:celeb_a` (not run
-here: it must be prepared by hand) about an hour there.
+compiling: each rare count is a new training-set size), measured before
+the runner extended grids: with 2 learning rates every pick is on an end,
+so each population trains up to `grid_extensions` more; `:celeb_a` (not
+run here: it must be prepared by hand) about an hour there.
 
 Expected result (measured 2026-11-22, README.md): rare-group test accuracy
 with 3 rare examples: modular 74%, flat 23%, one-vs-rest 0%; with 10: 92,

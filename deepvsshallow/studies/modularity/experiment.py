@@ -205,7 +205,7 @@ def run(run: runner.Run) -> dict:
     for approach in config.approaches:
       mine = [p for p in picked if p.info['rare_count'] == n
               and p.info['approach'] == approach]
-      rows.append(_score(mine, approach, n, test, test_groups,
+      rows.append(_score(run, mine, approach, n, test, test_groups,
                          base.input_convention, shapes[approach]))
   test_counts = np.bincount(test_groups, minlength=4).tolist()
   return run.finish(
@@ -215,29 +215,32 @@ def run(run: runner.Run) -> dict:
       console=report.console)
 
 
-def _score(picked, approach, n, test, test_groups, convention,
+def _score(run, picked, approach, n, test, test_groups, convention,
            shape) -> report.Row:
-  row = report.Row(
-      rare_count=n, approach=approach, model=shape[1], param_count=shape[2],
-      learning_rates=tuple(None if p.pick is None else p.pick.candidate
-                           for p in picked), status='diverged')
-  if any(p.pick is None for p in picked):
+  # Each population's pick, scored on its own task; its per-example errors
+  # are not needed (the rare group's are kept below) and are dropped.
+  picks = tuple(dataclasses.replace(run.scores(p, data_lib.Split(
+      test.inputs, _targets(approach, test.targets, p.info['group'])[0])),
+      test_examples='') for p in picked)
+  row = report.Row(rare_count=n, approach=approach, model=shape[1],
+                   param_count=shape[2], picks=picks)
+  if not row.done:
     return row
-  per_seed = []
+  per_seed, rare = [], []
   for i in range(len(picked[0].pick.members)):
     outs = [probes.outputs(p.member(i), test.inputs, convention)
             for p in picked]
-    predicted = decide(approach, outs if approach == 'one_vs_rest'
-                       else outs[0])
-    per_seed.append(probes.group_accuracies(predicted == test_groups,
-                                            test_groups, 4))
-  accuracy = lambda values: report.Accuracy(tuple(float(v) for v in values))
+    correct = decide(approach, outs if approach == 'one_vs_rest'
+                     else outs[0]) == test_groups
+    per_seed.append(probes.group_accuracies(correct, test_groups, 4))
+    rare.append(correct[test_groups == RARE])
+  accuracy = lambda key: report.Accuracy(tuple(float(s[key])
+                                               for s in per_seed))
   return dataclasses.replace(
-      row, status='done',
-      rare=accuracy(s['per_group'][RARE] for s in per_seed),
-      worst_group=accuracy(s['worst_group'] for s in per_seed),
-      mean_over_groups=accuracy(s['mean_over_groups'] for s in per_seed),
-      overall=accuracy(s['overall'] for s in per_seed),
+      row, rare_examples=runner.encode_examples(np.stack(rare)),
+      worst_group=accuracy('worst_group'),
+      mean_over_groups=accuracy('mean_over_groups'),
+      overall=accuracy('overall'),
       per_group_mean=tuple(np.mean([s['per_group'] for s in per_seed],
                                    0).tolist()))
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from deepvsshallow import reference, report, runner, selection, stats
 from deepvsshallow.studies.modularity.config import APPROACHES, RARE
 
@@ -37,11 +39,13 @@ class Row(runner.Record):
   approach: str                    # One of APPROACHES.
   model: str                       # e.g. 'MLP 64x64, 4-way softmax'
   param_count: int                 # All of the approach's nets together.
-  # Each population's picked learning rate (one_vs_rest: one per group;
-  # None: that population diverged entirely).
-  learning_rates: tuple[float | None, ...]
-  status: str                      # 'done' or 'diverged'
-  rare: Accuracy | None = None     # The rare group's accuracy.
+  # Each population's pick (one_vs_rest: one per group), scored on its own
+  # task: the learning rate, its grid, whether it diverged.
+  picks: tuple[runner.Scores, ...]
+  # Each seed's 0/1 correctness on each of the rare group's test examples
+  # (runner.encode_examples), the same examples for every row: what the
+  # modular-vs-flat comparison pairs.
+  rare_examples: str = ''
   worst_group: Accuracy | None = None
   mean_over_groups: Accuracy | None = None
   overall: Accuracy | None = None  # The whole test set's.
@@ -49,7 +53,19 @@ class Row(runner.Record):
 
   @property
   def done(self) -> bool:
-    return self.status == 'done'
+    return all(s.done for s in self.picks)
+
+  @property
+  def rare_correct(self) -> np.ndarray | None:
+    """(seeds, the rare group's test examples), 1 where right."""
+    return runner.decode_examples(self.rare_examples) if (
+        self.rare_examples) else None
+
+  @property
+  def rare(self) -> Accuracy | None:
+    """The rare group's test accuracy, per seed."""
+    c = self.rare_correct
+    return None if c is None else Accuracy(tuple(c.mean(1).tolist()))
 
   def accuracy(self, measure: str) -> Accuracy:
     """One of MEASURES."""
@@ -98,86 +114,97 @@ def _fewest_for(rows: list[Row], approach, level: float):
 
 def modular_beats_flat(modular: Row, flat: Row) -> stats.Comparison:
   """The claim "the modular net is more accurate on the rare group than the
-  flat one" at one rare count, on each seed's rare-group test accuracy."""
-  return stats.compare_seeds(modular.rare.per_seed, flat.rare.per_seed,
-                             higher_is_better=True)
+  flat one" at one rare count: rare-group test accuracy, paired over the
+  rare group's test examples (seeds and examples both counted)."""
+  return stats.compare_or_no_interval(modular.rare_correct, flat.rare_correct,
+                                      higher_is_better=True)
 
 
-def _counts(ns) -> str:
-  return ', '.join(str(n) for n in ns)
+def _at(ns) -> str:
+  return f'{", ".join(map(str, ns))} rare examples' if ns else 'no rare count'
 
 
 @dataclasses.dataclass(frozen=True)
 class Claim:
   """The lecture's claim, "the modular net needs far less rare data",
-  decided once from the comparison at each rare count: the verdict section
-  and the headline are both rendered from it."""
+  decided once from modular_beats_flat at each rare count: the verdict
+  section and the headline are both rendered from it."""
   verdict: str                     # One of stats.VERDICTS.
-  # modular_beats_flat at each rare count where both were trained.
+  # modular_beats_flat at each rare count where both were trained, and the
+  # edge note of the two picks (runner.edge_note).
   comparisons: dict[int, stats.Comparison]
-  ahead: tuple[int, ...]           # Rare counts where the modular net is
-  behind: tuple[int, ...]          # ahead / behind beyond the spread.
+  notes: dict[int, str]
+  ahead: tuple[int, ...]           # Rare counts where it is supported /
+  behind: tuple[int, ...]          # contradicted.
 
   @property
   def tested(self) -> bool:
     return bool(self.comparisons)
 
+  @property
+  def key(self) -> int | None:
+    """The rare count the headline shows: the first that decided the
+    verdict, else the first ahead, else the first tested."""
+    decided = self.behind if self.verdict == 'contradicted' else self.ahead
+    return next(iter(decided or self.comparisons), None)
+
 
 def claim(rows: list[Row]) -> Claim:
-  """Supported when the modular net is ahead beyond the seeds' spread at
-  some rare count and behind at none, contradicted when behind at some and
-  ahead at none, else inconclusive (also when never tested)."""
+  """Supported when the modular net is ahead (supported) at some rare count
+  and behind (contradicted) at none: less rare data is where it should
+  lead, and with plenty every approach may tie. Contradicted when it is
+  behind at some count and ahead at none; inconclusive when both happen,
+  when no count is decided, or when the two were never both trained."""
   rows = [r for r in rows if r.done]
-  comparisons = {}
+  comparisons, notes = {}, {}
   for n in sorted({r.rare_count for r in rows}):
     at = {r.approach: r for r in rows if r.rare_count == n}
     if 'flat' in at and 'modular' in at:
       comparisons[n] = modular_beats_flat(at['modular'], at['flat'])
+      notes[n] = runner.edge_note(modular=at['modular'].picks[0],
+                                  flat=at['flat'].picks[0])
   ahead = tuple(n for n, c in comparisons.items() if c.verdict == 'supported')
   behind = tuple(n for n, c in comparisons.items()
                  if c.verdict == 'contradicted')
   verdict = ('supported' if ahead and not behind else
              'contradicted' if behind and not ahead else 'inconclusive')
-  return Claim(verdict, comparisons, ahead, behind)
+  return Claim(verdict, comparisons, notes, ahead, behind)
+
+
+def _compared(claim_: Claim, n: int) -> str:
+  return (claim_.comparisons[n].describe('modular', 'flat', scale=100,
+                                         unit='points') + claim_.notes[n])
 
 
 def claim_said(claim_: Claim) -> str:
-  """The claim's line (the verdict's last and the headline)."""
-  ahead, behind = claim_.ahead, claim_.behind
+  """The claim's line (the verdict's last and the headline): the verdict,
+  where the modular net is ahead and behind, and the key count's
+  interval."""
+  said = 'The lecture\'s claim (the modular net needs far less rare data): '
   if not claim_.tested:
-    words = ('not tested: the flat and the modular net were not both '
-             'trained at any rare count')
-  elif ahead and not behind:
-    words = (f'the modular net is ahead of the flat one on the rare group '
-             f'at {_counts(ahead)} rare examples and behind at none')
-  elif behind and not ahead:
-    words = (f'the flat net is ahead of the modular one on the rare group '
-             f'at {_counts(behind)} rare examples and behind at none')
-  elif ahead:
-    words = (f'the modular net is ahead at {_counts(ahead)} rare examples '
-             f'and behind at {_counts(behind)}')
-  else:
-    words = ('the modular and the flat net are within the seeds\' spread at '
-             f'every rare count ({_counts(claim_.comparisons)})')
-  return ('The lecture\'s claim (the modular net needs far less rare '
-          f'data): {claim_.verdict}: {words}.')
+    return (said + 'inconclusive: not tested (the flat and the modular net '
+            'were not both trained at any rare count).')
+  return (said + f'{claim_.verdict}: the modular net is ahead of the flat '
+          f'one on the rare group at {_at(claim_.ahead)}, behind at '
+          f'{_at(claim_.behind)} (at {claim_.key} rare examples, '
+          f'{_compared(claim_, claim_.key)}).')
 
 
 def verdict(rows: list[Row]) -> str:
   decided = claim(rows)
   rows = [r for r in rows if r.done]
   said = []
-  for n, c in decided.comparisons.items():
+  for n in decided.comparisons:
     at = {r.approach: r for r in rows if r.rare_count == n}
     f, m = at['flat'], at['modular']
     said.append(
         f'{n} rare examples: modular {100 * m.rare.mean:.1f}% vs flat '
         f'{100 * f.rare.mean:.1f}% on the rare group ('
-        + c.describe('modular', 'flat', scale=100, unit='points') + ').')
+        + _compared(decided, n) + ').')
   level = 0.9
   fewest = {a: _fewest_for(rows, a, level) for a in APPROACHES}
   said.append(f'Fewest rare examples to reach {100 * level:.0f}% on the rare '
-              'group: ' + ', '.join(
+              'group (seed means): ' + ', '.join(
                   f'{a} {"never (in this sweep)" if n is None else n}'
                   for a, n in fewest.items()
                   if any(r.approach == a for r in rows)) + '.')
@@ -202,9 +229,13 @@ def render_markdown(summary) -> str:
       'them), one_vs_rest (4 binary MLPs, a quarter of the budget each). '
       f'Mean ± std over {cfg["num_seeds"]} seeds; each net\'s learning rate '
       'picked on validation.', '', results_table(rows), '',
-      'Modular vs flat: the difference of the seeds\' mean rare-group '
-      'accuracies, in Welch\'s 95% interval (stats.compare_seeds); '
-      'supported: the modular net is ahead beyond the seeds\' spread.', '',
+      'Modular vs flat at each rare count: the difference of their '
+      'rare-group test accuracies with its 95% interval, paired over the '
+      'rare group\'s test examples (stats.compare: seeds and examples both '
+      'counted); supported: the interval lies above 0. The claim is '
+      'supported when the modular net is ahead at some rare count and '
+      'behind at none, contradicted the other way round, else '
+      'inconclusive.', '',
       verdict(rows), '', '![rare-group, worst-group and mean accuracy]'
       '(results.png)', '']
   if cfg['source'] == 'celeb_a':

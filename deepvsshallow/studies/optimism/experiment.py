@@ -117,14 +117,17 @@ def run(run: runner.Run) -> dict:
 
 
 def analyse(config, ds, holdout, picked, test) -> report.Pool:
-  """Every candidate's select / holdout / test error, then the bootstrap."""
-  val, hold, tst = [], [], []
+  """Every candidate's select / holdout / test error (and its error on each
+  test example), then the bootstrap."""
+  val, hold, tst, examples = [], [], [], []
   for p in picked:
     r = p.result
     ok = ~r.diverged & np.isfinite(r.best_val)
     val.extend(r.best_val[ok])
     hold.extend(p.evaluate_all(holdout)['error'][ok])
-    tst.extend(p.evaluate_all(test)['error'][ok])
+    metrics, per_example = p.evaluate_all(test, per_example=True)
+    tst.extend(metrics['error'][ok])
+    examples.append(per_example['error'][ok])
   val, hold, tst = map(np.asarray, (val, hold, tst))
   ks = [k for k in config.ks if k <= len(val)]
   sigma = noise_sigma(val, hold)
@@ -148,4 +151,5 @@ def analyse(config, ds, holdout, picked, test) -> report.Pool:
                    'holdout': len(holdout), 'test': len(test)},
       pool_val_error=selection.mean_std(val),
       pool_test_error=selection.mean_std(tst),
-      best_test_in_pool=float(tst.min()))
+      best_test_in_pool=float(tst.min()),
+      test_examples=runner.encode_examples(np.concatenate(examples)))

@@ -61,6 +61,9 @@ class Pool(runner.Record):
   pool_val_error: tuple[float, float]   # Mean and std over the pool.
   pool_test_error: tuple[float, float]
   best_test_in_pool: float
+  # Every finished candidate's error on each test example, in the order of
+  # `candidates` (runner.encode_examples); '' in a summary written before.
+  test_examples: str = ''
 
 
 def pools_of(summary) -> dict[str, Pool]:
@@ -81,28 +84,41 @@ def results_table(rows: tuple[KRow, ...] | list[KRow]) -> str:
        for r in rows])
 
 
-def independent_picks(candidates, k: int, seed: int) -> dict[str, np.ndarray]:
+def independent_picks(select, k: int, seed: int) -> np.ndarray:
   """The best of K on select from disjoint groups of K candidates: the
   pool shuffled once (by `seed`) and cut into len // K groups, so that
   each pick is an independent replicate (the bootstrap's draws share
-  candidates, and their spread is not a replicate's). Returns each pick's
-  optimism (test − select) and test − holdout."""
-  val, hold, tst = (np.asarray(candidates[s], np.float64)
-                    for s in ('select', 'holdout', 'test'))
-  order = np.random.default_rng(seed).permutation(len(val))
-  groups = order[:len(val) // k * k].reshape(-1, k)
-  picked = groups[np.arange(len(groups)), np.argmin(val[groups], axis=1)]
-  return {'optimism': tst[picked] - val[picked],
-          'holdout_optimism': tst[picked] - hold[picked]}
+  candidates, and their spread is not a replicate's). Returns the picked
+  candidates' indices."""
+  select = np.asarray(select, np.float64)
+  order = np.random.default_rng(seed).permutation(len(select))
+  groups = order[:len(select) // k * k].reshape(-1, k)
+  return groups[np.arange(len(groups)), np.argmin(select[groups], axis=1)]
+
+
+def pick_scores(result: Pool, k: int, seed: int,
+                series: str = 'optimism') -> np.ndarray:
+  """Each independent pick's `series`, optimism (test − select) or
+  holdout_optimism (test − holdout), on each test example: (picks,
+  examples); (picks,) from a summary that kept no test examples."""
+  i = independent_picks(result.candidates['select'], k, seed)
+  base = np.asarray(result.candidates[
+      'select' if series == 'optimism' else 'holdout'])[i]
+  if not result.test_examples:
+    return np.asarray(result.candidates['test'])[i] - base
+  return runner.decode_examples(result.test_examples)[i] - base[:, None]
 
 
 def growth(result: Pool, seed: int,
            series: str = 'optimism') -> stats.Comparison:
-  """The claim "`series` (optimism, or holdout_optimism: test − holdout) is
-  larger at the largest K than at the smallest", on independent picks."""
+  """The claim "`series` is larger at the largest K than at the smallest":
+  independent picks are the seeds of `stats.compare`, paired over the
+  test examples they share (select and holdout, the splits picked on and
+  checked against, are fixed). One pick at a K: no interval."""
   first, last = result.rows[0].k, result.rows[-1].k
-  at = lambda k: independent_picks(result.candidates, k, seed)[series]
-  return stats.compare_seeds(at(last), at(first), higher_is_better=True)
+  return stats.compare_or_no_interval(
+      pick_scores(result, last, seed, series),
+      pick_scores(result, first, seed, series), higher_is_better=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,10 +143,9 @@ def growth_of(result: Pool, seed: int) -> Growth | None:
                 growth(result, seed), growth(result, seed, 'holdout_optimism'))
 
 
-_GROWS = {'supported': 'it grows with K beyond the picks\' spread',
-          'contradicted': 'it shrinks with K beyond the picks\' spread',
-          'inconclusive': 'its change with K is within the picks\' spread '
-                          '(inconclusive)'}
+def _change(g: Growth, c: stats.Comparison) -> str:
+  return c.describe(f'K={g.last.k}', f'K={g.first.k}', scale=100,
+                    unit='points')
 
 
 def verdict(name: str, result: Pool, seed: int) -> str:
@@ -138,18 +153,16 @@ def verdict(name: str, result: Pool, seed: int) -> str:
   if g is None:
     return f'{name}: no candidate finished; there is no pick to compare.'
   first, last = g.first, g.last
-  ks = (f'K={last.k}', f'K={first.k}')
   return (f'{name}: test − select goes from {100 * first.optimism_mean:.2f}'
           f' points at K={first.k} to {100 * last.optimism_mean:.2f} at '
           f'K={last.k} (the prediction for equally good candidates with '
           f'σ = {100 * g.sigma:.2f} points: '
-          f'{100 * last.predicted_optimism:.2f}); over independent picks, '
-          + g.optimism.describe(*ks, scale=100, unit='points') + ', so '
-          + _GROWS[g.optimism.verdict] + '. Test − holdout (the holdout used '
-          f'once) goes from {100 * first.holdout_optimism_mean:.2f} to '
-          f'{100 * last.holdout_optimism_mean:.2f}; '
-          + g.cure.describe(*ks, scale=100, unit='points') + ', so '
-          + _GROWS[g.cure.verdict] + '.')
+          f'{100 * last.predicted_optimism:.2f}); its growth over '
+          f'independent picks: {_change(g, g.optimism)}. Test − holdout (the '
+          'holdout used once) goes from '
+          f'{100 * first.holdout_optimism_mean:.2f} to '
+          f'{100 * last.holdout_optimism_mean:.2f}; its growth: '
+          f'{_change(g, g.cure)}.')
 
 
 def render_markdown(summary) -> str:
@@ -167,11 +180,12 @@ def render_markdown(summary) -> str:
            'this over-fitting in model selection.', '',
            'Whether a quantity grows with K is judged on independent picks '
            '(the pool cut once into disjoint groups of K, the best of each '
-           'group picked): the difference of the means between the largest '
-           'and the smallest K with its 95% Welch interval, "supported" when '
-           'that interval excludes 0 in the claim\'s direction, '
-           '"inconclusive" when it holds 0. A K with one group is one pick '
-           'and decides nothing.', '']
+           'group picked): the difference of its mean between the largest '
+           'and the smallest K with a 95% interval over the picks and the '
+           'test examples they share (`stats.compare`), "supported" when '
+           'the interval excludes 0 upward, "contradicted" downward, '
+           '"inconclusive" otherwise. A K with one group is one pick: no '
+           'interval.', '']
   for name, result in pools_of(summary).items():
     s = result.split_sizes
     lines += [f'## {name}', '',
@@ -243,11 +257,10 @@ def headline(summary) -> str:
       continue
     parts.append(f'{name}: picking the best of K={g.last.k} on validation '
                  f'is optimistic by {100 * g.last.optimism_mean:.2f} points '
-                 f'(K={g.first.k}: {100 * g.first.optimism_mean:.2f}; '
-                 'growth over independent picks: '
-                 f'{g.optimism.verdict}); a holdout used once is off by '
-                 f'{100 * g.last.holdout_optimism_mean:+.2f} (its growth: '
-                 f'{g.cure.verdict})')
+                 f'(K={g.first.k}: {100 * g.first.optimism_mean:.2f}; its '
+                 f'growth, {_change(g, g.optimism)}); a holdout used once is '
+                 f'off by {100 * g.last.holdout_optimism_mean:+.2f} (its '
+                 f'growth, {_change(g, g.cure)})')
   return '; '.join(parts) + '.'
 
 

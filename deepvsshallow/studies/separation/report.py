@@ -92,10 +92,10 @@ def nets_table(nets: list[Net]) -> str:
 
 def higher(a: Layer, b: Layer, key: str) -> stats.Comparison:
   """The claim "`key` (probe_accuracy or fisher) is higher in row a than in
-  row b", on each seed's value (the input layer's is the same for every
-  seed)."""
-  return stats.compare_seeds(a.per_seed(key), b.per_seed(key),
-                             higher_is_better=True)
+  row b", over seeds only: a probe's accuracy and a Fisher ratio are one
+  number per seed (the input layer's is the same for every seed)."""
+  return stats.compare_or_no_interval(a.per_seed(key), b.per_seed(key),
+                                      higher_is_better=True)
 
 
 def _describe(c: stats.Comparison, a: str, b: str, key: str) -> str:
@@ -104,22 +104,8 @@ def _describe(c: stats.Comparison, a: str, b: str, key: str) -> str:
   return c.describe(a, b, fmt='+.3g')
 
 
-def steps(rows: list[Layer], key: str) -> list[stats.Comparison]:
-  """`key` from each layer to the next: the claim "it is higher in the
-  next layer", one comparison per step."""
-  return [higher(b, a, key) for a, b in zip(rows, rows[1:])]
-
-
-def trend(rows: list[Layer], key: str) -> str:
-  """How `key` moves from each layer to the next, each step judged on the
-  seeds' values (a rise or a fall beyond the seeds' spread)."""
-  verdicts = [c.verdict for c in steps(rows, key)]
-  if all(v == 'supported' for v in verdicts):
-    return 'rises at every layer'
-  if all(v == 'contradicted' for v in verdicts):
-    return 'falls at every layer'
-  return (f'rises at {verdicts.count("supported")} of {len(verdicts)} '
-          f'layers, falls at {verdicts.count("contradicted")}')
+def _scores(nets: list[Net], family: str) -> runner.Scores | None:
+  return next((n.scores for n in nets if n.family == family), None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,82 +116,54 @@ class Claim:
   verdict: str                     # One of stats.VERDICTS.
   # Each measure (MEASURES), the last hidden layer against the input.
   comparisons: dict[str, stats.Comparison]
-  rose: tuple[str, ...]            # The measures beyond the spread either
-  fell: tuple[str, ...]            # way (keys of MEASURES).
-  every_layer: bool                # Both rise at every step.
+  note: str                        # runner.edge_note of the deep net's pick.
 
 
-def claim(deep_rows: list[Layer]) -> Claim:
-  """Each measure compared between the last hidden layer and the input:
-  supported when one rises beyond the seeds' spread and neither falls,
-  contradicted when one falls and neither rises, inconclusive when neither
-  moves beyond the spread or they move opposite ways."""
-  first, last = deep_rows[0], deep_rows[-1]
-  c = {key: higher(last, first, key) for key in MEASURES}
-  rose = tuple(k for k, v in c.items() if v.verdict == 'supported')
-  fell = tuple(k for k, v in c.items() if v.verdict == 'contradicted')
-  verdict = ('supported' if rose and not fell else
-             'contradicted' if fell and not rose else 'inconclusive')
-  every = all(v.verdict == 'supported' for key in MEASURES
-              for v in steps(deep_rows, key))
-  return Claim(verdict, c, rose, fell, every)
-
-
-def _named(keys) -> str:
-  return ' and the '.join(MEASURES[k] for k in keys)
+def claim(rows: list[Layer], nets: list[Net]) -> Claim:
+  """Each measure of the deep net compared between its last hidden layer
+  and the input: supported when both rise (each comparison supported),
+  contradicted when either falls, otherwise inconclusive."""
+  deep = [r for r in rows if r.family == 'deep']
+  c = {key: higher(deep[-1], deep[0], key) for key in MEASURES}
+  verdicts = {v.verdict for v in c.values()}
+  verdict = ('contradicted' if 'contradicted' in verdicts else
+             'supported' if verdicts == {'supported'} else 'inconclusive')
+  return Claim(verdict, c, runner.edge_note(deep=_scores(nets, 'deep')))
 
 
 def claim_said(claim_: Claim) -> str:
   """The claim's line (the verdict's last and the headline)."""
-  moved = set(claim_.rose + claim_.fell)
-  still = [k for k in MEASURES if k not in moved]
-  if len(claim_.rose) == len(MEASURES):
-    words = 'both measures rise from the input to the last layer' + (
-        '' if claim_.every_layer else ', though not at every layer')
-  elif len(claim_.fell) == len(MEASURES):
-    words = 'both measures fall from the input to the last layer'
-  elif claim_.rose and claim_.fell:
-    words = (f'the {_named(claim_.rose)} rises and the '
-             f'{_named(claim_.fell)} falls from the input to the last layer')
-  elif moved:
-    words = (f'the {_named(claim_.rose or claim_.fell)} '
-             f'{"rises" if claim_.rose else "falls"} from the input to the '
-             f'last layer; the {_named(still)}\'s change is within the '
-             'seeds\' spread')
-  else:
-    words = ('neither measure moves from the input to the last layer '
-             'beyond the seeds\' spread')
   c = claim_.comparisons
-  return (f'The lecture\'s claim (separability rises with depth): '
-          f'{claim_.verdict}: {words} (' + '; '.join(
-              f'{MEASURES[k]} ' + _describe(c[k], 'last', 'input', k)
-              for k in MEASURES) + ').')
+  return ('The lecture\'s claim (separability rises with depth; the deep '
+          f'net\'s last hidden layer against its input): {claim_.verdict} ('
+          + '; '.join(f'{MEASURES[k]} ' + _describe(c[k], 'last', 'input', k)
+                      for k in MEASURES) + f'){claim_.note}.')
 
 
-def verdict(rows: list[Layer]) -> str:
+def verdict(rows: list[Layer], nets: list[Net]) -> str:
   deep = [r for r in rows if r.family == 'deep']
   shallow = [r for r in rows if r.family == 'shallow']
   acc = [r.mean('probe_accuracy') for r in deep]
   fisher = [r.mean('fisher') for r in deep]
   vs = {k: higher(deep[-1], shallow[-1], k) for k in MEASURES}
   said = [
-      f'Deep net, input to last hidden layer: probe accuracy '
-      f'{" → ".join(f"{100 * a:.1f}" for a in acc)}% '
-      f'({trend(deep, "probe_accuracy")}); '
-      f'Fisher ratio {" → ".join(f"{f:.2f}" for f in fisher)} '
-      f'({trend(deep, "fisher")}).',
+      f'Deep net, input to last hidden layer (seed means): probe accuracy '
+      f'{" → ".join(f"{100 * a:.1f}" for a in acc)}%; Fisher ratio '
+      f'{" → ".join(f"{f:.3g}" for f in fisher)}.',
       f'Last hidden layer, deep vs the matched shallow net: probe '
       f'{100 * deep[-1].mean("probe_accuracy"):.1f}% vs '
       f'{100 * shallow[-1].mean("probe_accuracy"):.1f}% ('
       + _describe(vs['probe_accuracy'], 'deep', 'shallow', 'probe_accuracy')
-      + f'), Fisher ratio {deep[-1].mean("fisher"):.2f} vs '
-      f'{shallow[-1].mean("fisher"):.2f} ('
-      + _describe(vs['fisher'], 'deep', 'shallow', 'fisher') + ').']
+      + f'), Fisher ratio {deep[-1].mean("fisher"):.3g} vs '
+      f'{shallow[-1].mean("fisher"):.3g} ('
+      + _describe(vs['fisher'], 'deep', 'shallow', 'fisher') + ')'
+      + runner.edge_note(deep=_scores(nets, 'deep'),
+                         shallow=_scores(nets, 'shallow')) + '.']
   if acc[0] >= 0.97:
     said.append(f'The pair is already linearly separable at the input '
                 f'(probe {100 * acc[0]:.1f}%), so the probe has little room '
                 'to rise.')
-  said.append(claim_said(claim(deep)))
+  said.append(claim_said(claim(rows, nets)))
   return '\n'.join(f'- {s}' for s in said)
 
 
@@ -225,10 +183,13 @@ def render_markdown(summary) -> str:
       f'its {n["test"]} test examples, and the Fisher ratio tr(S_B)/tr(S_W) '
       f'of the test activations. Mean ± std over {cfg["num_seeds"]} seeds.',
       '', nets_table(nets_of(summary)), '', layer_table(rows), '',
-      'A rise or a fall, from one layer to the next or between the nets, '
-      'counts when Welch\'s 95% interval of the difference of the seeds\' '
-      'means excludes 0 (stats.compare_seeds).', '',
-      verdict(rows), '',
+      'Each comparison: the difference of the seeds\' means with its 95% '
+      'interval over the seeds (stats.compare; a probe\'s accuracy and a '
+      'Fisher ratio are one number per seed); supported: the interval lies '
+      'above 0. The claim is supported when both measures rise from the '
+      'input to the deep net\'s last hidden layer, contradicted when either '
+      'falls, else inconclusive.', '',
+      verdict(rows, nets_of(summary)), '',
       '![probe accuracy and Fisher ratio per layer](separation.png)', '',
       '![PCA and t-SNE of the pair, per layer](projections.png)', '',
       'The probe\'s training examples are ones the nets were trained on, so '
@@ -296,10 +257,9 @@ def plot_projections(summary, path: str) -> None:
 
 def headline(summary) -> str:
   """The claim's verdict in one line (the lecture report's)."""
-  return claim_said(claim([r for r in layers_of(summary)
-                           if r.family == 'deep']))
+  return claim_said(claim(layers_of(summary), nets_of(summary)))
 
 
 def console(summary) -> str:
   rows = layers_of(summary)
-  return layer_table(rows) + '\n\n' + verdict(rows)
+  return layer_table(rows) + '\n\n' + verdict(rows, nets_of(summary))

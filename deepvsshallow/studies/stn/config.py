@@ -19,8 +19,8 @@ hours there and minutes on one GPU.
 Expected result (default, measured 2026-11-22, README.md): on RTS the
 transformer roughly halves its plain counterpart's test error (ST-FCN 39% vs
 FCN 74%; ST-CNN 18% vs CNN 40%) by zooming in on and re-centring the digit;
-on R the gain is within the seeds' spread (ST-CNN 10.0% vs CNN 11.0%), and
-the rectification picture shows the transformers mostly rescaling rather
+on R the gain is small (ST-CNN 10.0% vs CNN 11.0%; verdicts in README.md),
+and the rectification picture shows the transformers mostly rescaling rather
 than un-rotating. The nearest-sampling ST-FCN's localisation net gets a
 gradient of exactly 0 and stays at the identity (74% error, like the FCN).
 """

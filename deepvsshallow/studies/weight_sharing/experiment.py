@@ -20,7 +20,6 @@ import functools
 
 from deepvsshallow import models, params, runner
 from deepvsshallow.studies.weight_sharing import report
-from deepvsshallow.studies.weight_sharing.config import FAMILIES
 
 LENGTH, CLASSES = 40, 10
 # Greydanus 2020's models (deepvsshallow/reference/mnist1d2020_models.csv).

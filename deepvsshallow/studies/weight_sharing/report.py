@@ -70,12 +70,12 @@ def results_table(rows: list[Row], datasets) -> str:
 
 
 def shuffling_hurts(plain: Row, shuffled: Row) -> stats.Comparison:
-  """The claim "the plain positions beat the shuffled ones", on test error
-  per seed (a model that shares weights across positions relies on their
-  order)."""
-  return stats.compare_seeds(plain.scores.test_per_seed,
-                             shuffled.scores.test_per_seed,
-                             higher_is_better=False)
+  """The claim "the plain positions beat the shuffled ones", paired over the
+  test examples: valid, as both test sets hold the same examples in the same
+  order (mnist1d draws the one position permutation after the examples and
+  their order; labels identical): shuffled example i is plain example i
+  with its positions permuted."""
+  return runner.compare(plain.scores, shuffled.scores)
 
 
 def verdict(rows: list[Row], datasets) -> str:
@@ -92,7 +92,8 @@ def verdict(rows: list[Row], datasets) -> str:
     said.append(f'{model} ({size}, {r.param_count:,} params): '
                 f'{100 * r.accuracy:.1f}% -> {100 * s.accuracy:.1f}% when '
                 'shuffled; test error, ' + c.describe(
-                    'plain', 'shuffled', scale=100, unit='points') + '.')
+                    'plain', 'shuffled', scale=100, unit='points')
+                + runner.edge_note(plain=r.scores, shuffled=s.scores) + '.')
   return '\n'.join(f'- {line}' for line in said)
 
 
@@ -103,9 +104,8 @@ AT_BUDGET = ('budget', 'paper = budget')
 
 def sharing_beats_mlp(shared: Row, mlp: Row) -> stats.Comparison:
   """The claim "at the same parameter budget, the net that shares weights
-  beats the MLP", on test error per seed."""
-  return stats.compare_seeds(shared.scores.test_per_seed,
-                             mlp.scores.test_per_seed, higher_is_better=False)
+  beats the MLP", on test error paired over the test examples."""
+  return runner.compare(shared.scores, mlp.scores)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,6 +120,13 @@ class AtBudget:
   @property
   def verdict(self) -> str | None:
     return self.comparison.verdict if self.comparison else None
+
+  @property
+  def judged(self) -> str:
+    """'cnn − mlp = d [low, high] points: verdict', and the edge note."""
+    return (self.comparison.describe(self.shared.family, 'mlp', scale=100,
+                                     unit='points') + runner.edge_note(
+        **{self.shared.family: self.shared.scores, 'mlp': self.mlp.scores}))
 
 
 def budget_comparisons(rows: list[Row]) -> list[AtBudget]:
@@ -153,9 +160,7 @@ def _at_budget_line(a: AtBudget) -> str:
     gone = [r.model for r in (a.shared, a.mlp) if not r.scores.done]
     return f'{shared} vs {mlp}: {" and ".join(gone)} diverged; no verdict.'
   return (f'{shared} vs {mlp}: {100 * a.shared.accuracy:.1f}% vs '
-          f'{100 * a.mlp.accuracy:.1f}% accuracy; test error, '
-          + a.comparison.describe(a.shared.family, 'mlp', scale=100,
-                                  unit='points') + '.')
+          f'{100 * a.mlp.accuracy:.1f}% accuracy; test error, {a.judged}.')
 
 
 def budget_verdict(rows: list[Row]) -> str:
@@ -222,24 +227,18 @@ def plot(summary, path: str) -> None:
 def _budget_headline(comparisons: list[AtBudget]) -> str:
   if not comparisons:
     return NO_BUDGET_COMPARISON
-  if comparisons[0].mlp is None:   # One MLP for all: missing for all.
-    return ('At the matched budget: the comparison needs the MLP at the '
-            'budget, which was not trained; no verdict.')
-  parts = []
-  for a in comparisons:
-    if a.comparison is None:
-      parts.append(f'{a.shared.family}: no verdict (diverged)')
-    else:
-      parts.append(a.comparison.describe(a.shared.family, 'mlp', scale=100,
-                                         unit='points'))
+  parts = [a.judged if a.comparison else f'{a.shared.family}: no verdict ('
+           + ('no MLP at the budget' if a.mlp is None else 'diverged') + ')'
+           for a in comparisons]
   return ('At the matched budget on MNIST-1D, test error: '
           + '; '.join(parts) + '.')
 
 
 def headline(summary) -> str:
-  """The claim's verdict in one line (the lecture report's): each net that
-  shares weights against the MLP at the budget, then the accuracies (at the
-  budget where a family has that size)."""
+  """The claim's verdicts in one line (the lecture report's): each net that
+  shares weights against the MLP at the budget, each with its own verdict
+  (none pooled), then the accuracies (at the budget where a family has
+  that size)."""
   rows = rows_of(summary)
   by = {(r.dataset, r.family, r.size): r for r in rows if r.scores.done}
   acc = lambda r: f'{100 * r.accuracy:.1f}%'
