@@ -177,9 +177,12 @@ def test_runlocal_end_to_end(runlocal):
   assert overall.num_candidates == sum(len(r.scores.grid) for r in rows)
   # The stored rows render the same report the run wrote.
   assert report.render_markdown(summary) == (workdir / 'results.md').read_text()
-  with open(workdir / 'trials.jsonl') as f:  # Baseline and students too.
-    assert len(f.readlines()) == (len(rows) + 1 + len(mimics)) * (
-        config.num_seeds * len(config.learning_rates))
+  # One trial per seed and learning rate of each final grid: the rows, the
+  # baseline, the students and the pairs again under the torch init.
+  trained = rows + [base] + mimics + report.other_inits_of(summary)['torch']
+  with open(workdir / 'trials.jsonl') as f:
+    assert len(f.readlines()) == sum(
+        config.num_seeds * len(x.scores.grid) for x in trained)
   with open(workdir / 'results.png', 'rb') as f:
     assert f.read(8) == b'\x89PNG\r\n\x1a\n'
   md = (workdir / 'results.md').read_text()

@@ -49,10 +49,11 @@ _DATASET_DEFAULTS = {
     # MNIST-1D: every pick sat on the top of (1e-3, 3e-3, 1e-2) with 3 and
     # with 5 seeds (BUILD_NOTES.md), so the grid is centred one step up; the
     # run extends it further while a pick sits on an end.
-    # One budget, the small-net regime (a 40,000 budget would sit beside
-    # 3x128 and its matched net): 5 seeds and a second init fit in 6 minutes.
-    'mnist1d': (128, (10_000,), 64, 60, (3e-3, 1e-2, 3e-2)),
-    'mnist1d_shuffled': (128, (10_000,), 64, 60, (3e-3, 1e-2, 3e-2)),
+    # No fixed-budget sweep by default: with 5 seeds, the extended grids and
+    # the torch-init check it would take the main job past 6 minutes
+    # (BUILD_NOTES.md); --config.budgets='(10000,40000)' adds it.
+    'mnist1d': (128, (), 64, 60, (3e-3, 1e-2, 3e-2)),
+    'mnist1d_shuffled': (128, (), 64, 60, (3e-3, 1e-2, 3e-2)),
     'digits': (128, (10_000, 40_000), 64, 60, _IMAGE_LRS),
     'mnist': (1024, (300_000, 1_500_000), 128, 30, _IMAGE_LRS),
     'fashion_mnist': (1024, (300_000, 1_500_000), 128, 30, _IMAGE_LRS),
@@ -117,7 +118,7 @@ def get_config(arg: str = ''):
   if runlocal:
     c.width = 32
     c.depths = (1, 2)
-    c.budgets = (budgets[0],)
+    c.budgets = (10_000,)
     c.learning_rates = (1e-3, 3e-3)
     c.num_seeds = 2
     c.num_epochs = 3

@@ -444,9 +444,12 @@ def inits_said(claims: dict[str, DepthClaim]) -> str:
   parts = [f'{init} init: {c.verdict} (of {len(c.pairs)} pairs, deep '
            f'favoured in {c.supported}, shallow in {c.contradicted})'
            for init, c in claims.items()]
-  agree = len({c.verdict for c in claims.values()}) == 1
-  return (f'Under each initialisation, {"; ".join(parts)}: the inits '
-          f'{"agree" if agree else "disagree"}.')
+  verdicts = {c.verdict for c in claims.values()}
+  counts = {(c.supported, c.contradicted) for c in claims.values()}
+  said = ('the inits agree' if len(verdicts) == len(counts) == 1 else
+          'the inits give the same verdict, from different pairs'
+          if len(verdicts) == 1 else 'the inits disagree')
+  return f'Under each initialisation, {"; ".join(parts)}: {said}.'
 
 
 def verdict(rows: list[Row], other_inits: dict | None = None) -> str:
