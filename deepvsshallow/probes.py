@@ -99,8 +99,10 @@ def linear_probe(train_ND, train_labels_N, test_ND, test_labels_N, *,
     # its accuracy is what we read, and it is settled by then.
     warnings.simplefilter('ignore', ConvergenceWarning)
     probe.fit(train_ND, train_labels_N)
+  correct = probe.predict(test_ND) == np.asarray(test_labels_N)
   return {'train_accuracy': float(probe.score(train_ND, train_labels_N)),
-          'test_accuracy': float(probe.score(test_ND, test_labels_N))}
+          'test_accuracy': float(correct.mean()),
+          'test_correct': correct}   # Each test example: 1 where right.
 
 
 def fisher_ratio(features_ND, labels_N) -> float:

@@ -387,12 +387,19 @@ def compare(a: Scores, b: Scores, **options) -> stats.Comparison:
                                       HIGHER_IS_BETTER, **options)
 
 
+def on_edge(grid: Sequence[float], candidate: float) -> bool:
+  """The pick is an end of its grid, or the grid's only rate: not tuned."""
+  return candidate in (grid[0], grid[-1])
+
+
 def edge_note(**named: Scores) -> str:
   """' (not bracketed: NAME picked lr=X, an end of its grid a..b)' for each
-  named pick still on an end of its grid after every extension: beside a
-  verdict, it says that side's tuning may be what the verdict measures."""
-  notes = [f'{name} picked lr={s.learning_rate:g}, an end of its grid '
-           f'{s.grid[0]:g}..{s.grid[-1]:g}'
+  named pick still on an end of its grid after every extension (or 'the
+  only rate tried'): beside a verdict, it says that side's tuning may be
+  what the verdict measures."""
+  notes = [f'{name} picked lr={s.learning_rate:g}, ' + (
+      f'an end of its grid {s.grid[0]:g}..{s.grid[-1]:g}' if len(s.grid) > 1
+      else 'the only rate tried')
            for name, s in named.items() if s is not None and s.on_edge]
   return f' (not bracketed: {"; ".join(notes)})' if notes else ''
 
@@ -738,9 +745,7 @@ class Run:
                   test_per_seed=tuple(float(e) for e in test[metric]),
                   test_examples=(encode_examples(per_example)
                                  if binary or keep_examples else ''),
-                  grid=grid,
-                  on_edge=len(grid) > 1 and picked.pick.candidate in (
-                      grid[0], grid[-1]))
+                  grid=grid, on_edge=on_edge(grid, picked.pick.candidate))
 
   def finish(self, results: dict, *, render: Callable[[dict], str],
              figures: dict[str, Callable[[dict, str], None]] | None = None,

@@ -62,6 +62,7 @@ class Comparison:
   seeds: tuple[int, int]
   examples: int = 0      # Shared test examples; 0: seeds were the only unit.
   confidence: float = 0.95
+  standard_error: float | None = None    # Of the difference.
 
   @property
   def units(self) -> str:
@@ -78,11 +79,16 @@ class Comparison:
     f = lambda x: format(scale * x, fmt)
     unit = f' {unit}' if unit else ''
     if not np.isfinite(self.low):
-      return (f'{a} − {b} = {f(self.difference)}{unit} (one seed a side: '
-              f'no interval): {self.verdict}')
-    only = '' if self.examples else ' (seeds only)'
+      why = ('one seed a side' if min(self.seeds) < 2 else
+             'every score alike')
+      return (f'{a} − {b} = {f(self.difference)}{unit} ({why}: no '
+              f'interval): {self.verdict}')
+    notes = [] if self.examples else ['seeds only']
+    if abs(self.confidence - 0.95) > 1e-9:
+      notes.append(f'{100 * self.confidence:.3g}% interval')
+    notes = f' ({", ".join(notes)})' if notes else ''
     return (f'{a} − {b} = {f(self.difference)} [{f(self.low)}, '
-            f'{f(self.high)}]{unit}{only}: {self.verdict}')
+            f'{f(self.high)}]{unit}{notes}: {self.verdict}')
 
 
 def _as_scores(x, side: str) -> np.ndarray:
@@ -131,9 +137,9 @@ def compare(a_SN, b_SN, *, higher_is_better: bool, confidence: float = 0.95,
                      f'{", ".join(METHODS)}.')
   difference = float(a.mean() - b.mean())
   if method == 'bootstrap':
-    low, high = _bootstrap(a, b, confidence, seed, resamples, fixed_b)
+    low, high, se = _bootstrap(a, b, confidence, seed, resamples, fixed_b)
   else:
-    low, high = _anova(a, b, confidence, fixed_b, difference)
+    low, high, se = _anova(a, b, confidence, fixed_b, difference)
   lower_is_better = not higher_is_better
   better = high < 0 if lower_is_better else low > 0
   worse = low > 0 if lower_is_better else high < 0
@@ -141,7 +147,7 @@ def compare(a_SN, b_SN, *, higher_is_better: bool, confidence: float = 0.95,
       'inconclusive')
   return Comparison(difference, float(low), float(high), verdict,
                     (a.shape[0], b.shape[0]),
-                    a.shape[1] if np_a == 2 else 0, confidence)
+                    a.shape[1] if np_a == 2 else 0, confidence, se)
 
 
 def compare_or_no_interval(a, b, **options) -> Comparison:
@@ -179,12 +185,12 @@ def _anova(a, b, confidence, fixed_b, difference):
         0.0 if fixed_b else _residual_ms(b) / (sb * n))
     parts.append((max(d.var(ddof=1) / n - twice, 0.0), n - 1))
   var = sum(v for v, _ in parts)
-  if var == 0:
-    return difference, difference
+  if var == 0:   # Every score alike: nothing measures the noise.
+    return -np.inf, np.inf, 0.0
   df = var ** 2 / sum(v ** 2 / k for v, k in parts if v > 0)
-  half = float(np.sqrt(var)) * float(
-      scipy_stats.t.ppf((1 + confidence) / 2, df))
-  return difference - half, difference + half
+  se = float(np.sqrt(var))
+  half = se * float(scipy_stats.t.ppf((1 + confidence) / 2, df))
+  return difference - half, difference + half, se
 
 
 def _bootstrap(a, b, confidence, seed, resamples, fixed_b):
@@ -199,4 +205,5 @@ def _bootstrap(a, b, confidence, seed, resamples, fixed_b):
   draws = (np.einsum('rs,sn,rn->r', ca, a, w)
            - np.einsum('rs,sn,rn->r', cb, b, w))
   alpha = (1 - confidence) / 2
-  return tuple(np.quantile(draws, [alpha, 1 - alpha]))
+  low, high = np.quantile(draws, [alpha, 1 - alpha])
+  return float(low), float(high), float(draws.std(ddof=1))

@@ -1,6 +1,7 @@
 """The separation study: its config checks, the verdicts on constructed rows
 (every outcome) and its own :runlocal run."""
 
+import dataclasses
 import json
 import os
 import re
@@ -82,6 +83,12 @@ def test_runlocal_every_field_is_read_and_every_layer_is_measured(runlocal):
     np.testing.assert_allclose(np.mean(r.probe_accuracy_per_seed),
                                r.mean('probe_accuracy'))
     np.testing.assert_allclose(np.mean(r.fisher_per_seed), r.mean('fisher'))
+    # The probe's right/wrong per test example of the pair, per seed.
+    correct = runner.decode_examples(r.probe_examples)
+    assert correct.shape == (config.num_seeds,
+                             summary['pair_examples']['test'])
+    np.testing.assert_allclose(correct.mean(1), r.probe_accuracy_per_seed,
+                               atol=1e-12)
   # Layer 0 is the input for both nets: the same probe, the same ratio.
   deep0, shallow0 = rows[0], rows[3]
   assert deep0.mean('probe_accuracy') == shallow0.mean('probe_accuracy')
@@ -104,8 +111,11 @@ def test_runlocal_every_field_is_read_and_every_layer_is_measured(runlocal):
   # The headline is the claim's line of the verdict, from the same Claim.
   decided = report.claim(rows, nets)
   assert decided.verdict in stats.VERDICTS
-  assert all(c.seeds == (config.num_seeds,) * 2 and c.examples == 0
-             for c in decided.comparisons.values())
+  # The probe paired over the pair's test examples; Fisher over seeds.
+  assert all(c.seeds == (config.num_seeds,) * 2 for c in
+             decided.comparisons.values())
+  assert {k: c.examples for k, c in decided.comparisons.items()} == {
+      'probe_accuracy': summary['pair_examples']['test'], 'fisher': 0}
   assert report.headline(summary) == report.claim_said(decided)
   assert said.endswith('- ' + report.headline(summary))
   # The stored rows render the same report the run wrote.
@@ -250,3 +260,22 @@ def test_the_anchor_names_the_lectures_pair():
   assert numbers == [2012, 4, 9]
   for arg in ('mnist', 'digits'):
     assert tuple(sep_config.get_config(arg).pair) == (4, 9)
+
+
+def test_the_probes_are_compared_paired_over_the_pairs_test_examples():
+  """With each seed's right/wrong per test example, the probe comparison is
+  the yardstick on those (seeds x examples); the Fisher ratio stays one
+  number per seed."""
+  rng = np.random.default_rng(0)
+  deep = (rng.random((3, 120)) < 0.9).astype(float)
+  shallow = np.tile((rng.random(120) < 0.8).astype(float), (3, 1))  # Input.
+  a = dataclasses.replace(
+      _row('deep', 2, deep.mean(1), (2.0, 2.1, 2.2)),
+      probe_examples=runner.encode_examples(deep))
+  b = dataclasses.replace(
+      _row('deep', 0, shallow.mean(1), (1.0, 1.0, 1.0)),
+      probe_examples=runner.encode_examples(shallow))
+  c = report.higher(a, b, 'probe_accuracy')
+  assert c == stats.compare(deep, shallow, higher_is_better=True)
+  assert c.examples == 120
+  assert report.higher(a, b, 'fisher').examples == 0

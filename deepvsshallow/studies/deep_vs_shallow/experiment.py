@@ -228,8 +228,7 @@ def mimic_row(student_entry, test) -> report.Mimic:
           learning_rate=student.pick.candidate,
           test_per_seed=tuple(errors.mean(1)),
           test_examples=runner.encode_examples(errors), grid=grid,
-          on_edge=len(grid) > 1 and student.pick.candidate in (
-              grid[0], grid[-1])),
+          on_edge=runner.on_edge(grid, student.pick.candidate)),
       val_logit_mse_per_seed=tuple(float(v) for v in student.pick.val_errors),
       teacher_test_error=float(np.mean(teacher_pred != test.targets)),
       teacher_examples=runner.encode_examples(

@@ -290,10 +290,12 @@ def mimic_said(o: MimicOutcome) -> str:
   """One mimic's verdict, from its outcome alone."""
   d = _describe
   if o.outcome == 'no_gap':
-    return 'no gap to close (' + d(o.gap, 'deep', 'shallow') + ')'
+    return ('no gap the interval can tell apart ('
+            + d(o.gap, 'deep', 'shallow') + ')')
   if o.outcome == 'no_help':
     return (f'a gap of {100 * o.gap_size:.2f} points '
-            f'({d(o.gap, "deep", "shallow")}); mimicking did not narrow it '
+            f'({d(o.gap, "deep", "shallow")}); mimicking is not shown to '
+            'narrow it '
             f'({d(o.help, "mimic", "shallow")})')
   head = (f'mimicking beat the same net trained on labels by '
           f'{100 * o.narrowed_by:.2f} points, against a '
@@ -326,7 +328,10 @@ def mimic_verdict(rows: list[Row], mimics: list[Mimic]) -> str:
       '\n\nA gap the mimic closes is one of learning: the shallow net can '
       'represent what the deep one computes but does not find it from labels. '
       'A gap it leaves open is one of representation at this size (or of '
-      'what squared logit error can transfer).')
+      'what squared logit error can transfer). Every student learned from '
+      'the same teacher (the deep net of seed 0), so these intervals speak '
+      'of that teacher: the spread between deep nets of other seeds is not '
+      'in them.')
 
 
 def reference_ba_caruana_table() -> str:

@@ -78,14 +78,14 @@ def run(run: runner.Run) -> dict:
                            hidden_widths=tuple(p.info['hidden_widths']),
                            param_count=p.info['param_count'],
                            scores=run.scores(p, test)))
-    per_seed = []   # [seed][layer] -> (probe accuracy, fisher ratio)
+    per_seed = []   # [seed][layer] -> (probe's test_correct, fisher ratio)
     for i in range(len(p.pick.members)):
       model = p.member(i)
       tr = probes.layer_features(model, train_x, ds.input_convention)
       te = probes.layer_features(model, test_x, ds.input_convention)
       per_seed.append([
           (probes.linear_probe(a, train_y, b, test_y,
-                               l2=config.probe_l2)['test_accuracy'],
+                               l2=config.probe_l2)['test_correct'],
            probes.fisher_ratio(b, test_y)) for a, b in zip(tr, te)])
       if i == 0:
         for layer, b in enumerate(te):
@@ -98,8 +98,11 @@ def run(run: runner.Run) -> dict:
     for layer, width in enumerate(widths):
       rows.append(report.Layer(
           family=family, layer=layer, width=width,
-          probe_accuracy_per_seed=tuple(float(s[layer][0]) for s in per_seed),
-          fisher_per_seed=tuple(float(s[layer][1]) for s in per_seed)))
+          probe_accuracy_per_seed=tuple(float(s[layer][0].mean())
+                                        for s in per_seed),
+          fisher_per_seed=tuple(float(s[layer][1]) for s in per_seed),
+          probe_examples=runner.encode_examples(
+              np.stack([s[layer][0] for s in per_seed]).astype(float))))
   return run.finish(
       {'pair': list(pair), 'pair_from': 'config' if config.pair else
        'validation', 'confusion_validation': None if confusion is None

@@ -32,6 +32,9 @@ class Layer(runner.Record):
   width: int
   probe_accuracy_per_seed: tuple[float, ...]
   fisher_per_seed: tuple[float, ...]
+  # The probe's right (1) or wrong on each of the pair's test examples, per
+  # seed (runner.encode_examples): what pairs the probe comparisons.
+  probe_examples: str = ''
 
   def per_seed(self, measure: str) -> tuple[float, ...]:
     """One of MEASURES, per seed."""
@@ -92,8 +95,13 @@ def nets_table(nets: list[Net]) -> str:
 
 def higher(a: Layer, b: Layer, key: str) -> stats.Comparison:
   """The claim "`key` (probe_accuracy or fisher) is higher in row a than in
-  row b", over seeds only: a probe's accuracy and a Fisher ratio are one
-  number per seed (the input layer's is the same for every seed)."""
+  row b". The probes are paired over the pair's test examples (each seed's
+  right or wrong on each; the input layer's is the same for every seed); a
+  Fisher ratio is one number per seed, so it is over seeds only."""
+  if key == 'probe_accuracy' and a.probe_examples and b.probe_examples:
+    return stats.compare_or_no_interval(
+        runner.decode_examples(a.probe_examples),
+        runner.decode_examples(b.probe_examples), higher_is_better=True)
   return stats.compare_or_no_interval(a.per_seed(key), b.per_seed(key),
                                       higher_is_better=True)
 
