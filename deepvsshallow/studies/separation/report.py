@@ -191,10 +191,11 @@ def render_markdown(summary) -> str:
       f'its {n["test"]} test examples, and the Fisher ratio tr(S_B)/tr(S_W) '
       f'of the test activations. Mean ± std over {cfg["num_seeds"]} seeds.',
       '', nets_table(nets_of(summary)), '', layer_table(rows), '',
-      'Each comparison: the difference of the seeds\' means with its 95% '
-      'interval over the seeds (stats.compare; a probe\'s accuracy and a '
-      'Fisher ratio are one number per seed); supported: the interval lies '
-      'above 0. The claim is supported when both measures rise from the '
+      'Each comparison: the difference of the means with its 95% interval '
+      '(stats.compare): for the probes over the seeds and the pair\'s test '
+      'examples (each seed\'s right or wrong on each), for the Fisher ratio '
+      'over the seeds only (one number per seed); supported: the interval '
+      'lies above 0. The claim is supported when both measures rise from the '
       'input to the deep net\'s last hidden layer, contradicted when either '
       'falls, else inconclusive.', '',
       verdict(rows, nets_of(summary)), '',

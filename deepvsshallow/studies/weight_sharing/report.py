@@ -175,7 +175,8 @@ def render_markdown(summary) -> str:
       '# Weight sharing on MNIST-1D (Greydanus 2020)', '',
       f'Test accuracy %, mean ± std over {cfg["num_seeds"]} seeds '
       '(replicates); the learning rate of each model picked on validation '
-      f'from {tuple(cfg["learning_rates"])}; {cfg["optimizer"]}, batch '
+      f'from {tuple(cfg["learning_rates"])} (extended while a pick sat on an '
+      f'end); {cfg["optimizer"]}, batch '
       f'{cfg["batch_size"]}, {cfg["num_epochs"]} epochs. The paper trains '
       'Adam at 1e-2, batch 100, 8,000 steps, on all 4,000 training examples '
       '(we hold out a validation split), and reports one run. Its numbers '
@@ -185,9 +186,9 @@ def render_markdown(summary) -> str:
       results_table(rows, datasets), '',
       'Does sharing weights buy accuracy at the same parameter count? Each '
       'net that shares weights against the MLP at the budget on mnist1d: '
-      "the difference of test errors with its interval (Welch's 95% t "
-      'interval over the seeds); supported or contradicted only when the '
-      'interval excludes 0.', '',
+      'the difference of test errors with its 95% interval over the seeds '
+      'and the shared test examples (stats.compare); supported or '
+      'contradicted only when the interval excludes 0.', '',
       budget_verdict(rows), '',
       'What shuffling the 40 positions does (one fixed permutation, as in the '
       'paper): a model that shares weights across positions relies on their '
