@@ -291,7 +291,10 @@ def mimic_said(o: MimicOutcome) -> str:
   d = _describe
   if o.outcome == 'no_gap':
     return ('no gap the interval can tell apart ('
-            + d(o.gap, 'deep', 'shallow') + ')')
+            + d(o.gap, 'deep', 'shallow') + '); against the same net on '
+            'labels, ' + d(o.help, 'mimic', 'shallow') + (
+                f'; against its teacher, {d(o.teacher, "mimic", "teacher")}'
+                if o.teacher else ''))
   if o.outcome == 'no_help':
     return (f'a gap of {100 * o.gap_size:.2f} points '
             f'({d(o.gap, "deep", "shallow")}); mimicking is not shown to '
