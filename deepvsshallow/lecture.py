@@ -72,9 +72,10 @@ def get_config(arg: str = ''):
   Run it again on the same workdir to resume: finished studies are kept, a
   study cut off mid-run is run again, and the report is rebuilt.
 
-  Runtime on a 2-core CPU: about 36 minutes from nothing (no compilation
-  cache, no datasets; measured 2026-11-22, BUILD_NOTES.md), two studies at a
-  time; :runlocal about 3-5 minutes.
+  Runtime on a 2-core CPU: about 45 minutes from nothing (no compilation
+  cache, no datasets; 37.5 minutes measured 2026-12-02 before three studies
+  got more seeds or rates, BUILD_NOTES.md), two studies at a time;
+  :runlocal about 3-5 minutes.
 
   Expected result: REPORT.md with 10 chapters, each with its verdict in the
   table at the top (README.md quotes them).
