@@ -519,14 +519,9 @@ class Run:
     the grid is extended one step that way (the same log spacing) and the
     new candidates train, up to `config.grid_extensions` times; the pick is
     then made over every candidate (`Scores.grid`, `Scores.on_edge`)."""
+    picked = self._train_batch(populations)
     limit = (self.config.grid_extensions
              if 'grid_extensions' in self.config.keys() else 0)
-    # An extension's program (one rate x the seeds) is compiled ahead, on
-    # the thread that would otherwise wait, in case a pick lands on an end.
-    ahead = [dataclasses.replace(p, members=candidate_grid(
-        [1.0], self.config.num_seeds)) for p in populations
-             if limit and p.members is None]
-    picked = self._train_batch(populations, ahead)
     for _ in range(limit):
       extend = {i: lr for i, (p, k) in enumerate(zip(populations, picked))
                 if p.members is None and (lr := next_rate(k)) is not None}
@@ -534,8 +529,7 @@ class Run:
         break
       more = self._train_batch([dataclasses.replace(
           populations[i], members=candidate_grid(
-              [lr], self.config.num_seeds)) for i, lr in extend.items()],
-                               ahead)
+              [lr], self.config.num_seeds)) for i, lr in extend.items()])
       for i, extra in zip(extend, more):
         picked[i] = self._merge(picked[i], extra)
     return picked
@@ -561,10 +555,7 @@ class Run:
         types.SimpleNamespace(name=a.name), a.info, result, a.evaluator, lrs,
         f'picked over the grid extended to {min(lrs):g}..{max(lrs):g}')
 
-  def _train_batch(self, populations: Sequence[Population],
-                   ahead: Sequence[Population] = ()) -> list[Picked]:
-    """Trains `populations` (compiling `ahead`'s programs too, after theirs,
-    for a later batch)."""
+  def _train_batch(self, populations: Sequence[Population]) -> list[Picked]:
     if self._test_read:
       raise RuntimeError('training after test was read: every population '
                          'must train before Run.read_test.')
@@ -575,9 +566,6 @@ class Run:
     with self._compiler as compiler:
       futures = {q.key: compiler.submit(q.program_key, self._compile,
                                         q.population) for q in mine}
-      for p in ahead if mine else ():
-        compiler.submit(p.program_key(p.settings or self.settings,
-                                      len(p.members[0])), self._compile, p)
       for q in mine:
         picked[q.key] = self._train(q, *futures[q.key].result())
     for q in plan:

@@ -113,24 +113,21 @@ def run(run: runner.Run) -> dict:
         'logistic regression', functools.partial(
             models.Linear, dataset.input_dim, dataset.num_classes),
         dataset, info={'architecture': 'logistic', 'roles': ['baseline']}))
-  # The headline pairs again under each other initialisation, trained in
-  # the same call (their programs compile while the grid trains).
-  pairs = [a for a in grid if a.is_deep and any(
-      b.is_matched_to(a.name) for b in grid)]
-  pairs += [b for b in grid if any(b.is_matched_to(a.name) for a in pairs)]
-  again = [(init, arch) for init in config.inits[1:] for arch in pairs]
-  picked = run.train_all(populations + [
-      runner.Population(f'{arch.name} ({init} init)', model_fn(arch, init),
-                        dataset, info={**info(arch), 'init': init})
-      for init, arch in again])
-  others = {init: [p for (i, _), p in zip(again, picked[len(populations):])
-                   if i == init] for init in config.inits[1:]}
+  picked = run.train_all(populations)
   baseline = picked[len(grid)] if config.linear_baseline else None
   picked = picked[:len(grid)]
   for arch, p in zip(grid, picked):  # The closed form is the model's count.
     assert p.info['param_count'] == arch.param_count, (arch, p.info)
   students = (train_mimics(run, dataset, grid, picked, model_fn)
               if config.mimic else [])
+  # The headline pairs again under each other initialisation.
+  pairs = [a for a in grid if a.is_deep and any(
+      b.is_matched_to(a.name) for b in grid)]
+  pairs += [b for b in grid if any(b.is_matched_to(a.name) for a in pairs)]
+  others = {init: run.train_all([
+      runner.Population(f'{arch.name} ({init} init)', model_fn(arch, init),
+                        dataset, info={**info(arch), 'init': init})
+      for arch in pairs]) for init in config.inits[1:]}
 
   test = run.read_test(dataset)
   row = lambda arch, p: report.Row(
