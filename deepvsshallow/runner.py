@@ -97,6 +97,17 @@ class Picked:
     return self.evaluator(r.best_params, r.best_rest, split,
                           per_example=per_example)
 
+  @property
+  def grid(self) -> tuple[float, ...]:
+    """The learning rates its candidates were trained at, ascending."""
+    return tuple(sorted(set(self.learning_rates)))
+
+  @property
+  def on_edge(self) -> bool:
+    """The pick is an end of its grid, or the grid's only rate: not tuned."""
+    return self.pick is not None and self.pick.candidate in (
+        self.grid[0], self.grid[-1])
+
   def member(self, i: int):
     """The i-th picked member as an NNX model in evaluation mode."""
     take = lambda tree: jax.tree.map(lambda a: a[i], tree)
@@ -387,11 +398,6 @@ def compare(a: Scores, b: Scores, **options) -> stats.Comparison:
                                       HIGHER_IS_BETTER, **options)
 
 
-def on_edge(grid: Sequence[float], candidate: float) -> bool:
-  """The pick is an end of its grid, or the grid's only rate: not tuned."""
-  return candidate in (grid[0], grid[-1])
-
-
 def edge_note(**named: Scores) -> str:
   """' (not bracketed: NAME picked lr=X, an end of its grid a..b)' for each
   named pick still on an end of its grid after every extension (or 'the
@@ -552,7 +558,7 @@ class Run:
                                    1) for k in ra.history})
     lrs = a.learning_rates + b.learning_rates
     return self._picked(
-        types.SimpleNamespace(name=a.name), a.info, result, a.evaluator, lrs,
+        a.name, a.info, result, a.evaluator, lrs,
         f'picked over the grid extended to {min(lrs):g}..{max(lrs):g}')
 
   def _train_batch(self, populations: Sequence[Population]) -> list[Picked]:
@@ -669,7 +675,7 @@ class Run:
     how = f'{time.time() - t0:.1f}s'
     if result.resumed_from:
       how += f', resumed at epoch {result.resumed_from} from its checkpoint'
-    return self._picked(population, info, result, evaluator, lrs, how)
+    return self._picked(population.name, info, result, evaluator, lrs, how)
 
   def _records(self, name: str, info: dict, result: train.PopulationResult,
                seeds, lrs) -> list[dict]:
@@ -696,13 +702,13 @@ class Run:
         q.saved, program.step_def, _abstract(population.model_fn))
     info = {'param_count': params_lib.model_param_count(population.model_fn),
             **population.info}
-    return self._picked(population, info, result,
+    return self._picked(population.name, info, result,
                         train.EvalProgram(program.step_def, q.settings),
                         q.lrs, 'resumed from disk')
 
-  def _picked(self, population, info, result, evaluator, lrs,
+  def _picked(self, name: str, info, result, evaluator, lrs,
               how: str) -> Picked:
-    name, param_count = population.name, info['param_count']
+    param_count = info['param_count']
     metric = result.step_def.task.select_on
     pick = selection.pick_by_validation(lrs, result.best_val,
                                         result.diverged)
@@ -735,7 +741,6 @@ class Run:
     metric = picked.task.select_on
     test, per_example = picked.evaluate(test_split, per_example=True)
     per_example = per_example[metric]
-    grid = tuple(sorted(set(picked.learning_rates)))
     binary = np.isin(per_example, (0, 1)).all()
     return Scores(status='done', metric=metric,
                   num_candidates=picked.pick.num_candidates,
@@ -745,7 +750,7 @@ class Run:
                   test_per_seed=tuple(float(e) for e in test[metric]),
                   test_examples=(encode_examples(per_example)
                                  if binary or keep_examples else ''),
-                  grid=grid, on_edge=on_edge(grid, picked.pick.candidate))
+                  grid=picked.grid, on_edge=picked.on_edge)
 
   def finish(self, results: dict, *, render: Callable[[dict], str],
              figures: dict[str, Callable[[dict, str], None]] | None = None,

@@ -150,6 +150,20 @@ def compare(a_SN, b_SN, *, higher_is_better: bool, confidence: float = 0.95,
                     a.shape[1] if np_a == 2 else 0, confidence, se)
 
 
+def deciding(comparisons) -> int | None:
+  """Which comparison decides a claim made at every step (every size, every
+  problem): the first that contradicts it, else the first inconclusive one,
+  else the weakest support (the interval's end nearest 0). Its verdict is
+  the claim's: contradicted if any comparison contradicts it, supported
+  only if every one supports it, else inconclusive. None: there is none."""
+  cs = list(comparisons)
+  for verdict in ('contradicted', 'inconclusive'):
+    if found := [i for i, c in enumerate(cs) if c.verdict == verdict]:
+      return found[0]
+  return min(range(len(cs)), default=None,
+             key=lambda i: min(abs(cs[i].low), abs(cs[i].high)))
+
+
 def compare_or_no_interval(a, b, **options) -> Comparison:
   """`compare`, except that one seed on a side (a smoke run) gives an
   inconclusive Comparison with no interval, which `describe` says, instead

@@ -188,7 +188,7 @@ def _comparison(verdict, low, high):
 ])
 def test_a_claim_at_every_step_is_decided_by_its_weakest(verdicts, key):
   cs = [_comparison(*v) for v in verdicts]
-  assert report.decisive(cs) == key
+  assert stats.deciding(cs) == key
   if cs:    # Its verdict: contradicted if any is, supported if all are.
     expected = ('contradicted' if any(c.verdict == 'contradicted'
                                       for c in cs) else

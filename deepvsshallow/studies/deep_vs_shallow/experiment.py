@@ -218,7 +218,6 @@ def mimic_row(student_entry, test) -> report.Mimic:
   preds = np.stack([_logits(student.member(i), test.inputs, conv).argmax(1)
                     for i in range(len(student.pick.members))])
   errors = (preds != test.targets).astype(float)         # (seeds, examples)
-  grid = tuple(sorted(set(student.learning_rates)))
   return report.Mimic(
       **out,
       scores=runner.Scores(
@@ -227,8 +226,8 @@ def mimic_row(student_entry, test) -> report.Mimic:
           num_diverged=student.pick.num_diverged,
           learning_rate=student.pick.candidate,
           test_per_seed=tuple(errors.mean(1)),
-          test_examples=runner.encode_examples(errors), grid=grid,
-          on_edge=runner.on_edge(grid, student.pick.candidate)),
+          test_examples=runner.encode_examples(errors), grid=student.grid,
+          on_edge=student.on_edge),
       val_logit_mse_per_seed=tuple(float(v) for v in student.pick.val_errors),
       teacher_test_error=float(np.mean(teacher_pred != test.targets)),
       teacher_examples=runner.encode_examples(

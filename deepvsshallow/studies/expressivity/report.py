@@ -465,11 +465,8 @@ def deciding(tally: list[Outcome]) -> Outcome | None:
   0). Its verdict is the claim's: contradicted if any problem contradicts
   it, supported only if all support it. None: no problem was compared."""
   compared = [o for o in tally if o.kind == COMPARED]
-  for verdict in ('contradicted', 'inconclusive'):
-    if found := [o for o in compared if o.verdict == verdict]:
-      return found[0]
-  return min(compared, default=None, key=lambda o: min(
-      abs(o.deep_vs_shallow.low), abs(o.deep_vs_shallow.high)))
+  i = stats.deciding(o.deep_vs_shallow for o in compared)
+  return None if i is None else compared[i]
 
 
 def _said(o: Outcome) -> str:

@@ -8,7 +8,7 @@ Every comparison is `stats.compare` on test losses (cross-entropy): each
 seed's loss on each example of the real test set that every net is tested
 on, paired over those examples (`Row.test_losses`; a row without them is
 compared on one value per seed, seeds only). A claim made at several sizes
-is decided by `decisive`: supported only if every size supports it."""
+is decided by `stats.deciding`: supported only if every size supports it."""
 
 from __future__ import annotations
 
@@ -122,20 +122,6 @@ def deep_reaches_lower(deep: Row, shallow: Row) -> stats.Comparison:
                                       higher_is_better=False)
 
 
-def decisive(comparisons) -> int | None:
-  """Which comparison decides a claim made at every step (or pair): the
-  first that contradicts it, else the first inconclusive one, else the
-  weakest support (the interval's end nearest 0). Its verdict is the
-  claim's: contradicted if any comparison contradicts it, supported only if
-  every one supports it, else inconclusive. None: there is none."""
-  cs = list(comparisons)
-  for verdict in ('contradicted', 'inconclusive'):
-    if found := [i for i, c in enumerate(cs) if c.verdict == verdict]:
-      return found[0]
-  return min(range(len(cs)), default=None,
-             key=lambda i: min(abs(cs[i].low), abs(cs[i].high)))
-
-
 def _edge(*rows: Row) -> str:
   return runner.edge_note(**{f'{r.data} {r.family} {r.name}': r.scores
                              for r in rows})
@@ -145,7 +131,7 @@ def _edge(*rows: Row) -> str:
 class GapTrend:
   """One family's real − ideal loss gap against its size: each size's mean
   gap and, at each step to the next size, `gap_grows`; `key`: the step
-  that decides "the gap grows with size" (`decisive`)."""
+  that decides "the gap grows with size" (`stats.deciding`)."""
   family: str
   sizes: tuple[int, ...]                # Parameter counts, ascending.
   gaps: tuple[float, ...]               # Mean real − ideal test loss.
@@ -154,7 +140,7 @@ class GapTrend:
 
   @property
   def key(self) -> int:
-    return decisive(self.steps)
+    return stats.deciding(self.steps)
 
   @property
   def verdict(self) -> str:
@@ -177,7 +163,7 @@ class MatchedPair:
 @dataclasses.dataclass(frozen=True)
 class Outcome:
   """Both claims, decided once; `depth_key`: the pair that decides "with
-  ideal data the deep net has the lower test loss" (`decisive`).
+  ideal data the deep net has the lower test loss" (`stats.deciding`).
   `lowest`: per family, (parameter count, loss) of the lowest ideal loss."""
   trends: tuple[GapTrend, ...]           # Families with 2 sizes or more.
   pairs: tuple[MatchedPair, ...]
@@ -185,7 +171,7 @@ class Outcome:
 
   @property
   def depth_key(self) -> int | None:
-    return decisive(p.comparison for p in self.pairs)
+    return stats.deciding(p.comparison for p in self.pairs)
 
   @property
   def depth_verdict(self) -> str:
