@@ -6,7 +6,9 @@ impossible width) prints one line per problem, `error: ...`, and exits with
 code 2: no traceback, nothing written. Anything else is a bug and keeps its
 traceback.
 
-`main` switches on the package's JAX settings with `runtime.setup()`
+`main` gives XLA one CPU device per core (`--cpu_devices`,
+`runtime.use_cpu_devices`) and switches on the package's JAX settings with
+`runtime.setup()`
 (the Threefry lowering, the compile counter, the persistent compilation
 cache): importing a module changes none of them.
 
@@ -143,10 +145,17 @@ def launch(name: str, config_file: str, train_and_evaluate: Callable,
       'num_processes', None, 'Processes in the multi-process job.')
   process_id = flags.DEFINE_integer(
       'process_id', None, 'This process (0-based); process 0 writes.')
+  cpu_devices = flags.DEFINE_integer(
+      'cpu_devices', None, 'XLA CPU devices in this process; a population '
+      'is sharded over them (config.shard). Default: one per core this '
+      'process may use, or 1 per process of a multi-process job. '
+      '$XLA_FLAGS\' --xla_force_host_platform_device_count wins.')
 
   def main(args):
     if len(args) > 1:
       usage_exit(f'unexpected arguments {args[1:]}; use --flag=value.')
+    multi_process = distributed.value or coordinator.value is not None
+    start_cpu_devices(cpu_devices.value, multi_process)
     start_processes(distributed.value, coordinator.value, num_processes.value,
                     process_id.value)
     check_environment()
@@ -162,6 +171,16 @@ def launch(name: str, config_file: str, train_and_evaluate: Callable,
 def launch_study(study, argv: list[str] | None = None) -> None:
   """The launcher of one `study.Study` (experiments/<name>.py)."""
   launch(study.name, study.config_file, study.train_and_evaluate, argv)
+
+
+def start_cpu_devices(count: int | None, multi_process: bool) -> None:
+  """runtime.use_cpu_devices, before anything starts JAX's backend: one
+  device per core, unless the processes of a multi-process job share the
+  machine's cores (then one each)."""
+  if count is not None and count < 1:
+    raise UsageError(f'--cpu_devices={count}: pass 1 or more (or leave it '
+                     'out for one device per core).')
+  runtime.use_cpu_devices(count or (1 if multi_process else None))
 
 
 def start_processes(distributed: bool, coordinator: str | None,

@@ -72,10 +72,10 @@ def get_config(arg: str = ''):
   Run it again on the same workdir to resume: finished studies are kept, a
   study cut off mid-run is run again, and the report is rebuilt.
 
-  Runtime on a 2-core CPU: about 45 minutes from nothing (no compilation
-  cache, no datasets; 37.5 minutes measured 2026-12-02 before three studies
-  got more seeds or rates, BUILD_NOTES.md), two studies at a time;
-  :runlocal about 3-5 minutes.
+  Runtime on a 2-core CPU: 47.5 minutes from nothing (no compilation
+  cache, no datasets; measured 2026-12-02, BUILD_NOTES.md), two studies at a
+  time, the longest first, each with one XLA device per core; :runlocal
+  about 3-5 minutes.
 
   Expected result: REPORT.md with 10 chapters, each with its verdict in the
   table at the top (README.md quotes them).
@@ -169,7 +169,9 @@ def run_lecture(config, workdir: str, *,
   pool = concurrent.futures.ThreadPoolExecutor(config.parallel)
   try:
     futures = []
-    for i, study in enumerate(chapters, 1):
+    # The longest first: a long study started last would run alone.
+    for i, study in sorted(enumerate(chapters, 1),
+                           key=lambda c: -c[1].minutes):
       if os.path.exists(os.path.join(workdir, study.name, 'results.json')):
         print(f'[{i}/{len(chapters)}] {study.name}: finished before; '
               'kept.', flush=True)

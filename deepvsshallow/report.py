@@ -78,7 +78,9 @@ def save_figure(fig, path: str) -> None:
 def run_footer(summary) -> str:
   """The closing line of every report: how long, where, with what."""
   plat, comp = summary['platform'], summary['compile']
+  cached = (f', {comp["cached"]} more from the compilation cache'
+            if comp.get('cached') else '')
   return (f'Runtime {summary["runtime_s"]:.0f}s ({comp["seconds"]:.0f}s of it '
-          f'compiling, {comp["count"]} programs) on {plat["devices"]} '
-          f'{plat["backend"]} device(s) ({plat["device_kind"]}), jax '
+          f'compiling, {comp["count"]} programs{cached}) on '
+          f'{plat["devices"]} {plat["backend"]} device(s) ({plat["device_kind"]}), jax '
           f'{plat["jax"]}, matmul precision {plat["matmul_precision"]}.')

@@ -772,6 +772,7 @@ class Run:
         'runtime_s': round(time.time() - self.t0, 1),
         'compile': {
             'count': now['count'] - self.compiles0['count'],
+            'cached': now['cached'] - self.compiles0['cached'],
             'seconds': round(now['seconds'] - self.compiles0['seconds'], 2)},
         'platform': platform_info(self.settings.matmul_precision),
     })

@@ -6,20 +6,27 @@ Importing any module of the package changes no JAX state. A launcher's
   * Threefry-2x32 on CPU lowered as straight-line code
     (`deepvsshallow.threefry`): the same random bits as JAX's own lowering,
     and population programs that compile 1.3-1.8x faster;
-  * a `jax.monitoring` listener counting XLA compiles, so a run can report
-    how much of its time went to compiling (`compile_stats`);
+  * `jax.monitoring` listeners counting XLA compiles and the programs
+    loaded from the persistent cache instead, so a run can report how much
+    of its time went to compiling and how many programs it needed
+    (`compile_stats`);
   * optionally, JAX's persistent compilation cache for every program, in
     $JAX_COMPILATION_CACHE_DIR if set, else $XDG_CACHE_HOME/deepvsshallow/jax
     (default ~/.cache/deepvsshallow/jax): a second run skips compiling.
 
 Each part is idempotent.
+
+Before any of that, while JAX has not started its backend, a launcher calls
+`use_cpu_devices()`: one XLA CPU device per core, so that a population
+sharded over the devices keeps every core busy (XLA:CPU runs a small matmul
+on one core; BUILD_NOTES.md measures the gain).
 """
 
 from __future__ import annotations
 
 import os
 
-_COMPILES = {'count': 0, 'seconds': 0.0}
+_COMPILES = {'count': 0, 'seconds': 0.0, 'cached': 0}
 _LISTENING = False
 
 
@@ -29,8 +36,15 @@ def _on_event(event: str, seconds: float, **_) -> None:
     _COMPILES['seconds'] += seconds
 
 
+def _on_count(event: str, **_) -> None:
+  if event == '/jax/compilation_cache/cache_hits':
+    _COMPILES['cached'] += 1
+
+
 def compile_stats() -> dict[str, float]:
-  """XLA compiles in this process since `setup()`: {'count', 'seconds'}."""
+  """Programs since `setup()`: {'count': compiled by XLA, 'seconds': spent
+  compiling, 'cached': loaded from the persistent cache instead}. count +
+  cached is how many programs the process needed, however warm the cache."""
   return dict(_COMPILES)
 
 
@@ -51,6 +65,32 @@ def enable_compilation_cache(path: str | None = None) -> None:
   jax.config.update('jax_persistent_cache_min_entry_size_bytes', 0)
 
 
+def cores() -> int:
+  """The cores this process may run on (its CPU affinity: what SLURM or a
+  container grants, not the whole machine)."""
+  try:
+    return len(os.sched_getaffinity(0))
+  except AttributeError:   # macOS has no affinity call.
+    return os.cpu_count() or 1
+
+
+def use_cpu_devices(count: int | None = None) -> int:
+  """XLA's CPU backend with `count` devices (default: one per core).
+
+  Call it before anything starts JAX's backend. A device count already set
+  in $XLA_FLAGS (`--xla_force_host_platform_device_count`) wins, and 0 is
+  returned; otherwise the count set. It changes nothing on a GPU or TPU,
+  where the CPU backend holds no population.
+  """
+  if 'xla_force_host_platform_device_count' in os.environ.get(
+      'XLA_FLAGS', ''):
+    return 0
+  import jax
+  count = count or cores()
+  jax.config.update('jax_num_cpu_devices', count)
+  return count
+
+
 def setup(*, compilation_cache: bool = True) -> None:
   """The package's JAX settings for this process (see the module doc)."""
   global _LISTENING
@@ -59,6 +99,7 @@ def setup(*, compilation_cache: bool = True) -> None:
   threefry.register_cpu_lowering()
   if not _LISTENING:
     jax.monitoring.register_event_duration_secs_listener(_on_event)
+    jax.monitoring.register_event_listener(_on_count)
     _LISTENING = True
   if compilation_cache:
     enable_compilation_cache()

@@ -11,7 +11,8 @@ list and the tests read that registry; nothing else names a study.
       fields=config.FIELDS,             # every field, declared once
       get_config=config.get_config,     # get_config('' | 'runlocal' | ...)
       experiment=experiment.run,        # run(run: runner.Run) -> summary
-      headline=report.headline)         # headline(summary) -> one line
+      headline=report.headline,         # headline(summary) -> one line
+      minutes=3)                        # its default's runtime, about
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ class Study:
   # given and returns `run.finish(...)`'s summary.
   experiment: Callable[[runner.Run], dict]
   headline: Callable[[dict], str]   # The verdict in one line, from a summary.
+  # About how long its default took in the lecture from nothing on a 2-core
+  # CPU, two studies at a time (measured, BUILD_NOTES.md). The lecture
+  # starts the longest studies first, so that no long study runs alone at
+  # the end.
+  minutes: float = 3.0
 
   @property
   def config_file(self) -> str:

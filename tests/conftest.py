@@ -18,7 +18,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # (a two-layer MLP's training program: 8.2 s at the default -O2, 3.2 s at
 # -O1, the same numbers; BUILD_NOTES.md). Users' runs keep the default.
 TEST_XLA_FLAGS = '--xla_backend_optimization_level=1'
-os.environ['XLA_FLAGS'] = f'{os.environ.get("XLA_FLAGS", "")} {TEST_XLA_FLAGS}'.strip()
+# One CPU device, in this process and in the launchers the tests start,
+# unless a test asks for more (`xla_flags`): a launcher's default (one device
+# per core) would shard, and round, differently from the in-process runs it
+# is compared with (tests/test_launch.py tests that default).
+_flags = os.environ.get('XLA_FLAGS', '')
+if 'xla_force_host_platform_device_count' not in _flags:
+  _flags += ' --xla_force_host_platform_device_count=1'
+os.environ['XLA_FLAGS'] = f'{_flags} {TEST_XLA_FLAGS}'.strip()
 
 
 def xla_flags(devices: int) -> str:

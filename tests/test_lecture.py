@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -177,10 +178,12 @@ def test_a_study_that_fails_beside_another_stops_the_lecture_after_it(
   """Two at a time: the other study runs to the end and is kept; the
   lecture then stops with one line naming the failed study."""
   ran = []
+  both_started = threading.Barrier(2, timeout=60)
 
   def fake_study(study, runlocal, workdir, log_path, prefix='', parallel=1,
                  allow_config_change=False):
     ran.append((study, prefix))
+    both_started.wait()
     if study == 'optimism':
       return 1
     os.makedirs(workdir, exist_ok=True)
@@ -197,15 +200,31 @@ def test_a_study_that_fails_beside_another_stops_the_lecture_after_it(
                          ('separation', '[separation] ')]
   assert (tmp_path / 'separation' / 'results.json').exists()
   assert not (tmp_path / 'REPORT.md').exists()
-  # One at a time, a failure starts nothing after it.
-  ran.clear()
+  # One at a time, the longest first (Study.minutes), and a failure starts
+  # nothing after it.
   config.studies = ('separation', 'optimism', 'architecture_search')
   config.parallel = 1
+  longest_first = sorted(config.studies,
+                         key=lambda name: -studies.get(name).minutes)
+  assert longest_first != list(config.studies)   # The order is tested.
+  ran.clear()
+
+  def finishes(study, runlocal, workdir, *args, **kwargs):
+    ran.append(study)
+    os.makedirs(workdir)
+    report.write_json(os.path.join(workdir, 'results.json'), {'study': study})
+    return 0
+
+  monkeypatch.setattr(lecture, 'run_study', finishes)
+  monkeypatch.setattr(lecture, 'render_report', lambda *a, **k: '')
+  lecture.run_lecture(config, str(tmp_path / 'all'))
+  assert ran == longest_first
+  ran.clear()
   monkeypatch.setattr(lecture, 'run_study', lambda study, *a, **k: (
-      ran.append(study) or (1 if study == 'separation' else 0)))
-  with pytest.raises(UsageError, match='study separation'):
+      ran.append(study) or (1 if study == longest_first[0] else 0)))
+  with pytest.raises(UsageError, match=f'study {longest_first[0]}'):
     lecture.run_lecture(config, str(tmp_path / 'one'))
-  assert ran == ['separation']
+  assert ran == longest_first[:1]
   config.parallel = 0
   with pytest.raises(UsageError, match='^config.parallel'):
     lecture.run_lecture(config, str(tmp_path / 'other'))

@@ -219,7 +219,8 @@ class MimicOutcome:
   mimic against the one deep net it learned from, seed 0, a fixed model).
   `outcome`, one of MIMIC_OUTCOMES:
 
-    no_gap      `gap` not supported: no gap the interval can see;
+    no_gap      `gap` not supported: no gap the interval can see, or
+                the shallow net ahead (`gap` contradicted);
     no_help     a gap, and `help` not supported;
     unresolved  gap and help supported; the interval of mimic − teacher
                 holds 0: whether it reached its teacher, these runs cannot
@@ -290,7 +291,10 @@ def mimic_said(o: MimicOutcome) -> str:
   """One mimic's verdict, from its outcome alone."""
   d = _describe
   if o.outcome == 'no_gap':
-    return ('no gap the interval can tell apart ('
+    gap = ('the shallow net is ahead, no gap to close'
+           if o.gap.verdict == 'contradicted' else
+           'no gap the interval can tell apart')
+    return (f'{gap} ('
             + d(o.gap, 'deep', 'shallow') + '); against the same net on '
             'labels, ' + d(o.help, 'mimic', 'shallow') + (
                 f'; against its teacher, {d(o.teacher, "mimic", "teacher")}'

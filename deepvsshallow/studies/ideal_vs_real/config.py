@@ -8,18 +8,18 @@ Command:
   python experiments/ideal_vs_real.py --workdir=runs/ideal_vs_real
   ...ideal_vs_real.py --config=:runlocal   a smoke run in seconds (CI uses it)
 
-Runtime: about 7 minutes on a 2-core CPU the first time (3 of them
-generating and reading the 250,000-sample ideal set, which is then cached
-in TFDS_DATA_DIR), about 4 after; measured with 2 seeds (the 3 train
-together, as one population).
+Runtime: 9 min 31 s on a 2-core CPU in the lecture run of 2026-12-02
+(571 s from nothing, one CPU device per core, beside another study; 216 s
+of it compiling), generating and reading the 250,000-sample ideal set
+included (it is then cached in TFDS_DATA_DIR).
 
-Expected result (measured 2026-11-22 with 2 seeds, README.md): the real -
-ideal test-loss gap grows with the parameter count for the shallow family
-(0.28 to 1.77) and nearly so for the deep one (0.31 to 3.15, then 2.32);
-with ideal data the deep net has the lower loss at the two smallest sizes
-and the shallow one at the two largest. The verdicts (intervals over seeds
-and test examples, a claim supported only if every size supports it) are
-in README.md.
+Expected result (measured 2026-12-02 with 3 seeds, README.md): the real -
+ideal test-loss gap grows in the means at every step for the shallow
+family (0.36 to 3.78) and up to 11.6k parameters for the deep one (0.41 to
+2.81, then 2.61); the intervals support growth only at the shallow
+family's first two steps, so "it grows at every step" is inconclusive for
+both. With ideal data the shallow net has the lower loss at 1.4k, 3.7k and
+39.6k parameters (contradicted), and the 11.6k pair is inconclusive.
 """
 
 from deepvsshallow import config as config_lib

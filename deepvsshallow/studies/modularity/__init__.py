@@ -14,6 +14,7 @@ STUDY = study.Study(
     fields=config.FIELDS,
     get_config=config.get_config,
     experiment=experiment.run,
-    headline=report.headline)
+    headline=report.headline,
+    minutes=5)
 
 train_and_evaluate = STUDY.train_and_evaluate

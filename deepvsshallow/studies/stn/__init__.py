@@ -15,6 +15,7 @@ STUDY = study.Study(
     fields=config.FIELDS,
     get_config=config.get_config,
     experiment=experiment.run,
-    headline=report.headline)
+    headline=report.headline,
+    minutes=23)
 
 train_and_evaluate = STUDY.train_and_evaluate

@@ -12,17 +12,17 @@ Other arguments (--config=:ARG), comma-separated:
   ...stn.py --config=:runlocal   a smoke run in seconds (CI uses it)
   ...stn.py --config=:mnist      MNIST through TFDS (28x28, RTS canvas 42x42)
 
-Runtime: 8-12 minutes for the default on a 2-core CPU (the CNNs
-dominate: XLA's CPU convolutions are slow at 16-32 channels); `:mnist` takes
-hours there and minutes on one GPU.
+Runtime: 23 min 20 s for the default on a 2-core CPU in the lecture run of
+2026-12-02 (1,400 s, one CPU device per core, beside weight sharing; 193 s
+of it compiling; the CNNs dominate: XLA's CPU convolutions are slow at
+16-32 channels); `:mnist` takes hours there and minutes on one GPU.
 
-Expected result (default, measured 2026-11-22, README.md): on RTS the
-transformer roughly halves its plain counterpart's test error (ST-FCN 39% vs
-FCN 74%; ST-CNN 18% vs CNN 40%) by zooming in on and re-centring the digit;
-on R the gain is small (ST-CNN 10.0% vs CNN 11.0%; verdicts in README.md),
-and the rectification picture shows the transformers mostly rescaling rather
-than un-rotating. The nearest-sampling ST-FCN's localisation net gets a
-gradient of exactly 0 and stays at the identity (74% error, like the FCN).
+Expected result (default, measured 2026-12-02, README.md): on RTS the
+transformer cuts its plain counterpart's test error (ST-FCN 24% vs FCN
+66%; ST-CNN 15% vs CNN 37%; both supported); on R neither pair is told
+apart (ST-FCN 13.3% vs FCN 11.5%; ST-CNN 10.3% vs CNN 10.6%). The
+nearest-sampling ST-FCN's localisation net gets a gradient of exactly 0
+and stays at the identity (70% error, like the FCN).
 """
 
 from __future__ import annotations
