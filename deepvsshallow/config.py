@@ -80,7 +80,7 @@ CANDIDATES = {
     'num_seeds': Field(3, 'Seeds 0..num_seeds-1 are replicates, never tuned.',
                        fields.integer(1)),
     'grid_extensions': Field(
-        2, 'A pick on an end of learning_rates is not tuned: extend the grid '
+        4, 'A pick on an end of learning_rates is not tuned: extend the grid '
         'one step that way (same log spacing) and train the new candidates, '
         'up to this many times; a pick still on the end is reported so.',
         fields.integer(0)),

@@ -78,7 +78,7 @@ def save_figure(fig, path: str) -> None:
 def run_footer(summary) -> str:
   """The closing line of every report: how long, where, with what."""
   plat, comp = summary['platform'], summary['compile']
-  cached = (f', {comp["cached"]} more from the compilation cache'
+  cached = (f', {comp["cached"]} of them from the compilation cache'
             if comp.get('cached') else '')
   return (f'Runtime {summary["runtime_s"]:.0f}s ({comp["seconds"]:.0f}s of it '
           f'compiling, {comp["count"]} programs{cached}) on '

@@ -6,10 +6,9 @@ Importing any module of the package changes no JAX state. A launcher's
   * Threefry-2x32 on CPU lowered as straight-line code
     (`deepvsshallow.threefry`): the same random bits as JAX's own lowering,
     and population programs that compile 1.3-1.8x faster;
-  * `jax.monitoring` listeners counting XLA compiles and the programs
-    loaded from the persistent cache instead, so a run can report how much
-    of its time went to compiling and how many programs it needed
-    (`compile_stats`);
+  * `jax.monitoring` listeners counting the programs XLA compiled or loaded
+    from the persistent cache, and the time it took, so a run can report
+    how much of its time went to compiling (`compile_stats`);
   * optionally, JAX's persistent compilation cache for every program, in
     $JAX_COMPILATION_CACHE_DIR if set, else $XDG_CACHE_HOME/deepvsshallow/jax
     (default ~/.cache/deepvsshallow/jax): a second run skips compiling.
@@ -42,9 +41,9 @@ def _on_count(event: str, **_) -> None:
 
 
 def compile_stats() -> dict[str, float]:
-  """Programs since `setup()`: {'count': compiled by XLA, 'seconds': spent
-  compiling, 'cached': loaded from the persistent cache instead}. count +
-  cached is how many programs the process needed, however warm the cache."""
+  """Programs since `setup()`: {'count': every program the process needed,
+  however warm the cache; 'seconds': spent compiling them (or loading them);
+  'cached': how many of them came from the persistent cache}."""
   return dict(_COMPILES)
 
 

@@ -190,15 +190,16 @@ def test_the_edge_note_names_picks_at_an_end_of_the_space(lrs, space, ends):
   assert report.verdict(runs, 6, 6, space).endswith(report.headline(summary))
 
 
-def test_the_default_space_reaches_one_step_above_the_old_top():
-  """Every pick of the measured run sat at 1e-2, the old top: the default
-  now reaches 3e-2 and keeps the space's size (1e-3, never picked, gone)."""
+def test_the_default_space_spans_every_rate_picked_before():
+  """Picks sat at the top of (1e-3..1e-2), then of (3e-3..3e-2), then of
+  (3e-3..1e-1): the default spans 3e-3..0.3, and each rate adds the same
+  shapes (84 candidates per 3 rates before: 28 a rate)."""
   config = search_config.get_config()
   old = search_config.get_config()
-  old.search_learning_rates = (1e-3, 3e-3, 1e-2)
-  assert tuple(config.search_learning_rates) == (3e-3, 1e-2, 3e-2)
+  old.search_learning_rates = (3e-3, 1e-2, 3e-2)
+  assert tuple(config.search_learning_rates) == (3e-3, 1e-2, 3e-2, 0.1, 0.3)
   size = lambda c: len(search_config.make_space(c, 40, 10).all())
-  assert size(config) == size(old) == 84
+  assert size(old) == 84 and size(config) == 140
 
 
 def test_the_anchor_cites_no_numbers():

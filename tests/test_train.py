@@ -2,6 +2,7 @@
 
 import dataclasses
 import functools
+import json
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import xla_flags
+from conftest import ROOT, sweep_command, xla_flags
 from flax import nnx
 
 from deepvsshallow import data, models, runtime, tasks, train
@@ -135,6 +136,20 @@ def test_one_compile_per_training_run(digits):
   assert runtime.compile_stats()['count'] - before == 1
   train.run_program(program, ds, [5, 6], [3e-4, 3e-2])
   assert runtime.compile_stats()['count'] - before == 1
+
+
+def test_the_programs_of_a_sweep_are_pinned(tmp_path, tfds_dir):
+  """A one-population sweep (TINY_SWEEP, one device) needs 4 programs: its
+  training and evaluation programs and two small ones around them (the
+  runtime.compile_stats count, which is the same however warm the
+  persistent cache is). A change that compiles per call, per seed or per
+  rate raises it."""
+  proc = subprocess.run(sweep_command(tmp_path / 'run'), cwd=ROOT,
+                        capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  compiles = json.loads((tmp_path / 'run' / 'results.json').read_text())[
+      'compile']
+  assert compiles['count'] == 4, compiles
 
 
 def test_chunked_run_equals_one_call(digits):
