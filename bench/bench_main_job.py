@@ -27,12 +27,10 @@ one run, it prints:
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from cold import ROOT, run_cold
 
 
 def hidden_of(architecture: str) -> list[int]:
@@ -66,21 +64,12 @@ def job_flops(workdir: str) -> tuple[float, int]:
 
 def run_job(workdir: str, config_arg: str | None) -> float:
   """The launcher from nothing; returns its wall time in seconds."""
-  fresh = tempfile.mkdtemp(prefix='bench_main_job_')
-  env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=os.path.join(fresh, 'jax'),
-             TFDS_DATA_DIR=os.path.join(fresh, 'tfds'))
   command = [sys.executable, os.path.join(ROOT, 'experiments',
                                           'deep_vs_shallow.py'),
              f'--workdir={workdir}']
   if config_arg:
     command.append(f'--config={config_arg}')
-  t0 = time.perf_counter()
-  proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True,
-                        text=True)
-  seconds = time.perf_counter() - t0
-  if proc.returncode:
-    sys.exit(f'the job failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}')
-  return seconds
+  return run_cold(command, 'the job', fresh_data=True)
 
 
 def main():

@@ -25,8 +25,8 @@ best-validation weights kept and scored on test.
     does.
 
 It prints the times and the ratio ours / each peer (issue 22's goal: at
-most 0.2 against the first), and checks that a fast side is not a broken one: every final training
-loss is finite and, for every learning rate, the yardstick
+most 0.2 against the first), and checks that a fast side is not a broken
+one: every final training loss is finite and, for every learning rate, the yardstick
 (`stats.compare` over the seeds) cannot tell the two sides' test errors
 apart. It exits non-zero if a check fails.
 """
@@ -34,14 +34,14 @@ apart. It exits non-zero if a check fails.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from cold import run_cold
+
 HIDDEN = (128, 128, 128)
 
 
@@ -86,17 +86,9 @@ def ours(epochs: int, seeds: int, out: str) -> None:
 
 
 def run_ours(epochs: int, seeds: int) -> tuple[float, dict]:
-  fresh = tempfile.mkdtemp(prefix='bench_vs_torch_')
-  out = os.path.join(fresh, 'ours.json')
-  env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=os.path.join(fresh, 'jax'))
-  command = [sys.executable, os.path.abspath(__file__), '--child', out,
-             f'--epochs={epochs}', f'--seeds={seeds}']
-  t0 = time.perf_counter()
-  proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True,
-                        text=True)
-  seconds = time.perf_counter() - t0
-  if proc.returncode:
-    sys.exit(f'ours failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}')
+  out = os.path.join(tempfile.mkdtemp(prefix='bench_vs_torch_'), 'ours.json')
+  seconds = run_cold([sys.executable, os.path.abspath(__file__), '--child',
+                      out, f'--epochs={epochs}', f'--seeds={seeds}'], 'ours')
   with open(out) as f:
     return seconds, json.load(f)
 

@@ -1,0 +1,28 @@
+"""A command run cold: in a new process, with an empty JAX compilation cache
+(and, if asked, an empty TFDS_DATA_DIR), timed as its process wall clock."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_cold(command: list[str], what: str, *, fresh_data: bool = False
+             ) -> float:
+  """Seconds `command` took from the repository root; exits with its stderr
+  if it fails (`what` names it)."""
+  fresh = tempfile.mkdtemp(prefix='bench_cold_')
+  env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=os.path.join(fresh, 'jax'))
+  if fresh_data:
+    env['TFDS_DATA_DIR'] = os.path.join(fresh, 'tfds')
+  t0 = time.perf_counter()
+  proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True,
+                        text=True)
+  seconds = time.perf_counter() - t0
+  if proc.returncode:
+    sys.exit(f'{what} failed (exit {proc.returncode}):\n'
+             f'{proc.stderr[-3000:]}')
+  return seconds
