@@ -66,6 +66,7 @@ def ours(epochs: int, seeds: int, out: str) -> None:
   runtime.setup()
   import dataclasses
   import functools
+  import jax
   from deepvsshallow import models, runner, train
   lrs, num_seeds, epochs, batch, config = main_job_settings(epochs, seeds)
   dataset = load(config)
@@ -82,7 +83,7 @@ def ours(epochs: int, seeds: int, out: str) -> None:
     json.dump({'lrs': member_lrs, 'seeds': member_seeds,
                'test_error': np.asarray(test['error']).tolist(),
                'final_train_loss': result.final_train_loss.tolist(),
-               'devices': runtime.cores()}, f)
+               'devices': jax.local_device_count()}, f)
 
 
 def run_ours(epochs: int, seeds: int) -> tuple[float, dict]:

@@ -82,5 +82,6 @@ def run_footer(summary) -> str:
             if comp.get('cached') else '')
   return (f'Runtime {summary["runtime_s"]:.0f}s ({comp["seconds"]:.0f}s of it '
           f'compiling, {comp["count"]} programs{cached}) on '
-          f'{plat["devices"]} {plat["backend"]} device(s) ({plat["device_kind"]}), jax '
-          f'{plat["jax"]}, matmul precision {plat["matmul_precision"]}.')
+          f'{plat["devices"]} {plat["backend"]} device(s) '
+          f'({plat["device_kind"]}), jax {plat["jax"]}, matmul precision '
+          f'{plat["matmul_precision"]}.')
