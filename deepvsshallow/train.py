@@ -111,7 +111,7 @@ class TrainSettings:
       'process, with --distributed).', fields_lib.boolean())
   members: str = _setting(
       'auto', 'vmap | map (in turn) | auto: map for conv nets on CPU, where '
-      'vmap is 2.4x slower.', fields_lib.one_of(*MEMBER_MODES))
+      'it measured faster.', fields_lib.one_of(*MEMBER_MODES))
   matmul_precision: str = _setting(
       'default', 'default | high | highest; GPUs default float32 matmuls to '
       'TF32.', fields_lib.one_of(*MATMUL_PRECISIONS))
@@ -345,10 +345,10 @@ def over_members(member_fn, num_member_args: int, mode: str, shards: int):
   mode 'vmap' batches members. Mode 'map' runs them one after another
   (lax.map) inside the same program; with several devices, `shard_map` gives
   each device its own members, so nothing is batched across members and no
-  grouped convolution appears anywhere. A vmapped convolution with
-  per-member weights becomes a grouped convolution, which XLA:CPU ran 2.4x
-  slower than members in turn (BUILD_NOTES.md); 'auto' picks 'map' for
-  convolutional models on CPU for that reason.
+  grouped convolution appears anywhere. 'auto' picks 'map' for
+  convolutional models on CPU: with the models' patches-times-kernel
+  convolutions (`ops.conv`) members in turn were faster on the STN's CNNs
+  (bench/bench_conv.py; BUILD_NOTES.md).
   """
   k = num_member_args
 
