@@ -45,7 +45,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from scipy import stats as scipy_stats
+from scipy import special
 
 from deepvsshallow.errors import UsageError
 
@@ -203,7 +203,7 @@ def _anova(a, b, confidence, fixed_b, difference):
     return -np.inf, np.inf, 0.0
   df = var ** 2 / sum(v ** 2 / k for v, k in parts if v > 0)
   se = float(np.sqrt(var))
-  half = se * float(scipy_stats.t.ppf((1 + confidence) / 2, df))
+  half = se * float(special.stdtrit(df, (1 + confidence) / 2))
   return difference - half, difference + half, se
 
 

@@ -12,15 +12,15 @@ Other arguments (--config=:ARG), comma-separated:
   ...stn.py --config=:runlocal   a smoke run in seconds (CI uses it)
   ...stn.py --config=:mnist      MNIST through TFDS (28x28, RTS canvas 42x42)
 
-Runtime: 23 min 20 s for the default on a 2-core CPU in the lecture run of
-2026-12-02 (1,400 s, one CPU device per core, beside weight sharing; 193 s
-of it compiling; the CNNs dominate: XLA's CPU convolutions are slow at
-16-32 channels); `:mnist` takes hours there and minutes on one GPU.
+Runtime: 6 min 18 s for the default on a 2-core CPU in the lecture run of
+2026-12-02 (378 s, one CPU device per core, beside weight sharing; 217 s of
+it compiling). Before convolutions were computed as matmuls (`ops.conv`):
+23 min 20 s. `:mnist` takes hours there and minutes on one GPU.
 
 Expected result (default, measured 2026-12-02, README.md): on RTS the
 transformer cuts its plain counterpart's test error (ST-FCN 24% vs FCN
-66%; ST-CNN 15% vs CNN 37%; both supported); on R neither pair is told
-apart (ST-FCN 13.3% vs FCN 11.5%; ST-CNN 10.3% vs CNN 10.6%). The
+66%; ST-CNN 15% vs CNN 38%; both supported); on R neither pair is told
+apart (ST-FCN 13.3% vs FCN 11.5%; ST-CNN 10.5% vs CNN 10.7%). The
 nearest-sampling ST-FCN's localisation net gets a gradient of exactly 0
 and stays at the identity (70% error, like the FCN).
 """
