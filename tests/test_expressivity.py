@@ -7,6 +7,7 @@ import json
 import os
 
 import numpy as np
+import scipy.stats
 import pytest
 from conftest import launch, refused, unread_fields
 
@@ -239,7 +240,7 @@ def test_beating_the_constant_reaches_each_outcome(mse, outcome, difference):
   assert c.difference == pytest.approx(difference, abs=1e-12)
   assert np.isfinite(c.low) == (len(mse) > 1)
   if len(mse) > 1:   # The constant is one fixed model: only seeds vary.
-    half = (stats.scipy_stats.t.ppf(0.975, len(mse) - 1)
+    half = (scipy.stats.t.ppf(0.975, len(mse) - 1)
             * np.std(mse, ddof=1) / np.sqrt(len(mse)))
     assert (c.low, c.high) == pytest.approx((difference - half,
                                              difference + half))

@@ -52,6 +52,8 @@ CASES = [  # input shape, kernel window, strides
     ((2, 40, 1), (5,), (2,)),
     ((3, 19, 4), (3,), (2,)),
     ((2, 7, 2), (4,), (3,)),
+    ((2, 7, 3), (2,), (4,)),          # stride > kernel: no padding at all
+    ((1, 2, 3, 2), (1, 5), (1, 1)),   # a 1-wide kernel; a side < the kernel
 ]
 
 
@@ -134,6 +136,17 @@ def test_model_conv_is_flax_conv_with_the_same_parameters(shape, window,
 
 def test_model_conv_refuses_what_it_does_not_compute():
   for kwargs in ({'padding': 'VALID'}, {'kernel_dilation': 2},
-                 {'feature_group_count': 2}):
+                 {'input_dilation': 2}, {'feature_group_count': 2},
+                 {'mask': jnp.ones((3, 3, 2, 4))}, {'dtype': jnp.bfloat16},
+                 {'precision': 'highest'}):
     with pytest.raises(ValueError, match='models.Conv supports'):
       models.Conv(2, 4, (3, 3), rngs=nnx.Rngs(0), **kwargs)
+
+
+@pytest.mark.parametrize('backend,xla_conv', [('cpu', False), ('gpu', True),
+                                              ('tpu', True)])
+def test_model_conv_uses_patches_on_cpu_only(monkeypatch, backend, xla_conv):
+  layer = models.Conv(2, 4, (3, 3), rngs=nnx.Rngs(0))
+  monkeypatch.setattr(jax, 'default_backend', lambda: backend)
+  jaxpr = str(jax.make_jaxpr(layer)(jnp.zeros((1, 6, 6, 2))))
+  assert ('conv_general_dilated' in jaxpr) == xla_conv

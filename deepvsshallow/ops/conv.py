@@ -12,7 +12,8 @@ times the kernel flattened to (k^d * C_in, C_out). Its backward is slices,
 pads and adds, so no convolution runs in training. On CPU, XLA's convolution
 at the channel counts of this project (1-32) is several times slower than the
 same FLOPs as one matmul, in a population taken member by member as much as
-vmapped (bench/bench_conv.py; BUILD_NOTES.md). `max_pool_same` pads with
+vmapped (bench/bench_conv.py; BUILD_NOTES.md); `models.Conv` uses it on
+CPU only. `max_pool_same` pads with
 -inf to a multiple of the window and takes the max over a reshape; at ties
 its gradient is shared equally among the tied inputs (reduce_window gives it
 to one of them), which the ReLUs before this project's pools make zero.

@@ -9,13 +9,13 @@ Command (default: MNIST-1D, offline):
                                  through TFDS (8 kHz, 1 s; a mel filter bank)
   ...end_to_end.py --config=:runlocal      a smoke run in seconds (CI uses it)
 
-Runtime on a 2-core CPU: 4 min 59 s for the MNIST-1D default in the
-lecture run of 2026-12-02 (299 s, one CPU device per core, beside another
-study; 98 s of it compiling); `:spoken_digit` (not run here: FSDD
+Runtime on a 2-core CPU: 2 min 22 s for the MNIST-1D default in the
+lecture run of 2026-12-02 (142 s, one CPU device per core, beside another
+study; 82 s of it compiling); `:spoken_digit` (not run here: FSDD
 downloads from GitHub) longer.
 
 Expected result (measured 2026-12-02, README.md): test error on raw
-signals 70% logistic, 30% shallow, 31% deep MLP, 8.5% CNN; on the
+signals 70% logistic, 30% shallow, 31% deep MLP, 7.9% CNN; on the
 MFCC-style features 74%, 64%, 61%. The raw signal wins for every
 classifier (supported; logistic regression's raw pick and the shallow
 MLP's pick on features sit on the top of their grids), and end to end wins
