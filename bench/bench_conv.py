@@ -17,14 +17,12 @@ them on their defaults:
 
 import argparse
 import functools
-import statistics
-import time
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from bench_population import timed
 from deepvsshallow import models, tasks, train
 
 CASES = {
@@ -35,16 +33,6 @@ CASES = {
     'weight_sharing CNN1D, 40': (functools.partial(
         models.CNN1D, 40, 10), (40,), 100),
 }
-
-
-def timed(fn, *args, repeats):
-  jax.block_until_ready(fn(*args))
-  times = []
-  for _ in range(repeats):
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn(*args))
-    times.append(time.perf_counter() - t0)
-  return statistics.median(times)
 
 
 class _XlaCNN(models.CNN):
