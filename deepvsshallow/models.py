@@ -156,8 +156,7 @@ class CNN(nnx.Module):
       raise UsageError(f'CNN needs two channel counts >= 1 and kernel >= 1, '
                        f'got channels={tuple(channels)}, kernel={kernel}.')
     self.conv1 = Conv(c, channels[0], (kernel, kernel), rngs=rngs)
-    self.conv2 = Conv(channels[0], channels[1], (kernel, kernel),
-                          rngs=rngs)
+    self.conv2 = Conv(channels[0], channels[1], (kernel, kernel), rngs=rngs)
     # Two 2x2 max-pools with SAME padding: ceil(h / 4) x ceil(w / 4).
     flat = -(-h // 4) * -(-w // 4) * channels[1]
     self.head = nnx.Linear(flat, num_classes, rngs=rngs)

@@ -236,9 +236,7 @@ def _abstract(model_fn):
 
 def compile_workers() -> int:
   """Threads that compile ahead: every core but the one that trains."""
-  cores = (len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity')
-           else os.cpu_count() or 1)
-  return max(1, cores - 1)
+  return max(1, runtime.cores() - 1)
 
 
 def candidate_grid(learning_rates: Sequence[float], num_seeds: int):
