@@ -80,8 +80,10 @@ def run_footer(summary) -> str:
   plat, comp = summary['platform'], summary['compile']
   cached = (f', {comp["cached"]} of them from the compilation cache'
             if comp.get('cached') else '')
+  training = (f'; {comp["training"]} population training programs'
+              if 'training' in comp else '')
   return (f'Runtime {summary["runtime_s"]:.0f}s ({comp["seconds"]:.0f}s of it '
-          f'compiling, {comp["count"]} programs{cached}) on '
+          f'compiling, {comp["count"]} programs{cached}{training}) on '
           f'{plat["devices"]} {plat["backend"]} device(s) '
           f'({plat["device_kind"]}), jax {plat["jax"]}, matmul precision '
           f'{plat["matmul_precision"]}.')

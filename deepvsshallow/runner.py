@@ -431,6 +431,7 @@ class Run:
                execution: Execution | None = None):
     self.t0 = time.time()
     self.compiles0 = runtime.compile_stats()
+    self.trainings0 = runtime.programs_named(train.TRAINING_PROGRAM)
     self.study, self.config = study, config
     schema.validate(config)
     self.workdir = os.path.abspath(workdir)
@@ -770,6 +771,8 @@ class Run:
         'runtime_s': round(time.time() - self.t0, 1),
         'compile': {
             'count': now['count'] - self.compiles0['count'],
+            'training': runtime.programs_named(train.TRAINING_PROGRAM)
+                        - self.trainings0,
             'cached': now['cached'] - self.compiles0['cached'],
             'seconds': round(now['seconds'] - self.compiles0['seconds'], 2)},
         'platform': platform_info(self.settings.matmul_precision),

@@ -23,16 +23,19 @@ on one core; BUILD_NOTES.md measures the gain).
 
 from __future__ import annotations
 
+import collections
 import os
 
 _COMPILES = {'count': 0, 'seconds': 0.0, 'cached': 0}
+_NAMES = collections.Counter()   # Programs by jitted function name.
 _LISTENING = False
 
 
-def _on_event(event: str, seconds: float, **_) -> None:
+def _on_event(event: str, seconds: float, fun_name: str = '', **_) -> None:
   if event == '/jax/core/compile/backend_compile_duration':
     _COMPILES['count'] += 1
     _COMPILES['seconds'] += seconds
+    _NAMES[fun_name] += 1
 
 
 def _on_count(event: str, **_) -> None:
@@ -45,6 +48,12 @@ def compile_stats() -> dict[str, float]:
   however warm the cache; 'seconds': spent compiling them (or loading them);
   'cached': how many of them came from the persistent cache}."""
   return dict(_COMPILES)
+
+
+def programs_named(name: str) -> int:
+  """Programs since `setup()` of the jitted function `name` (e.g.
+  'jit(_run)'): the count of one kind among the op-by-op ones."""
+  return _NAMES[name]
 
 
 def compilation_cache_dir() -> str:

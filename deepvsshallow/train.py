@@ -8,10 +8,16 @@ program:
   train_step(step_def, state, inputs, targets, learning_rate)
       -> (state, loss)                          one member, one batch; pure
   train_epoch: lax.scan of train_step over one epoch's shuffled batches
-  the run: init every member, then a lax.while_loop over epochs of
-      (population epoch, validation metrics, keep-best, patience check),
-      members vmapped (or taken in turn) and sharded over every device of
-      every process (`jax.distributed`)
+  the run: a lax.while_loop over epochs of (population epoch, validation
+      metrics, keep-best, patience check), members vmapped (or taken in
+      turn) and sharded over every device of every process
+      (`jax.distributed`)
+
+The members are initialised before the run, outside its program, op by op:
+jax.random's draws are jitted per shape and cached, so populations that
+share layer shapes initialise without compiling again, and the training
+program holds no initialisation: every initialisation scheme of a shape
+shares it (BUILD_NOTES.md measures both).
 
 The host only starts the run and reads its results. To show progress it
 calls the same program in chunks of epochs, passing the loop state back in;
@@ -65,6 +71,10 @@ OPTIMIZERS = ('sgd', 'momentum', 'adam', 'adamw')
 SCHEDULES = ('constant', 'cosine', 'warmup_cosine')
 MEMBER_MODES = ('auto', 'vmap', 'map')
 MATMUL_PRECISIONS = ('default', 'high', 'highest')
+# The name runtime.compile_stats knows a population's training program by
+# (`PopulationProgram.run`): one per shape, among the small op-by-op
+# programs of initialisation.
+TRAINING_PROGRAM = 'jit(_run)'
 
 
 def _setting(default, meaning: str, check) -> Any:
@@ -434,9 +444,8 @@ class PopulationProgram:
     self.members = _members_mode(settings.members, abstract)
     self.step_def = make_step_def(abstract, task, input_convention, tx_fn)
     shards = jax.device_count() if settings.shard else 1
-    self._init = over_members(
-        functools.partial(init_member, model_fn, self.step_def), 2, 'vmap',
-        shards)
+    self._init = jax.vmap(functools.partial(init_member, model_fn,
+                                            self.step_def))
     self._epoch = over_members(
         functools.partial(train_epoch, self.step_def, settings.batch_size), 3,
         self.members, shards)
@@ -451,22 +460,22 @@ class PopulationProgram:
            y_val):
     """The loop state after training on until `stop_epoch` (or patience).
 
-    A carry at epoch 0 is a placeholder (`empty_carry`): the members are
-    initialised here, so one program both starts and continues a run. The
-    host calls it once, or in chunks of epochs to show progress; a chunked
-    run computes exactly what a single call does.
+    The host calls it once from `start`'s state, or in chunks of epochs to
+    show progress; a chunked run computes exactly what a single call does.
     """
     with jax.default_matmul_precision(self.settings.matmul_precision):
-      carry = jax.lax.cond(carry['epoch'] == 0,
-                           lambda _: self._start(seeds_P, lrs_P),
-                           lambda c: c, carry)
       return self._advance(carry, seeds_P, lrs_P, real_P, x_tr, y_tr, x_val,
                            y_val, stop_epoch)
 
-  def empty_carry(self, seeds_P, lrs_P):
-    """Zeros shaped like the loop state: the first call's placeholder."""
-    shapes = jax.eval_shape(self._start, seeds_P, lrs_P)
-    return jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)
+  def start(self, seeds_P, lrs_P):
+    """The loop state before the first epoch: every member initialised, op
+    by op (not jitted as a whole: see the module doc)."""
+    with jax.default_matmul_precision(self.settings.matmul_precision):
+      return self._start(seeds_P, lrs_P)
+
+  def abstract_carry(self, seeds_P, lrs_P):
+    """The loop state's shapes and dtypes, computing nothing."""
+    return jax.eval_shape(self._start, seeds_P, lrs_P)
 
   def _start(self, seeds_P, lrs_P):
     """The carry of the epoch loop before the first epoch."""
@@ -474,7 +483,10 @@ class PopulationProgram:
     num_p, num_e = seeds_P.shape[0], self.settings.num_epochs
     return dict(
         epoch=jnp.zeros((), jnp.int32), state=state,
-        best_params=state.params, best_rest=state.rest,
+        # Copies: the run donates the carry, and a buffer cannot be given
+        # twice.
+        best_params=jax.tree.map(jnp.copy, state.params),
+        best_rest=jax.tree.map(jnp.copy, state.rest),
         best_val=jnp.full((num_p,), jnp.inf, jnp.float32),
         best_epoch=jnp.full((num_p,), -1, jnp.int32),
         train_loss=jnp.full((num_e, num_p), jnp.nan, jnp.float32),
@@ -535,10 +547,13 @@ def _carry_sharding(carry, mesh):
   return jax.tree_util.tree_map_with_path(spec, carry)
 
 
-def _run_inputs(program, dataset, seeds, learning_rates):
+def _run_inputs(program, dataset, seeds, learning_rates, *,
+                start: bool = True):
   """The arguments of `PopulationProgram.run` after the carry and the stop
   epoch, padded to a multiple of the device count and placed (population
-  axis sharded, data replicated), and the first call's carry."""
+  axis sharded, data replicated), and the first call's carry: the members
+  initialised (`start`), or else only its shapes and placement (to compile,
+  or to restore a checkpoint into)."""
   settings = program.settings
   if len(seeds) != len(learning_rates) or not len(seeds):
     raise UsageError('seeds and learning_rates must be non-empty and of equal '
@@ -550,11 +565,15 @@ def _run_inputs(program, dataset, seeds, learning_rates):
   members = (seeds_P, lrs_P, np.arange(len(seeds_P)) < len(seeds))
   data = (dataset.train.inputs, dataset.train.targets,
           dataset.validation.inputs, dataset.validation.targets)
-  carry = program.empty_carry(seeds_P, lrs_P)
+  carry = (program.start if start else program.abstract_carry)(seeds_P,
+                                                                 lrs_P)
   if mesh is not None:
     members = place(members, NamedSharding(mesh, P(POP_AXIS)))
     data = place(data, NamedSharding(mesh, P()))
-    carry = jax.tree.map(place, carry, _carry_sharding(carry, mesh))
+    carry = jax.tree.map(
+        place if start else lambda a, sharding: jax.ShapeDtypeStruct(
+            a.shape, a.dtype, sharding=sharding),
+        carry, _carry_sharding(carry, mesh))
   return carry, (*members, *data)
 
 
@@ -570,7 +589,8 @@ def compile_program(program: PopulationProgram, dataset, seeds,
                     learning_rates) -> PopulationProgram:
   """Compiles `program` ahead of time for this population's shapes (safe to
   call from a worker thread while another population trains)."""
-  carry, args = _run_inputs(program, dataset, seeds, learning_rates)
+  carry, args = _run_inputs(program, dataset, seeds, learning_rates,
+                            start=False)
   program.compiled = program.run.lower(carry, np.int32(0), *args).compile()
   return program
 
@@ -598,10 +618,15 @@ def run_program(program: PopulationProgram, dataset, seeds: Sequence[int],
   epochs and resumes from the last save; the result is the same either way.
   """
   settings = program.settings
-  carry, args = _run_inputs(program, dataset, seeds, learning_rates)
+  saved = None
+  if checkpoint is not None:
+    template, _ = _run_inputs(program, dataset, seeds, learning_rates,
+                              start=False)
+    saved = checkpoint.restore(template)
+  carry, args = _run_inputs(program, dataset, seeds, learning_rates,
+                            start=saved is None)
   resumed_from = 0
   if checkpoint is not None:
-    saved = checkpoint.restore(carry)
     if saved is not None:
       carry, resumed_from = saved, int(to_host(saved['epoch']))
     if jax.process_count() > 1:   # Each process looked on its own.
