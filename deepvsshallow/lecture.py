@@ -72,8 +72,8 @@ def get_config(arg: str = ''):
   Run it again on the same workdir to resume: finished studies are kept, a
   study cut off mid-run is run again, and the report is rebuilt.
 
-  Runtime on a 2-core CPU: 31 minutes from nothing (no compilation
-  cache, no datasets; measured 2026-12-02, BUILD_NOTES.md), two studies at a
+  Runtime on a 2-core CPU: 20.5 minutes from nothing (no compilation
+  cache, no datasets; measured 2026-12-03, BUILD_NOTES.md), two studies at a
   time, the longest first, each with one XLA device per core; :runlocal
   about 3-5 minutes.
 

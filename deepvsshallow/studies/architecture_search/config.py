@@ -7,8 +7,8 @@ Command (default: MNIST-1D, offline):
   ...architecture_search.py --config=:runlocal   a smoke run in seconds (CI
                                                  uses it)
 
-Runtime on a 2-core CPU: 5 min 34 s in the lecture run of 2026-12-02
-(334 s, one CPU device per core, beside another study), 212 s of it
+Runtime on a 2-core CPU: 3 min 10 s in the lecture run of 2026-12-03
+(190 s, one CPU device per core, beside another study), 146 s of it
 compiling one program per shape and population size.
 
 Expected result (measured 2026-12-02, README.md): evolution and random

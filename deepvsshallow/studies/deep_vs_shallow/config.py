@@ -25,8 +25,8 @@ Other arguments, comma-separated after the colon:
   --config=:digits,runlocal    both
 `--config.generator.num_samples=50000` makes a larger MNIST-1D (80% train).
 
-Runtime on a 2-core CPU: 4 min 31 s (271 s, 113 s of it compiling) for the
-MNIST-1D default from nothing, with one CPU device per core (2026-12-02;
+Runtime on a 2-core CPU: 3 min 24 s (204 s, 44 s of it compiling) for the
+MNIST-1D default from nothing, with one CPU device per core (2026-12-03;
 less with a warm compilation cache); `:mnist` takes hours there and
 minutes on one GPU.
 

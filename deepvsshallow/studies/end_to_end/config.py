@@ -9,9 +9,9 @@ Command (default: MNIST-1D, offline):
                                  through TFDS (8 kHz, 1 s; a mel filter bank)
   ...end_to_end.py --config=:runlocal      a smoke run in seconds (CI uses it)
 
-Runtime on a 2-core CPU: 2 min 22 s for the MNIST-1D default in the
-lecture run of 2026-12-02 (142 s, one CPU device per core, beside another
-study; 82 s of it compiling); `:spoken_digit` (not run here: FSDD
+Runtime on a 2-core CPU: 1 min 38 s for the MNIST-1D default in the
+lecture run of 2026-12-03 (98 s, one CPU device per core, beside another
+study; 43 s of it compiling); `:spoken_digit` (not run here: FSDD
 downloads from GitHub) longer.
 
 Expected result (measured 2026-12-02, README.md): test error on raw

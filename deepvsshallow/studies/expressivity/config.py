@@ -12,8 +12,8 @@ Command:
   python experiments/expressivity.py --workdir=runs/expressivity
   ...expressivity.py --config=:runlocal   a smoke run in seconds (CI uses it)
 
-Runtime: 5 min 0 s on a 2-core CPU in the lecture run of 2026-12-02
-(300 s, one CPU device per core, beside another study), 212 s of it
+Runtime: 2 min 42 s on a 2-core CPU in the lecture run of 2026-12-03
+(162 s, one CPU device per core, beside another study), 99 s of it
 compiling the training programs.
 
 Expected result (measured 2026-12-02, README.md): every construction

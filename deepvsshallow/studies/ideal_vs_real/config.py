@@ -8,8 +8,8 @@ Command:
   python experiments/ideal_vs_real.py --workdir=runs/ideal_vs_real
   ...ideal_vs_real.py --config=:runlocal   a smoke run in seconds (CI uses it)
 
-Runtime: 9 min 31 s on a 2-core CPU in the lecture run of 2026-12-02
-(571 s from nothing, one CPU device per core, beside another study; 216 s
+Runtime: 7 min 31 s on a 2-core CPU in the lecture run of 2026-12-03
+(451 s from nothing, one CPU device per core, beside another study; 107 s
 of it compiling), generating and reading the 250,000-sample ideal set
 included (it is then cached in TFDS_DATA_DIR).
 

@@ -10,8 +10,8 @@ short/long, plus-with-long-hair rare; deepvsshallow/attributes.py):
                                (prepare it by hand: the one-line error says how)
   ...modularity.py --config=:runlocal   a smoke run in seconds (CI uses it)
 
-Runtime on a 2-core CPU: 5 min 22 s for the default in the lecture run of
-2026-12-02 (322 s, one CPU device per core, beside another study), 228 s
+Runtime on a 2-core CPU: 3 min 17 s for the default in the lecture run of
+2026-12-03 (197 s, one CPU device per core, beside another study), 99 s
 of it compiling: each rare count is a new training-set size; `:celeb_a`
 (not run here: it must be prepared by hand) about an hour there. 10 seeds:
 with 3, the rare group's accuracy at 3 and 10 rare examples spread over

@@ -8,8 +8,8 @@ Command (MNIST-1D and digits, both offline):
   python experiments/optimism.py --workdir=runs/optimism
   ...optimism.py --config=:runlocal   a smoke run in seconds (CI uses it)
 
-Runtime on a 2-core CPU: 3 min 24 s in the lecture run of 2026-12-02
-(204 s, one CPU device per core, beside another study), 169 s of it
+Runtime on a 2-core CPU: 2 min 58 s in the lecture run of 2026-12-03
+(178 s, one CPU device per core, beside another study), 117 s of it
 compiling the architectures' programs.
 
 Expected result (measured 2026-12-02, README.md): on MNIST-1D the optimism

@@ -11,9 +11,9 @@ confuses most on validation):
   ...separation.py --config=:runlocal  a smoke run in seconds (CI uses it)
   --config.pair="(3, 5)"               any other pair
 
-Runtime on a 2-core CPU: 2 min 5 s for the MNIST-1D default in the lecture
-run of 2026-12-02 (125 s, one CPU device per core, beside another study;
-26 s of it compiling; two nets x 9 candidates, then 7 probes x 3 seeds and
+Runtime on a 2-core CPU: 43 s for the MNIST-1D default in the lecture
+run of 2026-12-03 (one CPU device per core, beside another study;
+9 s of it compiling; two nets x 9 candidates, then 7 probes x 3 seeds and
 7 t-SNEs); `:digits` 20 s; `:mnist` (not run here: no download) much
 longer.
 

@@ -12,10 +12,12 @@ Other arguments (--config=:ARG), comma-separated:
   ...stn.py --config=:runlocal   a smoke run in seconds (CI uses it)
   ...stn.py --config=:mnist      MNIST through TFDS (28x28, RTS canvas 42x42)
 
-Runtime: 6 min 18 s for the default on a 2-core CPU in the lecture run of
-2026-12-02 (378 s, one CPU device per core, beside weight sharing; 217 s of
-it compiling). Before convolutions were computed as matmuls (`ops.conv`):
-23 min 20 s. `:mnist` takes hours there and minutes on one GPU.
+Runtime: 4 min 10 s for the default on a 2-core CPU in the lecture run of
+2026-12-03 (250 s, one CPU device per core, beside the main job; 121 s of
+it compiling). Before members were initialised outside the training
+program: 6 min 18 s (2026-12-02); before convolutions were computed as
+matmuls (`ops.conv`): 23 min 20 s. `:mnist` takes hours there and minutes
+on one GPU.
 
 Expected result (default, measured 2026-12-02, README.md): on RTS the
 transformer cuts its plain counterpart's test error (ST-FCN 24% vs FCN

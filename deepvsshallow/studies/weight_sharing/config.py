@@ -12,11 +12,12 @@ Command:
   python experiments/weight_sharing.py --workdir=runs/weight_sharing
   ...weight_sharing.py --config=:runlocal   a smoke run in seconds (CI uses it)
 
-Runtime: 11 min 39 s on a 2-core CPU in the lecture run of 2026-12-02
-(699 s, one CPU device per core, beside the spatial transformers, then
-beside ideal vs real; 68 s of it compiling; three learning rates; the CNNs,
-run member by member on CPU, and the GRU's 40-step recurrence take most of
-it). Before convolutions were computed as matmuls (`ops.conv`): 24 min 25 s.
+Runtime: 7 min 30 s on a 2-core CPU in the lecture run of 2026-12-03
+(450 s, one CPU device per core, beside ideal vs real; 31 s of it
+compiling; three learning rates; the CNNs, run member by member on CPU, and
+the GRU's 40-step recurrence take most of it). Before members were
+initialised outside the training program: 11 min 39 s (2026-12-02); before
+convolutions were computed as matmuls (`ops.conv`): 24 min 25 s.
 
 Expected result (measured 2026-12-02, README.md): test accuracy logistic
 30%, MLP 63% (paper size) and 59% (budget), CNN 93%, GRU 90% on MNIST-1D;
