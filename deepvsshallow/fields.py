@@ -109,11 +109,13 @@ def number(low: float | None = None, high: float | None = None, *,
   return lambda v: None if inside(v) else words
 
 
-def positive_numbers() -> Check:
+def positive_numbers(*, or_zero: bool = False) -> Check:
+  """A non-empty list of numbers > 0 (>= 0 with `or_zero`)."""
   def check(v):
     ok = isinstance(v, (tuple, list)) and v and all(
-        _is_number(x) and x > 0 for x in v)
-    return None if ok else 'a non-empty list of positive numbers'
+        _is_number(x) and (x >= 0 if or_zero else x > 0) for x in v)
+    return None if ok else ('a non-empty list of numbers >= 0' if or_zero
+                            else 'a non-empty list of positive numbers')
   return check
 
 

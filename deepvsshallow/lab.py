@@ -44,6 +44,19 @@ MAX_SQUARE_DEPTH = 10
 Layers = Sequence[tuple[np.ndarray, np.ndarray]]  # (W_in_out, b_out) per layer.
 
 
+def he_normal_mlp(input_dim: int, widths: Sequence[int], seed: int,
+                  bias_std: float) -> models.MLP:
+  """A ReLU MLP with one output, initialised as Hanin & Rolnick 2019 did
+  (ICML, section 3): weights i.i.d. N(0, 2 / fan-in) (He normal), biases
+  i.i.d. N(0, bias_std^2) (theirs: variance 1e-6, std 1e-3). Drawn by
+  numpy's generator from `seed`: each seed is one draw."""
+  rng = np.random.default_rng(seed)
+  dims = [input_dim, *widths, 1]
+  return mlp_from_layers([
+      (rng.normal(0.0, np.sqrt(2.0 / a), (a, b)), rng.normal(0.0, bias_std, b))
+      for a, b in zip(dims[:-1], dims[1:])])
+
+
 def mlp_from_layers(layers: Layers) -> models.MLP:
   """A ReLU `models.MLP` with exactly these dense layers (the last is the
   linear head). Built abstractly, so no random initialisation is compiled."""

@@ -10,6 +10,10 @@ intervals whose output slopes agree are merged, since a kink of a hidden unit
 need not bend the output. A piece is a maximal interval on which the network
 is affine.
 
+`count_regions_2d_exact(model, lo, hi)` counts the activation regions of a
+2-D-input ReLU `models.MLP` that meet a square exactly, by splitting the
+square into polygons layer by layer.
+
 `count_regions_2d(model, lo, hi, resolution)` counts the distinct activation
 patterns on a grid over a square of a 2-D input space. A grid can miss a
 region smaller than its spacing, so it is a lower bound on the number of
@@ -177,3 +181,75 @@ def max_pieces_1d(hidden_widths) -> int:
   units multiplies the pieces by at most w + 1 (a piece is cut at most once
   per unit). Exact for one hidden layer: w + 1."""
   return int(np.prod([w + 1 for w in hidden_widths]))
+
+
+def _split(poly, a, c, tol):
+  """Convex polygon `poly` (k, 2) cut by the line a.x + c = 0: (part where
+  a.x + c > 0, part where < 0); either is None when empty."""
+  s = poly @ a + c
+  if np.all(s >= -tol):
+    return poly, None
+  if np.all(s <= tol):
+    return None, poly
+  pos, neg = [], []
+  k = len(poly)
+  for i in range(k):
+    p, q, sp, sq = poly[i], poly[(i + 1) % k], s[i], s[(i + 1) % k]
+    if sp >= -tol:
+      pos.append(p)
+    if sp <= tol:
+      neg.append(p)
+    if (sp > tol and sq < -tol) or (sp < -tol and sq > tol):
+      cut = p + (q - p) * (sp / (sp - sq))
+      pos.append(cut)
+      neg.append(cut)
+  pos, neg = np.array(pos), np.array(neg)
+  return (pos if len(pos) >= 3 else None), (neg if len(neg) >= 3 else None)
+
+
+def _area(poly) -> float:
+  x, y = poly[:, 0], poly[:, 1]
+  return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def count_regions_2d_exact(model, lo: float, hi: float) -> int:
+  """The exact number of activation regions of a 2-D-input ReLU `models.MLP`
+  that meet the square [lo, hi]^2: the square is split layer by layer, each
+  region by each unit's line (on a region the unit's pre-activation is
+  affine in the input), in float64. Each final polygon is one activation
+  pattern: a pattern's region is convex, so it is one polygon."""
+  layers, activation = dense_layers(model)
+  if activation != 'relu':
+    raise UsageError(f'count_regions_2d_exact needs ReLU activations, got '
+                     f'{activation!r}.')
+  if layers[0][0].shape[0] != 2:
+    raise UsageError(f'count_regions_2d_exact needs a model with a 2-D input; '
+                     f'got input dimension {layers[0][0].shape[0]}.')
+  lo, hi = float(lo), float(hi)
+  if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+    raise UsageError(f'count_regions_2d_exact needs finite lo < hi, got '
+                     f'[{lo}, {hi}].')
+  square = np.array([[lo, lo], [hi, lo], [hi, hi], [lo, hi]])
+  tol = 1e-12 * (hi - lo)
+  min_area = 1e-24 * (hi - lo) ** 2
+  # Each region: (polygon, P, q) with the layer's input h = x @ P + q on it.
+  current = [(square, np.eye(2), np.zeros(2))]
+  for w, b in layers[:-1]:
+    nxt = []
+    for poly, p_mat, q_vec in current:
+      a_mat, c_vec = p_mat @ w, q_vec @ w + b   # Pre-activations x @ a + c.
+      pieces = [(poly, np.zeros(w.shape[1], bool))]
+      for j in range(w.shape[1]):
+        cut = []
+        for piece, on in pieces:
+          pos, neg = _split(piece, a_mat[:, j], c_vec[j], tol)
+          for part, sign in ((pos, True), (neg, False)):
+            if part is not None and _area(part) > min_area:
+              pattern = on.copy()
+              pattern[j] = sign
+              cut.append((part, pattern))
+        pieces = cut
+      for piece, on in pieces:
+        nxt.append((piece, a_mat * on, c_vec * on))
+    current = nxt
+  return len(current)

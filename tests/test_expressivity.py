@@ -43,7 +43,22 @@ def test_runlocal_end_to_end(runlocal):
       2.0 ** (-2 * m - 2) for m in range(1, config.square_max_m + 1)]
   assert all(r.tree.exact and r.bitcount.exact for r in s.parity)
   assert [r.n for r in s.parity] == list(range(2, config.parity_max_n + 1))
-  assert len(s.regions_at_init.deep.regions_per_seed) == config.region_seeds
+  reg = s.regions_at_init
+  assert len(reg.nets) == (len(config.region_bias_stds)
+                           * len(config.region_neurons)
+                           * len(config.region_depths))
+  assert all(len(n.regions_per_seed) == config.region_seeds
+             for n in reg.nets)
+  for n in reg.nets:
+    if n.depth == 1:
+      # All biases zero: n lines through the origin, exactly 2n cones. Drawn
+      # biases of std 1e-3 put nearly every crossing inside [-1, 1]^2: close
+      # to the whole arrangement of n lines, 1 + n + C(n, 2) regions.
+      if n.bias_std == 0:
+        assert n.regions_per_seed == (2 * n.neurons,) * config.region_seeds
+      else:
+        assert all(0.9 * n.one_layer_max <= r <= n.one_layer_max
+                   for r in n.regions_per_seed)
   rows = report.trained_of(summary)
   num_problems = (len(config.train_tent_k) * len(config.tent_widths) + 1
                   + len(config.train_parity_n))
@@ -142,14 +157,11 @@ SECTIONS = report.Sections(
         bitcount=report.ParityNet(layers=1, units=2, params=9,
                                   exact=True)),),
     regions_at_init=report.RegionsAtInit(
-        deep_widths=(4, 4), shallow_width=10, resolution=8,
-        square=(-1.0, 1.0),
-        deep=report.RegionCount(params=37, neurons=8,
-                                regions_per_seed=(5, 7), max_regions=44,
-                                max_kind='lower bound'),
-        shallow=report.RegionCount(params=41, neurons=10,
-                                   regions_per_seed=(20, 22),
-                                   max_regions=56, max_kind='exact maximum')))
+        square=(-1.0, 1.0), nets=(
+            report.RegionCount(widths=(8,), bias_std=0.1, params=33,
+                               neurons=8, regions_per_seed=(20, 22)),
+            report.RegionCount(widths=(4, 4), bias_std=0.1, params=37,
+                               neurons=8, regions_per_seed=(5, 7)))))
 
 
 def _summary(rows, sections=SECTIONS):
@@ -358,7 +370,10 @@ BAD_CONFIGS = [
     (dict(train_parity_n=(20,)), 'train_parity_n'),
     (dict(train_tent_k=(0,)), 'train_tent_k'),
     (dict(interp_pieces=()), 'interp_pieces'),
-    (dict(region_deep=(4, 0)), 'region_deep'),
+    (dict(region_neurons=(4, 0)), 'region_neurons'),
+    (dict(region_neurons=(6,), region_depths=(1, 4)), 'region_neurons'),
+    (dict(region_bias_stds=(-0.1,)), 'region_bias_stds'),
+    (dict(region_seeds=1), 'region_seeds'),
     (dict(batch_size=4096), 'batch_size'),
     (dict(learning_rates=(-1.0,)), 'learning_rates'),
 ]

@@ -181,6 +181,13 @@ def test_counters_refuse_what_they_cannot_count():
     regions.count_linear_pieces(smooth, 0, 1)
   with pytest.raises(UsageError, match='input dimension 1'):
     regions.count_regions_2d(lab.sawtooth_net(2), -1, 1)
+  with pytest.raises(UsageError, match='input dimension 1'):
+    regions.count_regions_2d_exact(lab.sawtooth_net(2), -1, 1)
+  hard = models.MLP(2, (3,), 1, activation='hard_sigmoid', rngs=nnx.Rngs(0))
+  with pytest.raises(UsageError, match='ReLU'):
+    regions.count_regions_2d_exact(hard, -1, 1)
+  with pytest.raises(UsageError, match='lo < hi'):
+    regions.count_regions_2d_exact(two_d, 1, -1)
 
 
 def test_regions_2d_counts_a_grid_of_lines():
@@ -190,3 +197,96 @@ def test_regions_2d_counts_a_grid_of_lines():
   b = -np.array([-0.5, 0.0, 0.5, -0.3, 0.4])
   net = lab.mlp_from_layers([(w, b), (np.ones((5, 1)), np.zeros(1))])
   assert regions.count_regions_2d(net, -1, 1, resolution=256) == 12
+
+
+@pytest.mark.parametrize('widths,seed', [
+    ((5,), 0), ((3, 4), 1), ((2, 3, 2), 2), ((6, 6), 3), ((4, 4, 4), 4),
+    ((8, 8), 5)])
+def test_piece_count_matches_brute_force_with_random_biases(widths, seed):
+  """Zero biases leave a 1-D ReLU net at most 2 pieces (it is positively
+  homogeneous); with biases drawn (Hanin & Rolnick's initialisation, a
+  bias std on the inputs' scale) the breakpoints spread over [-2, 2]."""
+  net = lab.he_normal_mlp(1, widths, seed, bias_std=0.5)
+  exact = regions.count_linear_pieces(net, -2.0, 2.0)
+  assert exact > 2
+  assert exact == _brute_force_pieces(net, -2.0, 2.0)
+
+
+def _line_arrangement_regions(w_2n, b_n, lo, hi) -> int:
+  """Regions cut from the open square (lo, hi)^2 by the lines w.x + b = 0 in
+  general position: 1 + (lines crossing it) + (crossings inside it)."""
+  corners = np.array([[lo, lo], [lo, hi], [hi, lo], [hi, hi]])
+  signs = np.sign(corners @ w_2n + b_n)
+  crossing = (signs.min(0) < 0) & (signs.max(0) > 0)
+  inside = 0
+  for i in range(len(b_n)):
+    for j in range(i + 1, len(b_n)):
+      p = np.linalg.solve(np.stack([w_2n[:, i], w_2n[:, j]]),
+                          -np.array([b_n[i], b_n[j]]))
+      inside += bool(np.all((p > lo) & (p < hi)))
+  return 1 + int(crossing.sum()) + inside
+
+
+@pytest.mark.parametrize('units,seed', [(3, 0), (5, 1), (6, 2), (8, 3),
+                                        (4, 4)])
+def test_regions_2d_match_the_line_arrangement_with_random_biases(units,
+                                                                  seed):
+  """One hidden layer with biases drawn: its regions are the faces of an
+  arrangement of lines, counted in closed form."""
+  net = lab.he_normal_mlp(2, (units,), seed, bias_std=0.3)
+  w = np.asarray(net.hidden[0].kernel[...], np.float64)
+  b = np.asarray(net.hidden[0].bias[...], np.float64)
+  expected = _line_arrangement_regions(w, b, -1.0, 1.0)
+  assert expected > units   # The biases moved the lines off the origin.
+  assert regions.count_regions_2d_exact(net, -1, 1) == expected
+  # A grid is a lower bound: a region thinner than its spacing is missed
+  # (seed 2's smallest needs the finer grid).
+  assert regions.count_regions_2d(net, -1, 1, resolution=256) <= expected
+  assert regions.count_regions_2d(net, -1, 1, resolution=2048) == expected
+
+
+@pytest.mark.parametrize('units,seed', [(16, 0), (40, 1)])
+def test_exact_regions_see_what_a_grid_cannot(units, seed):
+  """Biases of std 1e-3 (Hanin & Rolnick's) pack nearly every crossing
+  of the lines around the origin: the exact count is the closed form, near
+  the whole arrangement's 1 + n + C(n, 2) (two nearly parallel lines may
+  cross outside the square), and a 512-point grid finds under half."""
+  net = lab.he_normal_mlp(2, (units,), seed, bias_std=1e-3)
+  w = np.asarray(net.hidden[0].kernel[...], np.float64)
+  b = np.asarray(net.hidden[0].bias[...], np.float64)
+  whole = 1 + units + units * (units - 1) // 2
+  expected = _line_arrangement_regions(w, b, -1.0, 1.0)
+  assert 0.95 * whole <= expected <= whole
+  assert regions.count_regions_2d_exact(net, -1, 1) == expected
+  assert regions.count_regions_2d(net, -1, 1, resolution=512) < whole // 2
+
+
+@pytest.mark.parametrize('widths,seed', [((6, 6), 0), ((5, 5, 5), 1),
+                                         ((8, 6), 2), ((4, 4, 4, 4), 3)])
+def test_exact_regions_of_deep_nets_match_a_fine_grid(widths, seed):
+  """Deep nets, biases on the inputs' scale: distinct activation patterns
+  on a 4096^2 grid (brute force, a lower bound) against the exact count."""
+  net = lab.he_normal_mlp(2, widths, seed, bias_std=0.5)
+  exact = regions.count_regions_2d_exact(net, -1, 1)
+  assert exact > 30   # Far more than the zero-bias cones.
+  assert regions.count_regions_2d(net, -1, 1, resolution=4096) == exact
+
+
+def test_regions_2d_zero_biases_make_2n_cones():
+  """All biases zero: n lines through the origin cut the square into 2n
+  sectors, whatever the weights (the artefact Hanin & Rolnick's biases
+  avoid)."""
+  for units, seed in ((5, 0), (9, 1)):
+    net = lab.he_normal_mlp(2, (units,), seed, bias_std=0.0)
+    assert regions.count_regions_2d(net, -1, 1, resolution=512) == 2 * units
+    assert regions.count_regions_2d_exact(net, -1, 1) == 2 * units
+
+
+def test_he_normal_mlp_draws_their_distribution():
+  """Weights N(0, 2/fan-in), biases N(0, std^2): moments over a wide layer."""
+  net = lab.he_normal_mlp(50, (4000,), 0, bias_std=0.25)
+  w = np.asarray(net.hidden[0].kernel[...], np.float64)
+  b = np.asarray(net.hidden[0].bias[...], np.float64)
+  assert abs(w.var() - 2 / 50) < 0.02 * (2 / 50)
+  assert abs(b.std() - 0.25) < 0.02 * 0.25
+  assert abs(w.mean()) < 0.01 and abs(b.mean()) < 0.02

@@ -20,7 +20,11 @@ Expected result (measured 2026-12-02, README.md): every construction
 matches its closed form exactly (2^k pieces, error 2^(-2m-2), parity right
 on all 2^n inputs); trained nets do not find the constructions: on x^2 the
 shallow net is better (contradicted), on the tent maps k = 4-6 neither net
-beats a constant, and on parity the deep net is ahead only at n = 10. See
+beats a constant, and on parity the deep net is ahead only at n = 10.
+Linear regions at initialisation (measured 2026-12-03; weights He normal,
+biases drawn as Hanin & Rolnick 2019 did): the 4-layer net has more regions
+than the 1-layer net of the same neurons in 1 of 9 (bias std, neurons)
+cases, fewer in 5, and ties in 3; the count grows with the neurons. See
 README.md for the measured tables and the report's section 6 for what
 training found.
 """
@@ -40,6 +44,14 @@ TARGETS = {
     'x^2': (lambda x: x ** 2, 2.0),
     'sin(2 pi x)': (lambda x: np.sin(2 * np.pi * x), (2 * np.pi) ** 2),
 }
+
+
+def _depths_divide(config) -> list[str]:
+  """Every region neuron count splits into equal layers at every depth."""
+  return [f'config.region_neurons has {n}, which {d} layers cannot share '
+          'equally; use multiples of every depth in config.region_depths.'
+          for n in config.region_neurons for d in config.region_depths
+          if n % d]
 
 
 def _batch_fits(config) -> list[str]:
@@ -67,13 +79,20 @@ FIELDS = config_lib.schema(None, {
     'parity_max_n': Field(16, 'Parity table: n = 2..parity_max_n, each '
                           'checked on all 2^n inputs.',
                           fields.integer(2, lab.MAX_PARITY_BITS)),
-    # Section 5: linear regions on [-1, 1]^2 at initialisation.
-    'region_deep': Field((16, 16, 16, 16), 'The deep net; the shallow one is '
-                         'matched to its parameter count.', fields.integers(1)),
-    'region_seeds': Field(5, 'Initialisations (replicates).',
-                          fields.integer(1)),
-    'region_resolution': Field(512, 'Grid points per side (the count is a '
-                               'lower bound).', fields.integer(2)),
+    # Section 5: linear regions on [-1, 1]^2 at initialisation, counted
+    # exactly as Hanin & Rolnick 2019 did: weights He normal, biases drawn.
+    'region_neurons': Field((16, 32, 64), 'Hidden neurons in all; each '
+                            'depth splits them into equal layers.',
+                            fields.integers(1)),
+    'region_depths': Field((1, 2, 4), 'Depths compared at each neuron '
+                           'count (the first is the baseline).',
+                           fields.integers(1)),
+    'region_bias_stds': Field(
+        (0.0, 1e-3), 'Std of the biases drawn at initialisation (Hanin & '
+        "Rolnick's 1e-3; 0: every bias zero, the cones artefact).",
+        fields.positive_numbers(or_zero=True)),
+    'region_seeds': Field(10, 'Initialisations (replicates).',
+                          fields.integer(2)),
     # Section 6: what training finds. Deep nets have the construction's
     # architecture; each is paired with a one-hidden-layer net of the
     # nearest parameter count.
@@ -96,7 +115,7 @@ FIELDS = config_lib.schema(None, {
                                   '[0, 1].', fields.integer(2)),
     'data_seed': Field(0, 'Which points and which half of the bit strings. '
                        'Fixed, not tuned.', fields.integer(0)),
-}, checks=(_batch_fits,))
+}, checks=(_batch_fits, _depths_divide))
 
 
 def get_config(arg: str = ''):
@@ -112,8 +131,9 @@ def get_config(arg: str = ''):
     c.sawtooth_max_k = 6
     c.square_max_m = 4
     c.parity_max_n = 8
+    c.region_neurons = (8, 16)
+    c.region_depths = (1, 2)
     c.region_seeds = 2
-    c.region_resolution = 64
     c.train_tent_k = (3,)
     c.train_square_m = 2
     c.train_parity_n = (8,)

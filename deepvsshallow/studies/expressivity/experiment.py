@@ -136,31 +136,23 @@ def _binomial_sum(n: int, d: int) -> int:
 
 
 def regions_at_init(config) -> report.RegionsAtInit:
-  """Linear regions on [-1, 1]^2 at initialisation (the engine's init, seeds
-  0..region_seeds-1), deep vs the parameter-matched one-hidden-layer net."""
-  deep = tuple(config.region_deep)
-  shallow = params.shallow_match(2, deep, 1).width
-  out = {}
-  for key, widths in (('deep', deep), ('shallow', (shallow,))):
-    counts = []
-    for seed in range(config.region_seeds):
-      net = models.MLP(2, widths, 1, activation='relu',
-                       rngs=nnx.Rngs(seed))
-      counts.append(regions.count_regions_2d(
-          net, -1.0, 1.0, config.region_resolution))
-    n, depth = widths[0], len(widths)
-    out[key] = report.RegionCount(
-        params=params.mlp_param_count(2, list(widths), 1),
-        neurons=int(sum(widths)), regions_per_seed=tuple(counts),
-        # One hidden layer: at most sum_{j<=2} C(n, j) regions (exact max).
-        # Deep: Montufar et al. 2014's construction reaches at least this.
-        max_regions=(_binomial_sum(n, 2) if depth == 1 else
-                     (n // 2) ** (2 * (depth - 1)) * _binomial_sum(n, 2)),
-        max_kind='exact maximum' if depth == 1 else (
-            'lower bound on the maximum (Montufar et al. 2014)'))
-  return report.RegionsAtInit(
-      deep_widths=deep, shallow_width=shallow,
-      resolution=config.region_resolution, square=(-1.0, 1.0), **out)
+  """Linear regions on [-1, 1]^2 at initialisation, counted exactly
+  (`regions.count_regions_2d_exact`): each neuron count split into each
+  depth's equal layers, under each bias std, region_seeds draws each:
+  Hanin & Rolnick 2019's initialisation (`lab.he_normal_mlp`)."""
+  nets = []
+  for bias_std in config.region_bias_stds:
+    for neurons in config.region_neurons:
+      for depth in config.region_depths:
+        widths = (neurons // depth,) * depth
+        counts = tuple(regions.count_regions_2d_exact(
+            lab.he_normal_mlp(2, widths, seed, bias_std), -1.0, 1.0)
+            for seed in range(config.region_seeds))
+        nets.append(report.RegionCount(
+            widths=widths, bias_std=float(bias_std),
+            params=params.mlp_param_count(2, list(widths), 1),
+            neurons=neurons, regions_per_seed=counts))
+  return report.RegionsAtInit(square=(-1.0, 1.0), nets=tuple(nets))
 
 
 # ----------------------------------------------------------------- training

@@ -8,12 +8,12 @@ and `trained_of` rebuild them from results.json."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 
 import numpy as np
-from flax import nnx
 
-from deepvsshallow import lab, models, regions, report, runner, stats
+from deepvsshallow import lab, regions, report, runner, stats
 from deepvsshallow.studies.expressivity.config import SUP_GRID, TARGETS
 
 
@@ -88,13 +88,24 @@ class Parity(runner.Record):
 
 @dataclasses.dataclass(frozen=True)
 class RegionCount(runner.Record):
-  """Section 5: linear regions of one net at initialisation, one count per
-  seed, beside the theoretical maximum."""
+  """Section 5: linear regions of one architecture at initialisation under
+  one bias std, one count per seed (equal widths: `widths`)."""
+  widths: tuple[int, ...]
+  bias_std: float
   params: int
   neurons: int
-  regions_per_seed: tuple[int, ...]
-  max_regions: int
-  max_kind: str                    # 'exact maximum' or a lower bound on it.
+  regions_per_seed: tuple[int, ...]   # Exact (count_regions_2d_exact).
+
+  @property
+  def one_layer_max(self) -> int:
+    """1 + n + C(n, 2): the most regions n lines cut from the plane, which
+    one hidden layer of n units in general position reaches."""
+    n = self.neurons
+    return 1 + n + n * (n - 1) // 2
+
+  @property
+  def depth(self) -> int:
+    return len(self.widths)
 
   @property
   def regions_mean(self) -> float:
@@ -107,13 +118,34 @@ class RegionCount(runner.Record):
 
 @dataclasses.dataclass(frozen=True)
 class RegionsAtInit(runner.Record):
-  """Section 5: the deep net and its parameter-matched shallow net."""
-  deep_widths: tuple[int, ...]
-  shallow_width: int
-  resolution: int
+  """Section 5: every (bias std, neuron count, depth) counted."""
   square: tuple[float, float]      # The input square [lo, hi]^2.
-  deep: RegionCount
-  shallow: RegionCount
+  nets: tuple[RegionCount, ...]
+
+  def at(self, bias_std: float, neurons: int) -> list[RegionCount]:
+    """The depths of one neuron count under one bias std, shallowest first."""
+    return sorted((n for n in self.nets if n.bias_std == bias_std
+                   and n.neurons == neurons), key=lambda n: n.depth)
+
+  @property
+  def bias_stds(self) -> list[float]:
+    return sorted({n.bias_std for n in self.nets})
+
+  @property
+  def neuron_counts(self) -> list[int]:
+    return sorted({n.neurons for n in self.nets})
+
+  def deepest_vs_shallowest(self, bias_std: float, neurons: int
+                            ) -> stats.Comparison:
+    """The yardstick on "the deepest net makes more regions than the
+    shallowest of the same neuron count", on log counts (the question is
+    one of ratios; seeds are independent draws): exp of the difference and
+    of its ends is the ratio of geometric means and its interval."""
+    nets = self.at(bias_std, neurons)
+    return stats.compare_or_no_interval(
+        np.log(np.asarray(nets[-1].regions_per_seed, float)),
+        np.log(np.asarray(nets[0].regions_per_seed, float)),
+        higher_is_better=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -332,36 +364,86 @@ def render_parity(rows: tuple[Parity, ...]) -> str:
       '(section 6).'])
 
 
+def _std_name(bias_std: float) -> str:
+  return '0 (all zero)' if bias_std == 0 else f'{bias_std:g}'
+
+
+def _regions_verdict(reg: RegionsAtInit, verdicts) -> str:
+  """What the table says about depth and about neurons, in words."""
+  drawn = {k: c for k, c in verdicts.items() if k[0] > 0}
+  if not drawn or len(reg.at(*next(iter(drawn)))) < 2:
+    return ''
+  tally = collections.Counter(c.verdict for c in drawn.values())
+  depths = [n.depth for n in reg.at(*next(iter(drawn)))]
+  top = max(drawn.values(), key=lambda c: c.high)
+  lo, hi = reg.neuron_counts[0], reg.neuron_counts[-1]
+  growth = ', '.join(
+      f'σ = {std:g}: {reg.at(std, lo)[0].regions_mean:.0f} to '
+      f'{reg.at(std, hi)[0].regions_mean:.0f}'
+      for std in reg.bias_stds if std > 0)
+  return (f'With biases drawn (σ > 0), the {depths[-1]}-layer net makes '
+          f'more regions than the {depths[0]}-layer net of the same neurons '
+          f'in {tally["supported"]} of {len(drawn)} cases, fewer in '
+          f'{tally["contradicted"]}, and the yardstick cannot tell them '
+          f'apart in {tally["inconclusive"]}; the highest ratio any interval '
+          f'allows is {np.exp(top.high):.2f}, against maxima that grow '
+          f'exponentially with depth. The one-layer count grows with the '
+          f'neurons ({lo} to {hi}: {growth}).')
+
+
+def _ratio(c: stats.Comparison) -> str:
+  """A log-count comparison as a ratio with its interval."""
+  if not np.isfinite(c.low):
+    return f'x{np.exp(c.difference):.2f} (no interval): {c.verdict}'
+  return (f'x{np.exp(c.difference):.2f} [{np.exp(c.low):.2f}, '
+          f'{np.exp(c.high):.2f}]: {c.verdict}')
+
+
 def render_regions(reg: RegionsAtInit, rows: list[Trained]) -> str:
-  d, s = reg.deep, reg.shallow
-  deep_name = 'x'.join(map(str, reg.deep_widths))
+  counts, stds = reg.neuron_counts, reg.bias_stds
+  depths = [n.depth for n in reg.at(stds[0], counts[0])]
+  seeds = len(reg.nets[0].regions_per_seed)
+  table, verdicts = [], {}
+  for std in stds:
+    for neurons in counts:
+      nets = reg.at(std, neurons)
+      c = verdicts[std, neurons] = reg.deepest_vs_shallowest(std, neurons)
+      table.append((_std_name(std), neurons, f'{nets[0].one_layer_max:,}',
+                    *[f'{n.regions_mean:.0f} ± {n.regions_std:.0f}'
+                      for n in nets], _ratio(c) if len(nets) > 1 else ''))
   lines = [
       '## 5. Counting pieces and regions', '',
       '`regions.count_linear_pieces(model, lo, hi)` traces breakpoints layer '
       'by layer in float64 and merges neighbours whose output slopes agree; '
       'it reproduces 2^k for every sawtooth and 2^m for every f_m above. '
-      '`regions.count_regions_2d` counts distinct activation patterns on a '
-      'grid: a lower bound, since a grid can miss a small region.', '',
-      f'**At initialisation**, on [-1, 1]² ({reg.resolution}² grid, '
-      f'{len(d.regions_per_seed)} seeds, the engine\'s initialisation; '
-      '± is the population std of the seeds, ddof 0):',
-      '',
+      '`regions.count_regions_2d_exact(model, lo, hi)` splits a square layer '
+      'by layer, each region by each unit\'s line, in float64: every '
+      'activation region that meets the square, however small.', '',
+      f'**At initialisation**, on [-1, 1]², {seeds} seeds: each neuron count '
+      'split into equal layers at each depth, initialised as Hanin & Rolnick '
+      '2019 did (weights i.i.d. N(0, 2/fan-in), biases i.i.d. N(0, σ²); '
+      'theirs: σ² = 10⁻⁶; `lab.he_normal_mlp`). Regions are mean ± std of '
+      'the seeds (ddof 0). The last column is the yardstick on "the '
+      f'{depths[-1]}-layer net makes more regions than the {depths[0]}-layer '
+      'net of the same neurons", on log counts, shown as the ratio of '
+      'geometric means with its 95% interval (seeds are independent draws; '
+      f'{len(verdicts)} comparisons, not corrected for multiplicity):', '',
       report.markdown_table(
-          ['net', 'params', 'neurons', 'regions (mean ± std)',
-           'theoretical max'],
-          [(f'deep {deep_name}', d.params, d.neurons,
-            f'{d.regions_mean:.0f} ± {d.regions_std:.0f}',
-            f'{d.max_regions:,} ({d.max_kind})'),
-           (f'shallow 1x{reg.shallow_width}', s.params, s.neurons,
-            f'{s.regions_mean:.0f} ± {s.regions_std:.0f}',
-            f'{s.max_regions:,} ({s.max_kind})')]), '',
-      'Hanin & Rolnick 2019 found that at initialisation the number of '
-      'regions scales with the number of neurons, not with depth, and is far '
-      'below the theoretical maximum. Here the deep net has '
-      f'{d.regions_mean / max(d.max_regions, 1):.1e} of Montufar\'s '
-      f'lower bound on its maximum and the shallow one '
-      f'{s.regions_mean / max(s.max_regions, 1):.2f} of its maximum '
-      f'(regions.png).']
+          ['bias std σ', 'neurons', 'one layer: at most',
+           *[f'depth {d}' for d in depths],
+           f'depth {depths[-1]} / depth {depths[0]}'], table), '',
+      'With every bias zero the net is positively homogeneous, so its '
+      'regions are cones from the origin: one hidden layer of n units makes '
+      'exactly 2n, which counts neurons by construction and says nothing of '
+      'depth. A ReLU net is positively homogeneous in its input and biases '
+      'together, so biases of std σ on [-1, 1]² cut the same regions as std '
+      '1 on [-1/σ, 1/σ]²: at σ = 10⁻³ the square holds essentially the whole '
+      'arrangement, packed around the origin, which an exact count sees and '
+      'a grid does not. Hanin & Rolnick (NeurIPS 2019) bound the expected '
+      'number of regions per unit area by a constant times the number of '
+      'neurons squared, whatever the depth; the constant holds the bias '
+      'density, which is why σ sets the scale. '
+      + _regions_verdict(reg, verdicts) + ' Figure: regions.png.']
   trained = [r for r in rows if r.done and r.pieces is not None]
   if trained:
     lines += ['', '**Trained nets** (section 6; pieces on [0, 1], exact, '
@@ -645,28 +727,54 @@ def plot_square(summary, path: str) -> None:
 
 
 def plot_regions(summary, path: str) -> None:
-  """Activation regions on [-1, 1]^2 at initialisation (seed 0), each region
-  one colour."""
+  """Top: activation regions at initialisation (seed 0), each region one
+  colour, for each depth at the middle neuron count and the bias std
+  nearest 0.1, zoomed to 10 bias stds around the origin. Bottom: regions against neurons, one panel per
+  bias std, one line per depth (mean and std over seeds)."""
   plt = report.pyplot()
   reg = sections_of(summary).regions_at_init
-  res = min(summary['config']['region_resolution'], 400)
-  g = np.linspace(-1.0, 1.0, res)
+  stds, counts = reg.bias_stds, reg.neuron_counts
+  shown_std = min(stds, key=lambda x: abs(np.log10(max(x, 1e-9)) + 1))
+  shown = reg.at(shown_std, counts[len(counts) // 2])
+  res = 400
+  # The regions a bias std packs around the origin, zoomed to 10 std
+  # (positive homogeneity: the picture at any larger scale is cones).
+  half = min(reg.square[1], 10 * shown_std) if shown_std > 0 else (
+      reg.square[1])
+  g = np.linspace(-half, half, res)
   xx, yy = np.meshgrid(g, g)
   pts = np.c_[xx.ravel(), yy.ravel()]
-  fig, axes = plt.subplots(1, 2, figsize=(9, 4.4))
-  for ax, key, widths, count in (
-      (axes[0], 'deep', reg.deep_widths, reg.deep),
-      (axes[1], 'shallow', (reg.shallow_width,), reg.shallow)):
-    net = models.MLP(2, tuple(widths), 1, activation='relu',
-                     rngs=nnx.Rngs(0))
+  cols = max(len(shown), len(stds))
+  fig, axes = plt.subplots(2, cols, figsize=(3.3 * cols, 6.8),
+                           squeeze=False)
+  for ax, count in zip(axes[0], shown):
+    net = lab.he_normal_mlp(2, count.widths, 0, count.bias_std)
     keys = regions.pattern_keys(regions.activation_patterns(net, pts))
     _, ids = np.unique(keys, return_inverse=True)
     perm = np.random.default_rng(0).permutation(ids.max() + 1)
     ax.imshow(perm[ids.reshape(res, res)], cmap='tab20', origin='lower',
-              extent=(-1, 1, -1, 1), interpolation='nearest')
-    ax.set_title(f'{key} {"x".join(map(str, widths))}: '
-                 f'{count.params} params, '
-                 f'{count.regions_per_seed[0]} regions')
+              extent=(-half, half, -half, half), interpolation='nearest')
+    ax.set_title(f'{count.depth}x{count.widths[0]}, σ={count.bias_std:g}: '
+                 f'{count.regions_per_seed[0]} regions in '
+                 f'[{reg.square[0]:g}, {reg.square[1]:g}]²', fontsize=8)
+    ax.set_xticks([-half, 0, half])
+    ax.set_yticks([-half, 0, half])
+  for ax, std in zip(axes[1], stds):
+    for d in sorted({n.depth for n in reg.nets}):
+      nets = [n for n in reg.nets if n.bias_std == std and n.depth == d]
+      nets.sort(key=lambda n: n.neurons)
+      ax.errorbar([n.neurons for n in nets], [n.regions_mean for n in nets],
+                  yerr=[n.regions_std for n in nets], marker='o',
+                  capsize=3, label=f'depth {d}')
+    ax.set_xscale('log', base=2)
+    ax.set_yscale('log')
+    ax.set_xlabel('hidden neurons')
+    ax.set_title(f'bias std σ = {_std_name(std)}', fontsize=9)
+    ax.legend(fontsize=7)
+  axes[1][0].set_ylabel('regions in [-1, 1]²')
+  for ax in [*axes[0][len(shown):], *axes[1][len(stds):]]:
+    ax.axis('off')
+  fig.tight_layout()
   report.save_figure(fig, path)
   plt.close(fig)
 
