@@ -85,7 +85,7 @@ FIELDS = config_lib.schema(None, {
                             'depth splits them into equal layers.',
                             fields.integers(1)),
     'region_depths': Field((1, 2, 4), 'Depths compared at each neuron '
-                           'count (the first is the baseline).',
+                           'count (the shallowest is the baseline).',
                            fields.integers(1)),
     'region_bias_stds': Field(
         (0.0, 1e-3), 'Std of the biases drawn at initialisation (Hanin & '
