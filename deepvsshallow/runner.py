@@ -165,6 +165,9 @@ class Population:
   # (seeds, learning_rates), one entry per member; members sharing a
   # learning rate are that candidate's replicates.
   members: tuple[Sequence[int], Sequence[float]] | None = None
+  # With members None: seeds per rate of the run's grid (None:
+  # config.num_seeds), grid extensions included.
+  num_seeds: int | None = None
   # False: the study evaluates the members itself (every candidate of a
   # search, say), so no evaluation program for the pick is compiled ahead
   # (`Picked.evaluator` then compiles on its first call, if any).
@@ -172,7 +175,8 @@ class Population:
 
   def seeds_and_lrs(self, run: 'Run') -> tuple[list[int], list[float]]:
     if self.members is None:
-      return candidate_grid(run.config.learning_rates, run.config.num_seeds)
+      return candidate_grid(run.config.learning_rates,
+                            self.num_seeds or run.config.num_seeds)
     seeds, lrs = self.members
     return [int(s) for s in seeds], [float(lr) for lr in lrs]
 
@@ -534,7 +538,8 @@ class Run:
         break
       more = self._train_batch([dataclasses.replace(
           populations[i], members=candidate_grid(
-              [lr], self.config.num_seeds)) for i, lr in extend.items()])
+              [lr], populations[i].num_seeds or self.config.num_seeds))
+          for i, lr in extend.items()])
       for i, extra in zip(extend, more):
         picked[i] = self._merge(picked[i], extra)
     return picked

@@ -11,6 +11,7 @@ import scipy.stats
 import pytest
 from conftest import launch, refused, unread_fields
 
+from deepvsshallow import regions as regions_lib
 from deepvsshallow import runner, stats
 from deepvsshallow.studies import expressivity
 from deepvsshallow.studies.expressivity import report
@@ -59,6 +60,26 @@ def test_runlocal_end_to_end(runlocal):
       else:
         assert all(0.9 * n.one_layer_max <= r <= n.one_layer_max
                    for r in n.regions_per_seed)
+  # Section 7: every 1-D problem at every retry width, each picked seed
+  # judged by the rule, recomputed here from its pieces and errors.
+  retried = report.retried_of(summary)
+  assert len(retried) == (len(config.train_tent_k) + 1) * len(
+      config.retry_widths)
+  for r in retried:
+    assert r.scores.done and len(r.pieces) == config.retry_seeds
+    assert len(r.test_max_error) == config.retry_seeds
+    depth = len(r.hidden_widths)
+    assert all(1 <= n <= regions_lib.max_pieces_1d(r.hidden_widths)
+               for n in r.pieces)
+    if r.target_pieces is not None:   # Tent map T^k: depth k, 2^k pieces.
+      assert r.target_pieces == 2 ** depth
+      expected = [n == 2 ** depth and e < config.near_exact_tent
+                  for n, e in zip(r.pieces, r.test_max_error)]
+    else:                             # x^2: Yarotsky's error 2^(-2m-2).
+      assert r.construction_max_error == 2.0 ** (-2 * depth - 2)
+      expected = [e < config.near_exact_square * 2.0 ** (-2 * depth - 2)
+                  for e in r.test_max_error]
+    assert list(r.near_exact) == expected
   rows = report.trained_of(summary)
   num_problems = (len(config.train_tent_k) * len(config.tent_widths) + 1
                   + len(config.train_parity_n))
@@ -73,13 +94,15 @@ def test_runlocal_end_to_end(runlocal):
     assert r.scores.test_per_seed == (r.test.mse if r.regression
                                       else r.test.error)
   with open(workdir / 'trials.jsonl') as f:
-    assert len(f.readlines()) == len(rows) * config.num_seeds * len(
-        config.learning_rates)
+    assert len(f.readlines()) == (
+        len(rows) * config.num_seeds + len(retried) * config.retry_seeds
+    ) * len(config.learning_rates)
   md = (workdir / 'results.md').read_text()
   for heading in ('## 1. Why a hidden layer', '## 2. Depth folds space',
                   '## 3. x²', '## 4. Parity, honestly',
                   '## 5. Counting pieces and regions',
-                  '## 6. What training finds'):
+                  '## 6. What training finds',
+                  '## 7. What training finds, without the dead units'):
     assert heading in md
   # One outcome and one verdict line per problem, on the console and in
   # the report; the headline counts the same outcomes.

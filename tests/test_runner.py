@@ -154,3 +154,18 @@ def test_a_pick_on_the_end_of_its_grid_extends_it_and_equals_one_population(
       ' (not bracketed: shallow picked lr=0.008, an end of its grid '
       "0.001..0.008)")
   assert scores.test_per_example.shape == (2, len(test))
+
+
+def test_a_population_with_its_own_seed_count_keeps_it_when_extended(
+    digits, tmp_path):
+  """`Population.num_seeds`: 3 seeds per rate where the run has 2, in the
+  first grid and in each extension of it."""
+  from deepvsshallow import config as config_lib
+  schema = config_lib.schema(config_lib.one_dataset('digits'), {})
+  c = schema.config(learning_rates=(1e-3, 2e-3), num_seeds=2, num_epochs=2,
+                    batch_size=64, grid_extensions=1, progress=False)
+  with runner.Run('t', c, str(tmp_path), schema=schema) as run:
+    picked, = run.train_all([runner.Population('mlp', MLP, digits,
+                                               num_seeds=3)])
+  assert picked.learning_rates == (1e-3,) * 3 + (2e-3,) * 3 + (4e-3,) * 3
+  assert len(picked.pick.members) == 3

@@ -169,16 +169,20 @@ class Problem:
   target: Callable | None = None  # The 1-D target, for the figure.
 
 
-def _regression_data(name, f, config, seed_offset: int):
+def _regression_data(name, f, config, seed_offset: int, *,
+                     centred: bool = False):
+  """f on uniform points of [0, 1] (test: evenly spaced); with `centred`,
+  the same points and targets, the inputs mapped to 2x - 1 in [-1, 1]."""
   rng = np.random.default_rng([config.data_seed, seed_offset])
   x = rng.uniform(0.0, 1.0, (config.regression_train_size, 1))
   x_test = np.linspace(0.0, 1.0, config.regression_test_size)[:, None]
-  split = lambda x: data_lib.Split(x.astype(np.float32),
+  shown = (lambda x: 2 * x - 1) if centred else (lambda x: x)
+  split = lambda x: data_lib.Split(shown(x).astype(np.float32),
                                    f(x).astype(np.float32))
   return data_lib.in_memory(
-      name, split(x), split(x_test), val_fraction=config.val_fraction,
-      split_seed=config.split_seed, input_convention='float',
-      task='regression')
+      name + ('_centred' if centred else ''), split(x), split(x_test),
+      val_fraction=config.val_fraction, split_seed=config.split_seed,
+      input_convention='float', task='regression')
 
 
 def _parity_data(n: int, config):
@@ -216,6 +220,27 @@ def problems(config) -> list[Problem]:
     tree = lab.parity_net(n)
     out.append(Problem(f'parity n={n}', _parity_data(n, config), tree,
                        tuple(d.kernel.shape[1] for d in tree.hidden), None))
+  return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Retry:
+  """A 1-D problem of section 7: centred inputs, PyTorch's initialisation."""
+  name: str
+  dataset: data_lib.Dataset
+  depth: int                         # The construction's.
+  target_pieces: int | None          # Tent maps: 2^k.
+  construction_max_error: float | None   # x^2: 2^(-2m-2).
+
+
+def retry_problems(config) -> list[Retry]:
+  out = [Retry(f'tent k={k}', _regression_data(
+      f'tent{k}', functools.partial(lab.tent, k=k), config, k, centred=True),
+               k, 2 ** k, None) for k in config.train_tent_k]
+  m = config.train_square_m
+  out.append(Retry(f'x^2 (m={m})', _regression_data(
+      'square', np.square, config, 100, centred=True), m, None,
+                   2.0 ** (-2 * m - 2)))
   return out
 
 
@@ -263,7 +288,16 @@ def run(run: runner.Run) -> dict:
           name, functools.partial(models.MLP, ds.input_dim, widths, 1),
           ds, info={'problem': prob.name, 'kind': kind,
                     'hidden_widths': list(widths)}))
-  picked = run.train_all(populations)
+  retries = retry_problems(config) if config.retry_widths else []
+  retry_pops = [runner.Population(
+      f'{r.name} width {w} (centred, torch init)',
+      functools.partial(models.MLP, 1, (w,) * r.depth, 1, init='torch'),
+      r.dataset, info={'problem': r.name, 'kind': 'retry',
+                       'hidden_widths': [w] * r.depth},
+      num_seeds=config.retry_seeds)
+      for r in retries for w in config.retry_widths]
+  picked = run.train_all(populations + retry_pops)
+  picked, retry_picked = picked[:len(populations)], picked[len(populations):]
 
   sections = report.Sections(
       hidden_layer=tuple(hidden_layer_section(config)),
@@ -274,6 +308,7 @@ def run(run: runner.Run) -> dict:
 
   # Test is read once, after all training.
   tests = {prob.dataset.name: run.read_test(prob.dataset) for prob in todo}
+  tests.update({r.dataset.name: run.read_test(r.dataset) for r in retries})
   rows, fits = [], {}
   by_problem = {prob.name: prob for prob in todo}
   grid = np.linspace(0.0, 1.0, 1025)[:, None].astype(np.float32)
@@ -309,8 +344,39 @@ def run(run: runner.Run) -> dict:
         row, construction_params=_param_count(prob.construction),
         train=_metrics_of(p, prob.dataset.train), test=_metrics_of(p, test),
         **_construction_metrics(prob, test), **more))
+  by_retry = {r.name: r for r in retries}
+  rule = functools.partial(report.near_exact, tent_tol=config.near_exact_tent,
+                           square_factor=config.near_exact_square)
+  # Section 6's deep nets, judged by the same rule (pieces on [0, 1]).
+  section6 = {row.problem: rule(row.pieces, row.test.max_error,
+                                target_pieces=row.target_pieces,
+                                construction_max_error=(
+                                    row.construction_test_max_error))
+              for row in rows if row.kind == 'deep' and row.done
+              and row.pieces is not None}
+  retried = []
+  for pop, p in zip(retry_pops, retry_picked):
+    r = by_retry[pop.info['problem']]
+    test = tests[r.dataset.name]
+    row = report.Retried(
+        problem=r.name, hidden_widths=tuple(pop.info['hidden_widths']),
+        param_count=p.info['param_count'], scores=run.scores(p, test),
+        target_pieces=r.target_pieces,
+        construction_max_error=r.construction_max_error)
+    if row.scores.done:
+      members = [p.member(i) for i in range(len(p.pick.members))]
+      pieces = tuple(regions.count_linear_pieces(mem, -1, 1)
+                     for mem in members)
+      errors = _metrics_of(p, test).max_error
+      row = dataclasses.replace(
+          row, pieces=pieces, test_max_error=errors,
+          near_exact=rule(pieces, errors, target_pieces=r.target_pieces,
+                          construction_max_error=r.construction_max_error),
+          section6_near_exact=section6.get(r.name, ()))
+    retried.append(row)
   return run.finish(
-      {'sections': sections, 'training': rows}, render=report.render_markdown,
+      {'sections': sections, 'training': rows, 'retried': retried},
+      render=report.render_markdown,
       figures={'hidden_layer.png': report.plot_hidden_layer,
                'sawtooth.png': report.plot_sawtooth,
                'square.png': report.plot_square,

@@ -225,12 +225,89 @@ class Trained(runner.Record):
     return f'{self.kind} {"-".join(map(str, self.hidden_widths))}'
 
 
+@dataclasses.dataclass(frozen=True)
+class Retried(runner.Record):
+  """Section 7: a deep net of the construction's depth at one width,
+  trained on centred inputs from PyTorch's initialisation. `pieces` (on the
+  inputs' [-1, 1]) and `test_max_error` are each picked seed's."""
+  problem: str
+  hidden_widths: tuple[int, ...]
+  param_count: int
+  scores: runner.Scores
+  target_pieces: int | None = None          # Tent maps: 2^k.
+  construction_max_error: float | None = None   # x^2: 2^(-2m-2).
+  pieces: tuple[int, ...] | None = None
+  test_max_error: tuple[float, ...] | None = None
+  near_exact: tuple[bool, ...] = ()          # `near_exact`, per seed.
+  # Section 6's deep net on the same problem, by the same rule.
+  section6_near_exact: tuple[bool, ...] = ()
+
+
+def near_exact(pieces, max_errors, *, target_pieces: int | None,
+               construction_max_error: float | None, tent_tol: float,
+               square_factor: float) -> tuple[bool, ...]:
+  """Per seed: a tent fit with the target's pieces and a test max error
+  below `tent_tol`; an x^2 fit (no target pieces) with a test max error
+  below `square_factor` times the construction's."""
+  if target_pieces is not None:
+    return tuple(bool(n == target_pieces and e < tent_tol)
+                 for n, e in zip(pieces, max_errors))
+  return tuple(bool(e < square_factor * construction_max_error)
+               for e in max_errors)
+
+
 def sections_of(summary) -> Sections:
   return Sections.from_json(summary['sections'])
 
 
 def trained_of(summary) -> list[Trained]:
   return [Trained.from_json(r) for r in summary['training']]
+
+
+def retried_of(summary) -> list[Retried]:
+  return [Retried.from_json(r) for r in summary.get('retried', [])]
+
+
+def render_retried(retried: list[Retried], cfg) -> str:
+  if not retried:
+    return ''
+  table = []
+  for r in retried:
+    if not r.scores.done:
+      table.append((r.problem, '-'.join(map(str, r.hidden_widths)),
+                    r.param_count, 'all diverged', '', '', '', ''))
+      continue
+    ok, first = r.near_exact, r.section6_near_exact
+    table.append((
+        r.problem, '-'.join(map(str, r.hidden_widths)), r.param_count,
+        f'{r.scores.learning_rate:g}' + (' (edge)' if r.scores.on_edge
+                                         else ''),
+        f'{sum(ok)}/{len(ok)}',
+        f'{np.mean(r.pieces):.1f} ± {np.std(r.pieces):.1f}'
+        + (f' (target {r.target_pieces})' if r.target_pieces else ''),
+        f'{np.median(r.test_max_error):.3g}',
+        f'{sum(first)}/{len(first)}' if first else '-'))
+  return '\n'.join([
+      '## 7. What training finds, without the dead units', '',
+      'Section 6 trains on inputs in [0, 1] from zero biases: a unit whose '
+      'incoming weight is negative is then off on the whole domain from the '
+      'first step, and stays dead. Here the same targets are fitted again '
+      'with the inputs centred (2x − 1, in [−1, 1]), from PyTorch\'s '
+      'initialisation (weights and biases uniform in ±1/√fan-in), by deep '
+      'nets of the construction\'s depth at several widths, '
+      f'{cfg["retry_seeds"]} seeds per rate, the rate picked on validation '
+      'as in section 6. A seed is near-exact on a tent map when it has the '
+      f'target\'s 2^k pieces and a test max error below '
+      f'{cfg["near_exact_tent"]:g}, and on x² when its test max error is '
+      f'below {cfg["near_exact_square"]:g} times the construction\'s. The '
+      'last column applies the same rule to section 6\'s deep net (width 2, '
+      'inputs in [0, 1], zero biases).', '',
+      report.markdown_table(
+          ['problem', 'deep net', 'params', 'lr', 'near-exact seeds',
+           'pieces (mean ± std)', 'test max error (median)',
+           'section 6: near-exact'], table)])
+
+
 
 
 def anchor() -> str:
@@ -641,6 +718,7 @@ def render_markdown(summary) -> str:
       render_parity(s.parity),
       render_regions(s.regions_at_init, rows),
       render_training(rows, cfg),
+      *[t for t in [render_retried(retried_of(summary), cfg)] if t],
       report.run_footer(summary), ''])
 
 
