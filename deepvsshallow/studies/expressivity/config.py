@@ -14,9 +14,9 @@ Command:
 
 Runtime: 2 min 42 s on a 2-core CPU in the lecture run of 2026-12-03
 (162 s, one CPU device per core, beside another study), 99 s of it
-compiling the training programs; the exact region counts and section 7,
-added after that run, took it from 94 to 144 s alone on a warm compilation
-cache.
+compiling the training programs, before the exact region counts and
+section 7; with them, 5 min 19 s (319 s, 170 s compiling) in the lecture
+run of 2026-12-03 at 04:22, and 144 s alone on a warm compilation cache.
 
 Expected result (measured 2026-12-02, README.md): every construction
 matches its closed form exactly (2^k pieces, error 2^(-2m-2), parity right
