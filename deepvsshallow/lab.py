@@ -109,6 +109,11 @@ def yarotsky(x, m: int):
   return x - sum(tent(x, s) / 4.0 ** s for s in range(1, m + 1))
 
 
+def yarotsky_error(m: int) -> float:
+  """Closed form: sup over [0, 1] of |f_m(x) - x^2|, 2^(-2m-2)."""
+  return 2.0 ** (-2 * m - 2)
+
+
 def interpolation_error_square(pieces: int) -> float:
   """Closed form: max |x^2 - interpolant| on [0, 1] with equal pieces, h^2/4."""
   return 1.0 / (4.0 * pieces ** 2)

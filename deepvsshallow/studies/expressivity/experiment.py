@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from typing import Callable
 
 import jax.numpy as jnp
@@ -102,7 +101,7 @@ def square_section(config) -> list[report.Square]:
     x = np.linspace(0.0, 1.0, 2 ** (m + 4) + 1)
     error = lambda net: _sup_error(net, x, x ** 2)
     rows.append(report.Square(
-        m=m, closed_form_error=2.0 ** (-2 * m - 2), deep_error=error(deep),
+        m=m, closed_form_error=lab.yarotsky_error(m), deep_error=error(deep),
         deep_params=_param_count(deep), deep_layers=lab.depth(deep),
         deep_pieces=regions.count_linear_pieces(deep, 0, 1),
         shallow_units=lab.hidden_units(shallow),
@@ -129,10 +128,6 @@ def parity_section(config) -> list[report.Parity]:
         inputs_checked=len(bits), tree=checked(lab.parity_net(n)),
         bitcount=checked(lab.bitcount_parity_net(n))))
   return rows
-
-
-def _binomial_sum(n: int, d: int) -> int:
-  return sum(math.comb(n, j) for j in range(d + 1))
 
 
 def regions_at_init(config) -> report.RegionsAtInit:
@@ -240,7 +235,7 @@ def retry_problems(config) -> list[Retry]:
   m = config.train_square_m
   out.append(Retry(f'x^2 (m={m})', _regression_data(
       'square', np.square, config, 100, centred=True), m, None,
-                   2.0 ** (-2 * m - 2)))
+                   lab.yarotsky_error(m)))
   return out
 
 
