@@ -101,6 +101,28 @@ def generator_of(config) -> dict | None:
   return dict(config.generator)
 
 
+def generated(config) -> list[str]:
+  """A check: config.dataset is a generated one (a study that generates
+  more of it)."""
+  if not data.DATASETS[config.dataset].generator:
+    names = ', '.join(n for n, s in data.DATASETS.items() if s.generator)
+    return [f'config.dataset={config.dataset!r} is not generated: this '
+            f'study generates more of it; use one of {names}.']
+  return []
+
+
+def new_generator_seed(field: str) -> Callable:
+  """A check: config.<field>, a seed to generate more data with, is not the
+  dataset's own seed (whose sample holds the test examples)."""
+  def check(config) -> list[str]:
+    if config[field] == (generator_of(config) or {}).get('seed'):
+      return [f'config.{field}={config[field]} is the dataset\'s own seed: '
+              'what it generates would contain the test examples; pick '
+              'another.']
+    return []
+  return check
+
+
 def check_data(config) -> list[str]:
   """The generator's arguments, and a batch that fits in the training set."""
   lines = []

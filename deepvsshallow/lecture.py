@@ -49,9 +49,14 @@ def _study_names(value) -> str | None:
 
 
 FIELDS = fields.Schema({
-    'studies': fields.Field(fields.derived(lambda _: studies.names()),
-                            'Chapters to run, any subset; the report keeps '
-                            "the lecture's order.", _study_names),
+    'studies': fields.Field(
+        fields.derived(lambda values: studies.names() if values.get(
+            'runlocal') else studies.lecture_names()),
+        "Chapters to run, any subset; the report keeps the lecture's order. "
+        'Default: every study, except those whose default runs far longer '
+        'than the rest (Study.in_lecture: the data-size sweep, about 40 '
+        'minutes) in the default config; every study with :runlocal.',
+        _study_names),
     'runlocal': fields.Field(False, "Each study's :runlocal smoke config "
                              'instead of its default.', fields.boolean()),
     'parallel': fields.Field(2, 'Studies run at once, one process each '
@@ -77,8 +82,10 @@ def get_config(arg: str = ''):
   time, the longest first, each with one XLA device per core; :runlocal
   about 3-5 minutes.
 
-  Expected result: REPORT.md with 10 chapters, each with its verdict in the
-  table at the top (README.md quotes them).
+  Expected result: REPORT.md with 10 chapters (every study but the
+  data-size sweep, which runs on its own: experiments/data_size.py; 11
+  with :runlocal), each with its verdict in the table at the top
+  (README.md quotes them).
   """
   if arg not in ('', 'runlocal'):
     raise ValueError(f'config argument {arg!r}: expected nothing or '

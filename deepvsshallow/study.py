@@ -48,6 +48,9 @@ class Study:
   # starts the longest studies first, so that no long study runs alone at
   # the end.
   minutes: float = 3.0
+  # In the lecture's default (a study whose default takes far longer than
+  # the others runs on its own, or with --config.studies).
+  in_lecture: bool = True
 
   @property
   def config_file(self) -> str:

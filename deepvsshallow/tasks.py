@@ -113,6 +113,22 @@ TASKS: dict[str, Task] = {
 }
 
 
+def selecting_on(task: Task, metric: str) -> Task:
+  """`task`, with early stopping and the pick on validation minimising
+  `metric` instead (e.g. classification's 'loss' for a study about loss);
+  named 'TASK/select_on=METRIC', so that a population trained this way
+  shares no program, file or fingerprint with one selected on the task's
+  own metric."""
+  names = [name for name, _ in task.metrics]
+  if metric not in names:
+    raise UsageError(f'task {task.name!r} has no metric {metric!r} to '
+                     f'select on; its metrics: {", ".join(names)}.')
+  if metric == task.select_on:
+    return task
+  return dataclasses.replace(task, name=f'{task.name}/select_on={metric}',
+                             select_on=metric)
+
+
 def get_task(name: str) -> Task:
   if name not in TASKS:
     raise UsageError(f'unknown task {name!r}; known tasks: '

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from typing import Any, Callable, Sequence
 
 import jax
@@ -135,6 +136,23 @@ class TrainSettings:
   @classmethod
   def from_config(cls, config) -> 'TrainSettings':
     return cls(**{f.name: config[f.name] for f in dataclasses.fields(cls)})
+
+
+def in_passes_over(settings: TrainSettings, reference: int,
+                   num_train: int) -> TrainSettings:
+  """`settings`, whose `num_epochs` and `patience` count passes over a
+  training set of `reference` examples, for a training set of `num_train`:
+  as many optimizer steps, each rounded up to whole passes over its own set
+  (validation runs once a pass), and a patience of at least 2 passes (0
+  stays 0: never stop early). The step budget and the patience are then
+  the same, in steps, for every training-set size."""
+  def steps(n):
+    return max(1, n // settings.batch_size)
+  def passes(epochs):
+    return max(1, math.ceil(epochs * steps(reference) / steps(num_train)))
+  return dataclasses.replace(
+      settings, num_epochs=passes(settings.num_epochs),
+      patience=settings.patience and max(2, passes(settings.patience)))
 
 
 # ----------------------------------------------------------------- optimizers

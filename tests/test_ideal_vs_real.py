@@ -1,6 +1,7 @@
 """Ideal vs real: equal steps on both sets, no test example in the ideal
 set's seed, the verdicts on hand-made rows, and the study end to end."""
 
+import dataclasses
 import json
 import os
 
@@ -8,19 +9,27 @@ import numpy as np
 import pytest
 from conftest import refused, unread_fields
 
-from deepvsshallow import data, reference, runner, stats
+from deepvsshallow import data, reference, runner, stats, train
 from deepvsshallow.studies import ideal_vs_real
 from deepvsshallow.studies.ideal_vs_real import experiment, report
 
 ivr_config = ideal_vs_real.config
 
 
-def test_epochs_for_gives_at_least_the_steps():
-  # Real: 3,400 / 64 = 53 steps an epoch, 150 epochs = 7,950 steps; ideal:
-  # 170,000 / 64 = 2,656 an epoch, so 3 epochs (7,968 steps).
-  assert experiment.epochs_for(7_950, 170_000, 64) == 3
-  assert experiment.epochs_for(10, 3_400, 64) == 1
-  assert experiment.epochs_for(54, 3_400, 64) == 2
+def test_passes_over_the_real_set_become_as_many_steps_on_the_ideal_one():
+  # Real: 3,400 / 64 = 53 steps a pass, 600 passes = 31,800 steps and a
+  # patience of 30 passes = 1,590 steps; ideal: 170,000 / 64 = 2,656 a
+  # pass, so 12 passes (31,872 steps) and a patience of 1 pass, raised to
+  # the floor of 2.
+  real = train.TrainSettings(batch_size=64, num_epochs=600, patience=30)
+  ideal = train.in_passes_over(real, 3_400, 170_000)
+  assert (ideal.num_epochs, ideal.patience) == (12, 2)
+  assert ideal.num_epochs * 2_656 >= 31_800 > (ideal.num_epochs - 1) * 2_656
+  longer = train.in_passes_over(real, 3_400, 3_400 // 2)   # 26 steps a pass.
+  assert (longer.num_epochs, longer.patience) == (1224, 62)
+  assert train.in_passes_over(real, 3_400, 3_400) == real
+  assert train.in_passes_over(dataclasses.replace(real, patience=0), 3_400,
+                              170_000).patience == 0
 
 
 def test_architectures_pair_each_deep_net_with_its_match():
@@ -110,11 +119,20 @@ def test_runlocal_end_to_end(runlocal):
   assert o.trends == () and report.verdict(rows).count('- ') == 1
   # Test losses per seed and per test example, on the same test examples
   # as the errors; one seed a side: no interval.
+  # The pick minimised validation loss, and its test loss is the same
+  # number the per-example losses give.
   for r in rows:
     losses = runner.decode_examples(r.test_losses)
-    assert losses.shape == r.scores.test_per_example.shape
+    assert losses.shape == (config.num_seeds,
+                            config.generator.num_samples // 5)   # 20% test.
+    assert r.scores.metric == 'loss'
     np.testing.assert_allclose(losses.mean(1), r.test_loss_per_seed,
                                rtol=1e-5)
+    np.testing.assert_allclose(r.scores.test_per_seed, r.test_loss_per_seed,
+                               rtol=1e-5)
+    assert len(r.test_error_per_seed) == config.num_seeds
+    assert 0 < r.epochs_run <= r.num_epochs
+    assert all(0 <= e < r.epochs_run for e in r.best_epochs)
   assert all(p.comparison.verdict == 'inconclusive' for p in o.pairs)
   head = ideal_vs_real.STUDY.headline(summary)
   assert '\n' not in head and o.depth_verdict in head
@@ -144,6 +162,7 @@ def _row(family, width, data_, losses, params, status='done',
                            test_per_seed=(0.3,) * len(losses) if done
                            else (), grid=(3e-3, 1e-2), on_edge=on_edge),
       test_loss_per_seed=tuple(losses) if done else (),
+      test_error_per_seed=(0.3,) * len(losses) if done else (),
       matched_to=matched_to,
       test_losses=runner.encode_examples(per_example)
       if done and examples else '')

@@ -17,6 +17,7 @@ from conftest import ROOT, sweep_command, xla_flags
 from flax import nnx
 
 from deepvsshallow import data, models, runtime, tasks, train
+from deepvsshallow.errors import UsageError
 
 TINY = dict(input_dim=4, hidden_widths=[5, 3], num_classes=3)
 
@@ -283,7 +284,6 @@ def test_sharded_population_equals_unsharded(tfds_dir):
 
 
 def test_bad_settings_are_usage_errors(digits):
-  from deepvsshallow.errors import UsageError
   with pytest.raises(UsageError, match='batch_size'):
     train.make_program(_mlp(digits), _small(digits, 100),
                        _settings(batch_size=10**6))
@@ -475,3 +475,65 @@ def test_a_student_mimicking_a_linear_teacher_recovers_it():
   metrics = train.EvalProgram(r.step_def, SETTINGS)(
       r.best_params, r.best_rest, ds.validation)
   assert metrics['disagreement'][0] == 0.0 and metrics['mse'][0] < 1e-3
+
+
+class _Slope(nnx.Module):
+  """y = w x with w = 0 at the start: one weight, no bias."""
+
+  def __init__(self, *, rngs: nnx.Rngs):
+    del rngs
+    self.w = nnx.Param(jnp.zeros((1, 1), jnp.float32))
+
+  def __call__(self, x_NHWC):
+    return x_NHWC.reshape(len(x_NHWC), 1) @ self.w[...]
+
+
+def test_patience_stops_after_the_best_of_a_closed_form_validation_curve():
+  """Full-batch gradient descent on y = w x towards training targets 2x,
+  validated on targets 1x: w after epoch e is 2 (1 - (1 - 2 lr m)^(e+1))
+  (m = mean x^2), so the validation loss (w - 1)^2 m_val falls, is least
+  where w is nearest 1, then rises. The run must stop `patience` epochs
+  after that epoch and keep that w."""
+  x = np.linspace(-1, 1, 64, dtype=np.float32)
+  m = float(np.mean(x.astype(np.float64) ** 2))
+  lr = 0.1 / m                          # 1 - 2 lr m = 0.8.
+  shape = lambda v: v.reshape(-1, 1, 1, 1)
+  ds = data.Dataset(
+      name='slope', train=data.Split(shape(x), (2 * x)[:, None]),
+      validation=data.Split(shape(x[::2]), x[::2, None]),
+      input_shape=(1, 1, 1), num_classes=1, input_convention='float',
+      task='regression', _read_test=lambda: None)
+  patience = 3
+  r = train.train_population(
+      _Slope, ds, [0], [lr], _settings(
+          num_epochs=40, patience=patience, batch_size=64, optimizer='sgd',
+          schedule='constant'))
+  epochs = np.arange(40)
+  w = 2 * (1 - 0.8 ** (epochs + 1))
+  m_val = float(np.mean(x[::2].astype(np.float64) ** 2))
+  val = (w - 1) ** 2 * m_val
+  best = int(np.argmin(val))
+  assert best == 2 and 0 < val[best] < val[best - 1] < val[0]
+  assert r.best_epoch[0] == best
+  assert r.epochs_run == best + patience + 1
+  np.testing.assert_allclose(r.history['val'][:r.epochs_run, 0],
+                             val[:r.epochs_run], rtol=1e-4)
+  np.testing.assert_allclose(np.asarray(r.best_params['w']).ravel(),
+                             [w[best]], rtol=1e-5)
+
+
+def test_selecting_on_loss_keeps_the_least_validation_loss(digits):
+  ds = _small(digits)
+  by_loss = tasks.selecting_on(tasks.get_task('classification'), 'loss')
+  assert by_loss.name == 'classification/select_on=loss'
+  r = train.train_population(_mlp(digits), ds, [0, 1], [3e-3, 3e-2],
+                             _settings(num_epochs=4), task=by_loss)
+  loss = train.EvalProgram(r.step_def, _settings())(
+      r.best_params, r.best_rest, ds.validation)['loss']
+  np.testing.assert_allclose(loss, r.best_val, rtol=1e-5)
+  np.testing.assert_allclose(r.best_val, r.history['val'].min(axis=0),
+                             rtol=1e-6)
+  assert tasks.selecting_on(tasks.get_task('classification'), 'error') is (
+      tasks.get_task('classification'))
+  with pytest.raises(UsageError, match="no metric 'mse'"):
+    tasks.selecting_on(tasks.get_task('classification'), 'mse')

@@ -22,18 +22,24 @@ from deepvsshallow.errors import UsageError
 def registry() -> dict:
   """name -> `study.Study`, in the lecture's order (imported on first use,
   so importing one study does not import the others)."""
-  from deepvsshallow.studies import (architecture_search, deep_vs_shallow,
-                                     end_to_end, expressivity, ideal_vs_real,
-                                     modularity, optimism, separation, stn,
+  from deepvsshallow.studies import (architecture_search, data_size,
+                                     deep_vs_shallow, end_to_end,
+                                     expressivity, ideal_vs_real, modularity,
+                                     optimism, separation, stn,
                                      weight_sharing)
-  studies = (deep_vs_shallow, ideal_vs_real, expressivity, modularity,
-             separation, weight_sharing, end_to_end, optimism,
+  studies = (deep_vs_shallow, data_size, ideal_vs_real, expressivity,
+             modularity, separation, weight_sharing, end_to_end, optimism,
              architecture_search, stn)
   return {m.STUDY.name: m.STUDY for m in studies}
 
 
 def names() -> tuple[str, ...]:
   return tuple(registry())
+
+
+def lecture_names() -> tuple[str, ...]:
+  """The studies of the lecture's default (`Study.in_lecture`)."""
+  return tuple(n for n, s in registry().items() if s.in_lecture)
 
 
 def get(name: str):

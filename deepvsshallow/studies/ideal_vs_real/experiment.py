@@ -4,9 +4,12 @@ test loss is the data's fault?
 For deep and shallow MLP families across parameter counts, each net trains
 once on the real MNIST-1D training set (4,000 examples, less validation) and
 once on an "ideal" one: MNIST-1D generated 50x larger by the same package
-with another seed (so none of its examples is a test example). Both are
-evaluated on the same real test set, with the same number of optimizer
-steps. The lecture predicts that the gap between real and ideal grows with
+with another seed (so none of its examples is a test example). Each trains
+to convergence: until its validation loss has not improved for `patience`
+(in steps, the same on both sets), or to the end of its learning-rate
+schedule (annealed to 0 over the step cap); the best-validation-loss epoch
+is kept and the learning rate is picked on validation loss (the figure is
+about loss). Both are evaluated on the same real test set. The lecture predicts that the gap between real and ideal grows with
 the size of the function set (the parameter count), and that depth reaches
 a low loss with fewer parameters. The report (`report.py`) says what
 happens, comparing test losses paired over the shared test examples.
@@ -16,12 +19,10 @@ Files: trials.jsonl, results.json, results.md, results.png.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import math
 
 from deepvsshallow import config as config_lib
-from deepvsshallow import models, params, runner
+from deepvsshallow import models, params, runner, tasks, train
 from deepvsshallow.studies.ideal_vs_real import report
 
 
@@ -39,19 +40,19 @@ def architectures(config, input_dim: int, num_classes: int):
   return out
 
 
-def epochs_for(steps: int, num_train: int, batch_size: int) -> int:
-  """Epochs that give at least `steps` optimizer steps."""
-  return max(1, math.ceil(steps / (num_train // batch_size)))
-
-
-def losses_of(p: runner.Picked, test) -> dict:
-  """Row's test loss fields: each picked member's cross-entropy on each test
-  example."""
+def tested(p: runner.Picked, test) -> dict:
+  """Row's test fields: each picked member's cross-entropy on each test
+  example, its test error, and the epochs it trained."""
   if p.pick is None:
     return {}
-  losses = p.evaluate(test, per_example=True)[1]['loss']
+  means, per_example = p.evaluate(test, per_example=True)
+  losses = per_example['loss']
   return {'test_loss_per_seed': tuple(float(v) for v in losses.mean(1)),
-          'test_losses': runner.encode_examples(losses)}
+          'test_losses': runner.encode_examples(losses),
+          'test_error_per_seed': tuple(float(v) for v in means['error']),
+          'best_epochs': tuple(int(p.result.best_epoch[m])
+                               for m in p.pick.members),
+          'epochs_run': int(p.result.epochs_run)}
 
 
 def run(run: runner.Run) -> dict:
@@ -63,11 +64,13 @@ def run(run: runner.Run) -> dict:
   run.log(f'Generating the ideal set ({ideal_args["num_samples"]:,} '
           'samples; prepared once, then cached)...')
   ideal = run.load_dataset(config.dataset, generator=ideal_args)
-  # config.num_epochs on the real set; the ideal set gets as many steps.
+  # num_epochs and patience count passes over the real set; the ideal set
+  # gets as many steps.
   steps = len(real.train) // config.batch_size * config.num_epochs
   settings = {'real': run.settings,
-              'ideal': dataclasses.replace(run.settings, num_epochs=epochs_for(
-                  steps, len(ideal.train), config.batch_size))}
+              'ideal': train.in_passes_over(run.settings, len(real.train),
+                                            len(ideal.train))}
+  task = tasks.selecting_on(tasks.get_task(real.task), config.select_on)
   grid = architectures(config, real.input_dim, real.num_classes)
   matched_to = {(family, widths): deep for family, widths, deep in grid}
   populations = [
@@ -78,8 +81,9 @@ def run(run: runner.Run) -> dict:
           ds, info={'data': kind, 'family': family,
                     'hidden_widths': list(widths),
                     'train_examples': len(ds.train),
-                    'num_epochs': settings[kind].num_epochs},
-          settings=settings[kind])
+                    'num_epochs': settings[kind].num_epochs,
+                    'patience': settings[kind].patience},
+          task=task, settings=settings[kind])
       for kind, ds in (('real', real), ('ideal', ideal))
       for family, widths, _ in grid]
   picked = run.train_all(populations)
@@ -89,13 +93,16 @@ def run(run: runner.Run) -> dict:
                      param_count=p.info['param_count'],
                      train_examples=p.info['train_examples'],
                      num_epochs=p.info['num_epochs'],
+                     patience=p.info['patience'],
                      scores=run.scores(p, test),
                      matched_to=matched_to[(p.info['family'],
                                             tuple(p.info['hidden_widths']))],
-                     **losses_of(p, test))
+                     **tested(p, test))
           for p in picked]
   return run.finish(
       {'rows': rows, 'steps': steps,
+       'patience_steps': len(real.train) // config.batch_size
+                         * config.patience,
        'train_examples': {'real': len(real.train),
                           'ideal': len(ideal.train)}},
       render=report.render_markdown, figures={'results.png': report.plot},

@@ -32,22 +32,27 @@ def anchor() -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Row(runner.Record):
-  """One net trained on one training set (real or ideal), tested on the real
-  test set: `scores` (test error per seed and per example, the learning
-  rate picked on validation error) and its test loss (cross-entropy) per
-  seed and per test example. A shallow net's `matched_to` names the deep
-  net its parameter count was matched to (that net's `name`, e.g.
-  '16x16x16'); None for a deep net."""
+  """One net trained on one training set (real or ideal) to convergence,
+  tested on the real test set: `scores` (the pick: the learning rate, and
+  the metric early stopping and the pick minimised, per seed), its test
+  loss (cross-entropy) per seed and per test example, and its test error
+  per seed. A shallow net's `matched_to` names the deep net its parameter
+  count was matched to (that net's `name`, e.g. '16x16x16'); None for a
+  deep net."""
   data: str                             # 'real' or 'ideal'.
   family: str                           # 'deep' or 'shallow'.
   hidden_widths: tuple[int, ...]
   param_count: int
   train_examples: int
-  num_epochs: int
+  num_epochs: int                       # The cap, in passes over its set.
   scores: runner.Scores
   test_loss_per_seed: tuple[float, ...] = ()
   matched_to: str | None = None
   test_losses: str = ''     # (seeds, test examples), runner.encode_examples.
+  test_error_per_seed: tuple[float, ...] = ()
+  patience: int = 0                     # In passes over its set.
+  epochs_run: int = 0                   # The population's, patience or cap.
+  best_epochs: tuple[int, ...] = ()     # Each picked member's kept epoch.
 
   @property
   def name(self) -> str:
@@ -61,6 +66,12 @@ class Row(runner.Record):
   @property
   def test_loss_std(self) -> float:
     return selection.mean_std(self.test_loss_per_seed)[1]
+
+  @property
+  def converged(self) -> bool:
+    """Stopped by patience before the cap (else it ran to the end of its
+    schedule, annealed to 0)."""
+    return self.epochs_run < self.num_epochs
 
 
 def net_name(hidden_widths) -> str:
@@ -90,11 +101,20 @@ def results_table(rows: list[Row]) -> str:
                 f'{r.test_loss_mean:.3f} ± {r.test_loss_std:.3f}',
                 f'{i.test_loss_mean:.3f} ± {i.test_loss_std:.3f}',
                 f'{r.test_loss_mean - i.test_loss_mean:+.3f}',
-                report.pct(r.scores.test_mean, r.scores.test_std),
-                report.pct(i.scores.test_mean, i.scores.test_std)])
+                report.pct(*selection.mean_std(r.test_error_per_seed)),
+                report.pct(*selection.mean_std(i.test_error_per_seed)),
+                f'{_epochs(r)} / {_epochs(i)}'])
   return report.markdown_table(
       ['family', 'hidden', 'params', 'test loss (real)', 'test loss (ideal)',
-       'real − ideal', 'test err % (real)', 'test err % (ideal)'], out)
+       'real − ideal', 'test err % (real)', 'test err % (ideal)',
+       'kept epoch / run (real; ideal)'], out)
+
+
+def _epochs(r: Row) -> str:
+  """'best epochs (mean over seeds) / epochs run', '(cap)' if never
+  stopped by patience."""
+  best = np.mean(r.best_epochs) + 1 if r.best_epochs else float('nan')
+  return f'{best:.0f} / {r.epochs_run}' + ('' if r.converged else ' (cap)')
 
 
 def _losses(*rows: Row) -> list[np.ndarray]:
@@ -249,6 +269,19 @@ def verdict(rows: list[Row]) -> str:
   return '\n'.join(f'- {s}' for s in said)
 
 
+def _stopped(rows: list[Row]) -> str:
+  """How many populations patience stopped, per training set."""
+  said = []
+  for data in ('real', 'ideal'):
+    ran = [r for r in rows if r.data == data and r.scores.done]
+    said.append(f'{sum(r.converged for r in ran)} of {len(ran)} on the '
+                f'{data} set')
+    capped = [r.name for r in ran if not r.converged]
+    if capped:
+      said[-1] += f' (at the cap: {", ".join(capped)})'
+  return 'Stopped by patience: ' + '; '.join(said) + '.'
+
+
 def render_markdown(summary) -> str:
   cfg, rows = summary['config'], rows_of(summary)
   n = summary['train_examples']
@@ -257,23 +290,25 @@ def render_markdown(summary) -> str:
       f'Real: {n["real"]:,} training examples (MNIST-1D with the published '
       f'arguments, validation carved out). Ideal: {n["ideal"]:,}, from '
       f'{cfg["ideal_factor"]}x as many samples generated with seed '
-      f'{cfg["ideal_seed"]}. Both are trained for about {summary["steps"]:,} '
-      'optimizer steps and tested on the same real test set (1,000). Deep: '
-      f'{cfg["deep_depth"]} hidden layers of each width; shallow: one hidden '
-      'layer with the nearest parameter count. Test loss is cross-entropy. '
-      f'Mean ± std over {cfg["num_seeds"]} seeds; learning rate picked on '
-      'each training set\'s own validation split. A comparison gives the '
-      'difference of the mean test losses with its 95% interval over the '
-      'seeds and the test examples (stats.compare, paired over the '
-      'examples): "supported" when it excludes 0 in the claim\'s '
+      f'{cfg["ideal_seed"]}. Each net trains to convergence: until no '
+      f'member\'s validation {cfg["select_on"]} has improved '
+      f'for {cfg["patience"]} passes over the real set '
+      f'({summary["patience_steps"]:,} steps; at least 2 passes over '
+      f'the ideal set), or to its cap of {summary["steps"]:,} steps, where '
+      'the learning rate has annealed to 0 (cosine); it keeps its '
+      f'best-validation-{cfg["select_on"]} epoch, and the '
+      f'learning rate is picked on validation {cfg["select_on"]}'
+      f'. {_stopped(rows)} All are tested on the same real test set (1,000). '
+      f'Deep: {cfg["deep_depth"]} hidden layers of each width; shallow: one '
+      'hidden layer with the nearest parameter count. Test loss is '
+      f'cross-entropy. Mean ± std over {cfg["num_seeds"]} seeds. A '
+      'comparison gives the difference of the mean test losses with its 95% '
+      'interval over the seeds and the test examples (stats.compare, paired '
+      'over the examples): "supported" when it excludes 0 in the claim\'s '
       'direction, "contradicted" the other way, "inconclusive" when it '
       'holds 0. A claim made at several sizes is supported only if every '
       'size supports it and contradicted if any contradicts it.', '',
       results_table(rows), '', verdict(rows), '',
-      'Test loss is that of each net\'s best-validation-error epoch; on the '
-      'real set it rises with size while the error falls: the larger nets '
-      'fit the 3,400 examples with growing confidence, and their wrong '
-      'answers cost more cross-entropy.', '',
       'The lecture\'s picture: a larger function set can get closer to the '
       'ideal (lower ideal loss) but needs more data to get there, so the '
       'real − ideal gap grows with its size; depth buys a lower ideal loss '
@@ -294,7 +329,7 @@ def plot(summary, path: str) -> None:
                       and r.data == data), key=lambda r: r.param_count)
         mean_std = lambda r: ((r.test_loss_mean, r.test_loss_std)
                               if metric == 'loss' else
-                              (r.scores.test_mean, r.scores.test_std))
+                              selection.mean_std(r.test_error_per_seed))
         ax.errorbar([r.param_count for r in pts],
                     [scale * mean_std(r)[0] for r in pts],
                     yerr=[scale * mean_std(r)[1] for r in pts],

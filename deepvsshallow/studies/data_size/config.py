@@ -1,0 +1,69 @@
+"""Where depth pays: deep nets and their parameter-matched shallow nets on
+generated MNIST-1D training sets of 1k to 256k examples, each trained to
+convergence, tuned and repeated over seeds, all tested on the real MNIST-1D
+test set (the lecture's "deep nets overfit less"; Seide et al. 2011 had
+309 hours of speech).
+
+Command:
+  python experiments/data_size.py --workdir=runs/data_size
+  ...data_size.py --config=:runlocal   a smoke run in seconds (CI uses it)
+
+Runtime: not part of the lecture. About 40 minutes on a 2-core CPU
+(BUILD_NOTES.md, "Deep vs shallow across training-set size"), generating
+the 325,000-sample pool included (then cached in TFDS_DATA_DIR).
+
+Expected result: README.md's "Where depth pays" table and figure.
+"""
+
+from deepvsshallow import config as config_lib
+from deepvsshallow import fields
+from deepvsshallow.fields import Field
+
+
+def _ascending(config) -> list[str]:
+  sizes = list(config.train_sizes)
+  if sizes != sorted(set(sizes)):
+    return [f'config.train_sizes={tuple(sizes)} must be ascending without '
+            'repeats: each size is a prefix of the next.']
+  return []
+
+
+FIELDS = config_lib.schema(config_lib.one_dataset('mnist1d'), {
+    'train_sizes': Field(tuple(1000 * 2 ** k for k in range(9)),
+                         'Training-set sizes, ascending; each set is the '
+                         'first N examples of one generated pool, so the '
+                         'sets are nested.', fields.integers(1)),
+    'validation_size': Field(4000, 'One validation set, the same at every '
+                             'size (taken from the pool, after the largest '
+                             'training set): the pick and early stopping '
+                             'are equally reliable everywhere, and only the '
+                             'training set varies.', fields.integer(100)),
+    'pool_seed': Field(1, "The pool's generator seed (not the real set's: "
+                       'no test example in it).', fields.integer(0)),
+    'deep_depth': Field(3, 'Hidden layers of each deep net.',
+                        fields.integer(2)),
+    'deep_widths': Field((16, 32, 64), 'One deep net per width, each a '
+                         'parameter budget with its matched '
+                         'one-hidden-layer net.', fields.integers(1)),
+}, checks=(config_lib.generated, config_lib.new_generator_seed('pool_seed'),
+           _ascending))
+
+
+def get_config(arg: str = ''):
+  runlocal = config_lib.runlocal_only(arg)
+  # num_epochs (the step cap) and patience count passes over the real
+  # MNIST-1D training set (3,400 examples, 53 steps a pass), as in
+  # ideal_vs_real; every size gets as many steps (train.in_passes_over).
+  c = FIELDS.config(learning_rates=(3e-3, 1e-2), num_seeds=3, batch_size=64,
+                    num_epochs=3000, patience=30)
+  if runlocal:
+    c.generator.num_samples = 1000
+    c.train_sizes = (200, 400)
+    c.validation_size = 200
+    c.deep_widths = (8,)
+    c.num_epochs = 3
+    c.patience = 1
+    c.num_seeds = 2
+    c.learning_rates = (1e-2,)
+    c.grid_extensions = 0
+  return c

@@ -1,0 +1,272 @@
+"""Where depth pays: the table, the per-budget regimes, the figure and the
+headline, all from a summary.
+
+At each parameter budget and each training-set size, the claim "the deep
+net has the lower test error than its parameter-matched shallow net" is
+`stats.compare` on their test errors, paired over the real test examples
+(each seed's 0/1 error on each). Its verdict names the regime at that
+size: supported (deep wins), inconclusive (a tie, as measured) or
+contradicted (shallow wins). The verdicts are decided once, as typed values
+(`Regime`), and the table, the verdict section and the headline are
+rendered from them."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from deepvsshallow import reference, report, runner, stats
+
+WORDS = {'supported': 'deep wins', 'inconclusive': 'tie',
+         'contradicted': 'shallow wins'}
+
+
+def anchor() -> str:
+  """Seide et al. 2011's matched pair, with its data regime
+  (reference/seide2011_switchboard.csv)."""
+  wer = {(r['layers'], r['units']): r['wer_percent']
+         for r in reference.load_csv('seide2011_switchboard.csv')}
+  return (f'Seide et al. 2011 (Switchboard, 309 hours of training speech, '
+          f'about 10^8 frames): 5x2k {wer[("5", "2048")]}% WER vs 1x3772 '
+          f'{wer[("1", "3772")]}% at the same parameter count, one data '
+          'size. No published curve across data sizes.')
+
+
+@dataclasses.dataclass(frozen=True)
+class Row(runner.Record):
+  """One net trained on one training-set size to convergence, tested on
+  the real test set: `scores` (test error per seed and per test example,
+  the learning rate picked on validation error). `budget` names the deep
+  net of its parameter budget (e.g. '32x32x32')."""
+  family: str                           # 'deep' or 'shallow'.
+  hidden_widths: tuple[int, ...]
+  budget: str
+  param_count: int
+  train_examples: int
+  num_epochs: int                       # The cap, in passes over its set.
+  patience: int                         # In passes over its set.
+  epochs_run: int
+  best_epochs: tuple[int, ...]          # Each picked member's kept epoch.
+  scores: runner.Scores
+
+  @property
+  def name(self) -> str:
+    return net_name(self.hidden_widths)
+
+  @property
+  def converged(self) -> bool:
+    """Stopped by patience before the cap (else it ran to the end of its
+    schedule, annealed to 0)."""
+    return self.epochs_run < self.num_epochs
+
+
+def net_name(hidden_widths) -> str:
+  return 'x'.join(map(str, hidden_widths))
+
+
+def rows_of(summary) -> list[Row]:
+  return [Row.from_json(r) for r in summary['rows']]
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+  """One budget at one size: both nets, and the comparison."""
+  size: int
+  deep: Row
+  shallow: Row
+  comparison: stats.Comparison
+
+  @property
+  def regime(self) -> str:
+    return WORDS[self.comparison.verdict]
+
+
+@dataclasses.dataclass(frozen=True)
+class Regime:
+  """One budget across sizes (ascending): where deep wins, ties, loses."""
+  budget: str
+  deep_params: int
+  shallow_params: int
+  cells: tuple[Cell, ...]
+
+  def sizes(self, regime: str) -> list[int]:
+    return [c.size for c in self.cells if c.regime == regime]
+
+
+def regimes(rows: list[Row]) -> list[Regime]:
+  """Each budget with both nets finished at two... or more sizes: the
+  comparison at each size where both finished."""
+  by = {}
+  for r in rows:
+    if r.scores.done:
+      by.setdefault(r.budget, {}).setdefault(r.train_examples, {})[
+          r.family] = r
+  out = []
+  for budget, sizes in by.items():
+    cells = tuple(
+        Cell(n, v['deep'], v['shallow'], stats.compare_or_no_interval(
+            v['deep'].scores.test_per_example,
+            v['shallow'].scores.test_per_example, higher_is_better=False))
+        for n, v in sorted(sizes.items()) if len(v) == 2)
+    if cells:
+      out.append(Regime(budget, cells[0].deep.param_count,
+                        cells[0].shallow.param_count, cells))
+  return sorted(out, key=lambda g: g.deep_params)
+
+
+def _edge(c: Cell) -> str:
+  return runner.edge_note(**{f'{r.family} {r.name}': r.scores
+                             for r in (c.deep, c.shallow)})
+
+
+def _epochs(r: Row) -> str:
+  best = np.mean(r.best_epochs) + 1 if r.best_epochs else float('nan')
+  return f'{best:.0f}/{r.epochs_run}' + ('' if r.converged else ' (cap)')
+
+
+def results_table(rows: list[Row]) -> str:
+  out = []
+  for g in regimes(rows):
+    for c in g.cells:
+      out.append([
+          f'{g.budget} vs {c.shallow.name}', f'{c.size:,}',
+          report.pct(c.deep.scores.test_mean, c.deep.scores.test_std),
+          report.pct(c.shallow.scores.test_mean, c.shallow.scores.test_std),
+          c.comparison.describe('deep', 'shallow', scale=100)
+          .split(' = ', 1)[1].rsplit(':', 1)[0],
+          c.regime + ('' if not _edge(c) else ' (not bracketed)'),
+          f'{_epochs(c.deep)}; {_epochs(c.shallow)}',
+          f'{c.deep.scores.learning_rate:g}; '
+          f'{c.shallow.scores.learning_rate:g}'])
+  return report.markdown_table(
+      ['budget (deep vs shallow)', 'N', 'deep test err %',
+       'shallow test err %', 'deep − shallow, points [95%]', 'regime',
+       'kept/run epochs (deep; shallow)', 'lr (deep; shallow)'], out)
+
+
+def _list(sizes: list[int]) -> str:
+  return ', '.join(f'{n:,}' for n in sizes) if sizes else 'none'
+
+
+def _regime_line(g: Regime) -> str:
+  said = '; '.join(f'{word} at N = {_list(g.sizes(word))}'
+                   for word in WORDS.values() if g.sizes(word))
+  edges = [f'N={c.size:,}{_edge(c)}' for c in g.cells if _edge(c)]
+  return (f'{g.budget} ({g.deep_params:,} params) vs {g.cells[0].shallow.name}'
+          f' ({g.shallow_params:,}): {said}.'
+          + (f' Not bracketed: {"; ".join(edges)}.' if edges else ''))
+
+
+def seide_sentence(rs: list[Regime]) -> str:
+  """A plain sentence set beside Seide's regime and the lecture's claim,
+  from what the largest size measured."""
+  if not rs:
+    return ''
+  largest = [g.cells[-1] for g in rs]
+  n = max(c.size for c in largest)
+  counts = {w: sum(c.regime == w for c in largest) for w in WORDS.values()}
+  said = ', '.join(f'{word} at {k} of {len(largest)} budgets'
+                   for word, k in counts.items() if k)
+  smallest = [g.cells[0] for g in rs]
+  small = ', '.join(f'{word} at {k} of {len(smallest)}'
+                    for word in WORDS.values()
+                    if (k := sum(c.regime == word for c in smallest)))
+  return (f'At the smallest size (N = {min(c.size for c in smallest):,}): '
+          f'{small}; at the largest (N = {n:,}): {said}. Seide et al. 2011 '
+          'compared their matched nets once, with 309 hours of speech (about '
+          '10^8 frames, far more examples per parameter than any size '
+          'here) and found deep ahead; the lecture says depth pays because '
+          'deep nets overfit less. Whether this table agrees is in the '
+          'regimes above: depth "overfitting less" predicts deep wins at '
+          'small N that shrink as N grows.')
+
+
+def verdict(rows: list[Row]) -> str:
+  rs = regimes(rows)
+  lines = [f'- {_regime_line(g)}' for g in rs]
+  if rs:
+    lines.append(f'- {seide_sentence(rs)}')
+  return '\n'.join(lines)
+
+
+def render_markdown(summary) -> str:
+  cfg, rows = summary['config'], rows_of(summary)
+  return '\n'.join([
+      '# Where depth pays: deep vs shallow across training-set size '
+      '(MNIST-1D)', '',
+      f'Training sets of N = {_list(list(cfg["train_sizes"]))} examples, '
+      f'each the first N of one pool of MNIST-1D generated with seed '
+      f'{cfg["pool_seed"]} ({summary["pool_samples"]:,} samples), so the sets '
+      f'are nested; one validation set of {summary["validation_examples"]:,} '
+      'pool examples at every size; every net tested on the real MNIST-1D '
+      f'test set ({summary["test_examples"]:,} examples). Each budget is a '
+      f'deep net of {cfg["deep_depth"]} hidden layers and the '
+      'one-hidden-layer net with the nearest parameter count. Each net trains '
+      'to convergence: until no member\'s validation error has improved for '
+      f'{cfg["patience"]} passes over the real training set '
+      f'({summary["real_train_examples"]:,} examples; the same number of '
+      'steps at every size, at least 2 passes), or to the cap of '
+      f'{cfg["num_epochs"]} such passes, where the learning rate has annealed '
+      'to 0 (cosine); it keeps its best-validation epoch. Learning rates '
+      f'from {", ".join(f"{x:g}" for x in cfg["learning_rates"])}, extended '
+      'until the pick is bracketed; '
+      f'{cfg["num_seeds"]} seeds. Regime at each size: the claim "deep has '
+      'the lower test error" by stats.compare (95% interval over seeds and '
+      'test examples, paired over the examples): supported = deep wins, '
+      'inconclusive = tie, contradicted = shallow wins.', '',
+      results_table(rows), '', verdict(rows), '',
+      report.run_footer(summary), ''])
+
+
+def plot(summary, path: str) -> None:
+  plt = report.pyplot()
+  rows = rows_of(summary)
+  rs = regimes(rows)
+  fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+  colors = plt.rcParams['axes.prop_cycle'].by_key()['color']
+  for i, g in enumerate(rs):
+    color = colors[i % len(colors)]
+    n = np.array([c.size for c in g.cells], float)
+    d = np.array([c.comparison.difference for c in g.cells]) * 100
+    lo = np.array([c.comparison.low for c in g.cells]) * 100
+    hi = np.array([c.comparison.high for c in g.cells]) * 100
+    finite = np.isfinite(lo) & np.isfinite(hi)
+    shift = n * 1.04 ** (i - (len(rs) - 1) / 2)   # Bars side by side.
+    axes[0].errorbar(shift, d, yerr=np.where(finite, [d - lo, hi - d], 0),
+                     color=color, marker='o', capsize=3,
+                     label=f'{g.budget} vs {g.cells[0].shallow.name} '
+                           f'({g.deep_params:,} params)')
+    for family, style in (('deep', '-'), ('shallow', '--')):
+      rows_ = [getattr(c, family) for c in g.cells]
+      axes[1].errorbar(n, [100 * r.scores.test_mean for r in rows_],
+                       yerr=[100 * r.scores.test_std for r in rows_],
+                       color=color, linestyle=style, marker='o', capsize=2,
+                       label=f'{family} {rows_[0].name}')
+  axes[0].axhline(0, color='black', linewidth=0.8)
+  axes[0].set_ylabel('deep − shallow test error (points, 95% interval)')
+  axes[0].set_title('below 0: deep wins; above: shallow wins')
+  axes[1].set_ylabel('test error (%), mean ± std over seeds')
+  axes[1].set_yscale('log')
+  for ax in axes:
+    ax.set_xscale('log')
+    ax.set_xlabel('training examples N')
+    ax.grid(True, which='both', alpha=0.3)
+    ax.legend(fontsize=7)
+  fig.suptitle('MNIST-1D: deep vs parameter-matched shallow nets across '
+               'training-set size (same real test set)')
+  report.save_figure(fig, path)
+  plt.close(fig)
+
+
+def headline(summary) -> str:
+  """Each budget's regimes in one line (the lecture report's)."""
+  rs = regimes(rows_of(summary))
+  if not rs:
+    return 'No budget has both nets finished at any size: nothing to judge.'
+  return ' '.join(_regime_line(g) for g in rs)
+
+
+def console(summary) -> str:
+  rows = rows_of(summary)
+  return results_table(rows) + '\n\n' + verdict(rows)
