@@ -83,7 +83,7 @@ def get_config(arg: str = ''):
   about 3-5 minutes.
 
   Expected result: REPORT.md with 10 chapters (every study but the
-  data-size sweep, which runs on its own: experiments/data_size.py; 11
+  data-size sweep, which runs on its own launcher in experiments/; 11
   with :runlocal), each with its verdict in the table at the top
   (README.md quotes them).
   """

@@ -12,6 +12,8 @@ import os
 import tempfile
 from typing import Iterable, Sequence
 
+import numpy as np
+
 from deepvsshallow.errors import UsageError
 
 
@@ -58,6 +60,40 @@ def pct(mean: float, std: float | None = None) -> str:
   if mean is None or mean != mean:
     return 'n/a'
   return f'{100 * mean:.2f}' + ('' if std is None else f' ± {100 * std:.2f}')
+
+
+def stopped_by_patience(kept_epochs, ran_epochs, patience: int) -> list[bool]:
+  """Per member trained to convergence: did `patience` epochs pass without
+  improvement before it stopped (else the cap stopped it first)?"""
+  return [ran - 1 - kept >= patience
+          for kept, ran in zip(kept_epochs, ran_epochs)]
+
+
+def epochs_cell(kept_epochs, ran_epochs, patience: int) -> str:
+  """A table cell for members trained to convergence: 'kept/ran', the mean
+  kept (best-validation) epoch counted from 1 and the mean epochs run, and
+  how many members the cap stopped before patience did."""
+  if not len(kept_epochs):
+    return 'n/a'
+  cell = f'{np.mean(kept_epochs) + 1:.0f}/{np.mean(ran_epochs):.0f}'
+  capped = stopped_by_patience(kept_epochs, ran_epochs, patience).count(False)
+  return cell + (f' ({capped} of {len(kept_epochs)} at the cap)' if capped
+                 else '')
+
+
+def convergence_note(cfg, *, metric: str, reference: str,
+                     patience_steps: int, cap_steps: int) -> str:
+  """How a study that trains to convergence (`train.in_passes_over`)
+  trains, in one sentence for its report."""
+  return (f'Each net trains to convergence ({cfg["optimizer"]}, '
+          f'{cfg["schedule"]} learning-rate schedule, batch '
+          f'{cfg["batch_size"]}): until no member\'s validation {metric} has '
+          f'improved for {cfg["patience"]} passes over {reference} '
+          f'({patience_steps:,} steps; at least 2 passes over its own '
+          f'training set), or at the cap of {cap_steps:,} steps (marked '
+          f'"(cap)": not converged by that rule); it keeps its '
+          f'best-validation-{metric} epoch, and the learning rate is picked '
+          f'on validation {metric}.')
 
 
 def pyplot():

@@ -103,6 +103,24 @@ class Picked:
     return tuple(sorted(set(self.learning_rates)))
 
   @property
+  def kept_epochs(self) -> tuple[int, ...]:
+    """Each picked member's kept (best-validation) epoch, from 0; () when
+    every candidate diverged."""
+    if self.pick is None:
+      return ()
+    return tuple(int(self.result.best_epoch[m]) for m in self.pick.members)
+
+  @property
+  def ran_epochs(self) -> tuple[int, ...]:
+    """Each picked member's epochs trained: its own population's, which a
+    grid extension may have trained apart from the rest (its validation
+    history holds NaN after its last epoch)."""
+    if self.pick is None:
+      return ()
+    val = self.result.history['val']
+    return tuple(int(np.sum(~np.isnan(val[:, m]))) for m in self.pick.members)
+
+  @property
   def on_edge(self) -> bool:
     """The pick is an end of its grid, or the grid's only rate: not tuned."""
     return self.pick is not None and self.pick.candidate in (

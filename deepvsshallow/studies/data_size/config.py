@@ -55,7 +55,8 @@ def get_config(arg: str = ''):
   # MNIST-1D training set (3,400 examples, 53 steps a pass), as in
   # ideal_vs_real; every size gets as many steps (train.in_passes_over).
   c = FIELDS.config(learning_rates=(3e-3, 1e-2), num_seeds=3, batch_size=64,
-                    num_epochs=3000, patience=30)
+                    num_epochs=6000, patience=30,
+                    schedule='constant')
   if runlocal:
     c.generator.num_samples = 1000
     c.train_sizes = (200, 400)

@@ -10,11 +10,12 @@ train on generated MNIST-1D training sets of each size in
     the largest size. Training set N is the pool's first N training
     examples, so the sets are nested; the validation set is the pool's
     first `validation_size` validation examples, the same at every size.
-  * Every net trains to convergence: until no member's validation error has
-    improved for `patience` (counted in steps, the same at every size), or
-    to the step cap, where its learning rate has annealed to 0 (cosine). It
-    keeps its best-validation epoch; the learning rate is picked on
-    validation by the bracketing grid; seeds are replicates.
+  * Every net trains to convergence: at a constant learning rate until no
+    member's validation error has improved for `patience` (counted in
+    steps, the same at every size; a run that reaches the step cap first
+    is marked as such). It keeps its best-validation epoch; the learning
+    rate is picked on validation by the bracketing grid; seeds are
+    replicates.
   * All are tested on the real MNIST-1D test set (1,000 examples), read
     once, after all training.
 
@@ -111,14 +112,16 @@ def run(run: runner.Run) -> dict:
       budget=p.info['budget'], param_count=p.info['param_count'],
       train_examples=p.info['train_examples'],
       num_epochs=p.info['num_epochs'], patience=p.info['patience'],
-      epochs_run=int(p.result.epochs_run),
-      best_epochs=() if p.pick is None else tuple(
-          int(p.result.best_epoch[m]) for m in p.pick.members),
+      ran_epochs=p.ran_epochs,
+      best_epochs=p.kept_epochs,
       scores=run.scores(p, test)) for p in picked]
   return run.finish(
       {'rows': rows, 'pool_samples': num_samples,
        'validation_examples': config.validation_size,
        'real_train_examples': len(real.train),
+       'patience_steps': len(real.train) // config.batch_size
+                         * config.patience,
+       'cap_steps': len(real.train) // config.batch_size * config.num_epochs,
        'test_examples': len(test)},
       render=report.render_markdown, figures={'results.png': report.plot},
       console=report.console)

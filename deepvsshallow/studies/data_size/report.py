@@ -46,8 +46,8 @@ class Row(runner.Record):
   train_examples: int
   num_epochs: int                       # The cap, in passes over its set.
   patience: int                         # In passes over its set.
-  epochs_run: int
-  best_epochs: tuple[int, ...]          # Each picked member's kept epoch.
+  best_epochs: tuple[int, ...]          # Each picked member's kept epoch,
+  ran_epochs: tuple[int, ...]           # and the epochs it ran.
   scores: runner.Scores
 
   @property
@@ -56,9 +56,9 @@ class Row(runner.Record):
 
   @property
   def converged(self) -> bool:
-    """Stopped by patience before the cap (else it ran to the end of its
-    schedule, annealed to 0)."""
-    return self.epochs_run < self.num_epochs
+    """Every picked member stopped by patience (not by the cap)."""
+    return all(report.stopped_by_patience(self.best_epochs, self.ran_epochs,
+                                          self.patience))
 
 
 def net_name(hidden_widths) -> str:
@@ -121,8 +121,7 @@ def _edge(c: Cell) -> str:
 
 
 def _epochs(r: Row) -> str:
-  best = np.mean(r.best_epochs) + 1 if r.best_epochs else float('nan')
-  return f'{best:.0f}/{r.epochs_run}' + ('' if r.converged else ' (cap)')
+  return report.epochs_cell(r.best_epochs, r.ran_epochs, r.patience)
 
 
 def results_table(rows: list[Row]) -> str:
@@ -190,6 +189,16 @@ def verdict(rows: list[Row]) -> str:
   return '\n'.join(lines)
 
 
+def _stopped(rows: list[Row]) -> str:
+  done = [r for r in rows if r.scores.done]
+  capped = [f'{r.name} N={r.train_examples:,}' for r in done
+            if not r.converged]
+  return (f'Every picked member stopped by patience in {len(done) - len(capped)}'
+          f' of {len(done)} nets' + (f' (the cap stopped a member of: '
+                                     f'{", ".join(capped)})' if capped else '')
+          + '.')
+
+
 def render_markdown(summary) -> str:
   cfg, rows = summary['config'], rows_of(summary)
   return '\n'.join([
@@ -202,13 +211,13 @@ def render_markdown(summary) -> str:
       'pool examples at every size; every net tested on the real MNIST-1D '
       f'test set ({summary["test_examples"]:,} examples). Each budget is a '
       f'deep net of {cfg["deep_depth"]} hidden layers and the '
-      'one-hidden-layer net with the nearest parameter count. Each net trains '
-      'to convergence: until no member\'s validation error has improved for '
-      f'{cfg["patience"]} passes over the real training set '
-      f'({summary["real_train_examples"]:,} examples; the same number of '
-      'steps at every size, at least 2 passes), or to the cap of '
-      f'{cfg["num_epochs"]} such passes, where the learning rate has annealed '
-      'to 0 (cosine); it keeps its best-validation epoch. Learning rates '
+      'one-hidden-layer net with the nearest parameter count. '
+      + report.convergence_note(
+          cfg, metric='error', reference='the real MNIST-1D training set '
+          f'({summary["real_train_examples"]:,} examples)',
+          patience_steps=summary['patience_steps'],
+          cap_steps=summary['cap_steps'])
+      + f' {_stopped(rows)} Learning rates '
       f'from {", ".join(f"{x:g}" for x in cfg["learning_rates"])}, extended '
       'until the pick is bracketed; '
       f'{cfg["num_seeds"]} seeds. Regime at each size: the claim "deep has '

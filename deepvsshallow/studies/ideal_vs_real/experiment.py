@@ -5,11 +5,11 @@ For deep and shallow MLP families across parameter counts, each net trains
 once on the real MNIST-1D training set (4,000 examples, less validation) and
 once on an "ideal" one: MNIST-1D generated 50x larger by the same package
 with another seed (so none of its examples is a test example). Each trains
-to convergence: until its validation loss has not improved for `patience`
-(in steps, the same on both sets), or to the end of its learning-rate
-schedule (annealed to 0 over the step cap); the best-validation-loss epoch
-is kept and the learning rate is picked on validation loss (the figure is
-about loss). Both are evaluated on the same real test set. The lecture predicts that the gap between real and ideal grows with
+to convergence: at a constant learning rate until its validation loss has
+not improved for `patience` (in steps, the same on both sets; a run that
+reaches the step cap first is marked as such); the best-validation-loss
+epoch is kept and the learning rate is picked on validation loss (the
+figure is about loss). Both are evaluated on the same real test set. The lecture predicts that the gap between real and ideal grows with
 the size of the function set (the parameter count), and that depth reaches
 a low loss with fewer parameters. The report (`report.py`) says what
 happens, comparing test losses paired over the shared test examples.
@@ -50,9 +50,7 @@ def tested(p: runner.Picked, test) -> dict:
   return {'test_loss_per_seed': tuple(float(v) for v in losses.mean(1)),
           'test_losses': runner.encode_examples(losses),
           'test_error_per_seed': tuple(float(v) for v in means['error']),
-          'best_epochs': tuple(int(p.result.best_epoch[m])
-                               for m in p.pick.members),
-          'epochs_run': int(p.result.epochs_run)}
+          'best_epochs': p.kept_epochs, 'ran_epochs': p.ran_epochs}
 
 
 def run(run: runner.Run) -> dict:

@@ -51,8 +51,8 @@ class Row(runner.Record):
   test_losses: str = ''     # (seeds, test examples), runner.encode_examples.
   test_error_per_seed: tuple[float, ...] = ()
   patience: int = 0                     # In passes over its set.
-  epochs_run: int = 0                   # The population's, patience or cap.
-  best_epochs: tuple[int, ...] = ()     # Each picked member's kept epoch.
+  best_epochs: tuple[int, ...] = ()     # Each picked member's kept epoch,
+  ran_epochs: tuple[int, ...] = ()      # and the epochs it ran.
 
   @property
   def name(self) -> str:
@@ -69,9 +69,9 @@ class Row(runner.Record):
 
   @property
   def converged(self) -> bool:
-    """Stopped by patience before the cap (else it ran to the end of its
-    schedule, annealed to 0)."""
-    return self.epochs_run < self.num_epochs
+    """Every picked member stopped by patience (not by the cap)."""
+    return all(report.stopped_by_patience(self.best_epochs, self.ran_epochs,
+                                          self.patience))
 
 
 def net_name(hidden_widths) -> str:
@@ -111,10 +111,7 @@ def results_table(rows: list[Row]) -> str:
 
 
 def _epochs(r: Row) -> str:
-  """'best epochs (mean over seeds) / epochs run', '(cap)' if never
-  stopped by patience."""
-  best = np.mean(r.best_epochs) + 1 if r.best_epochs else float('nan')
-  return f'{best:.0f} / {r.epochs_run}' + ('' if r.converged else ' (cap)')
+  return report.epochs_cell(r.best_epochs, r.ran_epochs, r.patience)
 
 
 def _losses(*rows: Row) -> list[np.ndarray]:
@@ -290,15 +287,12 @@ def render_markdown(summary) -> str:
       f'Real: {n["real"]:,} training examples (MNIST-1D with the published '
       f'arguments, validation carved out). Ideal: {n["ideal"]:,}, from '
       f'{cfg["ideal_factor"]}x as many samples generated with seed '
-      f'{cfg["ideal_seed"]}. Each net trains to convergence: until no '
-      f'member\'s validation {cfg["select_on"]} has improved '
-      f'for {cfg["patience"]} passes over the real set '
-      f'({summary["patience_steps"]:,} steps; at least 2 passes over '
-      f'the ideal set), or to its cap of {summary["steps"]:,} steps, where '
-      'the learning rate has annealed to 0 (cosine); it keeps its '
-      f'best-validation-{cfg["select_on"]} epoch, and the '
-      f'learning rate is picked on validation {cfg["select_on"]}'
-      f'. {_stopped(rows)} All are tested on the same real test set (1,000). '
+      f'{cfg["ideal_seed"]}. '
+      + report.convergence_note(
+          cfg, metric=cfg['select_on'], reference='the real set',
+          patience_steps=summary['patience_steps'],
+          cap_steps=summary['steps'])
+      + f' {_stopped(rows)} All are tested on the same real test set (1,000). '
       f'Deep: {cfg["deep_depth"]} hidden layers of each width; shallow: one '
       'hidden layer with the nearest parameter count. Test loss is '
       f'cross-entropy. Mean ± std over {cfg["num_seeds"]} seeds. A '
