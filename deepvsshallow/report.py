@@ -63,19 +63,24 @@ def pct(mean: float, std: float | None = None) -> str:
 
 
 def stopped_by_patience(kept_epochs, ran_epochs, patience: int) -> list[bool]:
-  """Per member trained to convergence: did `patience` epochs pass without
-  improvement before it stopped (else the cap stopped it first)?"""
-  return [ran - 1 - kept >= patience
+  """Per member trained to convergence (`ran_epochs`: its population's
+  epochs): did `patience` epochs pass without improvement before its
+  population stopped (else the cap stopped it first)? False for every
+  member when patience is off."""
+  return [bool(patience) and ran - 1 - kept >= patience
           for kept, ran in zip(kept_epochs, ran_epochs)]
 
 
 def epochs_cell(kept_epochs, ran_epochs, patience: int) -> str:
-  """A table cell for members trained to convergence: 'kept/ran', the mean
-  kept (best-validation) epoch counted from 1 and the mean epochs run, and
-  how many members the cap stopped before patience did."""
+  """A table cell for members trained to convergence: 'kept/stopped', the
+  mean kept (best-validation) epoch and the mean epoch each member stopped
+  at (`patience` after its best, or its population's end), counted from 1,
+  and how many members the cap stopped before patience did."""
   if not len(kept_epochs):
     return 'n/a'
-  cell = f'{np.mean(kept_epochs) + 1:.0f}/{np.mean(ran_epochs):.0f}'
+  stop = [min(ran, kept + patience + 1) if patience else ran
+          for kept, ran in zip(kept_epochs, ran_epochs)]
+  cell = f'{np.mean(kept_epochs) + 1:.0f}/{np.mean(stop):.0f}'
   capped = stopped_by_patience(kept_epochs, ran_epochs, patience).count(False)
   return cell + (f' ({capped} of {len(kept_epochs)} at the cap)' if capped
                  else '')

@@ -138,21 +138,27 @@ class TrainSettings:
     return cls(**{f.name: config[f.name] for f in dataclasses.fields(cls)})
 
 
+MIN_PATIENCE_PASSES = 5
+
+
 def in_passes_over(settings: TrainSettings, reference: int,
                    num_train: int) -> TrainSettings:
   """`settings`, whose `num_epochs` and `patience` count passes over a
   training set of `reference` examples, for a training set of `num_train`:
   as many optimizer steps, each rounded up to whole passes over its own set
-  (validation runs once a pass), and a patience of at least 2 passes (0
-  stays 0: never stop early). The step budget and the patience are then
-  the same, in steps, for every training-set size."""
+  (validation runs once a pass). The patience is at least
+  MIN_PATIENCE_PASSES passes (0 stays 0: never stop early), so that a large
+  set, validated once every many steps, does not stop on the noise of one
+  or two validations. The step cap is then the same, in steps, at every
+  size, and so is the patience until that floor."""
   def steps(n):
     return max(1, n // settings.batch_size)
   def passes(epochs):
     return max(1, math.ceil(epochs * steps(reference) / steps(num_train)))
   return dataclasses.replace(
       settings, num_epochs=passes(settings.num_epochs),
-      patience=settings.patience and max(2, passes(settings.patience)))
+      patience=settings.patience and max(MIN_PATIENCE_PASSES,
+                                         passes(settings.patience)))
 
 
 # ----------------------------------------------------------------- optimizers
@@ -516,13 +522,18 @@ class PopulationProgram:
     patience = self.settings.patience
     select_on = self.step_def.task.select_on
 
-    def cond(c):
+    def fresh_P(c):
+      # A member improved within `patience` epochs (before the first epoch,
+      # best_epoch is -1). One that has not has stopped: it keeps no later
+      # epoch, so each member stops by its own validation curve (seeds stay
+      # independent replicates), though the population trains on while any
+      # member is fresh.
       if not patience:
-        return c['epoch'] < stop_epoch
-      # Go on while a real member that has not diverged improved within
-      # `patience` epochs (before the first epoch, best_epoch is -1).
-      fresh = (c['epoch'] - 1 - c['best_epoch'] < patience)
-      alive = real_P & ~c['state'].diverged & fresh
+        return jnp.ones_like(c['best_epoch'], bool)
+      return c['epoch'] - 1 - c['best_epoch'] < patience
+
+    def cond(c):
+      alive = real_P & ~c['state'].diverged & fresh_P(c)
       return (c['epoch'] < stop_epoch) & jnp.any(alive)
 
     def body(c):
@@ -533,7 +544,7 @@ class PopulationProgram:
       state = state.replace(diverged=state.diverged
                             | ~_finite_P(state.params) | ~_finite_P(state.rest))
       val_P = self._eval(state.params, state.rest, x_val, y_val)[select_on]
-      improved = (val_P < c['best_val']) & ~state.diverged
+      improved = (val_P < c['best_val']) & ~state.diverged & fresh_P(c)
       best_val = jnp.where(improved, val_P, c['best_val'])
       return dict(
           epoch=epoch + 1, state=state,

@@ -191,3 +191,16 @@ def test_runlocal_end_to_end(runlocal):
   assert [c.size for c in g.cells] == list(config.train_sizes)
   head = data_size.STUDY.headline(summary)
   assert '\n' not in head and g.budget in head
+
+
+def test_a_member_converged_when_patience_passed_before_it_stopped():
+  from deepvsshallow import report as report_lib
+  # Patience 3: kept epoch 4 of 8 run (epochs 5, 6, 7 without improving):
+  # stopped by patience; kept 5 of 8: only 2 such epochs, so the cap (or
+  # another member) stopped it.
+  assert report_lib.stopped_by_patience((4, 5), (8, 8), 3) == [True, False]
+  assert report_lib.stopped_by_patience((4,), (8,), 0) == [False]
+  # Each stops `patience` epochs after its best, or at its population's end.
+  assert report_lib.epochs_cell((4, 5), (8, 8), 3) == (
+      '6/8 (1 of 2 at the cap)')
+  assert report_lib.epochs_cell((1, 3), (8, 10), 3) == '3/6'

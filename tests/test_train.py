@@ -522,6 +522,39 @@ def test_patience_stops_after_the_best_of_a_closed_form_validation_curve():
                              [w[best]], rtol=1e-5)
 
 
+def test_a_member_out_of_patience_keeps_its_best_while_others_train_on():
+  """Patience is each member's own: a member that stopped improving keeps
+  its best epoch even when its validation improves later, while another
+  member keeps the population training. The same y = w x as above,
+  validated on targets 2.5x: at 1 - 2 lr m = -0.5 (member A) w overshoots,
+  3, 1.5, 2.25, ..., so its validation loss is 0.5^2 m, 1.0^2 m, then
+  0.25^2 m: best at epoch 0, out of patience (1) after epoch 1, and its
+  better epoch 2 must not be kept. At 1 - 2 lr m = 0.9 (member B) w creeps
+  towards 2 and improves every epoch until the cap."""
+  x = np.linspace(-1, 1, 64, dtype=np.float32)
+  m = float(np.mean(x.astype(np.float64) ** 2))
+  shape = lambda v: v.reshape(-1, 1, 1, 1)
+  ds = data.Dataset(
+      name='slope', train=data.Split(shape(x), (2 * x)[:, None]),
+      validation=data.Split(shape(x), (2.5 * x)[:, None]),
+      input_shape=(1, 1, 1), num_classes=1, input_convention='float',
+      task='regression', _read_test=lambda: None)
+  r = train.train_population(
+      _Slope, ds, [0, 0], [0.75 / m, 0.05 / m], _settings(
+          num_epochs=6, patience=1, batch_size=64, optimizer='sgd',
+          schedule='constant'))
+  epochs = np.arange(6)
+  w = {'A': 2 - 2 * (-0.5) ** (epochs + 1), 'B': 2 - 2 * 0.9 ** (epochs + 1)}
+  np.testing.assert_allclose(w['A'][:3], [3.0, 1.5, 2.25])
+  assert r.epochs_run == 6                     # B never ran out.
+  np.testing.assert_allclose(r.history['val'],
+                             np.stack([(w[k] - 2.5) ** 2 * m for k in 'AB'],
+                                      1), rtol=1e-4)
+  assert list(r.best_epoch) == [0, 5]
+  np.testing.assert_allclose(np.asarray(r.best_params['w']).ravel(),
+                             [w['A'][0], w['B'][5]], rtol=1e-5)
+
+
 def test_selecting_on_loss_keeps_the_least_validation_loss(digits):
   ds = _small(digits)
   by_loss = tasks.selecting_on(tasks.get_task('classification'), 'loss')
