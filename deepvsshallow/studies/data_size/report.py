@@ -16,21 +16,33 @@ import dataclasses
 
 import numpy as np
 
-from deepvsshallow import reference, report, runner, stats
+from deepvsshallow import params, reference, report, runner, stats
 
 WORDS = {'supported': 'deep wins', 'inconclusive': 'tie',
          'contradicted': 'shallow wins'}
 
 
-def anchor() -> str:
-  """Seide et al. 2011's matched pair, with its data regime
+# Seide et al. 2011's training data: 309 hours of Switchboard-I; at the
+# usual 10 ms frame shift, 100 frames a second (one example per frame).
+SEIDE_HOURS = 309
+SEIDE_FRAMES = SEIDE_HOURS * 3600 * 100
+
+
+def _seide_wer() -> tuple[str, str]:
+  """Seide et al. 2011's WER (%) of 5x2048 and of the matched 1x3772
   (reference/seide2011_switchboard.csv)."""
   wer = {(r['layers'], r['units']): r['wer_percent']
          for r in reference.load_csv('seide2011_switchboard.csv')}
-  return (f'Seide et al. 2011 (Switchboard, 309 hours of training speech, '
-          f'about 10^8 frames): 5x2k {wer[("5", "2048")]}% WER vs 1x3772 '
-          f'{wer[("1", "3772")]}% at the same parameter count, one data '
-          'size. No published curve across data sizes.')
+  return wer[('5', '2048')], wer[('1', '3772')]
+
+
+def anchor() -> str:
+  """Seide et al. 2011's matched pair, with its data regime."""
+  deep, shallow = _seide_wer()
+  return (f'Seide et al. 2011 (Switchboard, {SEIDE_HOURS} hours of training '
+          f'speech, about 10^8 frames): 5x2k {deep}% WER vs 1x3772 '
+          f'{shallow}% at the same parameter count, at one data size. No '
+          'published curve across data sizes.')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,33 +164,77 @@ def _regime_line(g: Regime) -> str:
   said = '; '.join(f'{word} at N = {_list(g.sizes(word))}'
                    for word in WORDS.values() if g.sizes(word))
   edges = [f'N={c.size:,}{_edge(c)}' for c in g.cells if _edge(c)]
+  capped = [f'{r.family} N={c.size:,}' for c in g.cells
+            for r in (c.deep, c.shallow) if not r.converged]
   return (f'{g.budget} ({g.deep_params:,} params) vs {g.cells[0].shallow.name}'
           f' ({g.shallow_params:,}): {said}.'
-          + (f' Not bracketed: {"; ".join(edges)}.' if edges else ''))
+          + (f' Not bracketed: {"; ".join(edges)}.' if edges else '')
+          + (f' A member still improving at the cap: {", ".join(capped)}.'
+             if capped else ''))
+
+
+@dataclasses.dataclass(frozen=True)
+class Trend:
+  """One budget: is depth's edge larger at the smallest size than at the
+  largest? The claim "(deep − shallow) is lower at the smallest N", on
+  each seed's per-example difference (seed s of the deep net less seed s
+  of the shallow one; the seeds are independent, so pairing them by index
+  is one valid draw)."""
+  budget: str
+  small: int
+  large: int
+  comparison: stats.Comparison
+
+
+def trends(rs: list[Regime]) -> list[Trend]:
+  out = []
+  for g in rs:
+    if len(g.cells) < 2:
+      continue
+    first, last = g.cells[0], g.cells[-1]
+    d = lambda c: (c.deep.scores.test_per_example
+                   - c.shallow.scores.test_per_example)
+    out.append(Trend(g.budget, first.size, last.size,
+                     stats.compare_or_no_interval(
+                         d(first), d(last), higher_is_better=False)))
+  return out
+
+
+def seide_examples_per_weight() -> float:
+  """Frames per weight of Seide's 5x2048 net (input 429, 9,304 senones,
+  weights only: the count reference/seide2011_switchboard.csv matches)."""
+  return SEIDE_FRAMES / params.mlp_param_count(429, (2048,) * 5, 9304,
+                                               biases=False)
 
 
 def seide_sentence(rs: list[Regime]) -> str:
-  """A plain sentence set beside Seide's regime and the lecture's claim,
-  from what the largest size measured."""
+  """Plain sentences set beside Seide's regime and the lecture's claim,
+  from what was measured: depth's edge at the smallest and the largest
+  size (`trends`), and the regime at the size nearest Seide's examples per
+  parameter."""
   if not rs:
     return ''
-  largest = [g.cells[-1] for g in rs]
-  n = max(c.size for c in largest)
-  counts = {w: sum(c.regime == w for c in largest) for w in WORDS.values()}
-  said = ', '.join(f'{word} at {k} of {len(largest)} budgets'
-                   for word, k in counts.items() if k)
-  smallest = [g.cells[0] for g in rs]
-  small = ', '.join(f'{word} at {k} of {len(smallest)}'
-                    for word in WORDS.values()
-                    if (k := sum(c.regime == word for c in smallest)))
-  return (f'At the smallest size (N = {min(c.size for c in smallest):,}): '
-          f'{small}; at the largest (N = {n:,}): {said}. Seide et al. 2011 '
-          'compared their matched nets once, with 309 hours of speech (about '
-          '10^8 frames, far more examples per parameter than any size '
-          'here) and found deep ahead; the lecture says depth pays because '
-          'deep nets overfit less. Whether this table agrees is in the '
-          'regimes above: depth "overfitting less" predicts deep wins at '
-          'small N that shrink as N grows.')
+  ratio = seide_examples_per_weight()
+  near = []
+  for g in rs:
+    target = ratio * g.deep_params
+    c = min(g.cells, key=lambda c: abs(np.log(c.size / target)))
+    near.append(f'{g.budget}: N ≈ {target:,.0f}, nearest measured '
+                f'{c.size:,}: {c.regime}')
+  shrink = '; '.join(
+      f'{t.budget}: ' + t.comparison.describe(
+          f'(deep − shallow) at {t.small:,}', f'at {t.large:,}', scale=100,
+          unit='points') for t in trends(rs))
+  return (f'The claim "depth\'s edge is largest where data is scarce" (this '
+          'project\'s reading of the lecture\'s "deep nets overfit less"), '
+          f'per budget: {shrink}. Seide et al. 2011 compared their matched '
+          f'nets once, on {SEIDE_HOURS} hours of speech: about '
+          f'{SEIDE_FRAMES:.1e} frames for 36.7M weights, {ratio:.1f} frames '
+          'per weight (and frames 10 ms apart are far from independent '
+          f'examples), where deep won by '
+          f'{float(_seide_wer()[1]) - float(_seide_wer()[0]):.1f} points of '
+          'WER. At that many examples per parameter here: '
+          + '; '.join(near) + '.')
 
 
 def verdict(rows: list[Row]) -> str:
@@ -186,6 +242,10 @@ def verdict(rows: list[Row]) -> str:
   lines = [f'- {_regime_line(g)}' for g in rs]
   if rs:
     lines.append(f'- {seide_sentence(rs)}')
+    k = sum(len(g.cells) for g in rs)
+    lines.append(f'- {k} comparisons at 95% each: about {0.05 * k:.1f} '
+                 'could fall outside their interval by chance alone, so a '
+                 'lone win or loss among ties is weak evidence.')
   return '\n'.join(lines)
 
 
@@ -207,14 +267,19 @@ def render_markdown(summary) -> str:
       f'Training sets of N = {_list(list(cfg["train_sizes"]))} examples, '
       f'each the first N of one pool of MNIST-1D generated with seed '
       f'{cfg["pool_seed"]} ({summary["pool_samples"]:,} samples), so the sets '
-      f'are nested; one validation set of {summary["validation_examples"]:,} '
-      'pool examples at every size; every net tested on the real MNIST-1D '
-      f'test set ({summary["test_examples"]:,} examples). Each budget is a '
-      f'deep net of {cfg["deep_depth"]} hidden layers and the '
-      'one-hidden-layer net with the nearest parameter count. '
+      'are nested (one draw of training data per size, shared by every seed '
+      'and both nets); one validation set of '
+      f'{summary["validation_examples"]:,} pool examples at every size (more '
+      'than the smallest training sets: the pick and early stopping are '
+      'equally reliable everywhere, which a practitioner with 1,000 '
+      'examples would not have); every net tested on the pool\'s own test '
+      f'split ({summary["test_examples"]:,} examples, the same generator as '
+      'the published 1,000, which would leave intervals of about 2 points). '
+      f'Each budget is a deep net of {cfg["deep_depth"]} hidden layers and '
+      'the one-hidden-layer net with the nearest parameter count. '
       + report.convergence_note(
-          cfg, metric='error', reference='the real MNIST-1D training set '
-          f'({summary["real_train_examples"]:,} examples)',
+          cfg, metric='error', reference='the published MNIST-1D training '
+          f'set ({summary["reference_examples"]:,} examples)',
           patience_steps=summary['patience_steps'],
           cap_steps=summary['cap_steps'])
       + f' {_stopped(rows)} Learning rates '
