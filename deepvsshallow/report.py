@@ -62,6 +62,11 @@ def pct(mean: float, std: float | None = None) -> str:
   return f'{100 * mean:.2f}' + ('' if std is None else f' ± {100 * std:.2f}')
 
 
+def net_name(hidden_widths) -> str:
+  """An MLP's hidden widths as a name: (64, 64, 64) -> '64x64x64'."""
+  return 'x'.join(map(str, hidden_widths))
+
+
 def stopped_by_patience(kept_epochs, ran_epochs, patience: int) -> list[bool]:
   """Per member trained to convergence (`ran_epochs`: its population's
   epochs): did `patience` epochs pass without improvement before its

@@ -110,6 +110,10 @@ class Picked:
       return ()
     return tuple(int(self.result.best_epoch[m]) for m in self.pick.members)
 
+  def convergence(self, patience: int) -> 'Convergence':
+    """How its picked members stopped, trained with `patience`."""
+    return Convergence(patience, self.kept_epochs, self.ran_epochs)
+
   @property
   def ran_epochs(self) -> tuple[int, ...]:
     """Each picked member's epochs trained: its own population's, which a
@@ -377,6 +381,26 @@ class Scores(Record):
   @property
   def test_std(self) -> float:
     return selection.mean_std(self.test_per_seed)[1]
+
+
+@dataclasses.dataclass(frozen=True)
+class Convergence(Record):
+  """How the picked members of a population trained to convergence
+  (patience > 0) stopped: each one's kept (best-validation) epoch and its
+  population's epochs (`Picked.kept_epochs`, `Picked.ran_epochs`)."""
+  patience: int
+  kept_epochs: tuple[int, ...] = ()
+  ran_epochs: tuple[int, ...] = ()
+
+  @property
+  def converged(self) -> bool:
+    """Every picked member stopped by patience, none by the cap."""
+    return all(report.stopped_by_patience(self.kept_epochs, self.ran_epochs,
+                                          self.patience))
+
+  def cell(self) -> str:
+    return report.epochs_cell(self.kept_epochs, self.ran_epochs,
+                              self.patience)
 
 
 def encode_examples(values_SN: np.ndarray) -> str:

@@ -131,8 +131,8 @@ def _row(family, budget, n, error_rate, seeds=3, status='done', seed=0):
   return report.Row(
       family=family, hidden_widths=widths, budget=budget,
       param_count=1000 if family == 'deep' else 1001, train_examples=n,
-      num_epochs=10, patience=2, best_epochs=(5,) * seeds,
-      ran_epochs=(8,) * seeds,
+      num_epochs=10,
+      convergence=runner.Convergence(2, (5,) * seeds, (8,) * seeds),
       scores=runner.Scores(
           status=status, metric='error', num_candidates=2,
           learning_rate=1e-2 if done else None,
@@ -196,9 +196,10 @@ def test_runlocal_end_to_end(runlocal):
     assert per_example.shape == (config.num_seeds, summary['test_examples'])
     np.testing.assert_allclose(per_example.mean(1), r.scores.test_per_seed,
                                rtol=1e-6)
-    assert r.patience >= 1 and len(r.ran_epochs) == config.num_seeds
+    c = r.convergence
+    assert c.patience >= 1 and len(c.ran_epochs) == config.num_seeds
     assert all(0 <= e < ran <= r.num_epochs
-               for e, ran in zip(r.best_epochs, r.ran_epochs))
+               for e, ran in zip(c.kept_epochs, c.ran_epochs))
   # The larger set gets fewer passes for the same steps.
   caps = {r.train_examples: r.num_epochs for r in rows}
   assert caps[config.train_sizes[0]] >= caps[config.train_sizes[-1]]

@@ -132,8 +132,10 @@ def test_runlocal_end_to_end(runlocal):
     np.testing.assert_allclose(r.scores.test_per_seed, r.test_loss_per_seed,
                                rtol=1e-5)
     assert len(r.test_error_per_seed) == config.num_seeds
+    c = r.convergence
+    assert len(c.kept_epochs) == len(c.ran_epochs) == config.num_seeds
     assert all(0 <= e < ran <= r.num_epochs
-               for e, ran in zip(r.best_epochs, r.ran_epochs))
+               for e, ran in zip(c.kept_epochs, c.ran_epochs))
   assert all(p.comparison.verdict == 'inconclusive' for p in o.pairs)
   head = ideal_vs_real.STUDY.headline(summary)
   assert '\n' not in head and o.depth_verdict in head

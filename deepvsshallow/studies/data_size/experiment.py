@@ -132,10 +132,8 @@ def run(run: runner.Run) -> dict:
       family=p.info['family'], hidden_widths=tuple(p.info['hidden_widths']),
       budget=p.info['budget'], param_count=p.info['param_count'],
       train_examples=p.info['train_examples'],
-      num_epochs=p.info['num_epochs'], patience=p.info['patience'],
-      ran_epochs=p.ran_epochs,
-      best_epochs=p.kept_epochs,
-      scores=run.scores(p, test)) for p in picked]
+      num_epochs=p.info['num_epochs'], scores=run.scores(p, test),
+      convergence=p.convergence(p.info['patience'])) for p in picked]
   return run.finish(
       {'rows': rows, 'pool_samples': generator['num_samples'],
        'validation_examples': config.validation_size,

@@ -57,10 +57,8 @@ class Row(runner.Record):
   param_count: int
   train_examples: int
   num_epochs: int                       # The cap, in passes over its set.
-  patience: int                         # In passes over its set.
-  best_epochs: tuple[int, ...]          # Each picked member's kept epoch,
-  ran_epochs: tuple[int, ...]           # and the epochs it ran.
   scores: runner.Scores
+  convergence: runner.Convergence       # Patience in passes over its set.
 
   @property
   def name(self) -> str:
@@ -68,13 +66,10 @@ class Row(runner.Record):
 
   @property
   def converged(self) -> bool:
-    """Every picked member stopped by patience (not by the cap)."""
-    return all(report.stopped_by_patience(self.best_epochs, self.ran_epochs,
-                                          self.patience))
+    return self.convergence.converged
 
 
-def net_name(hidden_widths) -> str:
-  return 'x'.join(map(str, hidden_widths))
+net_name = report.net_name
 
 
 def rows_of(summary) -> list[Row]:
@@ -133,7 +128,7 @@ def _edge(c: Cell) -> str:
 
 
 def _epochs(r: Row) -> str:
-  return report.epochs_cell(r.best_epochs, r.ran_epochs, r.patience)
+  return r.convergence.cell()
 
 
 def results_table(rows: list[Row]) -> str:
@@ -295,9 +290,10 @@ def render_markdown(summary) -> str:
 
 def plot(summary, path: str) -> None:
   plt = report.pyplot()
+  import matplotlib.ticker
   rows = rows_of(summary)
   rs = regimes(rows)
-  fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+  fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
   colors = plt.rcParams['axes.prop_cycle'].by_key()['color']
   for i, g in enumerate(rs):
     color = colors[i % len(colors)]
@@ -322,13 +318,20 @@ def plot(summary, path: str) -> None:
   axes[0].set_title('below 0: deep wins; above: shallow wins')
   axes[1].set_ylabel('test error (%), mean ± std over seeds')
   axes[1].set_yscale('log')
+  axes[1].yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+  axes[1].yaxis.set_minor_formatter(matplotlib.ticker.ScalarFormatter())
+  sizes = sorted({r.train_examples for r in rows})
   for ax in axes:
     ax.set_xscale('log')
+    ax.set_xticks(sizes, [f'{n / 1000:g}k' if n >= 1000 else str(n)
+                          for n in sizes])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel('training examples N')
     ax.grid(True, which='both', alpha=0.3)
     ax.legend(fontsize=7)
+  fig.subplots_adjust(wspace=0.3)
   fig.suptitle('MNIST-1D: deep vs parameter-matched shallow nets across '
-               'training-set size (same real test set)')
+               'training-set size (one generated test set)')
   report.save_figure(fig, path)
   plt.close(fig)
 

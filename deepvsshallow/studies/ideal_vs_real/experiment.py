@@ -42,15 +42,14 @@ def architectures(config, input_dim: int, num_classes: int):
 
 def tested(p: runner.Picked, test) -> dict:
   """Row's test fields: each picked member's cross-entropy on each test
-  example, its test error, and the epochs it trained."""
+  example, and its test error."""
   if p.pick is None:
     return {}
   means, per_example = p.evaluate(test, per_example=True)
   losses = per_example['loss']
   return {'test_loss_per_seed': tuple(float(v) for v in losses.mean(1)),
           'test_losses': runner.encode_examples(losses),
-          'test_error_per_seed': tuple(float(v) for v in means['error']),
-          'best_epochs': p.kept_epochs, 'ran_epochs': p.ran_epochs}
+          'test_error_per_seed': tuple(float(v) for v in means['error'])}
 
 
 def run(run: runner.Run) -> dict:
@@ -91,8 +90,8 @@ def run(run: runner.Run) -> dict:
                      param_count=p.info['param_count'],
                      train_examples=p.info['train_examples'],
                      num_epochs=p.info['num_epochs'],
-                     patience=p.info['patience'],
                      scores=run.scores(p, test),
+                     convergence=p.convergence(p.info['patience']),
                      matched_to=matched_to[(p.info['family'],
                                             tuple(p.info['hidden_widths']))],
                      **tested(p, test))

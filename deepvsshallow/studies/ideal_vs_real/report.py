@@ -50,9 +50,7 @@ class Row(runner.Record):
   matched_to: str | None = None
   test_losses: str = ''     # (seeds, test examples), runner.encode_examples.
   test_error_per_seed: tuple[float, ...] = ()
-  patience: int = 0                     # In passes over its set.
-  best_epochs: tuple[int, ...] = ()     # Each picked member's kept epoch,
-  ran_epochs: tuple[int, ...] = ()      # and the epochs it ran.
+  convergence: runner.Convergence | None = None  # Patience: passes, own set.
 
   @property
   def name(self) -> str:
@@ -69,13 +67,10 @@ class Row(runner.Record):
 
   @property
   def converged(self) -> bool:
-    """Every picked member stopped by patience (not by the cap)."""
-    return all(report.stopped_by_patience(self.best_epochs, self.ran_epochs,
-                                          self.patience))
+    return self.convergence is not None and self.convergence.converged
 
 
-def net_name(hidden_widths) -> str:
-  return 'x'.join(map(str, hidden_widths))
+net_name = report.net_name
 
 
 def rows_of(summary) -> list[Row]:
@@ -111,7 +106,7 @@ def results_table(rows: list[Row]) -> str:
 
 
 def _epochs(r: Row) -> str:
-  return report.epochs_cell(r.best_epochs, r.ran_epochs, r.patience)
+  return r.convergence.cell() if r.convergence else 'n/a'
 
 
 def _losses(*rows: Row) -> list[np.ndarray]:
