@@ -92,15 +92,16 @@ def epochs_cell(kept_epochs, ran_epochs, patience: int) -> str:
 
 
 def convergence_note(cfg, *, metric: str, reference: str,
-                     patience_steps: int, cap_steps: int) -> str:
+                     patience_steps: int, cap_steps: int,
+                     min_passes: int) -> str:
   """How a study that trains to convergence (`train.in_passes_over`)
   trains, in one sentence for its report."""
   return (f'Each net trains to convergence ({cfg["optimizer"]}, '
           f'{cfg["schedule"]} learning-rate schedule, batch '
           f'{cfg["batch_size"]}): until no member\'s validation {metric} has '
           f'improved for {cfg["patience"]} passes over {reference} '
-          f'({patience_steps:,} steps; at least 2 passes over its own '
-          f'training set), or at the cap of {cap_steps:,} steps (marked '
+          f'({patience_steps:,} steps; at least {min_passes} passes over its '
+          f'own training set), or at the cap of {cap_steps:,} steps (marked '
           f'"(cap)": not converged by that rule); it keeps its '
           f'best-validation-{metric} epoch, and the learning rate is picked '
           f'on validation {metric}.')

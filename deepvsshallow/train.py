@@ -138,7 +138,7 @@ class TrainSettings:
     return cls(**{f.name: config[f.name] for f in dataclasses.fields(cls)})
 
 
-MIN_PATIENCE_PASSES = 5
+MIN_PATIENCE_PASSES = 10
 
 
 def in_passes_over(settings: TrainSettings, reference: int,

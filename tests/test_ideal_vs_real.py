@@ -20,11 +20,11 @@ def test_passes_over_the_real_set_become_as_many_steps_on_the_ideal_one():
   # Real: 3,400 / 64 = 53 steps a pass, 600 passes = 31,800 steps and a
   # patience of 30 passes = 1,590 steps; ideal: 170,000 / 64 = 2,656 a
   # pass, so 12 passes (31,872 steps) and a patience of 1 pass, raised to
-  # the floor of 5.
-  assert train.MIN_PATIENCE_PASSES == 5
+  # the floor of 10.
+  assert train.MIN_PATIENCE_PASSES == 10
   real = train.TrainSettings(batch_size=64, num_epochs=600, patience=30)
   ideal = train.in_passes_over(real, 3_400, 170_000)
-  assert (ideal.num_epochs, ideal.patience) == (12, 5)
+  assert (ideal.num_epochs, ideal.patience) == (12, 10)
   assert ideal.num_epochs * 2_656 >= 31_800 > (ideal.num_epochs - 1) * 2_656
   longer = train.in_passes_over(real, 3_400, 3_400 // 2)   # 26 steps a pass.
   assert (longer.num_epochs, longer.patience) == (1224, 62)

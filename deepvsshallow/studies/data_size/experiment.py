@@ -135,7 +135,8 @@ def run(run: runner.Run) -> dict:
       num_epochs=p.info['num_epochs'], scores=run.scores(p, test),
       convergence=p.convergence(p.info['patience'])) for p in picked]
   return run.finish(
-      {'rows': rows, 'pool_samples': generator['num_samples'],
+      {'rows': rows, 'min_patience_passes': train.MIN_PATIENCE_PASSES,
+       'pool_samples': generator['num_samples'],
        'validation_examples': config.validation_size,
        'reference_examples': reference,
        'patience_steps': reference // config.batch_size * config.patience,

@@ -276,6 +276,7 @@ def render_markdown(summary) -> str:
           cfg, metric='error', reference='the published MNIST-1D training '
           f'set ({summary["reference_examples"]:,} examples)',
           patience_steps=summary['patience_steps'],
+          min_passes=summary['min_patience_passes'],
           cap_steps=summary['cap_steps'])
       + f' {_stopped(rows)} Learning rates '
       f'from {", ".join(f"{x:g}" for x in cfg["learning_rates"])}, extended '

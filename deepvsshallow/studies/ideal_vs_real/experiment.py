@@ -97,7 +97,8 @@ def run(run: runner.Run) -> dict:
                      **tested(p, test))
           for p in picked]
   return run.finish(
-      {'rows': rows, 'steps': steps,
+      {'rows': rows, 'min_patience_passes': train.MIN_PATIENCE_PASSES,
+       'steps': steps,
        'patience_steps': len(real.train) // config.batch_size
                          * config.patience,
        'train_examples': {'real': len(real.train),

@@ -286,6 +286,7 @@ def render_markdown(summary) -> str:
       + report.convergence_note(
           cfg, metric=cfg['select_on'], reference='the real set',
           patience_steps=summary['patience_steps'],
+          min_passes=summary['min_patience_passes'],
           cap_steps=summary['steps'])
       + f' {_stopped(rows)} All are tested on the same real test set (1,000). '
       f'Deep: {cfg["deep_depth"]} hidden layers of each width; shallow: one '
