@@ -148,7 +148,7 @@ def results_table(rows: list[Row]) -> str:
   return report.markdown_table(
       ['budget (deep vs shallow)', 'N', 'deep test err %',
        'shallow test err %', 'deep − shallow, points [95%]', 'regime',
-       'kept/run epochs (deep; shallow)', 'lr (deep; shallow)'], out)
+       'kept/stopped epochs (deep; shallow)', 'lr (deep; shallow)'], out)
 
 
 def _list(sizes: list[int]) -> str:

@@ -8,18 +8,18 @@ Command:
   python experiments/ideal_vs_real.py --workdir=runs/ideal_vs_real
   ...ideal_vs_real.py --config=:runlocal   a smoke run in seconds (CI uses it)
 
-Runtime: 7 min 31 s on a 2-core CPU in the lecture run of 2026-12-03
-(451 s from nothing, one CPU device per core, beside another study; 107 s
-of it compiling), generating and reading the 250,000-sample ideal set
-included (it is then cached in TFDS_DATA_DIR).
+Runtime: 20 min 19 s (1,219 s) on a 2-core CPU on 2026-12-03, 39 s of it
+compiling, alone for 12 minutes and then beside the data-size sweep;
+generating the 250,000-sample ideal set (about 2 minutes the first time)
+is cached in TFDS_DATA_DIR. Training to convergence made it 2-3 times
+longer than the equal-steps version.
 
-Expected result (measured 2026-12-02 with 3 seeds, README.md): the real -
-ideal test-loss gap grows in the means at every step for the shallow
-family (0.36 to 3.78) and up to 11.6k parameters for the deep one (0.41 to
-2.81, then 2.61); the intervals support growth only at the shallow
-family's first two steps, so "it grows at every step" is inconclusive for
-both. With ideal data the shallow net has the lower loss at 1.4k, 3.7k and
-39.6k parameters (contradicted), and the 11.6k pair is inconclusive.
+Expected result (measured 2026-12-03 with 3 seeds, README.md): the real -
+ideal test-loss gap grows over the first two steps in both families
+(supported at each) and not at the last (inconclusive), so "it grows at
+every step" is inconclusive for both; with ideal data the deep net has the
+lower loss at 3.7k and 11.6k parameters (supported) and ties at 1.4k and
+39.6k (inconclusive).
 """
 
 from deepvsshallow import config as config_lib

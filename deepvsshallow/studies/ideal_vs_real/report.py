@@ -98,11 +98,11 @@ def results_table(rows: list[Row]) -> str:
                 f'{r.test_loss_mean - i.test_loss_mean:+.3f}',
                 report.pct(*selection.mean_std(r.test_error_per_seed)),
                 report.pct(*selection.mean_std(i.test_error_per_seed)),
-                f'{_epochs(r)} / {_epochs(i)}'])
+                f'{_epochs(r)}; {_epochs(i)}'])
   return report.markdown_table(
       ['family', 'hidden', 'params', 'test loss (real)', 'test loss (ideal)',
        'real − ideal', 'test err % (real)', 'test err % (ideal)',
-       'kept epoch / run (real; ideal)'], out)
+       'kept/stopped epochs (real; ideal)'], out)
 
 
 def _epochs(r: Row) -> str:
