@@ -24,8 +24,8 @@ ALL = studies.names()
 def test_the_registry_lists_each_study_once_with_its_own_record():
   registry = studies.registry()
   assert len(ALL) == 11 and len(set(ALL)) == 11
-  # The lecture's default leaves out only the study that runs for 40
-  # minutes on its own; :runlocal runs every one.
+  # The lecture's default leaves out only the study that runs on its own
+  # (32 minutes); :runlocal runs every one.
   assert set(ALL) - set(studies.lecture_names()) == {'data_size'}
   assert lecture.get_config('').studies == studies.lecture_names()
   assert lecture.get_config('runlocal').studies == ALL
