@@ -87,6 +87,17 @@ CANDIDATES = {
 }
 
 
+# Training to convergence, one protocol for the studies that do
+# (ideal_vs_real, data_size): Adam at a constant learning rate until no
+# member's validation metric has improved for `patience` epochs, capped at
+# `num_epochs`; both count passes over MNIST-1D's published training set
+# (3,400 examples, 53 steps a pass) and `train.in_passes_over` turns them
+# into as many steps on a set of any size (patience: 1,590 steps, at least
+# train.MIN_PATIENCE_PASSES passes; cap: 318,000 steps).
+TO_CONVERGENCE = dict(learning_rates=(3e-3, 1e-2), num_seeds=3, batch_size=64,
+                      schedule='constant', num_epochs=6000, patience=30)
+
+
 def _datasets_of(config) -> list[str]:
   keys = config.keys()
   if 'datasets' in keys:

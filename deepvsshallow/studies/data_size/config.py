@@ -64,12 +64,7 @@ FIELDS = config_lib.schema(_data_fields(), {
 
 def get_config(arg: str = ''):
   runlocal = config_lib.runlocal_only(arg)
-  # num_epochs (the step cap) and patience count passes over the published
-  # MNIST-1D training set (3,400 examples, 53 steps a pass), as in
-  # ideal_vs_real; every size gets as many steps (train.in_passes_over).
-  c = FIELDS.config(learning_rates=(3e-3, 1e-2), num_seeds=3, batch_size=64,
-                    num_epochs=6000, patience=30,
-                    schedule='constant')
+  c = FIELDS.config(**config_lib.TO_CONVERGENCE)
   if runlocal:
     c.train_sizes = (200, 400)
     c.validation_size = 200

@@ -46,11 +46,7 @@ FIELDS = config_lib.schema(config_lib.one_dataset('mnist1d'), {
 
 def get_config(arg: str = ''):
   runlocal = config_lib.runlocal_only(arg)
-  # num_epochs (the cap) and patience count passes over the real set
-  # (53 steps each); the ideal set gets as many steps (train.in_passes_over).
-  c = FIELDS.config(learning_rates=(3e-3, 1e-2), num_seeds=3, batch_size=64,
-                    num_epochs=6000, patience=30,
-                    schedule='constant')
+  c = FIELDS.config(**config_lib.TO_CONVERGENCE)
   if runlocal:
     c.generator.num_samples = 1000
     c.ideal_factor = 5
