@@ -87,8 +87,8 @@ CANDIDATES = {
 }
 
 
-# Training to convergence, one protocol for the studies that do
-# (ideal_vs_real, data_size): Adam at a constant learning rate until no
+# Training to convergence, one protocol for the studies that do (the
+# ideal-vs-real and data-size studies): Adam at a constant learning rate until no
 # member's validation metric has improved for `patience` epochs, capped at
 # `num_epochs`; both count passes over MNIST-1D's published training set
 # (3,400 examples, 53 steps a pass) and `train.in_passes_over` turns them
