@@ -12,8 +12,6 @@ import os
 import tempfile
 from typing import Iterable, Sequence
 
-import numpy as np
-
 from deepvsshallow.errors import UsageError
 
 
@@ -65,30 +63,6 @@ def pct(mean: float, std: float | None = None) -> str:
 def net_name(hidden_widths) -> str:
   """An MLP's hidden widths as a name: (64, 64, 64) -> '64x64x64'."""
   return 'x'.join(map(str, hidden_widths))
-
-
-def stopped_by_patience(kept_epochs, ran_epochs, patience: int) -> list[bool]:
-  """Per member trained to convergence (`ran_epochs`: its population's
-  epochs): did `patience` epochs pass without improvement before its
-  population stopped (else the cap stopped it first)? False for every
-  member when patience is off."""
-  return [bool(patience) and ran - 1 - kept >= patience
-          for kept, ran in zip(kept_epochs, ran_epochs)]
-
-
-def epochs_cell(kept_epochs, ran_epochs, patience: int) -> str:
-  """A table cell for members trained to convergence: 'kept/stopped', the
-  mean kept (best-validation) epoch and the mean epoch each member stopped
-  at (`patience` after its best, or its population's end), counted from 1,
-  and how many members the cap stopped before patience did."""
-  if not len(kept_epochs):
-    return 'n/a'
-  stop = [min(ran, kept + patience + 1) if patience else ran
-          for kept, ran in zip(kept_epochs, ran_epochs)]
-  cell = f'{np.mean(kept_epochs) + 1:.0f}/{np.mean(stop):.0f}'
-  capped = stopped_by_patience(kept_epochs, ran_epochs, patience).count(False)
-  return cell + (f' ({capped} of {len(kept_epochs)} at the cap)' if capped
-                 else '')
 
 
 def convergence_note(cfg, *, metric: str, reference: str,

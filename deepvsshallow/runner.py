@@ -393,14 +393,32 @@ class Convergence(Record):
   ran_epochs: tuple[int, ...] = ()
 
   @property
+  def stopped_by_patience(self) -> list[bool]:
+    """Per member: did `patience` epochs pass without improvement before
+    its population stopped (else the cap stopped it first)? False for
+    every member when patience is off."""
+    return [bool(self.patience) and ran - 1 - kept >= self.patience
+            for kept, ran in zip(self.kept_epochs, self.ran_epochs)]
+
+  @property
   def converged(self) -> bool:
     """Every picked member stopped by patience, none by the cap."""
-    return all(report.stopped_by_patience(self.kept_epochs, self.ran_epochs,
-                                          self.patience))
+    return all(self.stopped_by_patience)
 
   def cell(self) -> str:
-    return report.epochs_cell(self.kept_epochs, self.ran_epochs,
-                              self.patience)
+    """A table cell: 'kept/stopped', the mean kept (best-validation) epoch
+    and the mean epoch each member stopped at (`patience` after its best,
+    or its population's end), counted from 1, and how many members the cap
+    stopped before patience did."""
+    if not self.kept_epochs:
+      return 'n/a'
+    p = self.patience
+    stop = [min(ran, kept + p + 1) if p else ran
+            for kept, ran in zip(self.kept_epochs, self.ran_epochs)]
+    cell = f'{np.mean(self.kept_epochs) + 1:.0f}/{np.mean(stop):.0f}'
+    capped = self.stopped_by_patience.count(False)
+    return cell + (f' ({capped} of {len(self.kept_epochs)} at the cap)'
+                   if capped else '')
 
 
 def encode_examples(values_SN: np.ndarray) -> str:

@@ -533,6 +533,8 @@ class PopulationProgram:
       return c['epoch'] - 1 - c['best_epoch'] < patience
 
     def cond(c):
+      if not patience:
+        return c['epoch'] < stop_epoch
       alive = real_P & ~c['state'].diverged & fresh_P(c)
       return (c['epoch'] < stop_epoch) & jnp.any(alive)
 

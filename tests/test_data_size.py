@@ -215,13 +215,13 @@ def test_runlocal_end_to_end(runlocal):
 
 
 def test_a_member_converged_when_patience_passed_before_it_stopped():
-  from deepvsshallow import report as report_lib
+  c = lambda kept, ran, patience: runner.Convergence(patience, kept, ran)
   # Patience 3: kept epoch 4 of 8 run (epochs 5, 6, 7 without improving):
   # stopped by patience; kept 5 of 8: only 2 such epochs, so the cap (or
   # another member) stopped it.
-  assert report_lib.stopped_by_patience((4, 5), (8, 8), 3) == [True, False]
-  assert report_lib.stopped_by_patience((4,), (8,), 0) == [False]
+  assert c((4, 5), (8, 8), 3).stopped_by_patience == [True, False]
+  assert c((4,), (8,), 0).stopped_by_patience == [False]
   # Each stops `patience` epochs after its best, or at its population's end.
-  assert report_lib.epochs_cell((4, 5), (8, 8), 3) == (
+  assert c((4, 5), (8, 8), 3).cell() == (
       '6/8 (1 of 2 at the cap)')
-  assert report_lib.epochs_cell((1, 3), (8, 10), 3) == '3/6'
+  assert c((1, 3), (8, 10), 3).cell() == '3/6'
