@@ -156,6 +156,14 @@ def check_data(config) -> list[str]:
   return []
 
 
+def _keep_without_patience(config) -> list[str]:
+  if config.keep == 'last' and config.patience:
+    return [f'config.keep=last with config.patience={config.patience}: '
+            'patience stops on validation, which keep=last only watches; '
+            'set config.patience=0 or config.keep=best.']
+  return []
+
+
 def schema(data_fields: Mapping[str, Field] | None,
            own: Mapping[str, Field], *, candidates: bool = True,
            checks: Iterable[Callable] = ()) -> fields.Schema:
@@ -166,7 +174,7 @@ def schema(data_fields: Mapping[str, Field] | None,
   return fields.Schema(
       {**(data_fields or {}), **SHARED, **grid,
        **train.TrainSettings.config_fields(), **own},
-      checks=(check_data, *checks))
+      checks=(check_data, _keep_without_patience, *checks))
 
 
 def parse_arg(arg: str, datasets: Mapping) -> tuple[str, bool]:

@@ -10,7 +10,16 @@ these are measurements of features that a net has already computed.
                       linear classifier probes).
   fisher_ratio        tr(S_B) / tr(S_W): between-class over within-class
                       scatter. Invariant to rotation, translation and global
-                      scale, so layers of different widths compare.
+                      scale, but not to width: a wide layer's many
+                      directions of small, class-free variance add to
+                      tr(S_W).
+  principal_subspace,
+  pca_fisher_ratio    the Fisher ratio in the top k principal directions of
+                      the training features: every layer measured in k
+                      dimensions (still invariant to rotation, translation,
+                      scale and zero padding).
+  pairwise_correct    from a many-class probe's scores, each example against
+                      every other class: the 45 pairs of 10 classes at once.
   project_2d          PCA (numpy SVD) or t-SNE (scikit-learn) to 2-D.
   confusion_matrix,
   most_confused_pair  which two classes a classifier mixes up most.
@@ -102,7 +111,26 @@ def linear_probe(train_ND, train_labels_N, test_ND, test_labels_N, *,
   correct = probe.predict(test_ND) == np.asarray(test_labels_N)
   return {'train_accuracy': float(probe.score(train_ND, train_labels_N)),
           'test_accuracy': float(correct.mean()),
-          'test_correct': correct}   # Each test example: 1 where right.
+          'test_correct': correct,   # Each test example: 1 where right.
+          # (N, classes) scores (N for two classes: the second's margin),
+          # columns in sorted label order.
+          'test_scores': probe.decision_function(test_ND)}
+
+
+def pairwise_correct(scores_NK, labels_N) -> np.ndarray:
+  """(N, K): for each example of class y and each other class j, 1.0 where
+  a many-class probe scores y above j (the pair (y, j) decided by the
+  probe's two scores), NaN at j = y. `scores_NK`: a probe's `test_scores`,
+  classes 0..K-1 in order. Row means: each example's accuracy over the
+  K - 1 pairs that hold its class."""
+  scores_NK = np.asarray(scores_NK, np.float64)
+  if scores_NK.ndim == 1:   # Two classes: the second's margin.
+    scores_NK = np.stack([np.zeros_like(scores_NK), scores_NK], 1)
+  labels_N = np.asarray(labels_N)
+  own = scores_NK[np.arange(len(labels_N)), labels_N][:, None]
+  out = (own > scores_NK).astype(np.float64)
+  out[np.arange(len(labels_N)), labels_N] = np.nan
+  return out
 
 
 def fisher_ratio(features_ND, labels_N) -> float:
@@ -119,6 +147,26 @@ def fisher_ratio(features_ND, labels_N) -> float:
     between += len(xc) * np.sum((mu_c - mu) ** 2)
     within += np.sum((xc - mu_c) ** 2)
   return float(between / within) if within > 0 else float('inf')
+
+
+def principal_subspace(train_ND, components: int):
+  """(mean_D, basis_DK): the training features' mean and their top
+  `components` principal directions (fewer where the features span fewer
+  dimensions)."""
+  x = np.asarray(train_ND, np.float64).reshape(len(train_ND), -1)
+  mean = x.mean(0)
+  _, sv, vt = np.linalg.svd(x - mean, full_matrices=False)
+  rank = int(np.sum(sv > sv[0] * 1e-9)) if len(sv) and sv[0] > 0 else 0
+  return mean, vt[:min(components, rank)].T
+
+
+def pca_fisher_ratio(train_ND, test_ND, test_labels_N,
+                     components: int) -> float:
+  """The Fisher ratio of the test features in the top `components`
+  principal directions of the training features (`principal_subspace`)."""
+  mean, basis = principal_subspace(train_ND, components)
+  test = np.asarray(test_ND, np.float64).reshape(len(test_ND), -1)
+  return fisher_ratio((test - mean) @ basis, test_labels_N)
 
 
 def project_2d(features_ND, method: str, *, seed: int = 0) -> np.ndarray:

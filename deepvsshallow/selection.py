@@ -82,7 +82,8 @@ def bootstrap_best_of_k(val_N, test_N, ks: Sequence[int], *, resamples: int,
   and std over resamples of: the picked candidate's validation error, its
   test error, the gap test - validation (how optimistic the pick's
   validation error is), and, with a holdout split used once for the pick,
-  holdout and test - holdout (the cure: about 0).
+  holdout, test - holdout (the cure: about 0) and holdout - validation (the
+  optimism measured without the test split).
   """
   val_N, test_N = np.asarray(val_N, float), np.asarray(test_N, float)
   n = len(val_N)
@@ -101,6 +102,7 @@ def bootstrap_best_of_k(val_N, test_N, ks: Sequence[int], *, resamples: int,
       holdout_N = np.asarray(holdout_N, float)
       series['holdout'] = holdout_N[picked]
       series['holdout_gap'] = test_N[picked] - holdout_N[picked]
+      series['holdout_val_gap'] = holdout_N[picked] - val_N[picked]
     for name, values in series.items():
       row[f'{name}_mean'] = float(values.mean())
       row[f'{name}_std'] = float(values.std())

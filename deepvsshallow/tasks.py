@@ -29,6 +29,7 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from deepvsshallow.errors import UsageError
@@ -127,6 +128,37 @@ def selecting_on(task: Task, metric: str) -> Task:
     return task
   return dataclasses.replace(task, name=f'{task.name}/select_on={metric}',
                              select_on=metric)
+
+
+def class_weighted(task: Task, weights) -> Task:
+  """`task` with each example's loss multiplied by its class's weight
+  (`weights[target]`; a class id task: classification or binary), so that a
+  rare class counts as much as a common one in training (King & Zeng 2001's
+  reweighting; `balanced_weights`). The metrics are the task's own, and so
+  is the pick on validation. Named 'TASK/class_weights=w0,w1,...': its own
+  programs and fingerprints."""
+  if task.name not in ('classification', 'binary'):
+    raise UsageError(f'class weights need class-id targets (classification '
+                     f'or binary), not task {task.name!r}.')
+  w = tuple(float(x) for x in weights)
+  table = jnp.asarray(w, jnp.float32)
+  weighted = lambda outputs, targets: table[targets] * task.loss(outputs,
+                                                                  targets)
+  metrics = tuple((name, Metric(weighted, 'mean') if name == 'loss' else m)
+                  for name, m in task.metrics)
+  return dataclasses.replace(
+      task, name=f'{task.name}/class_weights=' + ','.join(f'{x:.6g}'
+                                                          for x in w),
+      loss=weighted, metrics=metrics)
+
+
+def balanced_weights(labels_N, num_classes: int) -> tuple[float, ...]:
+  """n / (K n_c) for each class c of K (scikit-learn's 'balanced'): every
+  class's examples together weigh n / K, and the weights average 1 over
+  the examples. A class without examples gets weight 0."""
+  counts = np.bincount(np.asarray(labels_N), minlength=num_classes)
+  n = counts.sum()
+  return tuple(float(n / (num_classes * c)) if c else 0.0 for c in counts)
 
 
 def get_task(name: str) -> Task:

@@ -72,6 +72,7 @@ OPTIMIZERS = ('sgd', 'momentum', 'adam', 'adamw')
 SCHEDULES = ('constant', 'cosine', 'warmup_cosine')
 MEMBER_MODES = ('auto', 'vmap', 'map')
 MATMUL_PRECISIONS = ('default', 'high', 'highest')
+KEEPS = ('best', 'last')
 # The name runtime.compile_stats knows a population's training program by
 # (`PopulationProgram.run`): one per shape, among the small op-by-op
 # programs of initialisation.
@@ -114,6 +115,11 @@ class TrainSettings:
   patience: int = _setting(
       0, 'Stop when no member improved on validation for this many epochs; '
       '0 = never.', fields_lib.integer(0))
+  keep: str = _setting(
+      'best', "best: each member's epoch best on validation (early "
+      'stopping); last: its last epoch that did not diverge (a fixed step '
+      'budget, as a paper without early stopping trains; validation is '
+      'then only watched).', fields_lib.one_of(*KEEPS))
   # Execution: none of these changes a result beyond float rounding.
   eval_batch_size: int = _setting(2048, 'Chunk size when evaluating.',
                                   fields_lib.integer(1))
@@ -546,7 +552,10 @@ class PopulationProgram:
       state = state.replace(diverged=state.diverged
                             | ~_finite_P(state.params) | ~_finite_P(state.rest))
       val_P = self._eval(state.params, state.rest, x_val, y_val)[select_on]
-      improved = (val_P < c['best_val']) & ~state.diverged & fresh_P(c)
+      if self.settings.keep == 'last':
+        improved = ~state.diverged
+      else:
+        improved = (val_P < c['best_val']) & ~state.diverged & fresh_P(c)
       best_val = jnp.where(improved, val_P, c['best_val'])
       return dict(
           epoch=epoch + 1, state=state,

@@ -52,6 +52,35 @@ def test_the_rendered_pool_has_the_requested_counts_and_proportions():
   assert pool.train.inputs.dtype == np.uint8
 
 
+def test_the_mnist1d_pool_deals_genuine_signals_once_each():
+  """Counts per group and split as asked; every example is an MNIST-1D
+  signal of its digit group, reversed in time exactly when its second
+  attribute says so (checked against the generator's own output); no
+  signal is in two splits."""
+  config = mod_config.get_config('runlocal')
+  assert config.source == 'mnist1d'
+  pool = experiment.mnist1d_pool(config)
+  test = pool.base.test()
+  counts = lambda s: np.bincount(experiment.groups_of(s.targets),
+                                 minlength=4).tolist()
+  assert counts(pool.train) == [60, 60, 60, 5]
+  assert counts(pool.validation) == [11, 11, 11, 1]
+  assert counts(test) == [40, 40, 40, 40]
+  ref = data.generate_mnist1d(
+      int(2.4 * (2 * 60 + 2 * 11 + 2 * 40)) + 100, config.data_seed)
+  rows = {np.asarray(x, np.float32).tobytes(): int(y >= 5) for x, y in zip(
+      np.concatenate([ref['x'], ref['x_test']]),
+      np.concatenate([ref['y'], ref['y_test']]))}
+  seen = set()
+  for split in (pool.train, pool.validation, test):
+    for x, (high, reversed_) in zip(split.inputs[:, :, 0, 0], split.targets):
+      original = (x[::-1] if reversed_ else x).astype(np.float32).tobytes()
+      assert rows[original] == high
+      assert original not in seen
+      seen.add(original)
+  assert len(seen) == 185 + 34 + 160
+
+
 def test_decisions_read_from_each_approach():
   flat = np.array([[0.1, 2.0, 0.0, -1.0], [3.0, 0.0, 0.0, 4.0]])
   np.testing.assert_array_equal(experiment.decide('flat', flat), [1, 3])
@@ -63,6 +92,30 @@ def test_decisions_read_from_each_approach():
          np.array([[-3.0], [0.0]]), np.array([[0.5], [6.0]])]
   np.testing.assert_array_equal(experiment.decide('one_vs_rest', ovr),
                                 [1, 3])
+  # A weighted approach decides as its unweighted one.
+  np.testing.assert_array_equal(experiment.decide('flat_weighted', flat),
+                                [1, 3])
+  np.testing.assert_array_equal(
+      experiment.decide('one_vs_rest_weighted', ovr), [1, 3])
+
+
+def test_the_weighted_baselines_weigh_each_class_by_its_inverse_frequency():
+  """Training counts 60, 60, 60 and 5 (185 examples): the flat net's
+  weights are 185 / (4 n_g); group 3's binary net sees 5 positives and 180
+  negatives: 185 / (2 * 180) and 185 / (2 * 5). Unweighted approaches keep
+  the dataset's own task."""
+  config = mod_config.get_config('runlocal')
+  pool = experiment.rendered_pool(config)
+  train = experiment.subsample(pool.train, [60, 60, 60, 5], 0)
+  val = experiment.subsample(pool.validation, [11, 11, 11, 1], 0)
+  _, task = experiment._dataset(pool.base, train, val, 'flat_weighted')
+  assert task.name == 'classification/class_weights={0},{0},{0},9.25'.format(
+      f'{185 / 240:.6g}')
+  _, task = experiment._dataset(pool.base, train, val,
+                                'one_vs_rest_weighted', 3)
+  assert task.name == f'binary/class_weights={185 / 360:.6g},18.5'
+  for approach in ('flat', 'modular', 'one_vs_rest'):
+    assert experiment._dataset(pool.base, train, val, approach, 0)[1] is None
 
 
 def test_approaches_have_matched_parameter_counts():
@@ -71,7 +124,7 @@ def test_approaches_have_matched_parameter_counts():
   flat = shapes['flat'][2]
   for approach, (model_fn, _, count) in shapes.items():
     assert params.model_param_count(model_fn) * (
-        4 if approach == 'one_vs_rest' else 1) == count
+        4 if experiment.unweighted(approach) == 'one_vs_rest' else 1) == count
     assert abs(count - flat) / flat < 0.02, approach
 
 
@@ -152,7 +205,7 @@ def test_runlocal_every_field_is_read_and_every_approach_scored(runlocal):
   summary = json.loads((workdir / 'results.json').read_text())
   rows = report.rows_of(summary)
   assert [(r.rare_count, r.approach) for r in rows] == [
-      (5, 'flat'), (5, 'modular'), (5, 'one_vs_rest')]
+      (5, a) for a in mod_config.APPROACHES]
   assert summary['test_group_counts'] == [40, 40, 40, 40]
   for r in rows:
     assert r.done
@@ -164,22 +217,28 @@ def test_runlocal_every_field_is_read_and_every_approach_scored(runlocal):
     assert r.rare.mean == pytest.approx(r.per_group_mean[mod_config.RARE])
     assert len(r.per_group_mean) == 4
     assert all(s.metric == 'error' and not s.test_examples for s in r.picks)
-    assert len(r.picks) == (4 if r.approach == 'one_vs_rest' else 1)
+    assert len(r.picks) == (
+        4 if experiment.unweighted(r.approach) == 'one_vs_rest' else 1)
   trials = (workdir / 'trials.jsonl').read_text().splitlines()
-  assert len(trials) == 6 * config.num_seeds   # flat, modular, 4 x ovr.
+  # flat, modular, 4 x ovr, weighted flat, 4 x weighted ovr.
+  assert len(trials) == 11 * config.num_seeds
   assert sorted(os.listdir(workdir)) == [
       'config.json', 'populations', 'results.json', 'results.md',
       'results.png', 'tensorboard', 'trials.jsonl']
   assert 'rare-group acc %' in (workdir / 'results.md').read_text()
   assert '| rare train examples | approach |' in run.output
   assert report.verdict(rows) in run.output
-  # The headline is the claim's line of the verdict, from the same Claim.
-  decided = report.claim(rows)
-  assert decided.verdict in stats.VERDICTS and decided.tested
-  assert list(decided.comparisons) == [5]
-  assert decided.comparisons[5].examples == 40
-  assert report.headline(summary) == report.claim_said(decided)
-  assert report.verdict(rows).endswith('- ' + report.headline(summary))
+  # The headline is the claims' lines of the verdict, from the same Claims:
+  # one against each baseline.
+  decided = report.claims(rows)
+  assert [c.baseline for c in decided] == list(mod_config.BASELINES)
+  for c in decided:
+    assert c.verdict in stats.VERDICTS and c.tested
+    assert list(c.comparisons) == [5]
+    assert c.comparisons[5].examples == 40
+  assert report.headline(summary) == ' '.join(
+      report.claim_said(c) for c in decided)
+  assert report.verdict(rows).endswith('- ' + report.claim_said(decided[-1]))
   # The stored rows render the same report the run wrote.
   assert report.render_markdown(summary) == (workdir / 'results.md').read_text()
 
@@ -229,7 +288,7 @@ WIDE_LOW = 1.55 / 3 - 0.225
 def test_modular_vs_flat_reaches_each_outcome(modular, flat, outcome,
                                               difference, seeds):
   m, f = _row(3, 'modular', modular), _row(3, 'flat', flat)
-  c = report.modular_beats_flat(m, f)
+  c = report.modular_beats(m, f)
   assert c.verdict == outcome
   assert c.difference == pytest.approx(difference, abs=1e-12)
   # Paired over the rare group's test examples, not over seeds alone.
@@ -279,8 +338,8 @@ def test_the_claim_reaches_each_outcome(rows, outcome, ahead, behind, key,
   # The headline (from the rows as results.json holds them) and the
   # verdict's last line are the same Claim's; it carries the key interval.
   headline = _headline(rows)
-  assert headline == report.claim_said(decided)
-  assert report.verdict(rows).endswith('- ' + headline)
+  assert headline.startswith(report.claim_said(decided))
+  assert '- ' + report.claim_said(decided) in report.verdict(rows)
   if key is not None:
     assert decided.comparisons[key].describe(
         'modular', 'flat', scale=100, unit='points') in headline
@@ -299,13 +358,20 @@ def test_a_pick_on_the_edge_of_its_grid_is_said_beside_the_verdict():
                       ).notes == {3: ''}
 
 
-def test_fewest_rare_examples_to_reach_90_percent():
+def test_each_baseline_gets_its_own_claim():
+  """Modular ahead of the plain flat net, level with the weighted one:
+  supported against one, inconclusive against the other, each said."""
   rows = [_row(3, 'flat', LOW), _row(3, 'modular', HIGH),
-          _row(30, 'flat', HIGH), _row(30, 'modular', HIGH)]
-  assert report._fewest_for(rows, 'flat', 0.9) == 30
-  assert report._fewest_for(rows, 'modular', 0.9) == 3
-  assert report._fewest_for(rows, 'modular', 0.95) is None
-  assert 'flat 30, modular 3.' in report.verdict(rows)
+          _row(3, 'flat_weighted', HIGH)]
+  flat, weighted = report.claims(rows)
+  assert (flat.baseline, flat.verdict) == ('flat', 'supported')
+  assert (weighted.baseline, weighted.verdict) == ('flat_weighted',
+                                                   'inconclusive')
+  assert weighted.comparisons[3].difference == 0
+  assert weighted.comparisons[3] == report.modular_beats(rows[1], rows[2])
+  line = report.verdict(rows).splitlines()[0]
+  assert 'modular − flat = ' in line and 'modular − flat_weighted = ' in line
+  assert _headline(rows) == ' '.join(map(report.claim_said, (flat, weighted)))
 
 
 def test_the_anchor_is_the_papers_tables():
@@ -316,11 +382,10 @@ def test_the_anchor_is_the_papers_tables():
             for r in reference.load_csv('sagawa2020_celeba_groups.csv')}
   table = {r['setting']: r for r in reference.load_csv(
       'sagawa2020_celeba_accuracy.csv')}
-  erm, dro = table['standard_regularization'], table['strong_l2']
+  row = table['strong_l2']   # ERM and group DRO from the same row.
   numbers = [float(x.replace(',', '')) for x in
              re.findall(r'\d[\d,]*(?:\.\d+)?', anchor)]
-  assert numbers == [2020, groups['blond_male'], sum(groups.values()),
-                     float(erm['erm_average']), float(erm['erm_worst_group']),
-                     2, float(dro['dro_average']),
-                     float(dro['dro_worst_group'])]
+  assert numbers == [2020, groups['blond_male'], sum(groups.values()), 2, 1,
+                     float(row['erm_average']), float(row['erm_worst_group']),
+                     float(row['dro_average']), float(row['dro_worst_group'])]
   assert (groups['blond_male'], sum(groups.values())) == (1_387, 162_770)

@@ -2,6 +2,7 @@
 split, the noise estimate against a known noise, the verdicts on made-up
 pools, and the study end to end."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -92,15 +93,30 @@ def test_runlocal_end_to_end(runlocal):
     assert errors.shape == (result.pool, result.split_sizes['test'])
     np.testing.assert_allclose(errors.mean(1), result.candidates['test'],
                                atol=1e-5)
+    # The halves' per-example errors: their means are the errors the pool
+    # was picked on (select, measured in training) and checked on.
+    for split in ('select', 'holdout'):
+      errors = runner.decode_examples(getattr(result, f'{split}_examples'))
+      assert errors.shape == (result.pool, result.split_sizes[split])
+      np.testing.assert_allclose(errors.mean(1), result.candidates[split],
+                                 atol=1e-5)
 
 
 # ------------------------------------------------- verdicts on made-up pools
 
 
-def _result(select, holdout, test_PN, ks, keep_examples=True):
+def _result(select, holdout, test_PN, ks, keep_examples=True, select_PN=None,
+            holdout_PN=None):
   """A pool whose candidates have these select and holdout errors and
-  these errors on each test example (candidates, examples)."""
+  these errors on each test example (candidates, examples); with
+  `select_PN` and `holdout_PN`, the select and holdout errors are their
+  means."""
   test = test_PN.mean(1)
+  halves = {}
+  if select_PN is not None:
+    select, holdout = select_PN.mean(1), holdout_PN.mean(1)
+    halves = {'select_examples': runner.encode_examples(select_PN),
+              'holdout_examples': runner.encode_examples(holdout_PN)}
   rows = selection.bootstrap_best_of_k(select, test, ks, resamples=50, seed=0,
                                       holdout_N=holdout)
   return report.Pool(
@@ -112,7 +128,8 @@ def _result(select, holdout, test_PN, ks, keep_examples=True):
       diverged=0, split_sizes={}, pool_val_error=selection.mean_std(select),
       pool_test_error=selection.mean_std(test),
       best_test_in_pool=float(np.min(test)),
-      test_examples=runner.encode_examples(test_PN) if keep_examples else '')
+      test_examples=runner.encode_examples(test_PN) if keep_examples else '',
+      **halves)
 
 
 def _errors(rng, rate_P, examples=400):
@@ -206,6 +223,80 @@ def test_without_test_examples_the_growth_is_over_picks_alone():
   expected = stats.compare(test[picks] - select[picks], test - select,
                            higher_is_better=True)
   assert c == expected and c.verdict == 'supported'
+
+
+def _carved_pool(rng, candidates=64, n=100, pick_noise=0.0):
+  """Candidates' 0/1 errors on 2n validation examples carved at random
+  into select and holdout halves, and on a test split. Examples differ in
+  difficulty (shared by every candidate), so the halves differ by chance,
+  the same way for all candidates. `pick_noise`: each candidate's select
+  half gets an extra error rate of N(0, pick_noise) (its luck), which
+  picking on select then finds."""
+  skill = rng.normal(0, 0.5, candidates)[:, None]
+  def split(size):
+    hard = rng.normal(0, 1.0, size)[None, :]
+    return (rng.random((candidates, size))
+            < 1 / (1 + np.exp(-(hard - 1 + skill)))).astype(np.float64)
+  valid = split(2 * n)
+  order = rng.permutation(2 * n)
+  select, holdout = valid[:, order[:n]], valid[:, order[n:]]
+  luck = np.clip(rng.normal(0, pick_noise, (candidates, 1)), -0.2, 0.2)
+  select = np.clip(select + (rng.random(select.shape) < np.abs(luck))
+                   * np.sign(luck), 0, 1)
+  return _result(None, None, split(200), (1, 8), select_PN=select,
+                 holdout_PN=holdout)
+
+
+def test_holdout_minus_select_pairs_the_halves_example_by_example():
+  rng = np.random.default_rng(3)
+  result = _carved_pool(rng, candidates=16, n=50)
+  hold = runner.decode_examples(result.holdout_examples)
+  select = runner.decode_examples(result.select_examples)
+  picks = report.independent_picks(result.candidates['select'], 4, seed=5)
+  scores = report.pick_scores(result, 4, 5, 'holdout_val_optimism')
+  np.testing.assert_array_equal(scores, hold[picks] - select[picks])
+  # Its mean is the picks' holdout − select, the table's quantity.
+  c = report.level(result, 4, 5)
+  assert c.difference == pytest.approx(np.mean(
+      np.asarray(result.candidates['holdout'])[picks]
+      - np.asarray(result.candidates['select'])[picks]))
+  assert c.seeds == (4, 1) and c.examples == 50
+  # Halves of unequal size cannot be paired: the picks alone.
+  uneven = dataclasses.replace(result, holdout_examples=runner.encode_examples(
+      hold[:, :-1]))
+  assert report.pick_scores(uneven, 4, 5, 'holdout_val_optimism').shape == (4,)
+
+
+def test_the_holdout_minus_select_interval_covers_the_carve():
+  """With nothing picked (K=1) holdout − select is 0 in expectation, but one
+  carve makes one half harder for every candidate at once: an interval over
+  the candidates alone would miss 0 far more often than 5% of the time.
+  Over 300 carves the level's 95% interval covers 0 in 93-97.5% of them
+  (the binomial's ±2.5 standard deviations), and the candidates-only
+  interval does not."""
+  rng = np.random.default_rng(0)
+  covered = covered_by_picks = 0
+  trials = 300
+  for _ in range(trials):
+    result = _carved_pool(rng)
+    c = report.level(result, 1, 0)
+    covered += c.low <= 0 <= c.high
+    per_pick = np.asarray(result.candidates['holdout']) - np.asarray(
+        result.candidates['select'])
+    p = stats.compare(per_pick, [0.0], fixed_b=True, higher_is_better=True)
+    covered_by_picks += p.low <= 0 <= p.high
+  assert 0.93 <= covered / trials <= 0.975, covered
+  assert covered_by_picks / trials < 0.8, covered_by_picks
+
+
+def test_picking_on_a_lucky_select_half_is_optimistic_on_holdout():
+  rng = np.random.default_rng(1)
+  result = _carved_pool(rng, candidates=256, n=300, pick_noise=0.08)
+  g = report.growth_of(result, 0)
+  assert g.levels[-1].verdict == 'supported'        # K=8: optimistic.
+  assert g.split.verdict == 'supported'             # And more than K=1.
+  assert g.levels[-1].difference > g.levels[0].difference
+  assert 'holdout − select' in report.levels_table(result, g)
 
 
 def test_the_growth_verdict_with_one_group_decides_nothing():

@@ -43,6 +43,54 @@ def test_fisher_ratio_against_a_hand_computed_value():
                              [0, 0, 1, 1]) == float('inf')
 
 
+def test_pca_fisher_is_the_fisher_ratio_in_the_main_directions():
+  """Two classes apart along a high-variance axis, with 50 extra noise
+  directions: the full trace ratio is diluted by them, the ratio in the top
+  principal direction is not. Known answer: in 1-D with class means ±m and
+  unit within-class noise, tr(S_B) / tr(S_W) -> m^2."""
+  rng = np.random.default_rng(0)
+  n, m = 4000, 3.0
+  y = rng.integers(0, 2, n)
+  signal = (2 * y - 1) * m + rng.normal(size=n)
+  noise = 0.5 * rng.normal(size=(n, 50))
+  x = np.concatenate([signal[:, None], noise], 1)
+  full = probes.fisher_ratio(x[n // 2:], y[n // 2:])
+  top = probes.pca_fisher_ratio(x[:n // 2], x[n // 2:], y[n // 2:], 1)
+  assert top == pytest.approx(m ** 2, rel=0.05)
+  assert full == pytest.approx(m ** 2 / (1 + 50 * 0.25), rel=0.05)
+  # Invariant to an orthogonal rotation and to zero padding (the issue's
+  # two properties), with k = 5 directions.
+  q, _ = np.linalg.qr(rng.normal(size=(51, 51)))
+  k5 = probes.pca_fisher_ratio(x[:n // 2], x[n // 2:], y[n // 2:], 5)
+  rotated = probes.pca_fisher_ratio(x[:n // 2] @ q, x[n // 2:] @ q,
+                                    y[n // 2:], 5)
+  pad = lambda a: np.pad(a, ((0, 0), (0, 30)))
+  padded = probes.pca_fisher_ratio(pad(x[:n // 2]), pad(x[n // 2:]),
+                                   y[n // 2:], 5)
+  assert rotated == pytest.approx(k5, rel=1e-9)
+  assert padded == pytest.approx(k5, rel=1e-9)
+  # Fewer directions than asked for: the ones there are.
+  mean, basis = probes.principal_subspace(pad(x[:100, :3]), 10)
+  assert basis.shape == (33, 3)
+
+
+def test_pairwise_correct_decides_each_pair_by_its_two_scores():
+  scores = np.array([[3.0, 1.0, 2.0],    # class 0: beats 1 and 2
+                     [0.0, 1.0, 2.0],    # class 1: beats 0, loses to 2
+                     [5.0, 4.0, 0.0]])   # class 2: loses to both
+  got = probes.pairwise_correct(scores, [0, 1, 2])
+  np.testing.assert_array_equal(np.isnan(got), np.eye(3, dtype=bool))
+  np.testing.assert_array_equal(np.nan_to_num(got, nan=-1),
+                                [[-1, 1, 1], [1, -1, 0], [0, 0, -1]])
+  # A many-class probe on separable blobs gets every pair right.
+  rng = np.random.default_rng(0)
+  y = rng.integers(0, 4, 800)
+  x = 6 * np.eye(4)[y] + rng.normal(size=(800, 4))
+  fit = probes.linear_probe(x[:400], y[:400], x[400:], y[400:])
+  assert fit['test_scores'].shape == (400, 4)
+  assert np.nanmean(probes.pairwise_correct(fit['test_scores'], y[400:])) > 0.99
+
+
 def test_most_confused_pair_counts_both_directions():
   counts = np.array([[50, 3, 4], [3, 40, 1], [0, 2, 60]])
   # 0<->1: 6, 0<->2: 4, 1<->2: 3.

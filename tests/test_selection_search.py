@@ -40,6 +40,8 @@ def test_bootstrap_best_of_k_on_equal_candidates_with_known_noise():
     # The picks of K=64 are a few dozen distinct candidates, each with
     # test - holdout noise of 0.003: their mean is within about 0.001.
     assert abs(row['holdout_gap_mean']) < 0.0015
+    # Holdout - validation measures the same optimism without the test split.
+    assert row['holdout_val_gap_mean'] == pytest.approx(expected, abs=0.002)
   assert rows[-1]['gap_mean'] > rows[1]['gap_mean'] > 0.01
   with pytest.raises(ValueError, match='outside'):
     selection.bootstrap_best_of_k(val[:10], test[:10], (11,), resamples=5,

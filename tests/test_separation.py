@@ -76,8 +76,21 @@ def test_runlocal_every_field_is_read_and_every_layer_is_measured(runlocal):
   rows = report.layers_of(summary)
   layers = [(r.family, r.layer) for r in rows]
   assert layers == [('deep', 0), ('deep', 1), ('deep', 2), ('shallow', 0),
-                    ('shallow', 1)]
+                    ('shallow', 1), ('narrow', 0), ('narrow', 1)]
+  # Equal width: the one-layer net is as wide as the deep net's last layer.
+  assert [r.width for r in rows if r.family == 'narrow'][1] == (
+      config.deep_hidden[-1])
+  num_test = report.nets_of(summary)[0].scores.test_per_example.shape[1]
   for r in rows:
+    # Each test example's accuracy over the 9 pairs holding its class: a
+    # multiple of 1/9, and its mean the row's all-pairs probe accuracy.
+    every = runner.decode_examples(r.all_pairs_examples)
+    assert every.shape == (config.num_seeds, num_test)
+    np.testing.assert_allclose(every * 9, np.round(every * 9), atol=1e-5)
+    np.testing.assert_allclose(every.mean(1), r.all_pairs_probe_per_seed,
+                               atol=1e-6)
+    assert len(r.all_pairs_fisher_per_seed) == config.num_seeds
+    assert all(f > 0 for f in r.all_pairs_fisher_per_seed)
     assert len(r.probe_accuracy_per_seed) == config.num_seeds
     assert len(r.fisher_per_seed) == config.num_seeds
     np.testing.assert_allclose(np.mean(r.probe_accuracy_per_seed),
@@ -89,17 +102,18 @@ def test_runlocal_every_field_is_read_and_every_layer_is_measured(runlocal):
                              summary['pair_examples']['test'])
     np.testing.assert_allclose(correct.mean(1), r.probe_accuracy_per_seed,
                                atol=1e-12)
-  # Layer 0 is the input for both nets: the same probe, the same ratio.
-  deep0, shallow0 = rows[0], rows[3]
-  assert deep0.mean('probe_accuracy') == shallow0.mean('probe_accuracy')
-  assert deep0.mean('fisher') == pytest.approx(shallow0.mean('fisher'))
+  # Layer 0 is the input for every net: the same probes, the same ratios.
+  for other in (rows[3], rows[5]):
+    for key in report.MEASURES:
+      assert rows[0].mean(key) == pytest.approx(other.mean(key))
   nets = report.nets_of(summary)
-  assert [n.family for n in nets] == ['deep', 'shallow']
+  assert [n.family for n in nets] == ['deep', 'shallow', 'narrow']
+  assert nets[2].hidden_widths == (config.deep_hidden[-1],)
   for n in nets:
     assert n.scores.done and len(n.scores.test_per_seed) == config.num_seeds
     assert 0 <= n.scores.test_mean <= 1
   projections = report.projections_of(summary)
-  assert len(projections) == 5   # PCA of each layer.
+  assert len(projections) == 7   # PCA of each layer.
   assert [(p.family, p.layer, p.method) for p in projections] == [
       (f, layer, 'pca') for f, layer in layers]
   for p in projections:
@@ -115,9 +129,15 @@ def test_runlocal_every_field_is_read_and_every_layer_is_measured(runlocal):
   assert all(c.seeds == (config.num_seeds,) * 2 for c in
              decided.comparisons.values())
   assert {k: c.examples for k, c in decided.comparisons.items()} == {
-      'probe_accuracy': summary['pair_examples']['test'], 'fisher': 0}
-  assert report.headline(summary) == report.claim_said(decided)
-  assert said.endswith('- ' + report.headline(summary))
+      'probe_accuracy': summary['pair_examples']['test'], 'fisher': 0,
+      'all_pairs_probe': num_test, 'all_pairs_fisher': 0}
+  against = report.depth_against(rows, nets)
+  assert [d.other for d in against] == ['shallow', 'narrow']
+  assert report.headline(summary) == ' '.join(
+      [report.claim_said(decided)] + [report.against_said(d) for d in against])
+  assert said.endswith('- ' + report.claim_said(decided))
+  # What each layer adds: one row per hidden layer of each net.
+  assert report.steps_table(rows).count('\n') == 2 + 2 + 1 + 1
   # The stored rows render the same report the run wrote.
   assert report.render_markdown(summary) == (
       run.workdir / 'results.md').read_text()
@@ -126,9 +146,12 @@ def test_runlocal_every_field_is_read_and_every_layer_is_measured(runlocal):
 # ------------------------------------------------- verdicts, on built rows
 
 def _row(family, layer, acc, fisher):
+  """Every measure: the pair's as given, all pairs' the same values."""
   return report.Layer(family=family, layer=layer, width=16,
                       probe_accuracy_per_seed=tuple(acc),
-                      fisher_per_seed=tuple(fisher))
+                      fisher_per_seed=tuple(fisher),
+                      all_pairs_probe_per_seed=tuple(acc),
+                      all_pairs_fisher_per_seed=tuple(fisher))
 
 
 def _net(family, on_edge=False):
@@ -203,15 +226,16 @@ def test_the_claim_reaches_each_outcome(acc, fisher, outcome, each, d_acc,
   assert decided.verdict == outcome
   c = decided.comparisons
   assert (c['probe_accuracy'].verdict, c['fisher'].verdict) == each
+  assert (c['all_pairs_probe'].verdict, c['all_pairs_fisher'].verdict) == each
   assert c['probe_accuracy'].difference == pytest.approx(d_acc, abs=1e-12)
   assert c['fisher'].difference == pytest.approx(d_fisher, abs=1e-12)
   assert c['fisher'] == report.higher(rows[2], rows[0], 'fisher')
   assert decided.note == ''   # Both picks bracketed.
-  # The headline and the verdict's last line are the same Claim's, and the
-  # headline carries both intervals.
+  # The headline opens with the verdict's last line, the same Claim's, and
+  # carries both intervals.
   headline = report.headline(summary)
-  assert headline == report.claim_said(decided)
-  assert report.verdict(rows, NETS).endswith('- ' + headline)
+  assert headline.startswith(report.claim_said(decided))
+  assert report.verdict(rows, NETS).endswith('- ' + report.claim_said(decided))
   assert c['probe_accuracy'].describe(
       'last', 'input', scale=100, unit='points') in headline
   assert c['fisher'].describe('last', 'input', fmt='+.3g') in headline
@@ -226,13 +250,15 @@ def test_a_pick_on_the_edge_of_its_grid_is_said_beside_the_verdicts():
   decided = report.claim(rows, nets)
   assert decided.note == note
   assert report.claim_said(decided).endswith(note + '.')
-  said = report.verdict(rows, nets).splitlines()
-  assert said[1].endswith(note + '.')   # Deep vs shallow at the last layer.
+  against = lambda nets: next(
+      line for line in report.verdict(rows, nets).splitlines()
+      if line.startswith('- Deep against shallow, equal parameters'))
+  assert against(nets).endswith(note + '.')   # Deep vs shallow, last layer.
   # A shallow pick on the edge is said beside deep vs shallow only.
   nets = [_net('deep'), _net('shallow', on_edge=True)]
   assert report.claim(rows, nets).note == ''
-  assert report.verdict(rows, nets).splitlines()[1].endswith(
-      runner.edge_note(shallow=nets[1].scores) + '.')
+  assert against(nets).endswith(runner.edge_note(shallow=nets[1].scores)
+                                + '.')
 
 
 def test_deep_vs_shallow_at_the_last_layer_is_compared():
@@ -242,6 +268,33 @@ def test_deep_vs_shallow_at_the_last_layer_is_compared():
   assert c.difference == pytest.approx(0.15)
   assert c.describe('deep', 'shallow', scale=100, unit='points') in (
       report.verdict(rows, NETS))
+
+
+@pytest.mark.parametrize('narrow,outcome', [
+    (SHALLOW, 'supported'),            # Deep's last layer 0.80 vs 0.65.
+    (UP[2], 'inconclusive'),           # The same seeds: a difference of 0.
+    ((0.95, 0.96, 0.94), 'contradicted'),
+])
+def test_depth_against_one_layer_at_equal_width_reaches_each_outcome(
+    narrow, outcome):
+  rows = _rows(UP, UP) + [_row('narrow', 0, UP[0], UP[0]),
+                          _row('narrow', 1, narrow, narrow)]
+  nets = NETS + [_net('narrow')]
+  shallow, wide = report.depth_against(rows, nets)
+  assert (shallow.other, wide.other) == ('shallow', 'narrow')
+  assert shallow.verdict == 'supported'
+  assert wide.verdict == outcome
+  for key, c in wide.comparisons.items():
+    assert c == report.higher(rows[2], rows[-1], key)
+    assert c.difference == pytest.approx(0.80 - np.mean(narrow), abs=1e-9)
+  assert report.against_said(wide) in report.verdict(rows, nets)
+  assert report.against_said(wide) in report.headline(
+      runner.to_json({'rows': rows, 'nets': nets}))
+  # What each layer adds, against the layer below.
+  steps = report.steps_table(rows).splitlines()
+  assert len(steps) == 2 + 2 + 1 + 1
+  up = report.higher(rows[1], rows[0], 'probe_accuracy')
+  assert f'{100 * up.difference:+.1f} [{100 * up.low:+.1f}' in steps[2]
 
 
 def test_an_input_already_separable_is_said():

@@ -555,6 +555,33 @@ def test_a_member_out_of_patience_keeps_its_best_while_others_train_on():
                              [w['A'][0], w['B'][5]], rtol=1e-5)
 
 
+def test_keep_last_keeps_the_last_epoch_not_the_best():
+  """The overshooting y = w x of the test above (w = 3, 1.5, 2.25, 1.875,
+  ...; validation targets 2.5x, best at epoch 2): keep='last' keeps epoch 5's
+  w = 2 - 2 (-0.5)^6, whatever validation says; keep='best' keeps epoch 2."""
+  x = np.linspace(-1, 1, 64, dtype=np.float32)
+  m = float(np.mean(x.astype(np.float64) ** 2))
+  shape = lambda v: v.reshape(-1, 1, 1, 1)
+  ds = data.Dataset(
+      name='slope', train=data.Split(shape(x), (2 * x)[:, None]),
+      validation=data.Split(shape(x), (2.5 * x)[:, None]),
+      input_shape=(1, 1, 1), num_classes=1, input_convention='float',
+      task='regression', _read_test=lambda: None)
+  runs = {keep: train.train_population(
+      _Slope, ds, [0], [0.75 / m], _settings(
+          num_epochs=6, batch_size=64, optimizer='sgd', schedule='constant',
+          keep=keep)) for keep in ('best', 'last')}
+  w = 2 - 2 * (-0.5) ** (np.arange(6) + 1)
+  val = (w - 2.5) ** 2 * m
+  assert int(np.argmin(val)) == 2
+  assert runs['best'].best_epoch[0] == 2 and runs['last'].best_epoch[0] == 5
+  np.testing.assert_allclose(np.asarray(runs['last'].best_params['w']).ravel(),
+                             [w[5]], rtol=1e-5)
+  np.testing.assert_allclose(runs['last'].best_val, [val[5]], rtol=1e-4)
+  np.testing.assert_allclose(np.asarray(runs['best'].best_params['w']).ravel(),
+                             [w[2]], rtol=1e-5)
+
+
 def test_selecting_on_loss_keeps_the_least_validation_loss(digits):
   ds = _small(digits)
   by_loss = tasks.selecting_on(tasks.get_task('classification'), 'loss')
@@ -570,3 +597,34 @@ def test_selecting_on_loss_keeps_the_least_validation_loss(digits):
       tasks.get_task('classification'))
   with pytest.raises(UsageError, match="no metric 'mse'"):
     tasks.selecting_on(tasks.get_task('classification'), 'mse')
+
+
+def test_class_weighted_loss_on_a_1_to_99_toy_is_the_hand_computed_value():
+  """One positive among 100 examples, every logit 2: balanced weights are
+  100 / (2 * 1) = 50 for the positive and 100 / (2 * 99) for each negative,
+  so the weighted mean loss is (50 softplus(-2) + 99 * 100/198 softplus(2))
+  / 100 = (softplus(2) + softplus(-2)) / 2; unweighted it is
+  (softplus(-2) + 99 softplus(2)) / 100."""
+  labels = np.zeros(100, np.int32)
+  labels[0] = 1
+  weights = tasks.balanced_weights(labels, 2)
+  assert weights == pytest.approx((100 / 198, 50.0))
+  softplus = lambda v: np.log1p(np.exp(v))
+  logits = jnp.full((100, 1), 2.0)
+  for name in ('binary', 'classification'):
+    task = tasks.class_weighted(tasks.get_task(name), weights)
+    if name == 'classification':   # Two logits (0, 2): the same margins.
+      out = jnp.concatenate([jnp.zeros((100, 1)), logits], 1)
+    else:
+      out = logits
+    got = float(task.loss(out, jnp.asarray(labels)).mean())
+    assert got == pytest.approx((softplus(2) + softplus(-2)) / 2, rel=1e-6)
+    plain = float(tasks.get_task(name).loss(out, jnp.asarray(labels)).mean())
+    assert plain == pytest.approx((softplus(-2) + 99 * softplus(2)) / 100,
+                                  rel=1e-6)
+    assert task.name == f'{name}/class_weights=0.505051,50'
+    assert dict(task.metrics)['error'] is dict(
+        tasks.get_task(name).metrics)['error']
+  assert tasks.balanced_weights([0, 0, 2], 3) == pytest.approx((0.5, 0, 1.0))
+  with pytest.raises(UsageError, match='class-id targets'):
+    tasks.class_weighted(tasks.get_task('regression'), (1.0,))

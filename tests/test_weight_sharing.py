@@ -2,6 +2,7 @@
 model's own, and the paper's), the GRU against a numpy reference, the
 lecture's counts, and the study end to end."""
 
+import dataclasses
 import json
 import os
 
@@ -11,7 +12,7 @@ import pytest
 from conftest import launch, refused, unread_fields
 from flax import nnx
 
-from deepvsshallow import data, models, params, reference, runner, stats
+from deepvsshallow import data, models, params, reference, runner, stats, train
 from deepvsshallow.studies import weight_sharing
 from deepvsshallow.studies.weight_sharing import experiment, report
 
@@ -150,11 +151,27 @@ def test_runlocal_end_to_end(runlocal):
   summary = json.loads((run.workdir / 'results.json').read_text())
   config = ws_config.get_config('runlocal')
   rows = report.rows_of(summary)
-  assert len(rows) == len(config.datasets) * len(
-      experiment.build_models(config))
+  grid = experiment.build_models(config)
+  # Both protocols; the paper's for its own models (here the CNN and GRU,
+  # whose budget sizes are the paper's).
+  assert all(m.is_papers for m in grid)
+  assert len(rows) == len(config.datasets) * 2 * len(grid)
   for r in rows:
     assert r.scores.done and len(r.scores.test_per_seed) == config.num_seeds
     assert 0 <= r.scores.test_mean <= 1
+  paper = [r for r in rows if r.protocol == 'paper']
+  assert len(paper) == len(rows) // 2
+  assert all(r.scores.grid == (config.paper_learning_rate,) for r in paper)
+  # The paper protocol keeps each member's last epoch, not its best.
+  trials = [json.loads(line) for line in
+            (run.workdir / 'trials.jsonl').read_text().splitlines()]
+  kept = {t['protocol']: set() for t in trials}
+  for t in trials:
+    kept[t['protocol']].add(t['metrics']['best_epoch']
+                            == t['metrics']['epochs_run'] - 1)
+  assert kept['paper'] == {True}
+  assert {t['epochs'] for t in trials if t['protocol'] == 'paper'} == {
+      t['metrics']['epochs_run'] for t in trials if t['protocol'] == 'paper'}
   # The stored rows render the same report the run wrote.
   assert report.render_markdown(summary) == (
       run.workdir / 'results.md').read_text()
@@ -325,8 +342,54 @@ def test_the_anchor_is_the_papers_table():
     assert f'{label} {table["mnist1d_shuffled"][family]}%' in anchor
 
 
+def test_the_paper_protocol_is_8000_steps_of_constant_adam_kept_at_the_last():
+  """3,400 training examples at batch 100: 34 steps a pass, 235 passes,
+  7,990 steps (the paper: 8,000); on 4,000, 40 and 200."""
+  config = ws_config.get_config('')
+  settings = train.TrainSettings()
+  p = experiment.paper_protocol(settings, config, 3_400)
+  assert (p.num_epochs, p.batch_size, p.schedule, p.optimizer, p.keep,
+          p.patience) == (235, 100, 'constant', 'adam', 'last', 0)
+  assert experiment.paper_protocol(settings, config, 4_000).num_epochs == 200
+  # Which models get it: the paper's sizes and logistic regression.
+  papers = {(m.family, m.size) for m in experiment.build_models(config)
+            if m.is_papers}
+  assert papers == {('logistic', 'one size'), ('mlp', 'paper'),
+                    ('cnn', 'paper = budget'), ('gru', 'paper = budget')}
+
+
+def test_the_paper_protocols_rows_are_compared_with_their_own_shuffled_rows():
+  """A shuffled-vs-plain verdict never mixes protocols, and the budget
+  comparison reads the tuned rows only."""
+  rows = [_row('mnist1d', _errors(0.1, 1)),
+          _row('mnist1d_shuffled', _errors(0.4, 2)),
+          dataclasses.replace(_row('mnist1d', _errors(0.3, 3)),
+                              protocol='paper'),
+          dataclasses.replace(_row('mnist1d_shuffled', _errors(0.3, 4)),
+                              protocol='paper')]
+  lines = report.verdict(rows, ['mnist1d', 'mnist1d_shuffled']).splitlines()
+  assert len(lines) == 2
+  assert 'tuned protocol' in lines[0] and lines[0].endswith(': supported.')
+  tuned = report.shuffling_hurts(rows[0], rows[1])
+  paper = report.shuffling_hurts(rows[2], rows[3])
+  assert f'{100 * tuned.difference:+.1f} [' in lines[0]
+  assert 'paper protocol' in lines[1]
+  assert f'{100 * paper.difference:+.1f} [' in lines[1]
+  assert paper.verdict == 'inconclusive' and lines[1].endswith(
+      ': inconclusive.')
+  table = report.results_table(rows, ['mnist1d', 'mnist1d_shuffled'])
+  assert table.count('| paper | paper |') == 1
+  assert table.count('| paper | tuned |') == 1
+  assert report.rows_of(_summary(rows, ['mnist1d'])) == rows
+  assert report.budget_comparisons([dataclasses.replace(
+      r, size='budget') for r in rows[2:]]) == []
+
+
 @pytest.mark.parametrize('overrides,field', [
     (dict(families=('logistic', 'transformer')), 'families'),
+    (dict(protocols=('paper', 'none')), 'protocols'),
+    (dict(paper_steps=0), 'paper_steps'),
+    (dict(keep='last', patience=3), 'keep'),
     (dict(sizes=('huge',)), 'sizes'),
     (dict(datasets=('digits',)), 'datasets'),
     (dict(budget=10), 'budget'),

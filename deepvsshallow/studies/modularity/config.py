@@ -32,14 +32,25 @@ from deepvsshallow import config as config_lib
 from deepvsshallow import data, fields, models
 from deepvsshallow.fields import Field
 
-APPROACHES = ('flat', 'modular', 'one_vs_rest')
-SOURCES = {'rendered': attributes_lib.ATTRIBUTES,
+# The *_weighted baselines weigh each training example's loss by its
+# class's inverse frequency (tasks.class_weighted): the standard fix for a
+# rare class, so that "modular beats flat" is not won against a strawman.
+APPROACHES = ('flat', 'modular', 'one_vs_rest', 'flat_weighted',
+              'one_vs_rest_weighted')
+BASELINES = tuple(a for a in APPROACHES if a != 'modular')
+# MNIST-1D's two attributes: the digit is 5-9, and the signal is reversed in
+# time (drawn per example, independently of the digit).
+MNIST1D_ATTRIBUTES = ('high_digit', 'reversed')
+SOURCES = {'mnist1d': MNIST1D_ATTRIBUTES,
+           'rendered': attributes_lib.ATTRIBUTES,
            'celeb_a': data.CELEBA_ATTRIBUTES}
 RARE = 3   # Group id 2 * a0 + a1 with both attributes 1.
 
 # source: (attributes, hidden, train_per_group, rare_counts, test_per_group,
 #          image_size, epochs, learning rates)
 _SOURCES = {
+    'mnist1d': (MNIST1D_ATTRIBUTES, (64, 64), 1000,
+                (3, 10, 30, 100, 300, 1000), 500, 16, 60, (1e-3, 3e-3)),
     'rendered': (('shape', 'texture'), (64, 64), 1000,
                  (3, 10, 30, 100, 300, 1000), 500, 16, 30,
                  (1e-3, 3e-3)),
@@ -73,33 +84,37 @@ def _rare_is_rare(config) -> list[str]:
 
 
 def _rendered_test_set(config) -> list[str]:
-  if config.source == 'rendered' and config.test_per_group < 1:
-    return [f'config.test_per_group={config.test_per_group}: the rendered '
-            'test set needs at least 1 image per group; raise it.']
+  if config.source != 'celeb_a' and config.test_per_group < 1:
+    return [f'config.test_per_group={config.test_per_group}: the '
+            f'{config.source} test set needs at least 1 example per group; '
+            'raise it.']
   return []
 
 
 FIELDS = config_lib.schema(None, {
     # Data come from config.source, not a dataset field.
-    'source': Field('rendered', 'rendered (embedded) | celeb_a (TFDS).',
+    'source': Field('mnist1d', 'mnist1d (generated): digit 5-9 x reversed '
+                    'in time | rendered (embedded glyphs) | celeb_a (TFDS).',
                     fields.one_of(*SOURCES)),
     'data_dir': Field('', "celeb_a: '' = $TFDS_DATA_DIR or "
                       '~/tensorflow_datasets.', fields.text()),
-    'attributes': Field(('shape', 'texture'), 'Two attributes; the group with '
+    'attributes': Field(MNIST1D_ATTRIBUTES, 'Two attributes; the group with '
                         'both = 1 is the rare one.', _two_names),
     'train_per_group': Field(1000, 'Training examples of each common group '
                              '(celeb_a: at most this many).',
                              fields.integer(1)),
     'rare_counts': Field((3, 10, 30, 100, 300, 1000), 'Rare-group training '
                          'examples, one sweep point each.', fields.integers(1)),
-    'test_per_group': Field(500, 'rendered: a balanced test set of this many '
-                            'per group (celeb_a: its test split).',
+    'test_per_group': Field(500, 'mnist1d, rendered: a balanced test set of '
+                            'this many per group (celeb_a: its test split).',
                             fields.integer(0)),
     'image_size': Field(16, 'rendered: side in pixels (celeb_a: fixed at 32 '
                         'by the data registry).',
                         fields.integer(attributes_lib.MIN_SIZE)),
-    'data_seed': Field(0, 'rendered: which images are drawn; also the '
-                       'subsampling order.', fields.integer(0)),
+    'data_seed': Field(0, 'mnist1d, rendered: which examples are drawn '
+                       '(mnist1d: the generator\'s seed, and which are '
+                       'reversed); also the subsampling order.',
+                       fields.integer(0)),
     'hidden': Field((64, 64), "The flat and modular nets' hidden widths; "
                     'one-vs-rest nets get a quarter of the budget each.',
                     fields.integers(1)),

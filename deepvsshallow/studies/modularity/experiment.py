@@ -9,7 +9,12 @@ matched parameter counts:
   modular      the same MLP trunk with two attribute heads (one logit each),
                trained on every example; the group is read from the heads;
   one_vs_rest  4 separate MLPs, one binary classifier per group (each a
-               quarter of the budget); the group is the largest logit.
+               quarter of the budget); the group is the largest logit;
+  flat_weighted, one_vs_rest_weighted
+               the same, each example's loss weighed by its class's
+               inverse frequency in training (`tasks.class_weighted`,
+               'balanced'): the rare group (or each binary net's positive
+               class) counts as much as the rest.
 
 For each count of rare training examples (`rare_counts`, the other groups
 fixed at `train_per_group`), every approach trains as populations through the
@@ -17,7 +22,14 @@ engine and is tested on the same test set: the rare group's accuracy, the
 worst group's and the mean over groups (Sagawa et al. 2020's metrics).
 
 Data (`config.source`):
-  rendered  the embedded default, `deepvsshallow.attributes`: 16x16 images
+  mnist1d   the default, generated offline: MNIST-1D signals (the `mnist1d`
+            package, seed `data_seed`), attribute 0 = the digit is 5-9,
+            attribute 1 = the 40-sample signal is reversed in time (drawn
+            per example, independently of the digit); digits 5-9 reversed
+            is the rare group. Neither attribute is solved by a glance: the
+            digit needs MNIST-1D's own classification, and reversal only
+            shows in the digit's template read backwards.
+  rendered  embedded, `deepvsshallow.attributes`: 16x16 images
             of a glyph (ring or plus) with hair (short dashes or long
             strands), each attribute a visible factor, independent by
             construction; a balanced test set.
@@ -36,7 +48,7 @@ import numpy as np
 
 from deepvsshallow import attributes as attributes_lib
 from deepvsshallow import data as data_lib
-from deepvsshallow import models, params, probes, runner
+from deepvsshallow import models, params, probes, runner, tasks
 from deepvsshallow.errors import UsageError
 from deepvsshallow.studies.modularity import report
 from deepvsshallow.studies.modularity.config import RARE
@@ -83,6 +95,50 @@ def rendered_pool(config) -> Pool:
   return Pool(train, validation, base)
 
 
+def mnist1d_pool(config) -> Pool:
+  """Generated MNIST-1D signals: for each digit group (0-4, 5-9), examples
+  in a seeded order are dealt to training, validation and test, each
+  group's share of them reversed in time, so that training has
+  `train_per_group` of each common group and max(rare_counts) of the rare
+  one, validation the same proportions, and test `test_per_group` of each.
+  Every example is used once: the splits share none."""
+  common, rare = config.train_per_group, max(config.rare_counts)
+  vf, test = config.val_fraction, config.test_per_group
+  # Per group (high digit a, reversed b): train, validation, test counts.
+  want = {g: (rare if g == RARE else common) for g in range(4)}
+  counts = {g: (n, _validation_count(n, vf), test) for g, n in want.items()}
+  per_digit_group = max(sum(sum(counts[2 * a + b]) for b in (0, 1))
+                        for a in (0, 1))
+  # Each digit group is about half of MNIST-1D; 20% spare for the draw.
+  generated = data_lib.generate_mnist1d(
+      int(2.4 * per_digit_group) + 100, config.data_seed)
+  x = np.concatenate([generated['x'], generated['x_test']]).astype(np.float32)
+  high = np.concatenate([generated['y'], generated['y_test']]) >= 5
+  order = np.random.default_rng(config.data_seed).permutation(len(x))
+  parts = {split: ([], []) for split in range(3)}
+  for a in (0, 1):
+    mine = order[high[order] == a]
+    taken = 0
+    for b in (0, 1):
+      for split, n in enumerate(counts[2 * a + b]):
+        idx = mine[taken:taken + n]
+        taken += n
+        if len(idx) < n:
+          raise RuntimeError(f'MNIST-1D drew too few digits of group {a}; '
+                             'raise the spare in mnist1d_pool.')
+        signals = x[idx][:, ::-1] if b else x[idx]
+        parts[split][0].append(signals.reshape(n, 40, 1, 1))
+        parts[split][1].append(np.tile([a, b], (n, 1)).astype(np.int32))
+  train, validation, test_split = (
+      data_lib.Split(np.concatenate(xs), np.concatenate(ys))
+      for xs, ys in parts.values())
+  base = data_lib.Dataset(
+      name='mnist1d attributes', train=train, validation=validation,
+      input_shape=(40, 1, 1), num_classes=2, input_convention='float',
+      task='attributes', _read_test=lambda: test_split)
+  return Pool(train, validation, base)
+
+
 def celeb_a_pool(run: runner.Run) -> Pool:
   """CelebA through the run's data settings (data_dir, val_fraction,
   split_seed), its targets the config's two attributes."""
@@ -122,15 +178,21 @@ def _one_vs_rest_width(input_dim: int, hidden, target: int) -> int:
       4 * params.mlp_param_count(input_dim, [w] * depth, 1) - target), w))
 
 
+def unweighted(approach: str) -> str:
+  """The approach whose nets, targets and decisions a weighted one shares."""
+  return approach.removesuffix('_weighted')
+
+
 def approach_models(config, input_dim: int):
-  """{approach: (model_fn, description, param_count)}."""
+  """{approach: (model_fn, description, param_count)}, every approach of
+  APPROACHES (a weighted one: its unweighted approach's nets)."""
   hidden = tuple(config.hidden)
   flat = params.mlp_param_count(input_dim, hidden, 4)
   w = _one_vs_rest_width(input_dim, hidden, flat)
   mlp = lambda widths, k: functools.partial(models.MLP, input_dim, widths, k,
                                             activation=config.activation)
   h = 'x'.join(map(str, hidden))
-  return {
+  shapes = {
       'flat': (mlp(hidden, 4), f'MLP {h}, 4-way softmax', flat),
       'modular': (mlp(hidden, 2), f'MLP {h}, 2 attribute logits',
                   params.mlp_param_count(input_dim, hidden, 2)),
@@ -140,9 +202,15 @@ def approach_models(config, input_dim: int):
                       4 * params.mlp_param_count(input_dim,
                                                  [w] * len(hidden), 1)),
   }
+  for approach in ('flat', 'one_vs_rest'):
+    fn, desc, count = shapes[approach]
+    shapes[f'{approach}_weighted'] = (fn, desc + ', class-weighted loss',
+                                      count)
+  return shapes
 
 
 def _targets(approach: str, attributes_N2, group: int | None = None):
+  approach = unweighted(approach)
   groups = groups_of(attributes_N2)
   if approach == 'flat':
     return groups, 4, 'classification'
@@ -152,17 +220,25 @@ def _targets(approach: str, attributes_N2, group: int | None = None):
 
 
 def _dataset(base, train, validation, approach, group=None):
+  """(the approach's dataset, its task: None for the dataset's own, or the
+  class-weighted one, weights from the training targets)."""
   y_tr, k, task = _targets(approach, train.targets, group)
   y_val, _, _ = _targets(approach, validation.targets, group)
-  return dataclasses.replace(
+  ds = dataclasses.replace(
       base, train=data_lib.Split(train.inputs, y_tr),
       validation=data_lib.Split(validation.inputs, y_val), num_classes=k,
       task=task)
+  if approach == unweighted(approach):
+    return ds, None
+  return ds, tasks.class_weighted(tasks.get_task(task),
+                                  tasks.balanced_weights(y_tr, max(k, 2)))
 
 
 def decide(approach: str, outputs) -> np.ndarray:
   """Group ids from one approach's outputs: flat (N, 4) logits, modular
-  (N, 2) attribute logits, one_vs_rest a list of 4 (N, 1) logits."""
+  (N, 2) attribute logits, one_vs_rest a list of 4 (N, 1) logits (a
+  weighted approach: as its unweighted one)."""
+  approach = unweighted(approach)
   if approach == 'flat':
     return np.argmax(outputs, -1)
   if approach == 'modular':
@@ -174,7 +250,8 @@ def decide(approach: str, outputs) -> np.ndarray:
 
 def run(run: runner.Run) -> dict:
   config = run.config
-  pool = (rendered_pool(config) if config.source == 'rendered'
+  pool = (mnist1d_pool(config) if config.source == 'mnist1d' else
+          rendered_pool(config) if config.source == 'rendered'
           else celeb_a_pool(run))
   base = pool.base
   shapes = approach_models(config, base.input_dim)
@@ -191,10 +268,12 @@ def run(run: runner.Run) -> dict:
         + [_validation_count(n, vf)], config.data_seed)
     for approach in config.approaches:
       model_fn, desc, count = shapes[approach]
-      for g in (range(4) if approach == 'one_vs_rest' else [None]):
+      for g in (range(4) if unweighted(approach) == 'one_vs_rest'
+                else [None]):
+        ds, task = _dataset(base, train, validation, approach, g)
         populations.append(runner.Population(
             f'{approach} rare={n}' + ('' if g is None else f' group {g}'),
-            model_fn, _dataset(base, train, validation, approach, g),
+            model_fn, ds, task=task,
             info={'approach': approach, 'rare_count': n, 'group': g,
                   'model': desc, 'approach_params': count}))
   picked = run.train_all(populations)
@@ -230,7 +309,7 @@ def _score(run, picked, approach, n, test, test_groups, convention,
   for i in range(len(picked[0].pick.members)):
     outs = [probes.outputs(p.member(i), test.inputs, convention)
             for p in picked]
-    correct = decide(approach, outs if approach == 'one_vs_rest'
+    correct = decide(approach, outs if unweighted(approach) == 'one_vs_rest'
                      else outs[0]) == test_groups
     per_seed.append(probes.group_accuracies(correct, test_groups, 4))
     rare.append(correct[test_groups == RARE])
@@ -246,6 +325,9 @@ def _score(run, picked, approach, n, test, test_groups, convention,
 
 
 def _group_names(config) -> list[str]:
+  if config.source == 'mnist1d':
+    return [f'digit {d}, {t}' for d in ('0-4', '5-9')
+            for t in ('forward', 'reversed')]
   if config.source == 'rendered':
     return [f'{g[1]} ({g[3]})' for g in attributes_lib.GROUPS]
   a, b = config.attributes

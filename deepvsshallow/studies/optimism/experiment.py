@@ -16,8 +16,10 @@ Then, for K = 1, 2, 4, ..., the best of K candidates drawn from the pool
 (without replacement, `resamples` times) is picked on `select`. Its
 optimism is test - select. Beside it: the prediction for K equally good
 candidates with the measured validation noise sigma, sigma * E[max of K
-standard normals] (about sigma * sqrt(2 ln K)), and test - holdout, which
-should stay near 0.
+standard normals] (about sigma * sqrt(2 ln K)); test - holdout, which
+should not grow with K; and holdout - select, the optimism measured without
+the test split (select and holdout are halves of one carve, so one is not
+harder than the other by construction, as test may be).
 
 Files: trials.jsonl, results.json, results.md, results.png (`report.py`).
 """
@@ -119,15 +121,19 @@ def run(run: runner.Run) -> dict:
 def analyse(config, ds, holdout, picked, test) -> report.Pool:
   """Every candidate's select / holdout / test error (and its error on each
   test example), then the bootstrap."""
-  val, hold, tst, examples = [], [], [], []
+  val, hold, tst = [], [], []
+  examples = {'select': [], 'holdout': [], 'test': []}
   for p in picked:
     r = p.result
     ok = ~r.diverged & np.isfinite(r.best_val)
     val.extend(r.best_val[ok])
-    hold.extend(p.evaluate_all(holdout)['error'][ok])
-    metrics, per_example = p.evaluate_all(test, per_example=True)
-    tst.extend(metrics['error'][ok])
-    examples.append(per_example['error'][ok])
+    for split, errors, data in (('holdout', hold, holdout),
+                                ('test', tst, test),
+                                ('select', None, ds.validation)):
+      metrics, per_example = p.evaluate_all(data, per_example=True)
+      if errors is not None:
+        errors.extend(metrics['error'][ok])
+      examples[split].append(per_example['error'][ok])
   val, hold, tst = map(np.asarray, (val, hold, tst))
   ks = [k for k in config.ks if k <= len(val)]
   sigma = noise_sigma(val, hold)
@@ -152,4 +158,5 @@ def analyse(config, ds, holdout, picked, test) -> report.Pool:
       pool_val_error=selection.mean_std(val),
       pool_test_error=selection.mean_std(tst),
       best_test_in_pool=float(tst.min()),
-      test_examples=runner.encode_examples(np.concatenate(examples)))
+      **{f'{split}_examples': runner.encode_examples(np.concatenate(e))
+         for split, e in examples.items()})

@@ -1,5 +1,6 @@
 """Optimism's report: the table of the best of K against K, the verdicts
-(does the optimism grow with K? does the cure's?), the figure and the
+(is the pick optimistic at each K? does the optimism grow with K? does the
+cure's?), the figure and the
 headline, all from a summary. Each dataset's verdict is decided once, as a
 typed value (`Growth`), and the verdict section and the headline are both
 rendered from it."""
@@ -21,9 +22,10 @@ class KRow(runner.Record):
   """The best of K candidates on select, over the bootstrap's draws (a
   point of the curve against K, a row of the table): the mean and std over
   draws of the picked candidate's select (val), test and holdout errors,
-  its optimism (test − select) and test − holdout; beside them the
-  prediction for K equally good candidates, σ·E[max of K standard normals],
-  and σ·√(2 ln K)."""
+  its optimism (test − select), test − holdout and holdout − select (the
+  optimism measured without the test split); beside them the prediction
+  for K equally good candidates, σ·E[max of K standard normals], and
+  σ·√(2 ln K)."""
   k: int
   val_mean: float
   val_std: float
@@ -37,6 +39,9 @@ class KRow(runner.Record):
   holdout_optimism_std: float
   predicted_optimism: float
   sqrt_2_ln_k: float
+  # NaN in a summary written before they were kept.
+  holdout_val_optimism_mean: float = float('nan')
+  holdout_val_optimism_std: float = float('nan')
 
   @classmethod
   def from_bootstrap(cls, row: dict, *, predicted_optimism: float,
@@ -61,9 +66,12 @@ class Pool(runner.Record):
   pool_val_error: tuple[float, float]   # Mean and std over the pool.
   pool_test_error: tuple[float, float]
   best_test_in_pool: float
-  # Every finished candidate's error on each test example, in the order of
-  # `candidates` (runner.encode_examples); '' in a summary written before.
+  # Every finished candidate's error on each example of test, select and
+  # holdout, in the order of `candidates` (runner.encode_examples); '' in a
+  # summary written before they were kept.
   test_examples: str = ''
+  select_examples: str = ''
+  holdout_examples: str = ''
 
 
 def pools_of(summary) -> dict[str, Pool]:
@@ -76,11 +84,12 @@ def results_table(rows: tuple[KRow, ...] | list[KRow]) -> str:
   return report.markdown_table(
       ['K', 'picked: select err %', 'picked: test err %',
        'optimism (test − select) pts', 'predicted σ·E[max K] pts',
-       'test − holdout pts'],
+       'test − holdout pts', 'holdout − select pts'],
       [[r.k, pm(r.val_mean, r.val_std), pm(r.test_mean, r.test_std),
         pm(r.optimism_mean, r.optimism_std),
         f'{100 * r.predicted_optimism:.2f}',
-        pm(r.holdout_optimism_mean, r.holdout_optimism_std)]
+        pm(r.holdout_optimism_mean, r.holdout_optimism_std),
+        pm(r.holdout_val_optimism_mean, r.holdout_val_optimism_std)]
        for r in rows])
 
 
@@ -96,25 +105,56 @@ def independent_picks(select, k: int, seed: int) -> np.ndarray:
   return groups[np.arange(len(groups)), np.argmin(select[groups], axis=1)]
 
 
+# Each series as (the split scored, the split subtracted).
+SERIES = {'optimism': ('test', 'select'),
+          'holdout_optimism': ('test', 'holdout'),
+          'holdout_val_optimism': ('holdout', 'select')}
+
+
 def pick_scores(result: Pool, k: int, seed: int,
                 series: str = 'optimism') -> np.ndarray:
-  """Each independent pick's `series`, optimism (test − select) or
-  holdout_optimism (test − holdout), on each test example: (picks,
-  examples); (picks,) from a summary that kept no test examples."""
+  """Each independent pick's `series` (see SERIES): optimism (test −
+  select), holdout_optimism (test − holdout) or holdout_val_optimism
+  (holdout − select).
+
+  Test against select or holdout: (picks, test examples), each test
+  example's error minus the pick's select (holdout) error. Holdout − select:
+  (picks, n), holdout example j's error minus select example j's, both
+  halves of n examples. The picks then share n units, each a (holdout,
+  select) pair of examples drawn from one carve, so `stats.compare` covers
+  both splits' sampling noise. A summary that kept no per-example errors,
+  or halves of unequal size: (picks,), the picks alone."""
   i = independent_picks(result.candidates['select'], k, seed)
-  base = np.asarray(result.candidates[
-      'select' if series == 'optimism' else 'holdout'])[i]
-  if not result.test_examples:
-    return np.asarray(result.candidates['test'])[i] - base
-  return runner.decode_examples(result.test_examples)[i] - base[:, None]
+  scored, subtracted = SERIES[series]
+  base = np.asarray(result.candidates[subtracted])[i]
+  whole = np.asarray(result.candidates[scored])[i] - base
+  if scored == 'test':
+    if not result.test_examples:
+      return whole
+    return runner.decode_examples(result.test_examples)[i] - base[:, None]
+  if not (result.holdout_examples and result.select_examples):
+    return whole
+  hold = runner.decode_examples(result.holdout_examples)[i]
+  select = runner.decode_examples(result.select_examples)[i]
+  return hold - select if hold.shape == select.shape else whole
+
+
+def level(result: Pool, k: int, seed: int,
+          series: str = 'holdout_val_optimism') -> stats.Comparison:
+  """The claim "`series` is above 0 at K": its mean over independent picks
+  against a fixed 0 (`stats.compare` with fixed_b). One pick: no
+  interval."""
+  scores = pick_scores(result, k, seed, series)
+  return stats.compare_or_no_interval(
+      scores, np.zeros((1,) + scores.shape[1:]), fixed_b=True,
+      higher_is_better=True)
 
 
 def growth(result: Pool, seed: int,
            series: str = 'optimism') -> stats.Comparison:
   """The claim "`series` is larger at the largest K than at the smallest":
   independent picks are the seeds of `stats.compare`, paired over the
-  test examples they share (select and holdout, the splits picked on and
-  checked against, are fixed). One pick at a K: no interval."""
+  examples they share (`pick_scores`). One pick at a K: no interval."""
   first, last = result.rows[0].k, result.rows[-1].k
   return stats.compare_or_no_interval(
       pick_scores(result, last, seed, series),
@@ -125,14 +165,18 @@ def growth(result: Pool, seed: int,
 class Growth:
   """One dataset's verdicts, decided once: between the smallest and the
   largest K, over independent picks, `optimism` compares test − select
-  (the claim "it grows with K") and `cure` test − holdout (the same claim,
-  which the cure should not support). The means over the bootstrap's draws
-  beside them are the table's."""
+  (the claim "it grows with K"), `cure` test − holdout (the same claim,
+  which the cure should not support) and `split` holdout − select (the
+  optimism without the test split: it should grow). `levels`: at each K,
+  holdout − select against 0 (the claim "the pick is optimistic"). The
+  means over the bootstrap's draws beside them are the table's."""
   first: KRow                   # The smallest K's row,
   last: KRow                    # the largest's.
   sigma: float
   optimism: stats.Comparison
   cure: stats.Comparison
+  split: stats.Comparison
+  levels: tuple[stats.Comparison, ...]   # One per row.
 
 
 def growth_of(result: Pool, seed: int) -> Growth | None:
@@ -140,7 +184,22 @@ def growth_of(result: Pool, seed: int) -> Growth | None:
   if not result.rows:
     return None
   return Growth(result.rows[0], result.rows[-1], result.sigma,
-                growth(result, seed), growth(result, seed, 'holdout_optimism'))
+                growth(result, seed), growth(result, seed, 'holdout_optimism'),
+                growth(result, seed, 'holdout_val_optimism'),
+                tuple(level(result, r.k, seed) for r in result.rows))
+
+
+def levels_table(result: Pool, g: Growth) -> str:
+  """Holdout − select at each K over independent picks, with its interval
+  and the verdict on "the pick is optimistic" (above 0)."""
+  f = lambda x: format(100 * x, '+.2f')
+  return report.markdown_table(
+      ['K', 'independent picks', 'holdout − select pts', '95% interval',
+       'optimistic?'],
+      [[r.k, c.seeds[0], f(c.difference),
+        f'[{f(c.low)}, {f(c.high)}]' if np.isfinite(c.low) else
+        'one pick: none', c.verdict]
+       for r, c in zip(result.rows, g.levels)])
 
 
 def _change(g: Growth, c: stats.Comparison) -> str:
@@ -162,7 +221,10 @@ def verdict(name: str, result: Pool, seed: int) -> str:
           'holdout used once) goes from '
           f'{100 * first.holdout_optimism_mean:.2f} to '
           f'{100 * last.holdout_optimism_mean:.2f}; its growth: '
-          f'{_change(g, g.cure)}.')
+          f'{_change(g, g.cure)}. Holdout − select (the optimism without '
+          f'the test split) goes from {100 * first.holdout_val_optimism_mean:.2f}'
+          f' to {100 * last.holdout_val_optimism_mean:.2f}; its growth: '
+          f'{_change(g, g.split)}.')
 
 
 def render_markdown(summary) -> str:
@@ -185,7 +247,14 @@ def render_markdown(summary) -> str:
            'test examples they share (`stats.compare`), "supported" when '
            'the interval excludes 0 upward, "contradicted" downward, '
            '"inconclusive" otherwise. A K with one group is one pick: no '
-           'interval.', '']
+           'interval.', '',
+           'Test − select mixes two things: the pick\'s luck on select, and '
+           'how much harder the test split is than the validation split '
+           '(a fixed offset, the same for every candidate). Holdout − '
+           'select measures the optimism on two random halves of one '
+           'validation split, so no offset is built in: its interval '
+           'covers the picks and both halves\' examples (holdout example j '
+           'paired with select example j).', '']
   for name, result in pools_of(summary).items():
     s = result.split_sizes
     lines += [f'## {name}', '',
@@ -194,8 +263,11 @@ def render_markdown(summary) -> str:
               f'candidates finished ({result.diverged} diverged). Pool '
               f'test error {report.pct(*result.pool_test_error)}%, best in '
               f'pool {100 * result.best_test_in_pool:.2f}%.', '',
-              results_table(result.rows), '',
-              '- ' + verdict(name, result, cfg['pool_seed']), '']
+              results_table(result.rows), '']
+    if (g := growth_of(result, cfg['pool_seed'])) is not None:
+      lines += ['Holdout − select over independent picks, against 0 (is '
+                'the pick optimistic?):', '', levels_table(result, g), '']
+    lines += ['- ' + verdict(name, result, cfg['pool_seed']), '']
   lines += ['![optimism against K](results.png)', '',
             'How to read it:', '',
             '- The prediction assumes K equally good candidates. Real ones '
@@ -233,6 +305,10 @@ def plot(summary, path: str) -> None:
                 yerr=[100 * r.holdout_optimism_std for r in rows],
                 marker='s', capsize=2, color='tab:green',
                 label='cure: test − holdout')
+    ax.errorbar(k, [100 * r.holdout_val_optimism_mean for r in rows],
+                yerr=[100 * r.holdout_val_optimism_std for r in rows],
+                marker='^', capsize=2, color='tab:purple',
+                label='holdout − select (no test split)')
     ax.axhline(0, color='grey', lw=0.8)
     ax.set_xscale('log', base=2)
     ax.set_xlabel('K candidates compared')
@@ -260,7 +336,9 @@ def headline(summary) -> str:
                  f'(K={g.first.k}: {100 * g.first.optimism_mean:.2f}; its '
                  f'growth, {_change(g, g.optimism)}); a holdout used once is '
                  f'off by {100 * g.last.holdout_optimism_mean:+.2f} (its '
-                 f'growth, {_change(g, g.cure)})')
+                 f'growth, {_change(g, g.cure)}); without the test split, '
+                 f'holdout − select is {100 * g.last.holdout_val_optimism_mean:.2f}'
+                 f' points (its growth, {_change(g, g.split)})')
   return '; '.join(parts) + '.'
 
 

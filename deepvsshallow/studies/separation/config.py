@@ -73,6 +73,11 @@ FIELDS = config_lib.schema(config_lib.one_dataset('mnist1d'), {
     'probe_l2': Field(1.0, "The probe's inverse L2 strength (scikit-learn's "
                       'C), the same for every layer.',
                       fields.number(0, low_open=True)),
+    'fisher_components': Field(
+        10, "The Fisher ratio's principal directions: each layer's "
+        'training activations give their top k, and classes are measured '
+        'in those k dimensions at every layer, whatever its width.',
+        fields.integer(1)),
     'projections': Field(('pca', 'tsne'), 'Pictures of each layer (seed 0); '
                          '() for none.',
                          fields.subset_of(*probes.PROJECTIONS,

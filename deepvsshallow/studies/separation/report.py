@@ -10,14 +10,25 @@ import numpy as np
 
 from deepvsshallow import report, runner, selection, stats
 
-FAMILIES = ('deep', 'shallow')
-MEASURES = {'probe_accuracy': 'probe accuracy', 'fisher': 'Fisher ratio'}
+FAMILIES = ('deep', 'shallow', 'narrow')
+LABELS = {'deep': 'deep', 'shallow': 'shallow, equal parameters',
+          'narrow': 'shallow, equal width'}
+# Each measure: its label; the measures with per-example scores pair their
+# comparisons over the test examples (EXAMPLES), the others are one number
+# per seed.
+MEASURES = {'probe_accuracy': 'pair probe',
+            'fisher': 'pair Fisher',
+            'all_pairs_probe': 'all-pairs probe',
+            'all_pairs_fisher': 'all-pairs Fisher'}
+EXAMPLES = {'probe_accuracy': 'probe_examples',
+            'all_pairs_probe': 'all_pairs_examples'}
+PROBES = ('probe_accuracy', 'all_pairs_probe')
 
 
 @dataclasses.dataclass(frozen=True)
 class Net(runner.Record):
   """One trained net (the nets' table): its pick and its scores."""
-  family: str                      # 'deep' or 'shallow'
+  family: str                      # One of FAMILIES.
   hidden_widths: tuple[int, ...]
   param_count: int
   scores: runner.Scores
@@ -25,9 +36,13 @@ class Net(runner.Record):
 
 @dataclasses.dataclass(frozen=True)
 class Layer(runner.Record):
-  """The pair measured in one layer of one net (layer 0: the input), one
-  value per seed of each measure; the table prints mean ± std (ddof=1)."""
-  family: str                      # 'deep' or 'shallow'
+  """Classes measured in one layer of one net (layer 0: the input), one
+  value per seed of each measure (MEASURES); the table prints mean ± std
+  (ddof=1). The pair's: its probe's accuracy and its Fisher ratio in the
+  layer's top principal directions. All pairs': the all-class probe's
+  accuracy over each example's pairs, and the mean Fisher ratio over the
+  pairs."""
+  family: str                      # One of FAMILIES.
   layer: int
   width: int
   probe_accuracy_per_seed: tuple[float, ...]
@@ -35,6 +50,10 @@ class Layer(runner.Record):
   # The probe's right (1) or wrong on each of the pair's test examples, per
   # seed (runner.encode_examples): what pairs the probe comparisons.
   probe_examples: str = ''
+  all_pairs_probe_per_seed: tuple[float, ...] = ()
+  all_pairs_fisher_per_seed: tuple[float, ...] = ()
+  # Each test example's accuracy against the other classes, per seed.
+  all_pairs_examples: str = ''
 
   def per_seed(self, measure: str) -> tuple[float, ...]:
     """One of MEASURES, per seed."""
@@ -46,12 +65,16 @@ class Layer(runner.Record):
   def std(self, measure: str) -> float:
     return selection.mean_std(self.per_seed(measure))[1]
 
+  @property
+  def name(self) -> str:
+    return 'input' if self.layer == 0 else f'hidden {self.layer}'
+
 
 @dataclasses.dataclass(frozen=True)
 class Projection(runner.Record):
   """The pair's test examples shown (`projection_labels`) in one layer of
   one net, projected to 2-D by `method` (seed 0's net)."""
-  family: str                      # 'deep' or 'shallow'
+  family: str                      # One of FAMILIES.
   layer: int
   method: str                      # 'pca' or 'tsne'
   points: tuple[tuple[float, float], ...]
@@ -75,45 +98,84 @@ def anchor() -> str:
           'lecture\'s MNIST 4 vs 9.')
 
 
+def _cell(r: Layer, key: str) -> str:
+  if key in PROBES:
+    return report.pct(r.mean(key), r.std(key))
+  return f'{r.mean(key):.3f} ± {r.std(key):.3f}'
+
+
+def measured(rows: list[Layer]) -> list[str]:
+  """The measures every row holds (a summary from before all pairs were
+  measured has the pair's two only)."""
+  return [k for k in MEASURES if all(r.per_seed(k) for r in rows)]
+
+
 def layer_table(rows: list[Layer]) -> str:
+  keys = measured(rows)
   return report.markdown_table(
-      ['net', 'layer', 'width', 'probe accuracy %', 'Fisher ratio'],
-      [[r.family, 'input' if r.layer == 0 else f'hidden {r.layer}',
-        r.width, report.pct(r.mean('probe_accuracy'),
-                            r.std('probe_accuracy')),
-        f'{r.mean("fisher"):.3f} ± {r.std("fisher"):.3f}'] for r in rows])
+      ['net', 'layer', 'width'] + [MEASURES[k] + (' %' if k in PROBES else '')
+                                   for k in keys],
+      [[LABELS[r.family], r.name, r.width] + [_cell(r, k) for k in keys]
+       for r in rows])
 
 
 def nets_table(nets: list[Net]) -> str:
   return report.markdown_table(
       ['net', 'hidden', 'params', 'lr', 'val error %', 'test error %'],
-      [[n.family, 'x'.join(map(str, n.hidden_widths)),
+      [[LABELS[n.family], 'x'.join(map(str, n.hidden_widths)),
         f'{n.param_count:,}', f'{n.scores.learning_rate:g}',
         report.pct(n.scores.val_mean, n.scores.val_std),
         report.pct(n.scores.test_mean, n.scores.test_std)] for n in nets])
 
 
 def higher(a: Layer, b: Layer, key: str) -> stats.Comparison:
-  """The claim "`key` (probe_accuracy or fisher) is higher in row a than in
-  row b". The probes are paired over the pair's test examples (each seed's
-  right or wrong on each; the input layer's is the same for every seed); a
-  Fisher ratio is one number per seed, so it is over seeds only."""
-  if key == 'probe_accuracy' and a.probe_examples and b.probe_examples:
+  """The claim "`key` (one of MEASURES) is higher in row a than in row b".
+  A probe is paired over the test examples it scored (each seed's score on
+  each; the input layer's is the same for every seed); a Fisher ratio is
+  one number per seed, so it is over seeds only."""
+  field = EXAMPLES.get(key)
+  if field and getattr(a, field) and getattr(b, field):
     return stats.compare_or_no_interval(
-        runner.decode_examples(a.probe_examples),
-        runner.decode_examples(b.probe_examples), higher_is_better=True)
+        runner.decode_examples(getattr(a, field)),
+        runner.decode_examples(getattr(b, field)), higher_is_better=True)
   return stats.compare_or_no_interval(a.per_seed(key), b.per_seed(key),
                                       higher_is_better=True)
 
 
 def _describe(c: stats.Comparison, a: str, b: str, key: str) -> str:
-  if key == 'probe_accuracy':
+  if key in PROBES:
     return c.describe(a, b, scale=100, unit='points')
   return c.describe(a, b, fmt='+.3g')
 
 
+def _short(c: stats.Comparison, key: str) -> str:
+  """'+1.2 [−0.3, +2.7] inconclusive', for a table cell."""
+  scale, fmt = (100, '+.1f') if key in PROBES else (1, '+.3g')
+  f = lambda x: format(scale * x, fmt)
+  interval = (f' [{f(c.low)}, {f(c.high)}]' if np.isfinite(c.low) else '')
+  return f'{f(c.difference)}{interval} {c.verdict}'
+
+
 def _scores(nets: list[Net], family: str) -> runner.Scores | None:
   return next((n.scores for n in nets if n.family == family), None)
+
+
+def _of(rows: list[Layer], family: str) -> list[Layer]:
+  return [r for r in rows if r.family == family]
+
+
+def steps_table(rows: list[Layer]) -> str:
+  """Each hidden layer against the layer below it, each measure: what each
+  layer adds."""
+  keys = measured(rows)
+  lines = []
+  for family in FAMILIES:
+    net = _of(rows, family)
+    for below, r in zip(net, net[1:]):
+      lines.append([LABELS[family], f'{r.name} − {below.name}']
+                   + [_short(higher(r, below, k), k) for k in keys])
+  return report.markdown_table(['net', 'step'] + [MEASURES[k] for k in keys],
+                               lines)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,16 +189,44 @@ class Claim:
   note: str                        # runner.edge_note of the deep net's pick.
 
 
+def _all_of(comparisons) -> str:
+  verdicts = {c.verdict for c in comparisons}
+  return ('contradicted' if 'contradicted' in verdicts else
+          'supported' if verdicts == {'supported'} else 'inconclusive')
+
+
 def claim(rows: list[Layer], nets: list[Net]) -> Claim:
   """Each measure of the deep net compared between its last hidden layer
-  and the input: supported when both rise (each comparison supported),
-  contradicted when either falls, otherwise inconclusive."""
-  deep = [r for r in rows if r.family == 'deep']
-  c = {key: higher(deep[-1], deep[0], key) for key in MEASURES}
-  verdicts = {v.verdict for v in c.values()}
-  verdict = ('contradicted' if 'contradicted' in verdicts else
-             'supported' if verdicts == {'supported'} else 'inconclusive')
-  return Claim(verdict, c, runner.edge_note(deep=_scores(nets, 'deep')))
+  and the input: supported when every one rises (each comparison
+  supported), contradicted when any falls, otherwise inconclusive."""
+  deep = _of(rows, 'deep')
+  c = {key: higher(deep[-1], deep[0], key) for key in measured(rows)}
+  return Claim(_all_of(c.values()), c,
+               runner.edge_note(deep=_scores(nets, 'deep')))
+
+
+@dataclasses.dataclass(frozen=True)
+class DepthAgainst:
+  """The deep net's last hidden layer against a one-layer net's (`other`:
+  'shallow' at equal parameters, 'narrow' at equal width), each measure:
+  does depth separate better than one layer? Decided once."""
+  other: str
+  verdict: str
+  comparisons: dict[str, stats.Comparison]
+  note: str
+
+
+def depth_against(rows: list[Layer], nets: list[Net]) -> list[DepthAgainst]:
+  """One per one-layer net trained (none for a summary without it)."""
+  deep = _of(rows, 'deep')
+  out = []
+  for other in FAMILIES[1:]:
+    if not (net := _of(rows, other)):
+      continue
+    c = {key: higher(deep[-1], net[-1], key) for key in measured(rows)}
+    out.append(DepthAgainst(other, _all_of(c.values()), c, runner.edge_note(
+        deep=_scores(nets, 'deep'), **{other: _scores(nets, other)})))
+  return out
 
 
 def claim_said(claim_: Claim) -> str:
@@ -145,32 +235,31 @@ def claim_said(claim_: Claim) -> str:
   return ('The lecture\'s claim (separability rises with depth; the deep '
           f'net\'s last hidden layer against its input): {claim_.verdict} ('
           + '; '.join(f'{MEASURES[k]} ' + _describe(c[k], 'last', 'input', k)
-                      for k in MEASURES) + f'){claim_.note}.')
+                      for k in c) + f'){claim_.note}.')
+
+
+def against_said(d: DepthAgainst) -> str:
+  c = d.comparisons
+  return (f'Deep against {LABELS[d.other]}, last hidden layers: {d.verdict} '
+          '(' + '; '.join(f'{MEASURES[k]} '
+                          + _describe(c[k], 'deep', d.other, k) for k in c)
+          + f'){d.note}.')
 
 
 def verdict(rows: list[Layer], nets: list[Net]) -> str:
-  deep = [r for r in rows if r.family == 'deep']
-  shallow = [r for r in rows if r.family == 'shallow']
-  acc = [r.mean('probe_accuracy') for r in deep]
-  fisher = [r.mean('fisher') for r in deep]
-  vs = {k: higher(deep[-1], shallow[-1], k) for k in MEASURES}
-  said = [
-      f'Deep net, input to last hidden layer (seed means): probe accuracy '
-      f'{" → ".join(f"{100 * a:.1f}" for a in acc)}%; Fisher ratio '
-      f'{" → ".join(f"{f:.3g}" for f in fisher)}.',
-      f'Last hidden layer, deep vs the matched shallow net: probe '
-      f'{100 * deep[-1].mean("probe_accuracy"):.1f}% vs '
-      f'{100 * shallow[-1].mean("probe_accuracy"):.1f}% ('
-      + _describe(vs['probe_accuracy'], 'deep', 'shallow', 'probe_accuracy')
-      + f'), Fisher ratio {deep[-1].mean("fisher"):.3g} vs '
-      f'{shallow[-1].mean("fisher"):.3g} ('
-      + _describe(vs['fisher'], 'deep', 'shallow', 'fisher') + ')'
-      + runner.edge_note(deep=_scores(nets, 'deep'),
-                         shallow=_scores(nets, 'shallow')) + '.']
-  if acc[0] >= 0.97:
+  deep = _of(rows, 'deep')
+  said = []
+  for key in measured(rows):
+    values = [r.mean(key) for r in deep]
+    shown = (' → '.join(f'{100 * v:.1f}' for v in values) + '%'
+             if key in PROBES else ' → '.join(f'{v:.3g}' for v in values))
+    said.append(f'Deep net, {MEASURES[key]}, input to last hidden layer '
+                f'(seed means): {shown}.')
+  if deep[0].mean('probe_accuracy') >= 0.97:
     said.append(f'The pair is already linearly separable at the input '
-                f'(probe {100 * acc[0]:.1f}%), so the probe has little room '
-                'to rise.')
+                f'(probe {100 * deep[0].mean("probe_accuracy"):.1f}%), so '
+                'the probe has little room to rise.')
+  said += [against_said(d) for d in depth_against(rows, nets)]
   said.append(claim_said(claim(rows, nets)))
   return '\n'.join(f'- {s}' for s in said)
 
@@ -179,26 +268,40 @@ def render_markdown(summary) -> str:
   cfg = summary['config']
   a, b = summary['pair']
   rows = layers_of(summary)
+  nets = nets_of(summary)
   source = ('set in the config' if summary['pair_from'] == 'config' else
             'the pair the deep net confuses most on validation')
   n = summary['pair_examples']
+  k = cfg.get('fisher_components', 10)
   return '\n'.join([
       f'# Do deeper layers pull {a} and {b} apart? ({cfg["dataset"]})', '',
-      f'Classes {a} vs {b} ({source}). Both nets are trained on every class; '
-      f'the pair is measured in each layer\'s activations: a logistic-'
-      f'regression probe (C = {cfg["probe_l2"]:g}, standardised features) '
-      f'fitted on the pair\'s {n["train"]} training examples and scored on '
-      f'its {n["test"]} test examples, and the Fisher ratio tr(S_B)/tr(S_W) '
-      f'of the test activations. Mean ± std over {cfg["num_seeds"]} seeds.',
-      '', nets_table(nets_of(summary)), '', layer_table(rows), '',
+      f'Classes {a} vs {b} ({source}), and every pair of classes. Three nets '
+      'are trained on every class: the deep net, a one-hidden-layer net '
+      'with its parameter count, and one with its width. Each layer\'s '
+      'activations are measured: a logistic-regression probe (C = '
+      f'{cfg["probe_l2"]:g}, standardised features) on the pair, fitted on '
+      f'its {n["train"]} training examples and scored on its {n["test"]} '
+      'test examples; one probe over every class, each test example judged '
+      'against each other class by the probe\'s two scores (the all-pairs '
+      'probe: the mean over its pairs); and the Fisher ratio tr(S_B)/tr(S_W)'
+      f' of the test activations in the layer\'s top {k} principal '
+      'directions (fitted on its training activations), for the pair and '
+      'averaged over every pair. The ratio in all of a layer\'s dimensions '
+      'would fall with width (a wide layer\'s many directions of small, '
+      'class-free variance add to tr(S_W)); in k dimensions every layer is '
+      f'measured alike. Mean ± std over {cfg["num_seeds"]} seeds.', '',
+      nets_table(nets), '', layer_table(rows), '',
       'Each comparison: the difference of the means with its 95% interval '
-      '(stats.compare): for the probes over the seeds and the pair\'s test '
-      'examples (each seed\'s right or wrong on each), for the Fisher ratio '
-      'over the seeds only (one number per seed); supported: the interval '
-      'lies above 0. The claim is supported when both measures rise from the '
-      'input to the deep net\'s last hidden layer, contradicted when either '
-      'falls, else inconclusive.', '',
-      verdict(rows, nets_of(summary)), '',
+      '(stats.compare): for the probes over the seeds and the test examples '
+      '(each seed\'s score on each), for the Fisher ratios over the seeds '
+      'only (one number per seed); supported: the interval lies above 0. '
+      'What each layer adds over the layer below:', '',
+      steps_table(rows), '',
+      'The claim is supported when every measure rises from the input to the '
+      'deep net\'s last hidden layer, contradicted when any falls, else '
+      'inconclusive; depth against one layer likewise, on the last hidden '
+      'layers.', '',
+      verdict(rows, nets), '',
       '![probe accuracy and Fisher ratio per layer](separation.png)', '',
       '![PCA and t-SNE of the pair, per layer](projections.png)', '',
       'The probe\'s training examples are ones the nets were trained on, so '
@@ -209,25 +312,32 @@ def render_markdown(summary) -> str:
 
 def plot_scores(summary, path: str) -> None:
   plt = report.pyplot()
-  fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
   layers = layers_of(summary)
-  for family, color in (('deep', 'tab:blue'), ('shallow', 'tab:orange')):
-    rows = [r for r in layers if r.family == family]
+  keys = measured(layers)
+  fig, axes = plt.subplots(1, len(keys), figsize=(4.6 * len(keys), 3.8),
+                           squeeze=False)
+  colors = dict(zip(FAMILIES, ('tab:blue', 'tab:orange', 'tab:green')))
+  for family in FAMILIES:
+    rows = _of(layers, family)
+    if not rows:
+      continue
     x = [r.layer for r in rows]
-    for ax, key, scale in ((axes[0], 'probe_accuracy', 100),
-                           (axes[1], 'fisher', 1)):
+    for ax, key in zip(axes[0], keys):
+      scale = 100 if key in PROBES else 1
       ax.errorbar(x, [scale * r.mean(key) for r in rows],
                   yerr=[scale * r.std(key) for r in rows], marker='o',
-                  color=color, capsize=2, label=f'{family} net')
+                  color=colors[family], capsize=2, label=LABELS[family])
   a, b = summary['pair']
-  axes[0].set_ylabel(f'linear probe test accuracy, {a} vs {b} (%)')
-  axes[1].set_ylabel('Fisher ratio tr(S_B)/tr(S_W)')
-  for ax in axes:
+  for ax, key in zip(axes[0], keys):
+    ax.set_title(MEASURES[key] + ('' if key.startswith('all_pairs') else
+                                  f' ({a} vs {b})'), fontsize=10)
+    ax.set_ylabel('test accuracy (%)' if key in PROBES else
+                  'tr(S_B)/tr(S_W), top-k PCA')
     ax.set_xlabel('layer (0 = input)')
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-  fig.suptitle(f'{summary["config"]["dataset"]}: classes {a} and {b}, layer '
-               'by layer')
+  axes[0, 0].legend(fontsize=8)
+  fig.suptitle(f'{summary["config"]["dataset"]}: classes apart, layer by '
+               'layer')
   report.save_figure(fig, path)
   plt.close(fig)
 
@@ -265,8 +375,11 @@ def plot_projections(summary, path: str) -> None:
 
 
 def headline(summary) -> str:
-  """The claim's verdict in one line (the lecture report's)."""
-  return claim_said(claim(layers_of(summary), nets_of(summary)))
+  """The claim's verdict in one line (the lecture report's), then depth
+  against one layer."""
+  rows, nets = layers_of(summary), nets_of(summary)
+  return ' '.join([claim_said(claim(rows, nets))]
+                  + [against_said(d) for d in depth_against(rows, nets)])
 
 
 def console(summary) -> str:

@@ -31,6 +31,7 @@ from deepvsshallow import data, fields
 from deepvsshallow.fields import Field
 
 FAMILIES = ('logistic', 'mlp', 'cnn', 'gru')
+PROTOCOLS = ('tuned', 'paper')
 
 
 def _mnist1d_only(config) -> list[str]:
@@ -48,6 +49,19 @@ FIELDS = config_lib.schema(
                        fields.subset_of('paper', 'budget')),
         'budget': Field(5_200, "Parameters (the paper's CNN and GRU sizes).",
                         fields.integer(500)),
+        'protocols': Field(
+            PROTOCOLS, "tuned: Adam's rate picked on validation from "
+            'learning_rates, the run\'s schedule, the best epoch on '
+            "validation kept; paper: Greydanus 2020's protocol, for the "
+            "models at the paper's size and logistic regression: Adam at "
+            'paper_learning_rate, constant, batch 100, paper_steps steps, '
+            'the last step kept (no early stopping), num_seeds seeds.',
+            fields.subset_of(*PROTOCOLS)),
+        'paper_learning_rate': Field(1e-2, "The paper protocol's Adam rate.",
+                                     fields.number(0, low_open=True)),
+        'paper_steps': Field(8_000, "The paper protocol's optimizer steps "
+                             '(batch 100), rounded to whole passes.',
+                             fields.integer(1)),
     }, checks=(_mnist1d_only,))
 
 
@@ -66,4 +80,5 @@ def get_config(arg: str = ''):
     c.generator.num_samples = 1000
     c.sizes = ('budget',)
     c.families = ('cnn', 'gru')   # The two that share weights (and compile longest).
+    c.paper_steps = 20
   return c

@@ -8,6 +8,15 @@ locality a convolution and a recurrence rely on, while an MLP, which shares
 nothing, does not care. Every family is trained at the paper's own size and
 at one matched parameter budget (the logistic model has one size).
 
+Two protocols (config.protocols): `tuned`, every model's Adam rate picked on
+validation (the run's schedule, the best epoch kept), and `paper`, the
+paper's own for its models: Adam at 1e-2, constant, batch 100, 8,000 steps,
+the last step kept, no early stopping (Greydanus 2020: the defaults of the
+repository's train.py, which has no schedule and no early stopping; the
+paper's text mentions early stopping). We train on 3,400 of the paper's
+4,000 examples (validation is held out and, under `paper`, only
+watched).
+
 `run(run)` trains every family on each dataset and writes trials.jsonl,
 results.json, results.md (our accuracies beside the paper's table) and
 results.png (`report.py`).
@@ -18,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 
-from deepvsshallow import models, params, runner
+from deepvsshallow import models, params, runner, train
 from deepvsshallow.studies.weight_sharing import report
 
 LENGTH, CLASSES = 40, 10
@@ -32,6 +41,11 @@ class Model:
   size: str                 # 'paper', 'budget', or 'paper = budget'
   knob: dict                # width / channels / hidden
   param_count: int
+
+  @property
+  def is_papers(self) -> bool:
+    """One of the paper's own models (its size; logistic has one)."""
+    return self.family == 'logistic' or self.knob == PAPER[self.family]
 
   @property
   def name(self) -> str:
@@ -91,27 +105,53 @@ def build_models(config) -> list[Model]:
   return out
 
 
+def paper_protocol(settings: train.TrainSettings, config,
+                   num_train: int) -> train.TrainSettings:
+  """The paper's training: Adam, constant rate, batch 100, about
+  `config.paper_steps` steps in whole passes over `num_train` examples, the
+  last step kept."""
+  steps_per_pass = max(1, num_train // 100)
+  return dataclasses.replace(
+      settings, optimizer='adam', schedule='constant', weight_decay=0.0,
+      batch_size=100, patience=0, keep='last',
+      num_epochs=max(1, round(config.paper_steps / steps_per_pass)))
+
+
 def run(run: runner.Run) -> dict:
   config = run.config
   grid = build_models(config)
   datasets = {name: run.load_dataset(name) for name in config.datasets}
+  # (protocol, model) pairs: the paper's protocol for the paper's models.
+  trials = [(protocol, m) for protocol in config.protocols for m in grid
+            if protocol == 'tuned' or m.is_papers]
   run.describe(datasets[config.datasets[0]],
-               f'{len(grid)} models x {len(datasets)} datasets, '
-               f'{len(config.learning_rates)} learning rates x '
-               f'{config.num_seeds} seeds')
-  populations = [
-      runner.Population(f'{name}: {m.name}', m.build(), ds,
-                        info={'dataset': name, 'family': m.family,
-                              'size': m.size, 'knob': m.knob})
-      for name, ds in datasets.items() for m in grid]
+               f'{len(trials)} (protocol, model) pairs x {len(datasets)} '
+               f'datasets; tuned: {len(config.learning_rates)} learning '
+               f'rates x {config.num_seeds} seeds; paper: '
+               f'lr={config.paper_learning_rate:g} x {config.num_seeds} seeds')
+  seeds = list(range(config.num_seeds))
+  populations = []
+  for name, ds in datasets.items():
+    paper = paper_protocol(run.settings, config, len(ds.train))
+    for protocol, m in trials:
+      info = {'dataset': name, 'family': m.family, 'size': m.size,
+              'knob': m.knob, 'protocol': protocol}
+      populations.append(
+          runner.Population(f'{name}: {m.name}', m.build(), ds, info=info)
+          if protocol == 'tuned' else runner.Population(
+              f'{name}: {m.name} (paper protocol)', m.build(), ds,
+              info={**info, 'epochs': paper.num_epochs}, settings=paper,
+              members=(seeds, [config.paper_learning_rate] * len(seeds))))
   picked = run.train_all(populations)
-  for m, p in zip(grid * len(datasets), picked):
+  models_ = [m for _ in datasets for _, m in trials]
+  for m, p in zip(models_, picked):
     assert p.info['param_count'] == m.param_count, (m, p.info)
   tests = {name: run.read_test(ds) for name, ds in datasets.items()}
   rows = [report.Row(dataset=p.info['dataset'], family=m.family, size=m.size,
                      model=m.name, param_count=p.info['param_count'],
-                     scores=run.scores(p, tests[p.info['dataset']]))
-          for m, p in zip(grid * len(datasets), picked)]
+                     scores=run.scores(p, tests[p.info['dataset']]),
+                     protocol=p.info['protocol'])
+          for m, p in zip(models_, picked)]
   return run.finish({'rows': rows, 'datasets': list(datasets)},
                     render=report.render_markdown,
                     figures={'results.png': report.plot},
