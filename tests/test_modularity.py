@@ -198,10 +198,11 @@ def test_runlocal_every_field_is_read_and_every_approach_scored(runlocal):
   config = mod_config.get_config('runlocal')
   run = runlocal('modularity')
   workdir = run.workdir
-  # CelebA's alone: the rendered source draws its validation images itself.
+  # CelebA's and the rendered glyphs' alone: MNIST-1D attributes draw
+  # their validation examples themselves, and have no image size.
   # (grid_extensions is read through config.get, which ReadTracker misses.)
   assert unread_fields(run, 'modularity') - {'grid_extensions'} == {
-      'data_dir', 'split_seed'}
+      'data_dir', 'split_seed', 'image_size'}
   summary = json.loads((workdir / 'results.json').read_text())
   rows = report.rows_of(summary)
   assert [(r.rare_count, r.approach) for r in rows] == [

@@ -86,7 +86,7 @@ def test_runlocal_end_to_end(runlocal):
   assert report.render_markdown(summary) == (
       run.workdir / 'results.md').read_text()
   head = optimism.STUDY.headline(summary)
-  assert head.count('its growth, K=') == 2 * len(config.datasets)
+  assert head.count('its growth, K=') == 3 * len(config.datasets)
   for result in report.pools_of(summary).values():
     # One test error per candidate and test example, their means the pool's.
     errors = runner.decode_examples(result.test_examples)

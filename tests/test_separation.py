@@ -137,7 +137,8 @@ def test_runlocal_every_field_is_read_and_every_layer_is_measured(runlocal):
       [report.claim_said(decided)] + [report.against_said(d) for d in against])
   assert said.endswith('- ' + report.claim_said(decided))
   # What each layer adds: one row per hidden layer of each net.
-  assert report.steps_table(rows).count('\n') == 2 + 2 + 1 + 1
+  # (header, rule, 2 deep steps, 1 per one-layer net: 6 lines.)
+  assert len(report.steps_table(rows).splitlines()) == 2 + 2 + 1 + 1
   # The stored rows render the same report the run wrote.
   assert report.render_markdown(summary) == (
       run.workdir / 'results.md').read_text()
