@@ -57,7 +57,7 @@ def test_the_mnist1d_pool_deals_genuine_signals_once_each():
   signal of its digit group, reversed in time exactly when its second
   attribute says so (checked against the generator's own output); no
   signal is in two splits."""
-  config = mod_config.get_config('runlocal')
+  config = mod_config.get_config('mnist1d,runlocal')
   assert config.source == 'mnist1d'
   pool = experiment.mnist1d_pool(config)
   test = pool.base.test()
@@ -198,11 +198,10 @@ def test_runlocal_every_field_is_read_and_every_approach_scored(runlocal):
   config = mod_config.get_config('runlocal')
   run = runlocal('modularity')
   workdir = run.workdir
-  # CelebA's and the rendered glyphs' alone: MNIST-1D attributes draw
-  # their validation examples themselves, and have no image size.
+  # CelebA's alone: the rendered source draws its validation images itself.
   # (grid_extensions is read through config.get, which ReadTracker misses.)
   assert unread_fields(run, 'modularity') - {'grid_extensions'} == {
-      'data_dir', 'split_seed', 'image_size'}
+      'data_dir', 'split_seed'}
   summary = json.loads((workdir / 'results.json').read_text())
   rows = report.rows_of(summary)
   assert [(r.rare_count, r.approach) for r in rows] == [

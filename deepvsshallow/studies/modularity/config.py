@@ -41,19 +41,19 @@ BASELINES = tuple(a for a in APPROACHES if a != 'modular')
 # MNIST-1D's two attributes: the digit is 5-9, and the signal is reversed in
 # time (drawn per example, independently of the digit).
 MNIST1D_ATTRIBUTES = ('high_digit', 'reversed')
-SOURCES = {'mnist1d': MNIST1D_ATTRIBUTES,
-           'rendered': attributes_lib.ATTRIBUTES,
+SOURCES = {'rendered': attributes_lib.ATTRIBUTES,
+           'mnist1d': MNIST1D_ATTRIBUTES,
            'celeb_a': data.CELEBA_ATTRIBUTES}
 RARE = 3   # Group id 2 * a0 + a1 with both attributes 1.
 
 # source: (attributes, hidden, train_per_group, rare_counts, test_per_group,
 #          image_size, epochs, learning rates)
 _SOURCES = {
-    'mnist1d': (MNIST1D_ATTRIBUTES, (64, 64), 1000,
-                (3, 10, 30, 100, 300, 1000), 500, 16, 60, (1e-3, 3e-3)),
     'rendered': (('shape', 'texture'), (64, 64), 1000,
                  (3, 10, 30, 100, 300, 1000), 500, 16, 30,
                  (1e-3, 3e-3)),
+    'mnist1d': (MNIST1D_ATTRIBUTES, (64, 64), 1000,
+                (3, 10, 30, 100, 300, 1000), 500, 16, 60, (1e-3, 3e-3)),
     'celeb_a': (('Male', 'Blond_Hair'), (512, 512), 20_000,
                 (10, 30, 100, 300, 1000), 0, 32, 20, (3e-4, 1e-3)),
 }
@@ -93,12 +93,13 @@ def _rendered_test_set(config) -> list[str]:
 
 FIELDS = config_lib.schema(None, {
     # Data come from config.source, not a dataset field.
-    'source': Field('mnist1d', 'mnist1d (generated): digit 5-9 x reversed '
-                    'in time | rendered (embedded glyphs) | celeb_a (TFDS).',
+    'source': Field('rendered', 'rendered (embedded glyphs) | mnist1d '
+                    '(generated: digit 5-9 x reversed in time) | celeb_a '
+                    '(TFDS).',
                     fields.one_of(*SOURCES)),
     'data_dir': Field('', "celeb_a: '' = $TFDS_DATA_DIR or "
                       '~/tensorflow_datasets.', fields.text()),
-    'attributes': Field(MNIST1D_ATTRIBUTES, 'Two attributes; the group with '
+    'attributes': Field(('shape', 'texture'), 'Two attributes; the group with '
                         'both = 1 is the rare one.', _two_names),
     'train_per_group': Field(1000, 'Training examples of each common group '
                              '(celeb_a: at most this many).',
