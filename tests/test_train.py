@@ -488,6 +488,17 @@ class _Slope(nnx.Module):
     return x_NHWC.reshape(len(x_NHWC), 1) @ self.w[...]
 
 
+def _slope(x, val_x, val_scale):
+  """y = w x data: training targets 2x on `x`, validation targets
+  `val_scale` * x on `val_x` (1-D inputs as (N, 1, 1, 1))."""
+  shape = lambda v: v.reshape(-1, 1, 1, 1)
+  return data.Dataset(
+      name='slope', train=data.Split(shape(x), (2 * x)[:, None]),
+      validation=data.Split(shape(val_x), (val_scale * val_x)[:, None]),
+      input_shape=(1, 1, 1), num_classes=1, input_convention='float',
+      task='regression', _read_test=lambda: None)
+
+
 def test_patience_stops_after_the_best_of_a_closed_form_validation_curve():
   """Full-batch gradient descent on y = w x towards training targets 2x,
   validated on targets 1x: w after epoch e is 2 (1 - (1 - 2 lr m)^(e+1))
@@ -497,12 +508,7 @@ def test_patience_stops_after_the_best_of_a_closed_form_validation_curve():
   x = np.linspace(-1, 1, 64, dtype=np.float32)
   m = float(np.mean(x.astype(np.float64) ** 2))
   lr = 0.1 / m                          # 1 - 2 lr m = 0.8.
-  shape = lambda v: v.reshape(-1, 1, 1, 1)
-  ds = data.Dataset(
-      name='slope', train=data.Split(shape(x), (2 * x)[:, None]),
-      validation=data.Split(shape(x[::2]), x[::2, None]),
-      input_shape=(1, 1, 1), num_classes=1, input_convention='float',
-      task='regression', _read_test=lambda: None)
+  ds = _slope(x, x[::2], 1.0)
   patience = 3
   r = train.train_population(
       _Slope, ds, [0], [lr], _settings(
@@ -533,12 +539,7 @@ def test_a_member_out_of_patience_keeps_its_best_while_others_train_on():
   towards 2 and improves every epoch until the cap."""
   x = np.linspace(-1, 1, 64, dtype=np.float32)
   m = float(np.mean(x.astype(np.float64) ** 2))
-  shape = lambda v: v.reshape(-1, 1, 1, 1)
-  ds = data.Dataset(
-      name='slope', train=data.Split(shape(x), (2 * x)[:, None]),
-      validation=data.Split(shape(x), (2.5 * x)[:, None]),
-      input_shape=(1, 1, 1), num_classes=1, input_convention='float',
-      task='regression', _read_test=lambda: None)
+  ds = _slope(x, x, 2.5)
   r = train.train_population(
       _Slope, ds, [0, 0], [0.75 / m, 0.05 / m], _settings(
           num_epochs=6, patience=1, batch_size=64, optimizer='sgd',
@@ -561,12 +562,7 @@ def test_keep_last_keeps_the_last_epoch_not_the_best():
   w = 2 - 2 (-0.5)^6, whatever validation says; keep='best' keeps epoch 2."""
   x = np.linspace(-1, 1, 64, dtype=np.float32)
   m = float(np.mean(x.astype(np.float64) ** 2))
-  shape = lambda v: v.reshape(-1, 1, 1, 1)
-  ds = data.Dataset(
-      name='slope', train=data.Split(shape(x), (2 * x)[:, None]),
-      validation=data.Split(shape(x), (2.5 * x)[:, None]),
-      input_shape=(1, 1, 1), num_classes=1, input_convention='float',
-      task='regression', _read_test=lambda: None)
+  ds = _slope(x, x, 2.5)
   runs = {keep: train.train_population(
       _Slope, ds, [0], [0.75 / m], _settings(
           num_epochs=6, batch_size=64, optimizer='sgd', schedule='constant',
