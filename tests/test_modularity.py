@@ -109,11 +109,12 @@ def test_the_weighted_baselines_weigh_each_class_by_its_inverse_frequency():
   train = experiment.subsample(pool.train, [60, 60, 60, 5], 0)
   val = experiment.subsample(pool.validation, [11, 11, 11, 1], 0)
   _, task = experiment._dataset(pool.base, train, val, 'flat_weighted')
-  assert task.name == 'classification/class_weights={0},{0},{0},9.25'.format(
-      f'{185 / 240:.6g}')
+  assert task.name == ('classification/class_weights={0},{0},{0},9.25'
+                       '/select_on=loss').format(f'{185 / 240:.6g}')
   _, task = experiment._dataset(pool.base, train, val,
                                 'one_vs_rest_weighted', 3)
-  assert task.name == f'binary/class_weights={185 / 360:.6g},18.5'
+  assert task.name == (f'binary/class_weights={185 / 360:.6g},18.5'
+                       '/select_on=loss')
   for approach in ('flat', 'modular', 'one_vs_rest'):
     assert experiment._dataset(pool.base, train, val, approach, 0)[1] is None
 
@@ -216,7 +217,9 @@ def test_runlocal_every_field_is_read_and_every_approach_scored(runlocal):
     assert r.rare_correct.shape == (config.num_seeds, 40)
     assert r.rare.mean == pytest.approx(r.per_group_mean[mod_config.RARE])
     assert len(r.per_group_mean) == 4
-    assert all(s.metric == 'error' and not s.test_examples for s in r.picks)
+    # The weighted approaches are picked on their weighted validation loss.
+    assert all(s.metric == ('error' if r.approach == experiment.unweighted(
+        r.approach) else 'loss') and not s.test_examples for s in r.picks)
     assert len(r.picks) == (
         4 if experiment.unweighted(r.approach) == 'one_vs_rest' else 1)
   trials = (workdir / 'trials.jsonl').read_text().splitlines()

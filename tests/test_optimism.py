@@ -254,7 +254,11 @@ def test_holdout_minus_select_pairs_the_halves_example_by_example():
   select = runner.decode_examples(result.select_examples)
   picks = report.independent_picks(result.candidates['select'], 4, seed=5)
   scores = report.pick_scores(result, 4, 5, 'holdout_val_optimism')
-  np.testing.assert_array_equal(scores, hold[picks] - select[picks])
+  np.testing.assert_array_equal(
+      scores, hold[picks][:, report.pairing(50)] - select[picks])
+  # Paired at random, not by position: a permutation, and not the identity.
+  assert sorted(report.pairing(50)) == list(range(50))
+  assert (report.pairing(50) != np.arange(50)).any()
   # Its mean is the picks' holdout − select, the table's quantity.
   c = report.level(result, 4, 5)
   assert c.difference == pytest.approx(np.mean(

@@ -224,7 +224,10 @@ def _targets(approach: str, attributes_N2, group: int | None = None):
 
 def _dataset(base, train, validation, approach, group=None):
   """(the approach's dataset, its task: None for the dataset's own, or the
-  class-weighted one, weights from the training targets)."""
+  class-weighted one, weights from the training targets, stopped early and
+  picked on its weighted validation loss: a balanced criterion, as the
+  training is; plain validation error, where the rare group is under 1%
+  of the examples, would undo the weighting)."""
   y_tr, k, task = _targets(approach, train.targets, group)
   y_val, _, _ = _targets(approach, validation.targets, group)
   ds = dataclasses.replace(
@@ -233,8 +236,9 @@ def _dataset(base, train, validation, approach, group=None):
       task=task)
   if approach == unweighted(approach):
     return ds, None
-  return ds, tasks.class_weighted(tasks.get_task(task),
-                                  tasks.balanced_weights(y_tr, max(k, 2)))
+  return ds, tasks.selecting_on(
+      tasks.class_weighted(tasks.get_task(task),
+                           tasks.balanced_weights(y_tr, max(k, 2))), 'loss')
 
 
 def decide(approach: str, outputs) -> np.ndarray:

@@ -119,11 +119,14 @@ def pick_scores(result: Pool, k: int, seed: int,
 
   Test against select or holdout: (picks, test examples), each test
   example's error minus the pick's select (holdout) error. Holdout − select:
-  (picks, n), holdout example j's error minus select example j's, both
-  halves of n examples. The picks then share n units, each a (holdout,
-  select) pair of examples drawn from one carve, so `stats.compare` covers
-  both splits' sampling noise. A summary that kept no per-example errors,
-  or halves of unequal size: (picks,), the picks alone."""
+  (picks, n), holdout example PAIRING[j]'s error minus select example j's,
+  both halves of n examples, paired at random (`pairing`: the halves keep
+  the dataset's order, which may cycle by class, and pairing neighbours
+  would correlate the two and narrow the interval). The picks then share n
+  units, each a (holdout, select) pair of examples drawn from one carve,
+  so `stats.compare` covers both splits' sampling noise. A summary that
+  kept no per-example errors, or halves of unequal size: (picks,), the
+  picks alone."""
   i = independent_picks(result.candidates['select'], k, seed)
   scored, subtracted = SERIES[series]
   base = np.asarray(result.candidates[subtracted])[i]
@@ -136,7 +139,15 @@ def pick_scores(result: Pool, k: int, seed: int,
     return whole
   hold = runner.decode_examples(result.holdout_examples)[i]
   select = runner.decode_examples(result.select_examples)[i]
-  return hold - select if hold.shape == select.shape else whole
+  if hold.shape != select.shape:
+    return whole
+  return hold[:, pairing(hold.shape[1])] - select
+
+
+def pairing(n: int) -> np.ndarray:
+  """Which holdout example is paired with select example j: a fixed random
+  permutation of n (seeded, so a report renders the same every time)."""
+  return np.random.default_rng(0).permutation(n)
 
 
 def level(result: Pool, k: int, seed: int,
