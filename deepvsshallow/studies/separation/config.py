@@ -11,20 +11,23 @@ confuses most on validation):
   ...separation.py --config=:runlocal  a smoke run in seconds (CI uses it)
   --config.pair="(3, 5)"               any other pair
 
-Runtime on a 2-core CPU: 43 s for the MNIST-1D default in the lecture
-run of 2026-12-03 (one CPU device per core, beside another study;
-9 s of it compiling; two nets x 9 candidates, then 7 probes x 3 seeds and
-7 t-SNEs); `:digits` 20 s; `:mnist` (not run here: no download) much
-longer.
+Runtime on a 2-core CPU: 85 s for the MNIST-1D default in the
+lecture run of 2026-12-03 (one CPU device per core, beside another study;
+three nets x 9 candidates, then per layer and seed a pair probe, a probe
+over every class and 46 Fisher ratios, and t-SNEs); 220 s alone beside
+another run; `:digits` shorter; `:mnist` (not run here: no download)
+much longer.
 
-Expected result (measured 2026-12-02, README.md): on MNIST-1D the deep
-4x128 net confuses 1 and 4 most; their linear-probe test accuracy goes
-from 53% at the input to 65% at the last hidden layer (supported; 66.5% at
-the third) and the Fisher ratio from 0.006 to 0.034 (supported); the
-matched 1x1099 net's probe (69%) cannot be told apart from the deep net's
-last layer, and its Fisher ratio stays flat. On digits (measured
-2026-11-22), 4 vs 9 is already 98.6% separable at the input, and only the
-Fisher ratio rises (0.44 to 1.50).
+Expected result (measured 2026-12-03, README.md): on MNIST-1D the deep
+4x128 net confuses 1 and 4 most. From its input to its last hidden layer
+every measure rises (supported): the pair's probe 53% to 65%, its Fisher
+ratio in 10 principal directions 0.005 to 0.045, the all-pairs probe 80%
+to 92%, the all-pairs Fisher ratio 0.06 to 1.0. Against the one-layer
+nets at equal parameters (1x1099) and equal width (1x128), the probes
+cannot be told apart (inconclusive) and the Fisher ratios are higher for
+the deep net (supported). On digits (measured 2026-11-22, before the
+equal-width net and the all-pairs measures), 4 vs 9 is already 98.6%
+separable at the input.
 """
 
 from deepvsshallow import config as config_lib

@@ -14,6 +14,6 @@ STUDY = study.Study(
     get_config=config.get_config,
     experiment=experiment.run,
     headline=report.headline,
-    minutes=7.5)
+    minutes=12.8)
 
 train_and_evaluate = STUDY.train_and_evaluate
