@@ -1,7 +1,8 @@
 """Modularity: does a net with shared attribute features need less data for a
-rare group? A flat 4-way MLP, the same trunk with two attribute heads, and 4
-one-vs-rest MLPs, at matched parameter counts, for growing counts of the
-rare group's training examples (the lecture's "boys with long hair").
+rare group? A flat 4-way MLP, the same trunk with two attribute heads, 4
+one-vs-rest MLPs, and the flat and one-vs-rest nets with a class-weighted
+loss, at matched parameter counts, for growing counts of the rare group's
+training examples (the lecture's "boys with long hair").
 
 Command (default: rendered 16x16 glyphs, offline; shape ring/plus x hair
 short/long, plus-with-long-hair rare; deepvsshallow/attributes.py):
@@ -22,7 +23,7 @@ examples spread over +-20 to +-37 points and no interval could tell the
 approaches apart (BUILD_NOTES.md).
 
 Expected result (measured 2026-12-03, README.md): rare-group test accuracy
-with 3 rare examples: modular 83%, flat 57%, class-weighted flat 71%,
+with 3 rare examples: modular 83%, flat 57%, class-weighted flat 61%,
 one-vs-rest 0%; with 10: 92, 85, 95, 33%; from 30 on the modular and flat
 nets are at 98-100%. The modular net is ahead of the flat one at 10 rare
 examples (+7.5 [+3.0, +12.0] points, a 99.2% interval: supported) and of
