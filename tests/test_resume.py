@@ -16,7 +16,9 @@ import pytest
 from conftest import ROOT, launch, sweep_command
 from deepvsshallow import report, store
 
-STUDY = 'modularity'   # 6 populations in one sweep: flat, modular, 4 x ovr.
+STUDY = 'modularity'   # 11 populations in one sweep: flat, modular, 4 x ovr,
+# and the class-weighted flat and 4 x ovr.
+POPULATIONS = 11
 CONFIG = '--config=:runlocal'
 
 
@@ -59,13 +61,13 @@ def test_a_kill_at_any_moment_then_a_resume_equals_an_uninterrupted_run(
   proc.send_signal(signal.SIGKILL)
   proc.wait()
   before = len(_saved(workdir))
-  if before < 6:
+  if before < POPULATIONS:
     assert not (workdir / 'results.json').exists()
   done = launch(STUDY, CONFIG, f'--workdir={workdir}')
   assert done.returncode == 0, done.stderr[-3000:]
   # What was saved is loaded, the rest trains: nothing twice.
   assert done.stdout.count('resumed from disk') == before
-  assert len(_saved(workdir)) == 6
+  assert len(_saved(workdir)) == POPULATIONS
   assert _rows(workdir) == _rows(runlocal(STUDY).workdir)
   records = _records(workdir)
   reference = _records(runlocal(STUDY).workdir)
@@ -87,7 +89,7 @@ def test_array_tasks_share_a_workdir_and_train_each_population_once(
   assert trained[0] and trained[1] and not trained[0] & trained[1]
   final = launch(STUDY, CONFIG, f'--workdir={workdir}')
   assert final.returncode == 0, final.stderr[-3000:]
-  assert final.stdout.count('resumed from disk') == 6   # Nothing retrained.
+  assert final.stdout.count('resumed from disk') == POPULATIONS   # Nothing retrained.
   assert _rows(workdir) == _rows(runlocal(STUDY).workdir)
   assert sorted(r['trial'] for r in _records(workdir)) == sorted(
       r['trial'] for r in _records(runlocal(STUDY).workdir))

@@ -63,11 +63,11 @@ def test_an_array_of_4_tasks_then_the_report_equals_one_process(
            for i in range(4)]
   report = (logs / f'modularity-report-{report_job}.out').read_text()
   # Every population was trained by exactly one task, and the report job
-  # loaded all 6.
+  # loaded all 11 (flat, modular, 4 x ovr, weighted flat, 4 x weighted ovr).
   trained = [l.split(' (')[0] for t in tasks for l in t.splitlines()
              if l.startswith('  ') and l.rstrip().endswith('s)')]
-  assert len(trained) == len(set(trained)) == 6, tasks
-  assert report.count('resumed from disk') == 6, report
+  assert len(trained) == len(set(trained)) == 11, tasks
+  assert report.count('resumed from disk') == 11, report
   ours = json.loads((workdir / 'results.json').read_text())['rows']
   single = json.loads((runlocal('modularity').workdir / 'results.json')
                       .read_text())['rows']
