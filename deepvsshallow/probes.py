@@ -14,6 +14,7 @@ these are measurements of features that a net has already computed.
                       directions of small, class-free variance add to
                       tr(S_W).
   principal_subspace,
+  principal_projection,
   pca_fisher_ratio    the Fisher ratio in the top k principal directions of
                       the training features: every layer measured in k
                       dimensions (still invariant to rotation, translation,
@@ -160,13 +161,20 @@ def principal_subspace(train_ND, components: int):
   return mean, vt[:min(components, rank)].T
 
 
+def principal_projection(train_ND, test_ND, components: int) -> np.ndarray:
+  """(N, k): the test features, centred on the training features' mean, in
+  their top `components` principal directions (`principal_subspace`)."""
+  mean, basis = principal_subspace(train_ND, components)
+  test = np.asarray(test_ND, np.float64).reshape(len(test_ND), -1)
+  return (test - mean) @ basis
+
+
 def pca_fisher_ratio(train_ND, test_ND, test_labels_N,
                      components: int) -> float:
   """The Fisher ratio of the test features in the top `components`
-  principal directions of the training features (`principal_subspace`)."""
-  mean, basis = principal_subspace(train_ND, components)
-  test = np.asarray(test_ND, np.float64).reshape(len(test_ND), -1)
-  return fisher_ratio((test - mean) @ basis, test_labels_N)
+  principal directions of the training features."""
+  return fisher_ratio(principal_projection(train_ND, test_ND, components),
+                      test_labels_N)
 
 
 def project_2d(features_ND, method: str, *, seed: int = 0) -> np.ndarray:

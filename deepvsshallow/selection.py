@@ -82,8 +82,8 @@ def bootstrap_best_of_k(val_N, test_N, ks: Sequence[int], *, resamples: int,
   and std over resamples of: the picked candidate's validation error, its
   test error, the gap test - validation (how optimistic the pick's
   validation error is), and, with a holdout split used once for the pick,
-  holdout, test - holdout (the cure: about 0) and holdout - validation (how far the
-  pick's validation error is off, measured without the test split).
+  holdout, test - holdout (the cure: about 0) and holdout - validation
+  (how far the pick's validation error is off, without the test split).
   """
   val_N, test_N = np.asarray(val_N, float), np.asarray(test_N, float)
   n = len(val_N)

@@ -168,9 +168,8 @@ def compare_or_no_interval(a, b, **options) -> Comparison:
   """`compare`, except that one seed on a side (a smoke run) gives an
   inconclusive Comparison with no interval, which `describe` says, instead
   of a UsageError. With `fixed_b=True`, b's one row is not a seed."""
-  seeds_b = (2 if options.get('fixed_b') else
-             len(np.atleast_1d(np.asarray(b, float))))
-  if min(len(np.atleast_1d(np.asarray(a, float))), seeds_b) < 2:
+  seeds = lambda x: len(np.atleast_1d(np.asarray(x, float)))
+  if seeds(a) < 2 or (seeds(b) < 2 and not options.get('fixed_b')):
     a_, b_ = np.asarray(a, float), np.asarray(b, float)
     return Comparison(float(a_.mean() - b_.mean()), -np.inf, np.inf,
                       'inconclusive', (len(a_), len(b_)),

@@ -264,8 +264,8 @@ def render_markdown(summary) -> str:
            '(a fixed offset, the same for every candidate). Holdout − '
            'select measures the optimism on two random halves of one '
            'validation split, so no offset is built in: its interval '
-           'covers the picks and both halves\' examples (holdout example j '
-           'paired with select example j).', '']
+           'covers the picks and both halves\' examples (their examples '
+           'paired at random).', '']
   for name, result in pools_of(summary).items():
     s = result.split_sizes
     lines += [f'## {name}', '',

@@ -9,7 +9,7 @@ hidden one, classes are measured in that layer's activations:
   * the pair: a linear probe (logistic regression on the pair, fitted on
     the training split's activations and scored on the test split's) and
     the Fisher ratio of the pair's test activations in the layer's top
-    `fisher_components` principal directions (`probes.pca_fisher_ratio`,
+    `fisher_components` principal directions (`probes.principal_projection`,
     fitted on the training activations: every layer is measured in the
     same number of dimensions, so width does not dilute it);
   * all pairs: one probe over every class, each test example judged
@@ -56,8 +56,8 @@ def measure(model, train, test, pair, config, convention) -> list[dict]:
   out = []
   for a, b in zip(probes.layer_features(model, train.inputs, convention),
                   probes.layer_features(model, test.inputs, convention)):
-    mean, basis = probes.principal_subspace(a, config.fisher_components)
-    z = (b.reshape(len(b), -1) - mean) @ basis
+    # One projection per layer; the pair's ratio and all 45 are taken in it.
+    z = probes.principal_projection(a, b, config.fisher_components)
     every = probes.linear_probe(a, train.targets, b, test.targets,
                                 l2=config.probe_l2)
     fishers = [probes.fisher_ratio(z[np.isin(test.targets, (i, j))],
