@@ -41,8 +41,8 @@ def one_dataset(default: str) -> dict[str, Field]:
       'data_dir': Field('', "TFDS data directory; '' = $TFDS_DATA_DIR or "
                         '~/tensorflow_datasets.', fields.text()),
       'generator': Field(fields.derived(_generator_default),
-                         "The generated dataset's arguments (MNIST-1D: "
-                         'num_samples, seed).'),
+                         "The generated dataset's arguments (MNIST-1D, "
+                         'syllables: num_samples, seed).'),
   }
 
 

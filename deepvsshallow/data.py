@@ -202,6 +202,67 @@ def generate_mnist1d(num_samples: int = 5000, seed: int = 42,
     __import__('random').setstate(py_state)
 
 
+@dataclasses.dataclass
+class SyllablesConfig(tfds.core.BuilderConfig):
+  """Arguments of the speech-like generator that change the data."""
+  num_samples: int = 8000
+  seed: int = 0
+
+
+def syllables_config(num_samples: int = 8000, seed: int = 0
+                     ) -> SyllablesConfig:
+  return SyllablesConfig(name=f'n{num_samples}_seed{seed}',
+                         num_samples=num_samples, seed=seed)
+
+
+class Syllables(tfds.core.GeneratorBasedBuilder):
+  """Speech-like vowels from a source-filter model (`deepvsshallow.syllables`):
+  ten Peterson & Barney vowels at 8 kHz, 200 ms, with random speaker scale,
+  pitch, onset, phase and noise. Generated locally, never downloaded; the
+  first 80% of examples are train, the rest test. Signals are float32 of
+  shape (1600, 1, 1)."""
+  name = 'syllables'
+  VERSION = tfds.core.Version('1.0.0')
+  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
+  BUILDER_CONFIGS = [syllables_config()]
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    from deepvsshallow import syllables
+    return tfds.core.DatasetInfo(
+        builder=self,
+        description='Source-filter vowels (deepvsshallow.syllables).',
+        features=tfds.features.FeaturesDict({
+            'signal': tfds.features.Tensor(shape=(syllables.LENGTH, 1, 1),
+                                           dtype=np.float32),
+            'label': tfds.features.ClassLabel(names=syllables.WORDS),
+        }),
+        supervised_keys=('signal', 'label'),
+        disable_shuffling=True,   # Keep the generator's order.
+    )
+
+  def _split_generators(self, dl_manager):
+    del dl_manager  # Generated, not downloaded.
+    from deepvsshallow import syllables
+    cfg = self.builder_config
+    data = syllables.generate(cfg.num_samples, cfg.seed)
+    n = syllables.num_train(cfg.num_samples)
+    return {'train': self._generate_examples(data['x'][:n], data['y'][:n]),
+            'test': self._generate_examples(data['x'][n:], data['y'][n:])}
+
+  def _generate_examples(self, x, y):
+    for i in range(len(y)):
+      yield i, {'signal': x[i].reshape(-1, 1, 1), 'label': int(y[i])}
+
+
+# Generated datasets, by TFDS name: the builder and its config from the
+# generator's arguments.
+GENERATED = {
+    'mnist1d': (Mnist1D, lambda spec, args: mnist1d_config(
+        shuffled=spec.shuffled, **args)),
+    'syllables': (Syllables, lambda spec, args: syllables_config(**args)),
+}
+
+
 def read_wav(path: str) -> np.ndarray:
   """A mono 16-bit PCM wav file as int16 samples (the standard library's
   `wave`: TFDS's Audio feature would need TensorFlow)."""
@@ -309,7 +370,7 @@ class DatasetSpec:
     if not self.generator:
       return self.train_size
     args = {**dict(self.generator), **(generator or {})}
-    return int(args['num_samples'] * 0.8)   # The package's train_split.
+    return int(args['num_samples'] * 0.8)   # Both generators' train split.
 
 
 # CelebA's 40 attributes, in its list_attr_celeba.txt order.
@@ -334,6 +395,12 @@ DATASETS: dict[str, DatasetSpec] = {
                            input_convention='float', offline=True,
                            generator=(('num_samples', 5000), ('seed', 42)),
                            input_key='signal'),
+    # Speech-like vowels from a source-filter model (deepvsshallow/
+    # syllables.py): 8 kHz, 200 ms; the first 80% of examples are train.
+    'syllables': DatasetSpec('syllables', (1600, 1, 1), 10, 6400,
+                             input_convention='float', offline=True,
+                             generator=(('num_samples', 8000), ('seed', 0)),
+                             input_key='signal'),
     'mnist1d_shuffled': DatasetSpec('mnist1d', (40, 1, 1), 10, 4000,
                                     input_convention='float', offline=True,
                                     generator=(('num_samples', 5000),
@@ -541,11 +608,13 @@ def load_dataset(name: str, *, data_dir: str | None = None,
   with _exclusive(data_dir, name):
     if spec.generator:
       args = {**dict(spec.generator), **(generator or {})}
-      config = mnist1d_config(shuffled=spec.shuffled, **args)
+      builder_cls, make_config = GENERATED[spec.tfds_name]
+      config = make_config(spec, args)
       # TFDS wants its own configs by name, any other as an object.
-      known = {c.name for c in Mnist1D.BUILDER_CONFIGS}
-      builder = Mnist1D(config=config.name if config.name in known else config,
-                        data_dir=data_dir, file_format='array_record')
+      known = {c.name for c in builder_cls.BUILDER_CONFIGS}
+      builder = builder_cls(
+          config=config.name if config.name in known else config,
+          data_dir=data_dir, file_format='array_record')
     else:
       builder = tfds.builder(spec.tfds_name, data_dir=data_dir,
                              file_format='array_record')

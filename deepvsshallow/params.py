@@ -180,6 +180,17 @@ def cnn1d_param_count(length: int, channels: Sequence[int],
   return count + (length_out * c_in + 1) * num_classes
 
 
+def cnn1d_width_for_budget(length: int, kernels: Sequence[int],
+                           strides: Sequence[int], num_classes: int,
+                           budget: int, input_channels: int = 1) -> int:
+  """The one channel count for every layer whose `models.CNN1D` count is
+  nearest `budget` (ties to fewer channels)."""
+  count = lambda c: cnn1d_param_count(length, (c,) * len(kernels), kernels,
+                                      strides, num_classes, input_channels)
+  return min(range(1, max(2, budget) + 1),
+             key=lambda c: (abs(count(c) - budget), c))
+
+
 def gru_param_count(length: int, hidden: int, num_classes: int, *,
                     input_dim: int = 1, bidirectional: bool = True) -> int:
   """torch.nn.GRU's count per direction, 3 (h * in + h * h + 2 h), and a

@@ -33,18 +33,39 @@ from deepvsshallow.fields import Field
 CLASSIFIERS = ('linear', 'shallow', 'deep', 'cnn')
 INPUTS = ('raw', 'features')
 
-# dataset: (front end, deep hidden, cnn channels, epochs, learning rates)
+
+def _defaults(frontend, deep_hidden, cnn_channels, cnn_kernels, cnn_strides,
+              num_epochs, learning_rates) -> dict:
+  return dict(frontend=frontend, deep_hidden=deep_hidden,
+              cnn_channels=cnn_channels, cnn_kernels=cnn_kernels,
+              cnn_strides=cnn_strides, num_epochs=num_epochs,
+              learning_rates=learning_rates)
+
+
+# Each dataset's settings; the first is the default.
 _DATASET_DEFAULTS = {
+    # Speech-like vowels at 8 kHz, 200 ms: 11 frames of 32 ms every 16 ms x
+    # 13 MFCCs from 26 mel filters. The raw CNN's first layer (64 samples,
+    # 8 ms, every 1 ms: a learnable filter bank that can resolve formants
+    # 125 Hz apart), then three kernel-3 stride-2 layers.
+    'syllables': _defaults(
+        dict(frame_length=256, hop=128, num_filters=26, num_coeffs=13,
+             sample_rate=8000, low_hz=0.0, high_hz=0.0),
+        (256, 256, 256), (16, 32, 32, 32), (64, 3, 3, 3), (8, 2, 2, 2), 30,
+        (3e-4, 1e-3, 3e-3)),
     # MNIST-1D (length 40, no sample rate): 7 frames x 6 coefficients.
-    'mnist1d': (dict(frame_length=16, hop=4, num_filters=8, num_coeffs=6,
-                     sample_rate=0, low_hz=0.0, high_hz=0.0),
-                (128, 128, 128), (25, 25, 25), 60, (1e-3, 3e-3, 1e-2)),
+    # The CNN is Greydanus 2020's.
+    'mnist1d': _defaults(
+        dict(frame_length=16, hop=4, num_filters=8, num_coeffs=6,
+             sample_rate=0, low_hz=0.0, high_hz=0.0),
+        (128, 128, 128), (25, 25, 25), (5, 3, 3), (2, 2, 2), 60,
+        (1e-3, 3e-3, 1e-2)),
     # Speech at 8 kHz, 1 s: 61 frames of 32 ms every 16 ms x 13 MFCCs.
-    'spoken_digit': (dict(frame_length=256, hop=128, num_filters=26,
-                          num_coeffs=13, sample_rate=8000, low_hz=0.0,
-                          high_hz=0.0),
-                     (256, 256, 256), (32, 32, 32, 32, 32), 40,
-                     (3e-4, 1e-3, 3e-3)),
+    'spoken_digit': _defaults(
+        dict(frame_length=256, hop=128, num_filters=26, num_coeffs=13,
+             sample_rate=8000, low_hz=0.0, high_hz=0.0),
+        (256, 256, 256), (16, 32, 32, 32), (64, 3, 3, 3), (8, 2, 2, 2), 40,
+        (3e-4, 1e-3, 3e-3)),
 }
 
 
@@ -72,47 +93,68 @@ def _one_dimensional(config) -> list[str]:
   spec = data.DATASETS[config.dataset]
   if tuple(spec.input_shape[1:]) != (1, 1):
     return [f'config.dataset={config.dataset!r} is not a 1-D signal dataset '
-            '(inputs (L, 1, 1)); use mnist1d or spoken_digit.']
+            '(inputs (L, 1, 1)); use one of '
+            f'{", ".join(_DATASET_DEFAULTS)}.']
   return [f'config.frontend: {line}' for line in
           front_end(config.frontend).problems(spec.input_shape[0])]
 
 
+def _cnn_layers_agree(config) -> list[str]:
+  """The raw CNN's channels, kernels and strides describe the same layers."""
+  n = len(config.cnn_channels)
+  if len(config.cnn_kernels) != n or len(config.cnn_strides) != n:
+    return [f'config.cnn_kernels ({len(config.cnn_kernels)}) and '
+            f'config.cnn_strides ({len(config.cnn_strides)}) must have one '
+            f'entry per layer of config.cnn_channels ({n}).']
+  return []
+
+
+_DEFAULT_DATASET = next(iter(_DATASET_DEFAULTS))
+_DEFAULT = _DATASET_DEFAULTS[_DEFAULT_DATASET]
+
 FIELDS = config_lib.schema(
-    config_lib.one_dataset('mnist1d'), {
+    config_lib.one_dataset(_DEFAULT_DATASET), {
         # The front end (deepvsshallow/frontend.py): frames of frame_length
         # samples every hop, num_filters triangular filters, log, DCT-II
         # keeping num_coeffs.
         'frontend': Field(
-            _DATASET_DEFAULTS['mnist1d'][0],
+            _DEFAULT['frontend'],
             'The MFCC front end: frame_length, hop, num_filters, num_coeffs, '
             'sample_rate (0: a linear bank; else mel between low_hz and '
             'high_hz, 0 = Nyquist).', _front_end_settings),
         'inputs': Field(INPUTS, 'What the classifiers see.',
                         fields.subset_of(*INPUTS)),
-        'classifiers': Field(CLASSIFIERS, 'Classifiers (cnn: raw input '
-                             'only).', fields.subset_of(*CLASSIFIERS)),
-        'deep_hidden': Field((128, 128, 128), 'The deep MLP; the shallow one '
+        'classifiers': Field(CLASSIFIERS, 'Classifiers (cnn: a 1-D CNN '
+                             'over samples on raw input, over frames on the '
+                             'features).', fields.subset_of(*CLASSIFIERS)),
+        'deep_hidden': Field(_DEFAULT['deep_hidden'], 'The deep MLP; the shallow one '
                              'matches its count on the same input.',
                              fields.integers(1)),
-        'cnn_channels': Field((25, 25, 25), "The 1-D CNN's channels (kernel "
-                              '5 then 3s, stride 2 each).',
-                              fields.integers(1)),
-    }, checks=(_one_dimensional,))
+        'cnn_channels': Field(_DEFAULT['cnn_channels'], "The raw 1-D CNN's channels per "
+                              'layer.', fields.integers(1)),
+        'cnn_kernels': Field(_DEFAULT['cnn_kernels'], "The raw CNN's kernel sizes.",
+                             fields.integers(1)),
+        'cnn_strides': Field(_DEFAULT['cnn_strides'], "The raw CNN's strides.",
+                             fields.integers(1)),
+        'feature_cnn_kernels': Field(
+            (3, 3, 3), 'The CNN on the features: kernel sizes over frames '
+            '(stride 1, the coefficients as channels); its channels, one '
+            "width for all layers, match the raw CNN's parameter count.",
+            fields.integers(1)),
+    }, checks=(_one_dimensional, _cnn_layers_agree))
 
 
 def get_config(arg: str = ''):
   dataset, runlocal = config_lib.parse_arg(arg, _DATASET_DEFAULTS)
-  fe, deep, channels, num_epochs, lrs = _DATASET_DEFAULTS[dataset]
-  c = FIELDS.config(dataset=dataset, learning_rates=lrs, num_seeds=3,
-                    batch_size=64, num_epochs=num_epochs, frontend=fe,
-                    deep_hidden=deep, cnn_channels=channels)
+  c = FIELDS.config(dataset=dataset, num_seeds=3, batch_size=64,
+                    **_DATASET_DEFAULTS[dataset])
   if runlocal:
     c.num_epochs = 2
     c.num_seeds = 2
     c.learning_rates = (3e-3,)
     c.deep_hidden = (16, 16)
-    c.cnn_channels = (4, 4)
+    c.cnn_channels = (4,) * len(c.cnn_channels)
     c.classifiers = ('deep',)   # Raw vs features in two small programs.
-    if dataset == 'mnist1d':
+    if dataset in ('mnist1d', 'syllables'):
       c.generator.num_samples = 1000
   return c

@@ -73,10 +73,26 @@ def feature_dataset(ds: data_lib.Dataset, features: Features
       _read_test=lambda: features(ds.test()))
 
 
-def model_fns(config, ds: data_lib.Dataset, inputs: str):
-  """{classifier: (model_fn, description)} for one input."""
+def _raw_cnn(config, length: int, k: int):
+  channels = tuple(config.cnn_channels)
+  return functools.partial(
+      models.CNN1D, length, k, channels=channels,
+      kernels=tuple(config.cnn_kernels), strides=tuple(config.cnn_strides))
+
+
+def model_fns(config, ds: data_lib.Dataset, inputs: str, raw_length: int):
+  """{classifier: (model_fn, description)} for one input, at matched
+  parameter counts: on raw signals of `raw_length` samples the deep MLP is
+  `deep_hidden`; on the features its layers take the one width that fits
+  the raw deep MLP's count (rounding down), so the two see the same budget;
+  the shallow MLP matches the deep one on the same input; the CNN on the
+  features (over frames, the coefficients as channels) matches the raw
+  CNN's count. Logistic regression is the input's own size."""
   d, k = ds.input_dim, ds.num_classes
   deep = tuple(config.deep_hidden)
+  if inputs != 'raw':
+    budget = params.mlp_param_count(raw_length, deep, k)
+    deep = (params.budget_width(d, len(deep), k, budget).width,) * len(deep)
   shallow = params.shallow_match(d, deep, k).width
   out = {
       'linear': (functools.partial(models.Linear, d, k), 'logistic'),
@@ -86,12 +102,23 @@ def model_fns(config, ds: data_lib.Dataset, inputs: str):
                f'MLP {"x".join(map(str, deep))}'),
   }
   if inputs == 'raw':
-    channels = tuple(config.cnn_channels)
+    out['cnn'] = (_raw_cnn(config, d, k), 'CNN {} k{} s{}'.format(
+        '-'.join(map(str, config.cnn_channels)),
+        '-'.join(map(str, config.cnn_kernels)),
+        '-'.join(map(str, config.cnn_strides))))
+  else:
+    frames, coeffs = ds.input_shape[:2]
+    kernels = tuple(config.feature_cnn_kernels)
+    strides = (1,) * len(kernels)
+    budget = params.model_param_count(_raw_cnn(config, raw_length, k))
+    width = params.cnn1d_width_for_budget(frames, kernels, strides, k, budget,
+                                          input_channels=coeffs)
     out['cnn'] = (functools.partial(
-        models.CNN1D, ds.input_shape[0], k, channels=channels,
-        kernels=(5,) + (3,) * (len(channels) - 1),
-        strides=(2,) * len(channels)),
-                  f'CNN {"-".join(map(str, channels))}')
+        models.CNN1D, frames, k, channels=(width,) * len(kernels),
+        kernels=kernels, strides=strides, input_channels=coeffs),
+                  'CNN {} over frames k{}'.format(
+                      '-'.join([str(width)] * len(kernels)),
+                      '-'.join(map(str, kernels))))
   return {c: out[c] for c in config.classifiers if c in out}
 
 
@@ -108,8 +135,8 @@ def run(run: runner.Run) -> dict:
   populations = []
   for inputs in config.inputs:
     ds = datasets[inputs]
-    for classifier, (model_fn, desc) in model_fns(config, ds,
-                                                  inputs).items():
+    for classifier, (model_fn, desc) in model_fns(
+        config, ds, inputs, raw.input_shape[0]).items():
       populations.append(runner.Population(
           f'{classifier} on {inputs} ({desc})', model_fn, ds,
           info={'classifier': classifier, 'inputs': inputs,
