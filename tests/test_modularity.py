@@ -40,7 +40,7 @@ def test_subsample_gives_exact_nested_group_counts():
 
 
 def test_the_rendered_pool_has_the_requested_counts_and_proportions():
-  config = mod_config.get_config('runlocal')
+  config = mod_config.get_config('rendered,runlocal')
   pool = experiment.rendered_pool(config)
   counts = lambda s: np.bincount(experiment.groups_of(s.targets),
                                  minlength=4).tolist()
@@ -154,7 +154,7 @@ def test_the_weighted_baselines_weigh_each_class_by_its_inverse_frequency():
   weights are 185 / (4 n_g); group 3's binary net sees 5 positives and 180
   negatives: 185 / (2 * 180) and 185 / (2 * 5). Unweighted approaches keep
   the dataset's own task."""
-  config = mod_config.get_config('runlocal')
+  config = mod_config.get_config('rendered,runlocal')
   pool = experiment.rendered_pool(config)
   train = experiment.subsample(pool.train, [60, 60, 60, 5], 0)
   val = experiment.subsample(pool.validation, [11, 11, 11, 1], 0)
@@ -254,10 +254,10 @@ def test_runlocal_every_field_is_read_and_every_approach_scored(runlocal):
   config = mod_config.get_config('runlocal')
   run = runlocal('modularity')
   workdir = run.workdir
-  # CelebA's alone: the rendered source draws its validation images itself.
+  # The rendered source's alone: mnist5k's digits are 28x28.
   # (grid_extensions is read through config.get, which ReadTracker misses.)
   assert unread_fields(run, 'modularity') - {'grid_extensions'} == {
-      'data_dir', 'split_seed'}
+      'image_size'}
   summary = json.loads((workdir / 'results.json').read_text())
   rows = report.rows_of(summary)
   assert [(r.rare_count, r.approach) for r in rows] == [
