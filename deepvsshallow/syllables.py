@@ -55,6 +55,9 @@ import scipy.signal
 
 from deepvsshallow import reference
 
+# Raise when anything below changes the signals: the prepared TFDS copies
+# are named by it (`data.syllables_config`).
+GENERATOR_VERSION = 1
 SAMPLE_RATE = 8000
 LENGTH = 1600                      # 200 ms at 8 kHz.
 SPEAKER_SCALE = (0.85, 1.2)

@@ -330,6 +330,50 @@ def test_a_corrupt_idx_file_stops_a_study_before_its_workdir(tmp_path,
   assert damaged in message and 'truncated or corrupt' in message
 
 
+def test_a_damaged_deflate_stream_is_one_line_that_names_the_file(tmp_path):
+  _idx_dir(tmp_path, gz=True)
+  bad = tmp_path / 'train-images-idx3-ubyte.gz'
+  import gzip as gzip_lib
+  # gzip.compress writes a bare 10-byte header, then the deflate stream.
+  raw = bytearray(gzip_lib.compress(gzip_lib.decompress(bad.read_bytes())))
+  raw[10] = 0xFF     # The first deflate block header: BTYPE 11, reserved.
+  bad.write_bytes(bytes(raw))
+  with pytest.raises(UsageError) as e:
+    data.load_dataset('mnist', data_dir=str(tmp_path))
+  assert str(bad) in str(e.value) and '\n' not in str(e.value)
+
+
+def test_three_of_the_four_idx_files_names_the_missing_one(tmp_path):
+  _idx_dir(tmp_path)
+  (tmp_path / 't10k-labels-idx1-ubyte').unlink()
+  with pytest.raises(UsageError, match='has 3 of the four MNIST-format '
+                     'files; add t10k-labels-idx1-ubyte'):
+    data.load_dataset('kmnist', data_dir=str(tmp_path))
+
+
+@pytest.mark.parametrize('split', ['train', 't10k'])
+def test_an_out_of_range_label_is_refused_before_training(tmp_path, split):
+  _idx_dir(tmp_path)
+  n = 30 if split == 'train' else 12
+  labels = np.zeros(n, np.uint8)
+  labels[7] = 200
+  _write_idx(tmp_path / f'{split}-labels-idx1-ubyte', labels)
+  with pytest.raises(UsageError, match='holds label 200 at index 7; labels '
+                     'must be 0..9'):
+    data.load_dataset('mnist', data_dir=str(tmp_path))
+
+
+def test_one_datasets_idx_files_are_not_read_as_anothers(tmp_path):
+  _idx_dir(tmp_path)
+  labels = np.zeros(30, np.uint8)
+  labels[:10] = (5, 0, 4, 1, 9, 2, 1, 3, 1, 4)   # MNIST's first ten.
+  _write_idx(tmp_path / 'train-labels-idx1-ubyte', labels)
+  with pytest.raises(UsageError, match="are mnist's .* not fashion_mnist's"):
+    data.load_dataset('fashion_mnist', data_dir=str(tmp_path))
+  ds = data.load_dataset('mnist', data_dir=str(tmp_path))
+  assert ds.name == f'mnist (IDX files in {tmp_path})'
+
+
 FASHION = '/usr/share/datasets/fashion-mnist'
 
 
@@ -343,3 +387,7 @@ def test_debians_fashion_mnist_loads_from_its_idx_files():
   np.testing.assert_array_equal(np.bincount(labels), [6_000] * 10)
   np.testing.assert_array_equal(np.bincount(test.targets), [1_000] * 10)
   assert ds.train.inputs.shape[1:] == (28, 28, 1)
+  # Its first ten training labels are the ones the loader knows it by.
+  from deepvsshallow import idx
+  first = idx.read(FASHION + '/train-labels-idx1-ubyte.gz')[:10]
+  assert tuple(first) == idx.FIRST_TRAIN_LABELS['fashion_mnist']

@@ -14,15 +14,16 @@ features):
   ...end_to_end.py --config=:runlocal      a smoke run in seconds (CI uses it)
 
 Runtime on a 2-core CPU, 2026-12-03: 10 min 48 s (648 s, 116 s of it
-compiling) for the default, beside two other runs (the raw CNN is 4 of
-those minutes); `:mnist1d` 3 min 20 s (194 s) beside one other run;
+compiling) for the default, beside two other runs (the raw CNN's
+populations, with its grid extensions, 3 min 17 s of it); `:mnist1d` 3 min 20 s (194 s) beside one other run;
 `:spoken_digit` not run here (FSDD downloads from GitHub).
 
 Expected result (measured 2026-12-03, README.md), test error on the
 syllables: raw 83% logistic, 65% shallow, 64% deep MLP, 7.2% CNN; on the
 features 7.2%, 4.4%, 4.0%, 3.2%. The features win for every classifier
 (contradicted); the best end to end, the raw CNN, loses to the best on the
-features, the CNN over the feature frames, by 3.9 [2.0, 5.9] points. On
+features, the CNN over the feature frames, by 3.9 [2.0, 5.9] points (a
+single raw CNN design, not searched). On
 `:mnist1d` the raw signal wins for every classifier (CNN 7.9% against
 48.0% on the features).
 """

