@@ -59,12 +59,6 @@ class Arch:
   def depth(self) -> int:
     return len(self.widths)
 
-  @property
-  def shape(self) -> tuple[int, str]:
-    """What the compiled program depends on once widths are zero-padded to
-    the space's widest at each layer: the depth and the activation."""
-    return (self.depth, self.activation)
-
   def describe(self) -> str:
     return (f'{"-".join(map(str, self.widths))} {self.activation} '
             f'lr={self.learning_rate:g}')

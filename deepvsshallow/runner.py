@@ -195,11 +195,11 @@ class Population:
   # (`Picked.evaluator` then compiles on its first call, if any).
   evaluate_pick: bool = True
   # None: each member starts from the model's initialisation with its seed.
-  # Else each member's initial nnx.Param state (host arrays, leading member
+  # Else (params, rest): each member's initial nnx.Param state and other
+  # state, either None for the model's own (host arrays, leading member
   # axis; `train.run_program`), e.g. narrow nets zero-padded into one wider
   # shape, so that many shapes share one program. Part of the fingerprint.
-  initial_params: Any = dataclasses.field(default=None, compare=False,
-                                          repr=False)
+  initial: Any = dataclasses.field(default=None, compare=False, repr=False)
 
   def seeds_and_lrs(self, run: 'Run') -> tuple[list[int], list[float]]:
     if self.members is None:
@@ -262,12 +262,12 @@ class CompileAhead:
     self._pool = None
 
 
-def _params_hash(params) -> tuple[str, ...]:
-  """() for no given initial parameters, else one digest of their arrays."""
-  if params is None:
+def _arrays_hash(tree) -> tuple[str, ...]:
+  """() for no given initial state, else one digest of its arrays."""
+  if tree is None:
     return ()
   h = hashlib.sha256()
-  for leaf in jax.tree.leaves(params):
+  for leaf in jax.tree.leaves(tree):
     h.update(np.ascontiguousarray(leaf).tobytes())
   return (h.hexdigest()[:16],)
 
@@ -677,7 +677,7 @@ class Run:
                                  json.dumps(p.info, sort_keys=True,
                                             default=str),
                                  self._data_hash(p.dataset),
-                                 *_params_hash(p.initial_params))
+                                 *_arrays_hash(p.initial))
       plan.append(Planned(p, settings, seeds, lrs, program_key, key, fp,
                           self.store.load(key, fp)))
       self._seq += 1
@@ -740,7 +740,7 @@ class Run:
       result = train.run_program(
           program, population.dataset, seeds, lrs, checkpoint=checkpoint,
           desc=f'{population.name} ({info["param_count"]:,} params)',
-          initial_params=population.initial_params)
+          initial=population.initial)
     finally:
       if checkpoint is not None:
         checkpoint.close()

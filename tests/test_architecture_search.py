@@ -5,6 +5,7 @@ evolution-against-random verdicts on constructed summaries. The searches
 themselves (evolution, random search, the space) are tested in
 test_selection_search.py."""
 
+import collections
 import dataclasses
 import functools
 import json
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from conftest import refused, unread_fields
+from conftest import launch, refused, unread_fields, xla_flags
 from deepvsshallow import config as config_lib
 from deepvsshallow import data, evolution, models, runner, stats, train
 from deepvsshallow.studies import architecture_search
@@ -56,26 +57,26 @@ def test_the_budget_check_names_the_smallest_architecture():
   assert line.startswith('config.budget=100') and f'({smallest})' in line
 
 
-@pytest.mark.parametrize('activation,optimizer', [
-    ('relu', dict(optimizer='adam')),
+@pytest.mark.parametrize('optimizer', [
+    dict(optimizer='adam'),
     # Decoupled weight decay moves every weight, so a zero must stay zero.
-    ('hard_sigmoid', dict(optimizer='adamw', weight_decay=0.1)),
+    dict(optimizer='adamw', weight_decay=0.1),
 ])
 def test_a_padded_member_trains_as_its_narrow_net(digits, tmp_path,
-                                                  activation, optimizer):
-  """Three narrow nets of one depth, zero-padded into the space's widest
-  and trained as one population through the runner, equal each narrow
-  `models.MLP` trained alone from the same seed; the padded units end at
-  exactly zero."""
+                                                  optimizer):
+  """Four narrow nets of one depth, two relu and two hard_sigmoid,
+  zero-padded into the space's widest and trained as one population (one
+  program) through the runner, equal each narrow `models.MLP` trained
+  alone from the same seed; the padded units end at exactly zero."""
   ds = dataclasses.replace(digits, name='digits-small', train=data.Split(
       digits.train.inputs[:256], digits.train.targets[:256]))
   space = evolution.Space(input_dim=ds.input_dim, num_classes=10,
-                          budget=10**6, depths=(3,), widths=(8, 16, 32),
-                          activations=(activation,))
-  archs = [evolution.Arch((8, 32, 16), activation, 1e-2),
-           evolution.Arch((32, 8, 8), activation, 3e-3),
-           evolution.Arch((16, 16, 32), activation, 3e-2)]
-  seeds = [3, 5, 7]
+                          budget=10**6, depths=(3,), widths=(8, 16, 32))
+  archs = [evolution.Arch((8, 32, 16), 'relu', 1e-2),
+           evolution.Arch((32, 8, 8), 'hard_sigmoid', 3e-3),
+           evolution.Arch((16, 16, 32), 'relu', 3e-2),
+           evolution.Arch((16, 32, 16), 'hard_sigmoid', 3e-2)]
+  seeds = [3, 5, 7, 9]
   assert space.padded_widths(3) == (32, 32, 32)
   schema = config_lib.schema(config_lib.one_dataset('digits'), {},
                              candidates=False)
@@ -83,17 +84,17 @@ def test_a_padded_member_trains_as_its_narrow_net(digits, tmp_path,
                     matmul_precision='highest', **optimizer)
   with runner.Run('t', c, str(tmp_path), schema=schema) as run:
     picked, = run.train_all([runner.Population(
-        'padded', experiment.padded_model_fn(space, 3, activation), ds,
+        'padded', experiment.padded_model_fn(space, 3), ds,
         members=(seeds, [a.learning_rate for a in archs]),
-        evaluate_pick=False, initial_params=experiment._stack(
-            [experiment.padded_params(a, s, space)
+        evaluate_pick=False, initial=experiment._stack(
+            [experiment.padded_initial(a, s, space)
              for a, s in zip(archs, seeds)]))])
   together = picked.result
   settings = train.TrainSettings.from_config(c)
   for m, (arch, seed) in enumerate(zip(archs, seeds)):
     alone = train.train_population(
         functools.partial(models.MLP, ds.input_dim, arch.widths, 10,
-                          activation=activation), ds, [seed],
+                          activation=arch.activation), ds, [seed],
         [arch.learning_rate], settings)
     np.testing.assert_allclose(together.history['train_loss'][:, m],
                                alone.history['train_loss'][:, 0], rtol=1e-5)
@@ -131,7 +132,9 @@ def test_padded_params_start_as_the_narrow_net_would():
   its own fan-in), zeros around it."""
   space = evolution.Space(input_dim=40, num_classes=10, budget=10**6)
   arch = evolution.Arch((16, 64, 32), 'relu', 1e-2)
-  padded = experiment.padded_params(arch, 11, space)
+  padded, rest = experiment.padded_initial(arch, 11, space)
+  assert [np.asarray(x).tolist() for x in jax.tree.leaves(rest)] == [
+      [1.0, 0.0]]     # Its switch: relu, the space's first activation.
   narrow = nnx.state(models.MLP(40, arch.widths, 10, rngs=nnx.Rngs(
       params=train.member_key(11, 0))), nnx.Param)
   kernels = [np.asarray(padded['hidden'][i]['kernel'][...])
@@ -207,8 +210,37 @@ def test_runlocal_end_to_end(runlocal):
   assert report.verdict(runs, per_search, summary['space_size'],
                         summary['config']).endswith(
       '\n- ' + report.headline(summary))
-  # Two programs a depth at most (population sizes), whatever the widths.
-  assert summary['compile']['training'] <= 2 * len(config.depths) * 2
+  # One training program per (depth, population size), whatever the
+  # widths and activations of its members.
+  sizes = collections.Counter(json.loads(line)['name'] for line in (
+      run.workdir / 'trials.jsonl').read_text().splitlines())
+  assert summary['compile']['training'] == len(
+      {(name.split()[-1], n) for name, n in sizes.items()})
+
+
+@pytest.mark.slow
+def test_the_launcher_on_three_devices_searches_alike(runlocal, tmp_path,
+                                                      tfds_dir):
+  """The launcher at :runlocal with 3 CPU devices: every population is
+  padded to a multiple of 3 (members and their initial states alike) and
+  sharded, and each search trains the same candidates to the same
+  validation errors as the in-process run on one device."""
+  proc = launch('architecture_search', '--config=:runlocal',
+                f'--workdir={tmp_path / "run"}',
+                env={'TFDS_DATA_DIR': tfds_dir, 'XLA_FLAGS': xla_flags(3)})
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  three = json.loads((tmp_path / 'run' / 'results.json').read_text())
+  one = json.loads((runlocal('architecture_search').workdir
+                    / 'results.json').read_text())
+  assert three['platform']['devices'] == 3
+  for a, b in zip(report.runs_of(three), report.runs_of(one), strict=True):
+    assert [(c.widths, c.activation, c.learning_rate)
+            for c in a.candidates] == [(c.widths, c.activation,
+                                        c.learning_rate)
+                                       for c in b.candidates]
+    np.testing.assert_allclose([c.val_error for c in a.candidates],
+                               [c.val_error for c in b.candidates],
+                               atol=1e-6)
 
 
 SPACE_CFG = {'search_learning_rates': (3e-3, 1e-2, 3e-2), 'depths': (1, 2),

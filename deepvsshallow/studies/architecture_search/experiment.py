@@ -9,15 +9,16 @@ seeds) advance together, one generation at a time. Both methods train the
 same number of candidates.
 
 Shapes recur only by depth: a generation's candidates are grouped by
-(depth, activation), and every member of a group is its own narrow net
-zero-padded into the space's widest net of that depth (`padded_params`):
-one compiled program per (depth, activation, population size) instead of
-one per width tuple. A zero-padded unit stays exactly zero in training
-(its input weights and bias start at 0, so it outputs act(0) = 0, and its
-output weights start at 0, so no gradient reaches either; Adam's update of
-a zero gradient is zero, and so is any weight decay of a zero weight), so
-the padded member computes, and learns, what the narrow net does; a test
-holds a padded population to the narrow nets trained one by one.
+depth, and every member of a group is its own narrow net zero-padded into
+the space's widest net of that depth, its activation a switch it carries
+(`SwitchMLP`, `padded_initial`): one compiled program per (depth,
+population size) instead of one per width tuple and activation. A
+zero-padded unit stays exactly zero in training (its input weights and
+bias start at 0, so it outputs act(0) = 0, and its output weights start at
+0, so no gradient reaches either; Adam's update of a zero gradient is
+zero, and so is any weight decay of a zero weight), so the padded member
+computes, and learns, what the narrow net does; a test holds a padded
+population to the narrow nets trained one by one.
 
 Reported: the anytime curves (the best validation error so far against
 candidates trained, and the test error of that best-so-far candidate,
@@ -37,6 +38,7 @@ import collections
 import functools
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
@@ -54,33 +56,69 @@ def _searcher(config, method: str, space, seed: int):
 
 
 def _padded(n: int) -> int:
-  """Members per population: the next power of two, so that a shape has few
-  program variants (the extra members repeat the last and are ignored)."""
-  return 1 << (n - 1).bit_length()
+  """Members per population: the next of 1, 2, 3, 4, 6, 8, 12, 16, 24, ...
+  (powers of two and 1.5 times them), so that a depth has few program
+  variants and at most a third of a population repeats its last member
+  (those extra members are ignored)."""
+  power = 1 << (n - 1).bit_length()
+  return 3 * power // 4 if 3 * power // 4 >= n else power
 
 
-def padded_model_fn(space: evolution.Space, depth: int, activation: str):
-  """The program's model for every candidate of this depth and activation:
-  the space's widest MLP of that depth."""
-  return functools.partial(models.MLP, space.input_dim,
+class Choice(nnx.Variable):
+  """A member's activation, one-hot over the space's (not trained)."""
+
+
+class SwitchMLP(models.MLP):
+  """`models.MLP` whose hidden activation is each member's own: the sum of
+  the `activations` weighted by its one-hot `choice`, which is exactly the
+  chosen one (1 x a + 0 x b = a in floating point, and so are the
+  gradients)."""
+
+  def __init__(self, input_dim: int, hidden_widths, num_classes: int, *,
+               activations: tuple[str, ...], rngs: nnx.Rngs):
+    super().__init__(input_dim, hidden_widths, num_classes,
+                     activation=activations[0], rngs=rngs)
+    self.activations = tuple(activations)
+    self.choice = Choice(jnp.eye(len(activations))[0])
+
+  def features(self, images_NHWC):
+    out = [images_NHWC.reshape(images_NHWC.shape[0], -1)]
+    acts = [models.get_activation(a) for a in self.activations]
+    for layer in self.hidden:
+      z = layer(out[-1])
+      out.append(sum(self.choice[k] * act(z) for k, act in enumerate(acts)))
+    return out
+
+
+def padded_model_fn(space: evolution.Space, depth: int):
+  """The program's model for every candidate of this depth: the space's
+  widest MLP of that depth, with an activation switch."""
+  return functools.partial(SwitchMLP, space.input_dim,
                            space.padded_widths(depth), space.num_classes,
-                           activation=activation)
+                           activations=space.activations)
 
 
-def padded_params(arch: evolution.Arch, seed: int, space: evolution.Space):
-  """The narrow net `arch` initialised with `seed` (as the engine would
-  initialise it alone: `train.member_key(seed, 0)`), its parameters
-  zero-padded into `padded_model_fn`'s shapes: each layer starts at the
-  scale of its own fan-in, and the padded units at exactly zero."""
+def padded_initial(arch: evolution.Arch, seed: int, space: evolution.Space):
+  """(params, rest) of the member `arch`: the narrow net initialised with
+  `seed` (as the engine would initialise it alone:
+  `train.member_key(seed, 0)`), its parameters zero-padded into
+  `padded_model_fn`'s shapes (each layer starts at the scale of its own
+  fan-in and activation, the padded units at exactly zero), and its
+  activation's switch."""
   narrow = models.MLP(space.input_dim, arch.widths, space.num_classes,
                       activation=arch.activation,
                       rngs=nnx.Rngs(params=train.member_key(seed, 0)))
-  wide = nnx.eval_shape(lambda: padded_model_fn(
-      space, arch.depth, arch.activation)(rngs=nnx.Rngs(0)))
-  return jax.tree.map(
+  wide = nnx.eval_shape(lambda: padded_model_fn(space, arch.depth)(
+      rngs=nnx.Rngs(0)))
+  _, wide_params, wide_rest = nnx.split(wide, nnx.Param, ...)
+  params = jax.tree.map(
       lambda small, big: np.pad(np.asarray(small), [
           (0, b - s) for s, b in zip(small.shape, big.shape)]),
-      nnx.state(narrow, nnx.Param), nnx.state(wide, nnx.Param))
+      nnx.state(narrow, nnx.Param), wide_params)
+  (switch,) = jax.tree.leaves(wide_rest)   # The model's only other state.
+  choice = np.eye(len(space.activations), dtype=switch.dtype)[
+      space.activations.index(arch.activation)]
+  return params, jax.tree.map(lambda _: choice, wide_rest)
 
 
 def _stack(trees):
@@ -103,22 +141,21 @@ def run(run: runner.Run) -> dict:
     groups = collections.defaultdict(list)
     for key, archs in asked.items():
       for arch in archs:
-        groups[arch.shape].append((key, arch, serial))
+        groups[arch.depth].append((key, arch, serial))
         serial += 1
     populations = []
-    for (depth, act), items in sorted(groups.items()):
+    for depth, items in sorted(groups.items()):
       padded = items + [items[-1]] * (_padded(len(items)) - len(items))
       populations.append(runner.Population(
-          f'gen {generation} depth {depth} {act}',
-          padded_model_fn(space, depth, act), ds,
-          info={'generation': generation, 'depth': depth, 'activation': act,
-                'padded_widths': space.padded_widths(depth),
-                'real_members': len(items)},
+          f'gen {generation} depth {depth}', padded_model_fn(space, depth),
+          ds, info={'generation': generation, 'depth': depth,
+                    'padded_widths': space.padded_widths(depth),
+                    'real_members': len(items)},
           members=([s for _, _, s in padded],
                    [a.learning_rate for _, a, _ in padded]),
           evaluate_pick=False,
-          initial_params=_stack([padded_params(a, s, space)
-                                 for _, a, s in padded])))
+          initial=_stack([padded_initial(a, s, space)
+                          for _, a, s in padded])))
     picked = run.train_all(populations)
     fitness = {key: [] for key in searches}
     for p, items in zip(picked, (groups[k] for k in sorted(groups))):
