@@ -125,6 +125,12 @@ def test_initial_params_pad_to_the_device_count_member_by_member():
   assert padded.shape == (4, 4, 5)
   np.testing.assert_array_equal(padded[3], kernels[2])
   assert train._pad_population(kernels, 3) is kernels
+  # The study's population sizes: powers of two and 1.5 times them, so
+  # that at most a third of a population is padding.
+  sizes = [experiment._padded(n) for n in range(1, 200)]
+  assert sorted(set(sizes)) == [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64,
+                                96, 128, 192, 256]
+  assert all(n <= size < 1.5 * n + 1 for n, size in enumerate(sizes, 1))
 
 
 def test_padded_params_start_as_the_narrow_net_would():

@@ -398,6 +398,12 @@ def plot(summary, path: str) -> None:
   for b in summary['budgets'][:-1]:
     for ax in axes[:2]:
       ax.axvline(b + 0.5, color='0.85', lw=0.8, zorder=0)
+  # The first few candidates (one or two nets) would set the scale.
+  for ax, field in zip(axes, ('best_so_far', 'best_so_far_test')):
+    later = np.concatenate([_curve(runs, field)[:, 4:].ravel()
+                            for runs in by.values()])
+    if np.isfinite(later).any():
+      ax.set_ylim(top=np.nanmax(later) + 2)
   axes[0].set_ylabel('best validation error so far (%)')
   axes[1].set_ylabel('test error of that candidate (%)')
   for ax in axes[:2]:
