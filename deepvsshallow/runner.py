@@ -194,6 +194,12 @@ class Population:
   # search, say), so no evaluation program for the pick is compiled ahead
   # (`Picked.evaluator` then compiles on its first call, if any).
   evaluate_pick: bool = True
+  # None: each member starts from the model's initialisation with its seed.
+  # Else (params, rest): each member's initial nnx.Param state and other
+  # state, either None for the model's own (host arrays, leading member
+  # axis; `train.run_program`), e.g. narrow nets zero-padded into one wider
+  # shape, so that many shapes share one program. Part of the fingerprint.
+  initial: Any = dataclasses.field(default=None, compare=False, repr=False)
 
   def seeds_and_lrs(self, run: 'Run') -> tuple[list[int], list[float]]:
     if self.members is None:
@@ -254,6 +260,16 @@ class CompileAhead:
         del self._programs[program_key]
     self._pool.shutdown()
     self._pool = None
+
+
+def _arrays_hash(tree) -> tuple[str, ...]:
+  """() for no given initial state, else one digest of its arrays."""
+  if tree is None:
+    return ()
+  h = hashlib.sha256()
+  for leaf in jax.tree.leaves(tree):
+    h.update(np.ascontiguousarray(leaf).tobytes())
+  return (h.hexdigest()[:16],)
 
 
 def _abstract(model_fn):
@@ -660,7 +676,8 @@ class Run:
       fp = store_lib.fingerprint(p.name, program_key, seeds, lrs,
                                  json.dumps(p.info, sort_keys=True,
                                             default=str),
-                                 self._data_hash(p.dataset))
+                                 self._data_hash(p.dataset),
+                                 *_arrays_hash(p.initial))
       plan.append(Planned(p, settings, seeds, lrs, program_key, key, fp,
                           self.store.load(key, fp)))
       self._seq += 1
@@ -722,7 +739,8 @@ class Run:
     try:
       result = train.run_program(
           program, population.dataset, seeds, lrs, checkpoint=checkpoint,
-          desc=f'{population.name} ({info["param_count"]:,} params)')
+          desc=f'{population.name} ({info["param_count"]:,} params)',
+          initial=population.initial)
     finally:
       if checkpoint is not None:
         checkpoint.close()

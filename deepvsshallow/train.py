@@ -281,10 +281,15 @@ def member_key(seed, stream: int):
   return jax.random.fold_in(jax.random.key(seed), stream)
 
 
-def init_member(model_fn, step_def: StepDef, seed,
-                learning_rate) -> MemberState:
+def init_member(model_fn, step_def: StepDef, seed, learning_rate,
+                initial=(None, None)) -> MemberState:
+  """`initial`: (params, rest), the member's initial nnx.Param state and
+  other state, given (e.g. a narrow net zero-padded into a wider shape);
+  either None: the model's own initialisation from `seed`."""
   model = model_fn(rngs=nnx.Rngs(params=member_key(seed, 0)))
   _, params, rest = nnx.split(model, nnx.Param, ...)
+  params = params if initial[0] is None else initial[0]
+  rest = rest if initial[1] is None else initial[1]
   return MemberState(params, rest, step_def.tx_fn(learning_rate).init(params),
                      jnp.zeros((), bool))
 
@@ -497,19 +502,20 @@ class PopulationProgram:
       return self._advance(carry, seeds_P, lrs_P, real_P, x_tr, y_tr, x_val,
                            y_val, stop_epoch)
 
-  def start(self, seeds_P, lrs_P):
+  def start(self, seeds_P, lrs_P, initial_P=(None, None)):
     """The loop state before the first epoch: every member initialised, op
-    by op (not jitted as a whole: see the module doc)."""
+    by op (not jitted as a whole: see the module doc), or starting from
+    `initial_P` (each member's initial (params, rest)) where given."""
     with jax.default_matmul_precision(self.settings.matmul_precision):
-      return self._start(seeds_P, lrs_P)
+      return self._start(seeds_P, lrs_P, initial_P)
 
   def abstract_carry(self, seeds_P, lrs_P):
     """The loop state's shapes and dtypes, computing nothing."""
     return jax.eval_shape(self._start, seeds_P, lrs_P)
 
-  def _start(self, seeds_P, lrs_P):
+  def _start(self, seeds_P, lrs_P, initial_P=(None, None)):
     """The carry of the epoch loop before the first epoch."""
-    state = self._init(seeds_P, lrs_P)
+    state = self._init(seeds_P, lrs_P, initial_P)
     num_p, num_e = seeds_P.shape[0], self.settings.num_epochs
     return dict(
         epoch=jnp.zeros((), jnp.int32), state=state,
@@ -570,8 +576,11 @@ class PopulationProgram:
 
 
 def _pad_population(values: np.ndarray, multiple: int) -> np.ndarray:
+  """`values` (members first, any rank) with the last member repeated up to
+  a multiple of `multiple`."""
   pad = -len(values) % multiple
-  return np.concatenate([values, np.repeat(values[-1:], pad)]) if pad else values
+  return np.concatenate([values, np.repeat(values[-1:], pad, axis=0)]) if (
+      pad) else values
 
 
 def _carry_sharding(carry, mesh):
@@ -588,12 +597,12 @@ def _carry_sharding(carry, mesh):
 
 
 def _run_inputs(program, dataset, seeds, learning_rates, *,
-                start: bool = True):
+                start: bool = True, initial=None):
   """The arguments of `PopulationProgram.run` after the carry and the stop
   epoch, padded to a multiple of the device count and placed (population
   axis sharded, data replicated), and the first call's carry: the members
-  initialised (`start`), or else only its shapes and placement (to compile,
-  or to restore a checkpoint into)."""
+  initialised (`start`; from `initial` where given), or else only its
+  shapes and placement (to compile, or to restore a checkpoint into)."""
   settings = program.settings
   if len(seeds) != len(learning_rates) or not len(seeds):
     raise UsageError('seeds and learning_rates must be non-empty and of equal '
@@ -605,8 +614,13 @@ def _run_inputs(program, dataset, seeds, learning_rates, *,
   members = (seeds_P, lrs_P, np.arange(len(seeds_P)) < len(seeds))
   data = (dataset.train.inputs, dataset.train.targets,
           dataset.validation.inputs, dataset.validation.targets)
-  carry = (program.start if start else program.abstract_carry)(seeds_P,
-                                                                 lrs_P)
+  if start:
+    initial_P = jax.tree.map(
+        lambda a: _pad_population(np.asarray(a), multiple),
+        tuple(initial or (None, None)))
+    carry = program.start(seeds_P, lrs_P, initial_P)
+  else:
+    carry = program.abstract_carry(seeds_P, lrs_P)
   if mesh is not None:
     members = place(members, NamedSharding(mesh, P(POP_AXIS)))
     data = place(data, NamedSharding(mesh, P()))
@@ -639,20 +653,27 @@ def train_population(model_fn: Callable[..., nnx.Module], dataset,
                      seeds: Sequence[int], learning_rates: Sequence[float],
                      settings: TrainSettings, *,
                      task: tasks_lib.Task | None = None, checkpoint=None,
-                     desc: str = 'train') -> PopulationResult:
+                     desc: str = 'train',
+                     initial=None) -> PopulationResult:
   """Trains len(seeds) same-shape models together; member i uses seeds[i]
   and learning_rates[i]. `task` defaults to the dataset's. Returns each
   member's best-validation state (`run_program` of `make_program`)."""
   return run_program(make_program(model_fn, dataset, settings, task),
                      dataset, seeds, learning_rates, checkpoint=checkpoint,
-                     desc=desc)
+                     desc=desc, initial=initial)
 
 
 def run_program(program: PopulationProgram, dataset, seeds: Sequence[int],
                 learning_rates: Sequence[float], *, checkpoint=None,
-                desc: str = 'train') -> PopulationResult:
+                desc: str = 'train',
+                initial=None) -> PopulationResult:
   """`program` (from `make_program`, perhaps compiled ahead) trained on
   `dataset` for these members.
+
+  `initial`: (params, rest), each member's initial nnx.Param state and
+  other state (host arrays, leading member axis), e.g. narrow nets
+  zero-padded into the program's wider shape; None, or either None: each
+  member's own initialisation from its seed.
 
   `checkpoint` (a `checkpoints.Checkpoint`) saves the loop state every N
   epochs and resumes from the last save; the result is the same either way.
@@ -664,7 +685,8 @@ def run_program(program: PopulationProgram, dataset, seeds: Sequence[int],
                               start=False)
     saved = checkpoint.restore(template)
   carry, args = _run_inputs(program, dataset, seeds, learning_rates,
-                            start=saved is None)
+                            start=saved is None,
+                            initial=initial)
   resumed_from = 0
   if checkpoint is not None:
     if saved is not None:

@@ -1,5 +1,6 @@
 """Can the structure be found automatically? Regularized evolution against
-random search over MLPs under a parameter budget (Real et al. 2019)."""
+random search over MLPs with per-layer widths under a parameter budget
+(Real et al. 2019)."""
 
 from deepvsshallow import study
 from deepvsshallow.studies.architecture_search import (config, experiment,
@@ -15,6 +16,6 @@ STUDY = study.Study(
     get_config=config.get_config,
     experiment=experiment.run,
     headline=report.headline,
-    minutes=3.2)
+    minutes=6.8)
 
 train_and_evaluate = STUDY.train_and_evaluate
