@@ -559,3 +559,41 @@ def test_kinks_stay_where_the_coordinates_are_at_stn_size(align_corners):
   # A handful of 200,704 points, as float32 rounding allows (the coordinate
   # snap this replaced flipped 123 over a smaller sweep).
   assert max(same_grid[0], from_theta[0]) <= 10, (same_grid, from_theta)
+
+
+# The issue's case: width 40, a bfloat16 grid. Each value by hand from the
+# grid's bfloat16 values (-0.44921875, 0.10009766, 0.62109375): pixel
+# x = ((g + 1) 40 - 1) / 2 = 10.515625, 21.50195, 31.921875 on the ramp
+# 0..39, rounded to bfloat16 (steps 0.0625 below 16, 0.125 below 32).
+@pytest.mark.parametrize("implementation", sampling.SAMPLERS)
+def test_a_bfloat16_grid_keeps_its_fractions(implementation):
+  w = 40
+  img = jnp.arange(w, dtype=jnp.bfloat16).reshape(1, 1, w, 1)
+  g = jnp.array([[[[-0.45, 0], [0.1, 0], [0.62, 0]]]], jnp.bfloat16)
+  out = ops.bilinear_sample(img, g, implementation=implementation)
+  assert out.dtype == jnp.bfloat16
+  # Floor sampling (every fraction snapped) gave 10, 21, 31.
+  np.testing.assert_array_equal(np.asarray(out, np.float32).ravel(),
+                                [10.5, 21.5, 31.875])
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+def test_low_precision_grids_match_the_float64_reference(dtype):
+  """Coordinates and taps computed in float32 whatever the dtype: the
+  result is the float64 reference on the same (rounded) inputs, to within
+  one rounding of the output dtype."""
+  images, theta, size = _random_inputs(seed=3, in_hw=(9, 40),
+                                       out_hw=(5, 7), spread=0.9)
+  images = jnp.asarray(images * 40, dtype)
+  grid = jnp.asarray(ref_affine_grid(theta, size, False), dtype)
+  want = ref_grid_sample(np.asarray(images, np.float64),
+                         np.asarray(grid, np.float64), "bilinear", "zeros",
+                         False)
+  got = np.asarray(ops.bilinear_sample(images, grid), np.float64)
+  ulp = np.asarray(jnp.finfo(dtype).eps, np.float64) * np.maximum(
+      np.abs(want), 1.0)
+  assert np.all(np.abs(got - want) <= ulp)
+  # And the grid's gradient comes back in the grid's dtype.
+  g = jax.grad(lambda gr: ops.bilinear_sample(images, gr).astype(
+      jnp.float32).sum())(grid)
+  assert g.dtype == dtype

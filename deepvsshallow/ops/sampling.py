@@ -206,8 +206,14 @@ def grid_to_pixels(
 
   Computed as torch computes them, with no adjustment: where the taps and the
   kinks are is decided by these coordinates (`deepvsshallow.ops.taps`).
+  They are float32 at least, whatever the grid's dtype: in bfloat16 a pixel
+  coordinate near 20 has a step of 0.125, and the fraction's snap tolerance
+  (`taps.snap_tolerance`, a few ulps of the image size) would swallow every
+  fraction. (torch's CPU kernel likewise computes in float32 for reduced
+  precision inputs.) The gradient w.r.t. the grid comes back in its dtype.
   """
   h, w = in_hw
+  grid = grid.astype(jnp.promote_types(grid.dtype, jnp.float32))
   x = unnormalize(grid[..., 0], w, align_corners=align_corners)
   y = unnormalize(grid[..., 1], h, align_corners=align_corners)
   if padding_mode == "border":
