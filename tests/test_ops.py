@@ -597,3 +597,27 @@ def test_low_precision_grids_match_the_float64_reference(dtype):
   g = jax.grad(lambda gr: ops.bilinear_sample(images, gr).astype(
       jnp.float32).sum())(grid)
   assert g.dtype == dtype
+
+
+@pytest.mark.parametrize("implementation", sampling.SAMPLERS)
+@pytest.mark.parametrize("n,out_hw,c", [(0, (3, 4), 2), (2, (0, 4), 2),
+                                        (2, (3, 0), 2), (2, (3, 4), 0)])
+def test_empty_batch_grid_or_channels_give_an_empty_output(implementation, n,
+                                                           out_hw, c):
+  """As torch: an empty batch, output grid or channel axis is an empty
+  output of the right shape (the Pallas kernels crashed on N = 0 or
+  H_out = 0), and its gradients are empty too."""
+  images = jnp.ones((n, 5, 6, c), jnp.float32)
+  grid = jnp.zeros((n, *out_hw, 2), jnp.float32)
+  out = ops.bilinear_sample(images, grid, implementation=implementation)
+  assert out.shape == (n, *out_hw, c) and out.dtype == jnp.float32
+  assert ops.nearest_sample(images, grid).shape == (n, *out_hw, c)
+  gi, gg = jax.grad(lambda i, g: ops.bilinear_sample(
+      i, g, implementation=implementation).sum(), argnums=(0, 1))(images,
+                                                                  grid)
+  assert gi.shape == images.shape and gg.shape == grid.shape
+
+
+def test_empty_spatial_input_is_still_refused():
+  with pytest.raises(ValueError, match="non-empty H_in and W_in"):
+    ops.bilinear_sample(jnp.ones((1, 0, 4, 1)), jnp.zeros((1, 2, 2, 2)))

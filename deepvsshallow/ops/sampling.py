@@ -81,13 +81,20 @@ def _check_images_and_grid(images: jax.Array, grid: jax.Array) -> None:
         f"images and grid must have the same batch size, got images shape "
         f"{tuple(images.shape)} and grid shape {tuple(grid.shape)}."
     )
-  if min(images.shape[1:]) < 1:
+  if min(images.shape[1:3]) < 1:
     raise ValueError(
-        f"images must have non-empty H_in, W_in and C, got shape "
+        f"images must have non-empty H_in and W_in, got shape "
         f"{tuple(images.shape)}."
     )
   _check_floating("images", images)
   _check_floating("grid", grid)
+
+
+def _empty_output(images: jax.Array, grid: jax.Array):
+  """The (N, H_out, W_out, C) output when it holds no element (an empty
+  batch, output grid or channel axis, as torch returns it), else None."""
+  shape = (*grid.shape[:3], images.shape[-1])
+  return jnp.zeros(shape, images.dtype) if 0 in shape else None
 
 
 # ----------------------------------------------------------------------------
@@ -362,6 +369,9 @@ def bilinear_sample(
   else:
     check_implementation(implementation, jax.default_backend(),
                          "implementation")
+  empty = _empty_output(images, grid)
+  if empty is not None:
+    return empty
   _, h, w, _ = images.shape
   x_NHW, y_NHW = grid_to_pixels(
       grid, (h, w), padding_mode=padding_mode, align_corners=align_corners
@@ -398,6 +408,9 @@ def nearest_sample(
   grid = jnp.asarray(grid)
   _check_images_and_grid(images, grid)
   _check_padding_mode(padding_mode)
+  empty = _empty_output(images, grid)
+  if empty is not None:
+    return empty
   n, h, w, c = images.shape
   x_NHW, y_NHW = grid_to_pixels(
       grid, (h, w), padding_mode=padding_mode, align_corners=align_corners
