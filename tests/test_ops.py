@@ -621,3 +621,25 @@ def test_empty_batch_grid_or_channels_give_an_empty_output(implementation, n,
 def test_empty_spatial_input_is_still_refused():
   with pytest.raises(ValueError, match="non-empty H_in and W_in"):
     ops.bilinear_sample(jnp.ones((1, 0, 4, 1)), jnp.zeros((1, 2, 2, 2)))
+
+
+@pytest.mark.parametrize("implementation", sampling.SAMPLERS)
+@pytest.mark.parametrize("padding_mode,want", [("border", 4.0),
+                                               ("zeros", 2.0)])
+def test_nan_in_the_grid_reads_as_minus_one(implementation, padding_mode,
+                                            want):
+  """torch's documented rule. x = NaN -> -1, the left edge: pixel -0.5
+  (align_corners=False). Border clips it to pixel 0 of the middle row
+  (value 4); zeros padding takes half of it (the tap at -1 reads 0)."""
+  images = np.arange(1, 10, dtype=np.float32).reshape(1, 3, 3, 1)
+  grid = np.array([[[[np.nan, 0.0]]]], np.float32)
+  out = ops.bilinear_sample(images, grid, padding_mode=padding_mode,
+                            implementation=implementation)
+  np.testing.assert_array_equal(np.asarray(out).ravel(), [want])
+  # Nearest: -0.5 rounds half to even, to pixel 0 (4) in both modes.
+  np.testing.assert_array_equal(np.asarray(ops.nearest_sample(
+      images, grid, padding_mode=padding_mode)).ravel(), [4.0])
+  g = jax.grad(lambda gr: ops.bilinear_sample(
+      images, gr, padding_mode=padding_mode,
+      implementation=implementation).sum())(jnp.asarray(grid))
+  assert np.isfinite(np.asarray(g)).all()

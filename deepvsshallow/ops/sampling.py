@@ -216,11 +216,15 @@ def grid_to_pixels(
   They are float32 at least, whatever the grid's dtype: in bfloat16 a pixel
   coordinate near 20 has a step of 0.125, and the fraction's snap tolerance
   (`taps.snap_tolerance`, a few ulps of the image size) would swallow every
-  fraction. (torch's CPU kernel likewise computes in float32 for reduced
-  precision inputs.) The gradient w.r.t. the grid comes back in its dtype.
+  fraction. The gradient w.r.t. the grid comes back in its dtype. (torch
+  in bfloat16 can differ by one bfloat16 rounding: 32 where this gives
+  31.875, from 31.921875 exactly.)
+  A NaN in the grid reads as -1, torch's documented rule, for every
+  sampler (its gradient there is 0).
   """
   h, w = in_hw
   grid = grid.astype(jnp.promote_types(grid.dtype, jnp.float32))
+  grid = jnp.where(jnp.isnan(grid), -1.0, grid)
   x = unnormalize(grid[..., 0], w, align_corners=align_corners)
   y = unnormalize(grid[..., 1], h, align_corners=align_corners)
   if padding_mode == "border":
