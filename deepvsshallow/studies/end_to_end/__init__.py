@@ -15,6 +15,6 @@ STUDY = study.Study(
     get_config=config.get_config,
     experiment=experiment.run,
     headline=report.headline,
-    minutes=10.8)
+    minutes=10.5)
 
 train_and_evaluate = STUDY.train_and_evaluate

@@ -13,8 +13,9 @@ features):
                                  through TFDS (8 kHz, 1 s; a mel filter bank)
   ...end_to_end.py --config=:runlocal      a smoke run in seconds (CI uses it)
 
-Runtime on a 2-core CPU, 2026-12-03: 10 min 48 s (648 s, 116 s of it
-compiling) for the default, beside two other runs (the raw CNN's
+Runtime on a 2-core CPU, 2026-12-03: 10 min 30 s (630 s) in the lecture
+run from nothing (beside another study); 10 min 48 s (648 s, 116 s of it
+compiling) for the default beside two other runs (the raw CNN's
 populations, with its grid extensions, 3 min 17 s of it); `:mnist1d` 3 min 20 s (194 s) beside one other run;
 `:spoken_digit` not run here (FSDD downloads from GitHub).
 

