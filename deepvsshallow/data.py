@@ -172,13 +172,16 @@ class Mnist5k(tfds.core.GeneratorBasedBuilder):
                      'label': int(labels[i])}
 
 
-def stratified_test_indices(labels, per_class: int, seed: int = 0
-                            ) -> np.ndarray:
-  """`per_class` indices of each class, drawn by a seeded permutation per
-  class (in class order), sorted."""
+def stratified_test_indices(labels, per_class, seed: int = 0) -> np.ndarray:
+  """Indices of each class drawn by a seeded permutation per class (in
+  class order), sorted: `per_class` of each, or `per_class(n)` of a class
+  of n examples when it is a function."""
   rng = np.random.default_rng(seed)
-  picked = [rng.permutation(np.flatnonzero(labels == c))[:per_class]
-            for c in np.unique(labels)]
+  count = per_class if callable(per_class) else lambda n: per_class
+  picked = []
+  for c in np.unique(labels):
+    members = np.flatnonzero(labels == c)
+    picked.append(rng.permutation(members)[:count(len(members))])
   return np.sort(np.concatenate(picked))
 
 
@@ -390,13 +393,8 @@ class SpokenDigit(tfds.core.GeneratorBasedBuilder):
 
 def _digits_test_indices(fraction: float = 0.2, seed: int = 0) -> np.ndarray:
   from sklearn.datasets import load_digits
-  labels = load_digits().target
-  rng = np.random.default_rng(seed)
-  picked = []
-  for c in np.unique(labels):
-    members = np.flatnonzero(labels == c)
-    picked.append(rng.permutation(members)[:round(fraction * len(members))])
-  return np.sort(np.concatenate(picked))
+  return stratified_test_indices(load_digits().target,
+                                 lambda n: round(fraction * n), seed)
 
 
 @dataclasses.dataclass(frozen=True)
