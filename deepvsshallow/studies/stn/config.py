@@ -43,6 +43,7 @@ NEAREST = 'ST-FCN (nearest)'
 _DATASETS = {
     # dataset: (margin, cnn_channels, loc_hidden, batch_size, num_epochs)
     'digits': (2, (16, 32), 32, 64, 40),
+    'mnist5k': (0, (32, 64), 64, 64, 30),
     'mnist': (0, (32, 64), 64, 128, 30),
     'fashion_mnist': (0, (32, 64), 64, 128, 30),
     'kmnist': (0, (32, 64), 64, 128, 30),
