@@ -27,10 +27,13 @@ import numpy as np
 
 from deepvsshallow import data as data_lib
 from deepvsshallow import ops, report
+from deepvsshallow.ops import transforms
 from deepvsshallow.errors import UsageError
 
 KINDS = ('R', 'RTS')
-_CACHE_VERSION = 3  # Bump when the generated images change for a given key.
+_CACHE_VERSION = 4  # Bump when the generated images change for a given key.
+# 4: theta from `ops.transforms` (a few pixels in a million move by one grey
+#    level: float rounding of the composed matrix).
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,24 +63,12 @@ def spec_for(kind: str, image_hw: tuple[int, int], *, margin: int = 0
 def compose_theta(angle, scale, shift_N2, canvas: int, side: int):
   """(N, 2, 3) canvas-to-image maps for digits rotated by `angle` (radians,
   counter-clockwise as seen on screen), scaled by `scale` and centred
-  `shift_N2` pixels (x, y) from the canvas centre.
-
-  A canvas point p (pixels from the canvas centre, y down) shows the image
-  point q = R(-angle) (p - t) / s. In normalised units (canvas half-side
-  C/2, image half-side S/2): theta = [(C/S)/s R(-angle) | -R(-angle) t / (s S/2)].
-  With y pointing down, the rotation matrix below turns content
-  counter-clockwise on screen for a positive angle.
-  """
-  cos, sin = jnp.cos(angle), jnp.sin(angle)
-  # Image point for canvas point p: rotate p clockwise on screen (undoing the
-  # counter-clockwise turn of the content). In (x, y-down) coordinates that
-  # is [[cos, -sin], [sin, cos]].
-  rot_inv = jnp.stack([jnp.stack([cos, -sin], -1),
-                       jnp.stack([sin, cos], -1)], -2)
-  linear = rot_inv * (canvas / side / scale)[:, None, None]
-  shift = -jnp.einsum('nij,nj->ni', rot_inv, shift_N2) / (
-      scale * side / 2)[:, None]
-  return jnp.concatenate([linear, shift[:, :, None]], axis=-1)
+  `shift_N2` pixels (x, y) from the canvas centre (`ops.transforms`: the
+  content moves by T R S about the image centre)."""
+  scale = jnp.asarray(scale)
+  matrix = transforms.affine_matrix(angle, jnp.stack([scale, scale], -1),
+                                    shift_N2)
+  return transforms.theta_from_matrix(matrix, (side, side), (canvas, canvas))
 
 
 def sample_thetas(key, n: int, spec: DistortionSpec, side: int) -> jax.Array:

@@ -13,7 +13,7 @@ from deepvsshallow.errors import UsageError
 from deepvsshallow.ops import sampling
 
 ALIGN = (False, True)
-PADDING = ("zeros", "border")
+PADDING = ("zeros", "border", "reflection")
 MODES = list(itertools.product(ALIGN, PADDING))
 
 
@@ -50,6 +50,15 @@ def ref_unnormalize(c, size, align_corners):
   return ((c + 1.0) * size - 1.0) / 2.0
 
 
+def ref_reflect(c, low, high):
+  """Mirrors c at low and high until it lies between them."""
+  if low == high:
+    return low
+  while c < low or c > high:
+    c = 2 * low - c if c < low else 2 * high - c
+  return c
+
+
 def ref_pixel(image, yi, xi, padding_mode):
   h, w, c = image.shape
   if 0 <= yi < h and 0 <= xi < w:
@@ -66,7 +75,12 @@ def ref_grid_sample(images, grid, mode, padding_mode, align_corners):
       for j in range(w):
         x = ref_unnormalize(grid[b, i, j, 0], w_in, align_corners)
         y = ref_unnormalize(grid[b, i, j, 1], h_in, align_corners)
-        if padding_mode == "border":
+        if padding_mode == "reflection":
+          # The mirrors: the outer pixel edges, or the corner-pixel centres.
+          lo = 0.0 if align_corners else -0.5
+          x = ref_reflect(x, lo, w_in - 1.0 - lo)
+          y = ref_reflect(y, lo, h_in - 1.0 - lo)
+        if padding_mode in ("border", "reflection"):
           x = min(max(x, 0.0), w_in - 1.0)
           y = min(max(y, 0.0), h_in - 1.0)
         if mode == "nearest":
@@ -337,7 +351,7 @@ THETA = jnp.zeros((2, 2, 3))
         (dict(images=IMG, grid=jnp.zeros((3, 3, 3, 2))), r"same batch size.*\(3, 3, 3, 2\)"),
         (dict(images=jnp.zeros((2, 5, 5, 1), jnp.int32), grid=GRID), r"floating.*int32"),
         (dict(images=IMG, grid=jnp.zeros((2, 3, 3, 2), jnp.int32)), r"grid must have a floating"),
-        (dict(images=IMG, grid=GRID, padding_mode="reflection"), r"padding_mode.*reflection"),
+        (dict(images=IMG, grid=GRID, padding_mode="mirror"), r"padding_mode.*mirror"),
     ],
 )
 @pytest.mark.parametrize("fn", [ops.bilinear_sample, ops.nearest_sample])
@@ -453,7 +467,7 @@ GOLDEN = os.path.join(os.path.dirname(__file__), 'data', 'torch_grid_sample.npz'
 
 
 @pytest.mark.parametrize('mode', ['bilinear', 'nearest'])
-@pytest.mark.parametrize('padding_mode', ['zeros', 'border'])
+@pytest.mark.parametrize('padding_mode', PADDING)
 @pytest.mark.parametrize('align_corners', [False, True])
 def test_matches_stored_torch_outputs_and_gradients(mode, padding_mode,
                                                     align_corners):
@@ -482,6 +496,93 @@ def test_matches_stored_torch_outputs_and_gradients(mode, padding_mode,
       rtol=1e-5, atol=1e-5)
   np.testing.assert_allclose(g_theta, g[f'{key}/grad_theta'], rtol=1e-4,
                              atol=1e-4)
+
+
+@pytest.mark.parametrize('implementation', sampling.SAMPLERS)
+@pytest.mark.parametrize('align_corners', [False, True])
+def test_reflection_far_outside_matches_stored_torch(implementation,
+                                                     align_corners):
+  """theta scales by 3 and shifts, so points fold over several mirrors on
+  each axis: values and both gradients as torch 2.13 gives them, for every
+  sampler (the Pallas kernels in interpret mode on CPU)."""
+  g = np.load(GOLDEN)
+  key = f'far_{"ac" if align_corners else "noac"}'
+  images = jnp.asarray(g['far/images_NCHW'].transpose(0, 2, 3, 1))
+  cot = jnp.asarray(g['far/cotangent_NCHW'].transpose(0, 2, 3, 1))
+
+  def f(images, theta):
+    grid = ops.affine_grid(theta, (1, 6, 8, 2), align_corners=align_corners)
+    return ops.bilinear_sample(images, grid, padding_mode='reflection',
+                               align_corners=align_corners,
+                               implementation=implementation)
+
+  out, vjp = jax.vjp(f, images, jnp.asarray(g['far/theta']))
+  np.testing.assert_allclose(out, g[f'{key}/out'].transpose(0, 2, 3, 1),
+                             rtol=1e-5, atol=1e-5)
+  g_images, g_theta = vjp(cot)
+  np.testing.assert_allclose(
+      g_images, g[f'{key}/grad_images'].transpose(0, 2, 3, 1), atol=1e-5)
+  np.testing.assert_allclose(g_theta, g[f'{key}/grad_theta'], rtol=1e-4,
+                             atol=1e-4)
+
+
+@pytest.mark.parametrize('implementation', sampling.SAMPLERS)
+@pytest.mark.parametrize('dtype', ['bfloat16', 'float16'])
+@pytest.mark.parametrize('padding_mode', PADDING)
+def test_low_precision_matches_stored_torch(implementation, dtype,
+                                            padding_mode):
+  """bfloat16 and float16 images and grids (9x40, so a bfloat16 pixel
+  coordinate has a step of 0.125), against torch 2.13: torch in float32 on
+  the same rounded values is the precise answer, and we are within one
+  rounding of the output dtype of it. torch in the low dtype rounds its
+  coordinates to that dtype and is further off (up to 0.3 here); we are
+  nowhere further from the precise answer than it is."""
+  g = np.load(GOLDEN)
+  images = jnp.asarray(g[f'{dtype}/images_NCHW'].transpose(0, 2, 3, 1),
+                       dtype)
+  grid = jnp.asarray(g[f'{dtype}/grid'], dtype)
+  out = ops.bilinear_sample(images, grid, padding_mode=padding_mode,
+                            implementation=implementation)
+  assert out.dtype == dtype
+  precise = g[f'{dtype}/{padding_mode}/out_float32'].transpose(0, 2, 3, 1)
+  torch_low = g[f'{dtype}/{padding_mode}/out'].transpose(0, 2, 3, 1)
+  ours = np.abs(np.asarray(out, np.float32) - precise)
+  ulp = float(jnp.finfo(dtype).eps) * np.maximum(np.abs(precise), 1.0)
+  assert np.all(ours <= ulp), ours.max()
+  assert np.all(ours <= np.abs(torch_low - precise) + ulp)
+
+
+@pytest.mark.parametrize('mode', ['bilinear', 'nearest'])
+@pytest.mark.parametrize('padding_mode', PADDING)
+@pytest.mark.parametrize('align_corners', [False, True])
+def test_nan_in_the_grid_matches_torchs_documented_rule(mode, padding_mode,
+                                                        align_corners):
+  """torch documents that NaN in the grid reads as -1. torch 2.13 itself
+  follows it with border and reflection (there we equal its output on the
+  NaN grid), but not with zeros (bilinear returns NaN, nearest 0 from an
+  out-of-range integer cast); there we equal torch's output on the grid
+  with NaN replaced by -1, the rule as written."""
+  g = np.load(GOLDEN)
+  images = jnp.asarray(g['nan/images_NCHW'].transpose(0, 2, 3, 1))
+  sample = ops.bilinear_sample if mode == 'bilinear' else ops.nearest_sample
+  out = sample(images, jnp.asarray(g['nan/grid']), padding_mode=padding_mode,
+               align_corners=align_corners)
+  suffix = f'{mode}_{padding_mode}_{"ac" if align_corners else "noac"}'
+  rule = g[f'nan_as_minus_one/{suffix}'].transpose(0, 2, 3, 1)
+  np.testing.assert_allclose(out, rule, rtol=1e-6, atol=1e-6)
+  torch_on_nan = g[f'nan/{suffix}'].transpose(0, 2, 3, 1)
+  if padding_mode != 'zeros':
+    np.testing.assert_allclose(out, torch_on_nan, rtol=1e-6, atol=1e-6)
+
+
+def test_empty_shapes_are_torchs():
+  """The output shapes torch 2.13 gives for an empty batch, channel axis or
+  output grid (stored as N, C, H_out, W_out, then torch's NCHW shape)."""
+  for n, c, h_out, w_out, *torch_shape in np.load(GOLDEN)['empty_shapes']:
+    out = ops.bilinear_sample(jnp.ones((n, 5, 6, c)),
+                              jnp.zeros((n, h_out, w_out, 2)))
+    tn, tc, th, tw = torch_shape
+    assert out.shape == (tn, th, tw, tc)
 
 
 # ----------------------------------------------------------------------------

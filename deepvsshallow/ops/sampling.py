@@ -2,7 +2,7 @@
 
 Pure JAX re-implementation of ``torch.nn.functional.affine_grid`` and
 ``torch.nn.functional.grid_sample`` (modes ``bilinear`` and ``nearest``,
-padding modes ``zeros`` and ``border``), in NHWC layout.
+padding modes ``zeros``, ``border`` and ``reflection``), in NHWC layout.
 
 Coordinate convention (same as PyTorch):
 
@@ -40,7 +40,7 @@ import jax.numpy as jnp
 from deepvsshallow.errors import UsageError
 from deepvsshallow.ops import pallas_sampling, taps
 
-PADDING_MODES = ("zeros", "border")
+PADDING_MODES = ("zeros", "border", "reflection")
 IMPLEMENTATIONS = (None, "jnp", "pallas")
 
 
@@ -202,6 +202,26 @@ def _clip_like_torch(coord: jax.Array, size: int) -> jax.Array:
   )
 
 
+def _reflect_like_torch(coord: jax.Array, twice_low: int, twice_high: int
+                        ) -> jax.Array:
+  """Reflects `coord` into [twice_low / 2, twice_high / 2] at both ends, as
+  often as needed (torch's ``reflect_coordinates``; the bounds are given
+  doubled so that half-pixel edges stay integers). The slope is +1 or -1:
+  -1 below the lower bound, then negated once per reflection."""
+  if twice_low == twice_high:   # A one-pixel axis with align_corners=True.
+    return jnp.zeros_like(coord)
+  low = twice_low / 2
+  span = (twice_high - twice_low) / 2
+  # Beyond 2^22 pixels a float32 holds no fraction; clamping there keeps
+  # inf finite (it would give NaN) and changes nothing representable.
+  d = jnp.clip(coord, -2.0 ** 22, 2.0 ** 22) - low
+  d = jnp.where(d < 0, -d, d)   # torch: slope -1 below `low`, +1 at it.
+  flips = jnp.floor(d / span)
+  extra = d - flips * span      # fmod(d, span), d >= 0; slope +1.
+  odd = jnp.mod(flips, 2) == 1
+  return jnp.where(odd, span - extra, extra) + low
+
+
 def grid_to_pixels(
     grid: jax.Array,
     in_hw: tuple[int, int],
@@ -227,7 +247,13 @@ def grid_to_pixels(
   grid = jnp.where(jnp.isnan(grid), -1.0, grid)
   x = unnormalize(grid[..., 0], w, align_corners=align_corners)
   y = unnormalize(grid[..., 1], h, align_corners=align_corners)
-  if padding_mode == "border":
+  if padding_mode == "reflection":
+    # Bounds doubled: the pixel edges (-1, 2W - 1) or centres (0, 2(W - 1)).
+    x = _reflect_like_torch(x, *((0, 2 * (w - 1)) if align_corners
+                                 else (-1, 2 * w - 1)))
+    y = _reflect_like_torch(y, *((0, 2 * (h - 1)) if align_corners
+                                 else (-1, 2 * h - 1)))
+  if padding_mode in ("border", "reflection"):
     x = _clip_like_torch(x, w)
     y = _clip_like_torch(y, h)
   return x, y
@@ -349,8 +375,9 @@ def bilinear_sample(
     grid: (N, H_out, W_out, 2) floating normalised coordinates, x first
       (``grid[..., 0]`` along the width, ``grid[..., 1]`` along the height);
       see the module docstring for the convention.
-    padding_mode: "zeros" (out-of-image taps read 0) or "border" (pixel
-      coordinates clipped to the image before interpolating).
+    padding_mode: "zeros" (out-of-image taps read 0), "border" (pixel
+      coordinates clipped to the image before interpolating) or
+      "reflection" (reflected at the image's edges, then clipped).
     align_corners: whether -1/+1 are corner-pixel centres (True) or edges.
     implementation: None (the backend's `DEFAULT_SAMPLER`, or
       $DEEPVSSHALLOW_SAMPLER), "jnp" (gather / scatter-add), "pallas" (the

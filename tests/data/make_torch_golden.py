@@ -19,7 +19,7 @@ theta[1, :, 2] += 1.3  # Push part of the grid outside the image.
 cotangent = rng.standard_normal((2, 3, 4, 7)).astype(np.float32)
 out = {'images_NCHW': images, 'theta': theta, 'cotangent_NCHW': cotangent}
 for align in (False, True):
-  for padding in ('zeros', 'border'):
+  for padding in ('zeros', 'border', 'reflection'):
     for mode in ('bilinear', 'nearest'):
       key = f'{mode}_{padding}_{"ac" if align else "noac"}'
       x = torch.tensor(images, requires_grad=True)
@@ -32,6 +32,71 @@ for align in (False, True):
       out[f'{key}/out'] = y.detach().numpy()
       out[f'{key}/grad_images'] = x.grad.numpy()
       out[f'{key}/grad_theta'] = th.grad.numpy()
+
+# Reflection far outside the image (several mirrors on each axis).
+far = np.array([[[3.0, 0.4, 0.3], [-0.5, 2.5, -0.7]]], np.float32)
+far_images = rng.standard_normal((1, 2, 5, 6)).astype(np.float32)
+far_cot = rng.standard_normal((1, 2, 6, 8)).astype(np.float32)
+out['far/theta'], out['far/images_NCHW'] = far, far_images
+out['far/cotangent_NCHW'] = far_cot
+for align in (False, True):
+  key = f'far_{"ac" if align else "noac"}'
+  x = torch.tensor(far_images, requires_grad=True)
+  th = torch.tensor(far, requires_grad=True)
+  grid = F.affine_grid(th, (1, 2, 6, 8), align_corners=align)
+  y = F.grid_sample(x, grid, padding_mode='reflection', align_corners=align)
+  (y * torch.tensor(far_cot)).sum().backward()
+  out[f'{key}/out'] = y.detach().numpy()
+  out[f'{key}/grad_images'] = x.grad.numpy()
+  out[f'{key}/grad_theta'] = th.grad.numpy()
+
+# Low-precision inputs (images and grid in the same dtype, as torch needs):
+# stored as float32, which holds bfloat16 and float16 values exactly.
+low_images = np.round(40 * rng.standard_normal((2, 3, 9, 40))) / 4
+low_grid = rng.uniform(-1.1, 1.1, (2, 5, 7, 2))
+for name, dt in (('bfloat16', torch.bfloat16), ('float16', torch.float16)):
+  x, g = torch.tensor(low_images).to(dt), torch.tensor(low_grid).to(dt)
+  out[f'{name}/images_NCHW'] = x.float().numpy()
+  out[f'{name}/grid'] = g.float().numpy()
+  for padding in ('zeros', 'border', 'reflection'):
+    y = F.grid_sample(x, g, padding_mode=padding, align_corners=False)
+    out[f'{name}/{padding}/out'] = y.float().numpy()
+    # torch in float32 on the same (rounded) values: the precise answer.
+    y = F.grid_sample(x.float(), g.float(), padding_mode=padding,
+                      align_corners=False)
+    out[f'{name}/{padding}/out_float32'] = y.numpy()
+
+# NaN in the grid (documented: read as -1), every padding mode and mode.
+nan_images = rng.standard_normal((1, 2, 4, 5)).astype(np.float32)
+nan_grid = rng.uniform(-1.2, 1.2, (1, 3, 3, 2)).astype(np.float32)
+nan_grid[0, 0, :, 0] = np.nan
+nan_grid[0, 1, :, 1] = np.nan
+nan_grid[0, 2, 1, :] = np.nan
+out['nan/images_NCHW'], out['nan/grid'] = nan_images, nan_grid
+for align in (False, True):
+  for padding in ('zeros', 'border', 'reflection'):
+    for mode in ('bilinear', 'nearest'):
+      y = F.grid_sample(torch.tensor(nan_images), torch.tensor(nan_grid),
+                        mode=mode, padding_mode=padding, align_corners=align)
+      out[f'nan/{mode}_{padding}_{"ac" if align else "noac"}'] = y.numpy()
+      # torch 2.13 applies its documented rule only where it clips (border,
+      # reflection): with zeros, bilinear gives NaN and nearest 0. The rule
+      # itself, from torch: the same grid with NaN replaced by -1.
+      y = F.grid_sample(torch.tensor(nan_images),
+                        torch.tensor(np.nan_to_num(nan_grid, nan=-1.0)),
+                        mode=mode, padding_mode=padding, align_corners=align)
+      out[f'nan_as_minus_one/{mode}_{padding}_{"ac" if align else "noac"}'
+          ] = y.numpy()
+
+# Empty inputs: the output shapes torch gives (N, C, H_out, W_out).
+empty = []
+for n, c, h_out, w_out in ((0, 2, 3, 4), (2, 0, 3, 4), (2, 2, 0, 4),
+                           (2, 2, 3, 0)):
+  y = F.grid_sample(torch.ones(n, c, 5, 6), torch.zeros(n, h_out, w_out, 2),
+                    align_corners=False)
+  empty.append([n, c, h_out, w_out, *y.shape])
+out['empty_shapes'] = np.array(empty)
+
 np.savez(os.path.join(os.path.dirname(__file__), 'torch_grid_sample.npz'),
          **out, torch_version=np.array(torch.__version__))
 print('wrote', len(out), 'arrays with torch', torch.__version__)

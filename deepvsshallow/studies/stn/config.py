@@ -41,12 +41,15 @@ MODEL_NAMES = tuple(MODEL_KEYS)
 NEAREST = 'ST-FCN (nearest)'
 
 _DATASETS = {
-    # dataset: (margin, cnn_channels, loc_hidden, batch_size, num_epochs)
-    'digits': (2, (16, 32), 32, 64, 40),
-    'mnist5k': (0, (32, 64), 64, 64, 30),
-    'mnist': (0, (32, 64), 64, 128, 30),
-    'fashion_mnist': (0, (32, 64), 64, 128, 30),
-    'kmnist': (0, (32, 64), 64, 128, 30),
+    # dataset: (margin, cnn_channels, loc_hidden, batch_size, num_epochs,
+    #           learning_rates)
+    'digits': (2, (16, 32), 32, 64, 40, (1e-3, 3e-3)),
+    # In a first full run on (1e-3, 3e-3) the first five populations all
+    # picked 3e-3, the top: the grid is centred there instead.
+    'mnist5k': (0, (32, 64), 64, 64, 30, (1e-3, 3e-3, 1e-2)),
+    'mnist': (0, (32, 64), 64, 128, 30, (1e-3, 3e-3)),
+    'fashion_mnist': (0, (32, 64), 64, 128, 30, (1e-3, 3e-3)),
+    'kmnist': (0, (32, 64), 64, 128, 30, (1e-3, 3e-3)),
 }
 
 
@@ -117,8 +120,9 @@ FIELDS = config_lib.schema(
 
 def get_config(arg: str = ''):
   dataset, runlocal = config_lib.parse_arg(arg, _DATASETS)
-  margin, channels, loc_hidden, batch_size, num_epochs = _DATASETS[dataset]
-  c = FIELDS.config(dataset=dataset, learning_rates=(1e-3, 3e-3),
+  margin, channels, loc_hidden, batch_size, num_epochs, rates = _DATASETS[
+      dataset]
+  c = FIELDS.config(dataset=dataset, learning_rates=rates,
                     num_seeds=3, batch_size=batch_size, num_epochs=num_epochs,
                     margin=margin, cnn_channels=channels,
                     loc_hidden=loc_hidden)
