@@ -5,14 +5,15 @@ import functools
 import json
 import os
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
 
 from conftest import refused, unread_fields
-from deepvsshallow import (distortions, models, ops, params, reference,
-                           runner, stats)
+from deepvsshallow import (data, distortions, models, ops, params,
+                           reference, runner, stats)
 from deepvsshallow.errors import UsageError
 from deepvsshallow.studies import stn
 from deepvsshallow.studies.stn import experiment as stn_experiment
@@ -69,6 +70,75 @@ def test_distorted_dataset_is_deterministic_and_sized(digits, tmp_path):
   ink = rts.train.inputs.sum((1, 2, 3)) / digits.train.inputs.sum((1, 2, 3))
   assert 0.35 < np.median(ink) < 1.5
   assert len(os.listdir(tmp_path)) == 2  # train + validation; test is lazy.
+
+
+def _blob_pattern(side=28):
+  """Three Gaussian blobs of different mass, within 10 pixels of the
+  centre (so a turn by up to 90 degrees keeps them on the canvas)."""
+  centres = np.array([[-7.0, -5.0], [8.0, -3.0], [-2.0, 8.0]])  # (x, y)
+  peaks = (250.0, 170.0, 100.0)
+  yy, xx = np.mgrid[:side, :side] - (side - 1) / 2
+  image = sum(p * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * 1.3 ** 2))
+              for p, (cx, cy) in zip(peaks, centres))
+  return np.round(image).astype(np.uint8), centres
+
+
+def _recovered_transforms(outputs, centres):
+  """(angle in degrees, scale, shift (x, y) of the image centre from the
+  canvas centre, shear residue) of each output, from its blobs' centroids
+  alone: the exact affine map of the three centres, read as a similarity."""
+  from scipy import ndimage
+  found = []
+  for out in outputs[..., 0].astype(np.float64):
+    labels, count = ndimage.label(out > 20)
+    assert count == 3
+    index = range(1, 4)
+    masses = ndimage.sum(out, labels, index)
+    cents = np.array(ndimage.center_of_mass(out, labels, index))[:, ::-1]
+    cents = cents[np.argsort(masses)[::-1]] - (out.shape[0] - 1) / 2
+    # p = A q + t through the three (centre, centroid) pairs.
+    q = np.hstack([centres, np.ones((3, 1))])
+    solution = np.linalg.solve(q, cents)          # (3, 2): [A^T; t].
+    a, t = solution[:2].T, solution[2]
+    scale = np.sqrt(np.linalg.det(a))
+    # y points down: content turned counter-clockwise by phi has
+    # A = s [[cos, sin], [-sin, cos]].
+    angle = np.degrees(np.arctan2(-a[1, 0], a[0, 0]))
+    shear = abs(a[0, 1] + a[1, 0]) + abs(a[0, 0] - a[1, 1])
+    found.append((angle, scale, t, shear / scale))
+  return found
+
+
+@pytest.mark.parametrize('kind', ['R', 'RTS'])
+def test_the_applied_transform_lies_in_the_papers_ranges(kind):
+  """Jaderberg et al. 2015, 4.1: R turns by up to +-90 degrees; RTS turns
+  by up to +-45, scales by 0.7-1.2 and places the digit at random in a
+  42x42 canvas (for 28x28 MNIST). Each transform is recovered from a
+  rendered three-blob pattern, and the draws fill the ranges."""
+  image, centres = _blob_pattern()
+  n = 300
+  split = data.Split(
+      np.repeat(image[None, :, :, None], n, 0), np.zeros(n, np.int64))
+  spec = distortions.spec_for(kind, (28, 28))
+  out = distortions.distort_split(split, spec, jax.random.key(7))
+  assert out.inputs.shape == (n, *((28, 28) if kind == 'R' else (42, 42)), 1)
+  found = _recovered_transforms(out.inputs, centres)
+  angles = np.array([f[0] for f in found])
+  scales = np.array([f[1] for f in found])
+  shifts = np.array([f[2] for f in found])
+  assert max(f[3] for f in found) < 0.03       # A similarity: no shear.
+  if kind == 'R':
+    assert np.all(np.abs(angles) <= 90.5) and np.abs(angles).max() > 85
+    np.testing.assert_allclose(scales, 1.0, atol=0.02)
+    assert np.abs(shifts).max() < 0.2           # Turned about the centre.
+  else:
+    assert np.all(np.abs(angles) <= 45.5) and np.abs(angles).max() > 42
+    assert scales.min() >= 0.68 and scales.max() <= 1.22
+    assert scales.min() < 0.73 and scales.max() > 1.17
+    # The scaled 28x28 box stays on the 42x42 canvas, and moves about in it.
+    room = (42 - scales * 28) / 2
+    assert np.all(np.abs(shifts) <= room[:, None] + 0.3)
+    assert np.abs(shifts).max() > 5
 
 
 def test_mnist_sized_rts_canvas_is_42():
