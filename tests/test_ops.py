@@ -526,6 +526,36 @@ def test_reflection_far_outside_matches_stored_torch(implementation,
                              atol=1e-4)
 
 
+@pytest.mark.parametrize('mode', ['bilinear', 'nearest'])
+@pytest.mark.parametrize('align_corners', [False, True])
+@pytest.mark.parametrize('wh', ['1x1', '2x3', '5x1'])
+def test_reflection_at_the_edges_matches_stored_torch(mode, align_corners,
+                                                      wh):
+  """Tiny images (one-pixel axes too), x on a mirror, a hair either side,
+  many spans away, up to 1e9 and infinite: torch 2.13's values, and its
+  gradients at the finite points."""
+  g = np.load(GOLDEN)
+  key = f'edge/{wh}/{mode}_{"ac" if align_corners else "noac"}'
+  images = jnp.asarray(g[f'edge/{wh}/image_NCHW'].transpose(0, 2, 3, 1))
+  x = g['edge/x']
+  grid = np.zeros((1, 2, len(x), 2), np.float32)
+  grid[0, :, :, 0] = x
+  grid[0, 1, :, 1] = 0.7
+  sample = ops.bilinear_sample if mode == 'bilinear' else ops.nearest_sample
+  f = lambda i, gr: sample(i, gr, padding_mode='reflection',
+                           align_corners=align_corners)
+  np.testing.assert_allclose(f(images, jnp.asarray(grid)),
+                             g[f'{key}/out'].transpose(0, 2, 3, 1),
+                             rtol=1e-5, atol=1e-5)
+  finite = jnp.asarray(grid[:, :, np.isfinite(x)])
+  out, vjp = jax.vjp(f, images, finite)
+  d_images, d_grid = vjp(jnp.ones_like(out))
+  np.testing.assert_allclose(d_images, g[f'{key}/grad_images'].transpose(
+      0, 2, 3, 1), rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(d_grid, g[f'{key}/grad_grid'], rtol=1e-4,
+                             atol=1e-3)
+
+
 @pytest.mark.parametrize('implementation', sampling.SAMPLERS)
 @pytest.mark.parametrize('dtype', ['bfloat16', 'float16'])
 @pytest.mark.parametrize('padding_mode', PADDING)

@@ -72,9 +72,10 @@ def test_closed_forms_of_theta():
       transforms.theta_from_matrix(transforms.affine_matrix(scale=2.0),
                                    (4, 4), (8, 8)), np.eye(2, 3), atol=1e-6)
   # Unmoved on a canvas 1.5x the image: output +-1 reads input +-1.5.
-  np.testing.assert_allclose(
-      transforms.theta_from_matrix(jnp.eye(3), (28, 28), (42, 42)),
-      [[1.5, 0, 0], [0, 1.5, 0]], atol=1e-6)
+  for identity in (jnp.eye(3), np.eye(3, dtype=int)):   # Integers too.
+    np.testing.assert_allclose(
+        transforms.theta_from_matrix(identity, (28, 28), (42, 42)),
+        [[1.5, 0, 0], [0, 1.5, 0]], atol=1e-6)
   # Per-axis scale and a shift by a quarter of the width, on a 10x20 image:
   # theta = [[1/2, 0, -(5 / 10) / 2], [0, 1/3, 0]].
   m = transforms.affine_matrix(scale=(2.0, 3.0), translation=(5.0, 0.0))

@@ -21,6 +21,15 @@ Boundary (padding) modes, applied to the unnormalised pixel coordinate:
 * ``"border"``: the pixel coordinate is clipped to ``[0, W-1]`` (resp.
   ``[0, H-1]``) before the interpolation weights are computed; the gradient
   through the clip is zero at and beyond the limits, as in PyTorch.
+* ``"reflection"``: the pixel coordinate is mirrored at the image's edges
+  (the outer pixel edges -0.5 and W-0.5 with ``align_corners=False``, the
+  corner-pixel centres 0 and W-1 with ``align_corners=True``) as often as
+  needed, then clipped as for "border"; the gradient changes sign at each
+  mirror, as in PyTorch's ``reflect_coordinates``.
+
+Every padding mode is applied to the coordinates (`grid_to_pixels`) before
+any sampler sees them, so all samplers (jnp, both Pallas kernels, nearest)
+share one rule.
 
 Gradients of :func:`bilinear_sample` use ``x0 = floor(x)``, ``x1 = x0 + 1``, so
 the derivative w.r.t. a coordinate that lies exactly on a pixel centre is the
@@ -212,9 +221,9 @@ def _reflect_like_torch(coord: jax.Array, twice_low: int, twice_high: int
     return jnp.zeros_like(coord)
   low = twice_low / 2
   span = (twice_high - twice_low) / 2
-  # Beyond 2^22 pixels a float32 holds no fraction; clamping there keeps
-  # inf finite (it would give NaN) and changes nothing representable.
-  d = jnp.clip(coord, -2.0 ** 22, 2.0 ** 22) - low
+  # An infinite coordinate reads as the lower bound, as torch's does (its
+  # fmod gives NaN, which its clip then sends to 0).
+  d = jnp.where(jnp.isfinite(coord), coord, low) - low
   d = jnp.where(d < 0, -d, d)   # torch: slope -1 below `low`, +1 at it.
   flips = jnp.floor(d / span)
   extra = d - flips * span      # fmod(d, span), d >= 0; slope +1.

@@ -10,9 +10,10 @@ Conventions:
   (normalised coordinates stretch x and y by different amounts).
 * ``affine_matrix`` builds ``M = T(translation) R(angle) S(scale)
   Sh(shear)``, applied right to left: shear first, translation last, about
-  the image centre; the order of kornia's ``get_affine_matrix2d``. A
-  positive ``angle`` (radians) turns the content counter-clockwise as seen
-  on screen.
+  the image centre; the order of kornia's ``get_affine_matrix2d``, but not
+  its signs or units. A positive ``angle`` (radians) turns the content
+  counter-clockwise as seen on screen (kornia's degrees turn it clockwise),
+  and shear is the matrix entry itself (kornia's is -tan of an angle).
 * ``theta_from_matrix`` gives the (..., 2, 3) ``theta`` of `affine_grid`,
   which maps *output* normalised coordinates to *input* ones (torch's
   convention), for ``align_corners=False``, where normalised ±1 are the
@@ -105,7 +106,7 @@ def theta_from_matrix(matrix, in_hw: Sequence[int],
     in_hw: (H, W) of the image sampled from.
     out_hw: (H, W) of the output grid; default `in_hw`.
   """
-  matrix = jnp.asarray(matrix)
+  matrix = _floating(matrix)
   if matrix.shape[-2:] != (3, 3):
     raise ValueError(f'matrix must have shape (..., 3, 3), got '
                      f'{tuple(matrix.shape)}.')

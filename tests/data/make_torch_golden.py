@@ -50,6 +50,34 @@ for align in (False, True):
   out[f'{key}/grad_images'] = x.grad.numpy()
   out[f'{key}/grad_theta'] = th.grad.numpy()
 
+# Reflection at the edges of tiny images: points on a mirror, a hair
+# either side, many spans away, huge and infinite; one-pixel axes.
+edge_x = np.array([-1.0, 1.0, 3.0, -3.0, 1.0000001, -1.0000001, 0.999, 2.2,
+                   -7.3, 41.13, -1000.37, 1e5 + 0.25, 4e6, -4e6, 3e7, 1e9,
+                   np.inf, -np.inf], np.float32)
+out['edge/x'] = edge_x
+finite = np.isfinite(edge_x)
+for w, h in ((1, 1), (2, 3), (5, 1)):
+  image = ((np.arange(h * w, dtype=np.float32) * 1.7 + 1) ** 1.3).reshape(
+      1, 1, h, w)
+  grid = np.zeros((1, 2, len(edge_x), 2), np.float32)
+  grid[0, :, :, 0] = edge_x
+  grid[0, 1, :, 1] = 0.7                 # The second row off-centre in y.
+  out[f'edge/{w}x{h}/image_NCHW'] = image
+  for align in (False, True):
+    for mode in ('bilinear', 'nearest'):
+      key = f'edge/{w}x{h}/{mode}_{"ac" if align else "noac"}'
+      y = F.grid_sample(torch.tensor(image), torch.tensor(grid), mode=mode,
+                        padding_mode='reflection', align_corners=align)
+      out[f'{key}/out'] = y.numpy()
+      # Gradients at the finite points (torch's backward at inf is NaN).
+      g = torch.tensor(grid[:, :, finite], requires_grad=True)
+      x = torch.tensor(image, requires_grad=True)
+      F.grid_sample(x, g, mode=mode, padding_mode='reflection',
+                    align_corners=align).sum().backward()
+      out[f'{key}/grad_grid'] = g.grad.numpy()
+      out[f'{key}/grad_images'] = x.grad.numpy()
+
 # Low-precision inputs (images and grid in the same dtype, as torch needs):
 # stored as float32, which holds bfloat16 and float16 values exactly.
 low_images = np.round(40 * rng.standard_normal((2, 3, 9, 40))) / 4
