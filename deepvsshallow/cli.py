@@ -7,7 +7,8 @@ code 2: no traceback, nothing written. Anything else is a bug and keeps its
 traceback.
 
 `main` gives XLA one CPU device per core (`--cpu_devices`,
-`runtime.use_cpu_devices`) and switches on the package's JAX settings with
+`runtime.use_cpu_devices`) and deterministic GPU ops (unless $XLA_FLAGS
+says otherwise, `runtime.use_deterministic_gpu_ops`), and switches on the package's JAX settings with
 `runtime.setup()`
 (the Threefry lowering, the compile counter, the persistent compilation
 cache): importing a module changes none of them.
@@ -155,6 +156,7 @@ def launch(name: str, config_file: str, train_and_evaluate: Callable,
     if len(args) > 1:
       usage_exit(f'unexpected arguments {args[1:]}; use --flag=value.')
     multi_process = distributed.value or coordinator.value is not None
+    runtime.use_deterministic_gpu_ops()
     start_cpu_devices(cpu_devices.value, multi_process)
     start_processes(distributed.value, coordinator.value, num_processes.value,
                     process_id.value)

@@ -103,8 +103,12 @@ def run_footer(summary) -> str:
             if comp.get('cached') else '')
   training = (f'; {comp["training"]} population training programs'
               if 'training' in comp else '')
+  # CPU and TPU are deterministic; a GPU run says which it was.
+  gpu = ('' if plat['backend'] != 'gpu' else ', deterministic GPU ops'
+         if plat.get('deterministic_ops') else
+         ', GPU ops not deterministic (--xla_gpu_deterministic_ops=false)')
   return (f'Runtime {summary["runtime_s"]:.0f}s ({comp["seconds"]:.0f}s of it '
           f'compiling, {comp["count"]} programs{cached}{training}) on '
           f'{plat["devices"]} {plat["backend"]} device(s) '
           f'({plat["device_kind"]}), jax {plat["jax"]}, matmul precision '
-          f'{plat["matmul_precision"]}.')
+          f'{plat["matmul_precision"]}{gpu}.')

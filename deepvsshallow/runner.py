@@ -308,6 +308,8 @@ def platform_info(matmul_precision: str) -> dict[str, Any]:
   import optax
   devices = jax.devices()
   return {'backend': jax.default_backend(),
+          'deterministic_ops': runtime.deterministic_ops(
+              jax.default_backend()),
           'device_kind': devices[0].device_kind,
           'devices': len(devices),
           'processes': jax.process_count(),

@@ -18,7 +18,10 @@ Each part is idempotent.
 Before any of that, while JAX has not started its backend, a launcher calls
 `use_cpu_devices()`: one XLA CPU device per core, so that a population
 sharded over the devices keeps every core busy (XLA:CPU runs a small matmul
-on one core; BUILD_NOTES.md measures the gain).
+on one core; BUILD_NOTES.md measures the gain); and
+`use_deterministic_gpu_ops()`: XLA's deterministic GPU ops, unless
+$XLA_FLAGS sets them either way (a resumed run then equals an
+uninterrupted one on a GPU too; results record it, `deterministic_ops`).
 """
 
 from __future__ import annotations
@@ -97,6 +100,47 @@ def use_cpu_devices(count: int | None = None) -> int:
   count = count or cores()
   jax.config.update('jax_num_cpu_devices', count)
   return count
+
+
+DETERMINISTIC_GPU_FLAG = 'xla_gpu_deterministic_ops'
+
+
+def _flag_value(xla_flags: str, name: str) -> bool | None:
+  """The last setting of boolean XLA flag `name` in `xla_flags` (a bare
+  `--name` is true), or None when it is not there."""
+  value = None
+  for token in xla_flags.split():
+    key, _, setting = token.lstrip('-').partition('=')
+    if key == name:
+      value = setting.lower() not in ('false', '0', 'no') if setting else True
+  return value
+
+
+def deterministic_gpu_flags(xla_flags: str) -> str:
+  """`xla_flags` with XLA's deterministic GPU ops on (the scatter-adds of
+  the sampler's backward and some reductions are not, by default), unless
+  the flags already set it either way: the user's choice wins. Other
+  backends ignore the flag."""
+  if _flag_value(xla_flags, DETERMINISTIC_GPU_FLAG) is not None:
+    return xla_flags
+  return f'{xla_flags} --{DETERMINISTIC_GPU_FLAG}=true'.strip()
+
+
+def use_deterministic_gpu_ops() -> None:
+  """$XLA_FLAGS through `deterministic_gpu_flags`. Call it before anything
+  starts JAX's backend (a launcher does); afterwards it changes nothing."""
+  os.environ['XLA_FLAGS'] = deterministic_gpu_flags(
+      os.environ.get('XLA_FLAGS', ''))
+
+
+def deterministic_ops(backend: str, xla_flags: str | None = None) -> bool:
+  """Whether this backend's ops give the same bits run to run: XLA on CPU
+  and TPU does; on GPU only with the flag on (what $XLA_FLAGS says, as the
+  backend read it at start)."""
+  if backend != 'gpu':
+    return True
+  flags = os.environ.get('XLA_FLAGS', '') if xla_flags is None else xla_flags
+  return bool(_flag_value(flags, DETERMINISTIC_GPU_FLAG))
 
 
 def setup(*, compilation_cache: bool = True) -> None:

@@ -38,3 +38,58 @@ def test_a_bad_device_count_is_a_usage_error(tmp_path):
   assert proc.returncode == 2, proc.stderr
   assert proc.stderr.count('\n') == 1 and '--cpu_devices=0' in proc.stderr
   assert not (tmp_path / 'never').exists()
+
+
+# A launcher's main with a stand-in for the study: what XLA_FLAGS it leaves
+# for the backend, which starts after it.
+SHOW_FLAGS = (
+    'import os, sys; from deepvsshallow import cli; '
+    'cli.launch("optimism", "deepvsshallow/studies/optimism/config.py", '
+    'lambda config, workdir, execution: print(os.environ["XLA_FLAGS"]), '
+    'argv=[sys.argv[0], "--config=:runlocal", "--workdir=unused"])')
+
+
+def launcher_xla_flags(xla_flags=None):
+  env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
+  if xla_flags is not None:
+    env['XLA_FLAGS'] = xla_flags
+  proc = subprocess.run([sys.executable, '-c', SHOW_FLAGS],
+                        capture_output=True, text=True, timeout=120, cwd=ROOT,
+                        env=env)
+  assert proc.returncode == 0, proc.stderr
+  return proc.stdout.split()
+
+
+def test_launchers_ask_for_deterministic_gpu_ops_unless_told_otherwise():
+  assert '--xla_gpu_deterministic_ops=true' in launcher_xla_flags()
+  # The user's setting, either way, is left as it is.
+  assert launcher_xla_flags('--xla_gpu_deterministic_ops=false') == [
+      '--xla_gpu_deterministic_ops=false']
+  flags = launcher_xla_flags('--xla_cpu_enable_fast_math=false')
+  assert flags == ['--xla_cpu_enable_fast_math=false',
+                   '--xla_gpu_deterministic_ops=true']
+
+
+def test_results_say_whether_gpu_ops_were_deterministic():
+  """The backend is faked: CPU and TPU are deterministic whatever the
+  flags; a GPU only with the flag on, as the last setting says."""
+  from deepvsshallow import report, runtime
+  assert runtime.deterministic_ops('cpu', '')
+  assert runtime.deterministic_ops('tpu', '--xla_gpu_deterministic_ops=false')
+  assert not runtime.deterministic_ops('gpu', '')
+  assert runtime.deterministic_ops('gpu', '--xla_gpu_deterministic_ops')
+  assert not runtime.deterministic_ops(
+      'gpu', '--xla_gpu_deterministic_ops=true '
+      '--xla_gpu_deterministic_ops=false')
+  assert runtime.deterministic_gpu_flags('--xla_gpu_deterministic_ops') == (
+      '--xla_gpu_deterministic_ops')
+
+  def footer(backend, deterministic):
+    return report.run_footer({
+        'runtime_s': 10.0, 'compile': {'seconds': 2.0, 'count': 3},
+        'platform': {'devices': 1, 'backend': backend, 'device_kind': 'H200',
+                     'jax': '0.10.2', 'matmul_precision': 'highest',
+                     'deterministic_ops': deterministic}})
+  assert footer('gpu', True).endswith('highest, deterministic GPU ops.')
+  assert 'GPU ops not deterministic' in footer('gpu', False)
+  assert footer('cpu', True).endswith('matmul precision highest.')
