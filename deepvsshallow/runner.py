@@ -76,6 +76,7 @@ class Picked:
   result: train.PopulationResult
   evaluator: train.EvalProgram         # Compiled for the picked members.
   learning_rates: tuple[float, ...]    # Each member's.
+  logdirs: tuple[str, ...] = ()        # Each member's TensorBoard run.
 
   @property
   def task(self) -> tasks.Task:
@@ -543,6 +544,7 @@ class Run:
     self._compiler = CompileAhead()
     self._seq = 0         # Populations so far, in the run's order.
     self._done = []       # Keys of this run's populations, trained or loaded.
+    self._tested = set()  # TensorBoard runs holding their test metric.
     self._data_hashes = {}
 
   def __enter__(self) -> 'Run':
@@ -641,7 +643,8 @@ class Run:
     lrs = a.learning_rates + b.learning_rates
     return self._picked(
         a.name, a.info, result, a.evaluator, lrs,
-        f'picked over the grid extended to {min(lrs):g}..{max(lrs):g}')
+        f'picked over the grid extended to {min(lrs):g}..{max(lrs):g}',
+        a.logdirs + b.logdirs)
 
   def _train_batch(self, populations: Sequence[Population]) -> list[Picked]:
     if self._test_read:
@@ -751,15 +754,15 @@ class Run:
     self.store.save(q.key, q.fp, store_lib.encode_population(result, records))
     self.store.write_trials(self._done + [q.key])
     if self.lead:   # After the save: a full disk here loses no training.
-      write_tensorboard(os.path.join(self.workdir, 'tensorboard', q.key),
-                        population.name, result, seeds, lrs,
-                        result.step_def.task.select_on)
+      write_tensorboard(self._logdirs(q), population.name, info, result,
+                        seeds, lrs, result.step_def.task.select_on)
     if checkpoint is not None and self.lead:
       checkpoints.remove(os.path.join(self.workdir, 'checkpoints'), q.key)
     how = f'{time.time() - t0:.1f}s'
     if result.resumed_from:
       how += f', resumed at epoch {result.resumed_from} from its checkpoint'
-    return self._picked(population.name, info, result, evaluator, lrs, how)
+    return self._picked(population.name, info, result, evaluator, lrs, how,
+                        self._logdirs(q))
 
   def _records(self, name: str, info: dict, result: train.PopulationResult,
                seeds, lrs) -> list[dict]:
@@ -788,10 +791,16 @@ class Run:
             **population.info}
     return self._picked(population.name, info, result,
                         train.EvalProgram(program.step_def, q.settings),
-                        q.lrs, 'resumed from disk')
+                        q.lrs, 'resumed from disk', self._logdirs(q))
+
+  def _logdirs(self, q: 'Planned') -> tuple[str, ...]:
+    """Each member's TensorBoard run: tensorboard/<key>/lr=..,seed=.."""
+    return tuple(os.path.join(self.workdir, 'tensorboard', q.key,
+                              member_run(lr, seed))
+                 for seed, lr in zip(q.seeds, q.lrs))
 
   def _picked(self, name: str, info, result, evaluator, lrs,
-              how: str) -> Picked:
+              how: str, logdirs: tuple[str, ...] = ()) -> Picked:
     param_count = info['param_count']
     metric = result.step_def.task.select_on
     pick = selection.pick_by_validation(lrs, result.best_val,
@@ -807,7 +816,7 @@ class Run:
              f'({result.epochs_run} epochs, {result.diverged.sum()} diverged, '
              f'{how})')
     return Picked(name, info, pick, *kept, result, evaluator,
-                  tuple(float(lr) for lr in lrs))
+                  tuple(float(lr) for lr in lrs), tuple(logdirs))
 
   def read_test(self, dataset: data_lib.Dataset) -> data_lib.Split:
     """The test split, read after all training; no population trains after."""
@@ -825,6 +834,13 @@ class Run:
     metric = picked.task.select_on
     test, per_example = picked.evaluate(test_split, per_example=True)
     per_example = per_example[metric]
+    # Into each picked member's HParams session, once however often scored.
+    new = [(picked.logdirs[m], test[metric][i])
+           for i, m in enumerate(picked.pick.members)
+           if picked.logdirs and picked.logdirs[m] not in self._tested]
+    if self.lead and new:
+      write_test_metric(*zip(*new), metric)
+      self._tested.update(logdir for logdir, _ in new)
     binary = np.isin(per_example, (0, 1)).all()
     return Scores(status='done', metric=metric,
                   num_candidates=picked.pick.num_candidates,
@@ -878,23 +894,52 @@ class Run:
     return summary
 
 
-def write_tensorboard(logdir: str, name: str, result: train.PopulationResult,
-                      seeds, lrs, metric: str) -> None:
-  """Each member's per-epoch training loss and validation metric, as
-  TensorBoard event files (tensorboardX: no TensorFlow), one run per member:
-  `tensorboard --logdir <workdir>/tensorboard`."""
+def member_run(lr: float, seed: int) -> str:
+  """A member's TensorBoard run, under tensorboard/<population key>/."""
+  return f'lr={lr:g},seed={seed}'
+
+
+def hparams_of(name: str, info: dict, lr: float, seed: int) -> dict:
+  """A member's hyperparameters for TensorBoard's HParams view: its
+  population, learning rate and seed, and the population's info (parameter
+  count, architecture, depth, width, ... whatever the study records);
+  lists as text."""
+  hp = {'population': name, 'learning_rate': float(lr), 'seed': int(seed)}
+  for key, value in info.items():
+    if isinstance(value, (bool, int, float, str)):
+      hp[key] = value
+    elif isinstance(value, (list, tuple)):
+      hp[key] = 'x'.join(map(str, value))
+  return hp
+
+
+def hparams_metrics(metric: str) -> tuple[str, str]:
+  """The HParams view's two metrics: best validation, and test (written
+  once test is read, for the picked members)."""
+  return f'hparams/best_validation_{metric}', f'hparams/test_{metric}'
+
+
+def write_tensorboard(logdirs, name: str, info: dict,
+                      result: train.PopulationResult, seeds, lrs,
+                      metric: str) -> None:
+  """Each member's per-epoch training loss and validation metric, and its
+  HParams session (hyperparameters, best validation metric), as
+  TensorBoard event files (tensorboardX: no TensorFlow), one run per
+  member: `tensorboard --logdir <workdir>/tensorboard`."""
   try:
-    _write_tensorboard(logdir, name, result, seeds, lrs, metric)
+    _write_tensorboard(logdirs, name, info, result, seeds, lrs, metric)
   except OSError as e:
-    report.raise_if_full(e, logdir)
+    report.raise_if_full(e, os.path.dirname(logdirs[0]))
     raise
 
 
-def _write_tensorboard(logdir, name, result, seeds, lrs, metric) -> None:
+def _write_tensorboard(logdirs, name, info, result, seeds, lrs,
+                       metric) -> None:
   from tensorboardX import SummaryWriter
-  for m, (seed, lr) in enumerate(zip(seeds, lrs)):
-    with SummaryWriter(os.path.join(logdir, f'lr={lr:g},seed={seed}'),
-                       comment=name) as writer:
+  from tensorboardX.summary import hparams
+  best_tag, test_tag = hparams_metrics(metric)
+  for m, (logdir, seed, lr) in enumerate(zip(logdirs, seeds, lrs)):
+    with SummaryWriter(logdir, comment=name) as writer:
       writer.add_text('population', name, 0)
       for epoch in range(result.history['train_loss'].shape[0]):
         for tag, values in (('train/loss', result.history['train_loss']),
@@ -902,6 +947,26 @@ def _write_tensorboard(logdir, name, result, seeds, lrs, metric) -> None:
           value = float(values[epoch, m])
           if np.isfinite(value):
             writer.add_scalar(tag, value, epoch + 1)
+      # The session: its hyperparameters and the metrics it will hold.
+      for summary in hparams(hparams_of(name, info, lr, seed),
+                             {best_tag: 0.0, test_tag: 0.0}):
+        writer.file_writer.add_summary(summary)
+      if not result.diverged[m]:
+        writer.add_scalar(best_tag, float(result.best_val[m]),
+                          int(result.best_epoch[m]) + 1)
+
+
+def write_test_metric(logdirs, values, metric: str) -> None:
+  """Each picked member's test metric into its HParams session."""
+  from tensorboardX import SummaryWriter
+  tag = hparams_metrics(metric)[1]
+  try:
+    for logdir, value in zip(logdirs, values):
+      with SummaryWriter(logdir, filename_suffix='.test') as writer:
+        writer.add_scalar(tag, float(value), 0)
+  except OSError as e:
+    report.raise_if_full(e, os.path.dirname(logdirs[0]))
+    raise
 
 
 def _make_workdir(path: str) -> str | None:

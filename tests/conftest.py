@@ -244,3 +244,29 @@ def assert_same_sweep(ours, reference) -> None:
     assert a.files == b.files
     for name in a.files:
       np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def tensorboard_run(run_dir):
+  """(scalars, hparams) of a TensorBoard run directory, every event file in
+  it read with TensorBoard's own record format (length, crc, Event proto,
+  crc) and tensorboardX's protos: scalars as (tag, step, value), hparams as
+  the session's {name: value} (None if it has none)."""
+  from tensorboardX.proto import event_pb2, plugin_hparams_pb2
+  scalars, hparams = [], None
+  for name in sorted(os.listdir(run_dir)):
+    data = open(os.path.join(run_dir, name), 'rb').read()
+    i = 0
+    while i < len(data):
+      n = int.from_bytes(data[i:i + 8], 'little')
+      event = event_pb2.Event.FromString(data[i + 12:i + 12 + n])
+      i += 12 + n + 4
+      for v in event.summary.value:
+        if v.HasField('simple_value'):
+          scalars.append((v.tag, event.step, v.simple_value))
+        elif v.metadata.plugin_data.plugin_name == 'hparams':
+          plugin = plugin_hparams_pb2.HParamsPluginData.FromString(
+              v.metadata.plugin_data.content)
+          if plugin.HasField('session_start_info'):
+            hparams = {k: getattr(h, h.WhichOneof('kind')) for k, h in
+                       plugin.session_start_info.hparams.items()}
+  return scalars, hparams

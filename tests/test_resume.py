@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT, launch, sweep_command
+from conftest import ROOT, launch, sweep_command, tensorboard_run
 from deepvsshallow import report, store
 
 STUDY = 'modularity'   # 11 populations in one sweep: flat, modular, 4 x ovr,
@@ -191,23 +191,6 @@ def test_another_studys_workdir_and_a_changed_config_are_refused(tmp_path):
       'a': 1, 'b': {'c': 3}}
 
 
-def _scalars(event_file):
-  """(tag, step, value) of a TensorBoard event file, read with its own
-  record format (length, crc, Event proto, crc) and tensorboardX's protos."""
-  from tensorboardX.proto import event_pb2
-  out = []
-  data = open(event_file, 'rb').read()
-  i = 0
-  while i < len(data):
-    n = int.from_bytes(data[i:i + 8], 'little')
-    event = event_pb2.Event.FromString(data[i + 12:i + 12 + n])
-    i += 12 + n + 4
-    for v in event.summary.value:
-      if v.HasField('simple_value'):
-        out.append((v.tag, event.step, v.simple_value))
-  return out
-
-
 @pytest.mark.slow
 def test_tensorboard_holds_every_members_epochs(runlocal):
   workdir = runlocal(STUDY).workdir
@@ -216,7 +199,7 @@ def test_tensorboard_holds_every_members_epochs(runlocal):
   for m, record in enumerate(records):
     run = (workdir / 'tensorboard' / '0000'
            / f'lr={record["learning_rate"]:g},seed={record["seed"]}')
-    events = _scalars(run / os.listdir(run)[0])
+    events = tensorboard_run(run)[0]
     loss = [v for tag, _, v in events if tag == 'train/loss']
     np.testing.assert_allclose(loss, saved['history/train_loss'][:, m],
                                rtol=1e-6)

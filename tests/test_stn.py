@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from conftest import refused, unread_fields
+from conftest import refused, tensorboard_run, unread_fields
 from deepvsshallow import (data, distortions, models, ops, params,
                            reference, runner, stats)
 from deepvsshallow.errors import UsageError
@@ -231,6 +231,43 @@ def test_stn_end_to_end(runlocal):
   assert len(records) == 5 * config.num_seeds * len(config.learning_rates)
   for key in ('val_fraction', 'split_seed', 'weight_decay', 'patience'):
     assert records[0]['config'][key] == config[key]
+
+
+@pytest.mark.slow
+def test_tensorboards_hparams_hold_each_members_settings_and_scores(
+    runlocal):
+  """Every member of every population is one HParams session: its
+  population, learning rate, seed and parameter count as trials.jsonl
+  records them, its best validation error as recorded there, and, for the
+  picked members, the test errors of results.json (read back from the
+  event files)."""
+  run = runlocal('stn')
+  with open(run.workdir / 'trials.jsonl') as f:
+    records = [json.loads(l) for l in f]
+  summary = json.loads((run.workdir / 'results.json').read_text())
+  tests = {f'{r.distortion}/{r.model}': sorted(r.scores.test_per_seed)
+           for r in report.rows_of(summary)}
+  sessions = {}
+  board = run.workdir / 'tensorboard'
+  for key in os.listdir(board):
+    for member in os.listdir(board / key):
+      scalars, hp = tensorboard_run(board / key / member)
+      sessions[(hp['population'], hp['learning_rate'], hp['seed'])] = (
+          hp, {tag: v for tag, _, v in scalars if tag.startswith('hparams/')})
+  assert len(sessions) == len(records)
+  picked_tests = {}
+  for r in records:
+    hp, metrics = sessions[(r['name'], r['learning_rate'], r['seed'])]
+    assert hp['param_count'] == r['param_count']
+    assert hp['model'] == r['model'] and hp['distortion'] == r['distortion']
+    assert metrics['hparams/best_validation_error'] == pytest.approx(
+        r['metrics']['best_val_error'], abs=1e-6)
+    if 'hparams/test_error' in metrics:
+      picked_tests.setdefault(r['name'], []).append(
+          metrics['hparams/test_error'])
+  assert picked_tests.keys() == tests.keys()
+  for name, values in picked_tests.items():
+    np.testing.assert_allclose(sorted(values), tests[name], atol=1e-6)
 
 
 @pytest.mark.parametrize('overrides,field', [
