@@ -910,6 +910,11 @@ def hparams_of(name: str, info: dict, lr: float, seed: int) -> dict:
       hp[key] = value
     elif isinstance(value, (list, tuple)):
       hp[key] = 'x'.join(map(str, value))
+  widths = info.get('hidden_widths')
+  if isinstance(widths, (list, tuple)) and all(
+      isinstance(w, int) for w in widths):   # An MLP's depth and width.
+    hp.setdefault('depth', len(widths))
+    hp.setdefault('width', max(widths, default=0))
   return hp
 
 
