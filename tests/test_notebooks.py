@@ -41,3 +41,26 @@ def test_notebook_runs_top_to_bottom(name, tfds_dir, lecture_runlocal):
   shown = [o for o in outputs if o.get('output_type') == 'display_data']
   assert any('text/markdown' in o['data'] for o in shown)   # The report.
   assert any('image/png' in o['data'] for o in shown)       # A figure.
+
+
+def test_colab_installs_keep_the_runtimes_jax(tmp_path):
+  """launch/keep_jax.py pins the JAX this environment has (as jax itself
+  reports it), and every notebook installs under those constraints."""
+  import subprocess
+  import sys
+
+  import jax
+  proc = subprocess.run([sys.executable, os.path.join(ROOT, 'launch',
+                                                      'keep_jax.py')],
+                        capture_output=True, text=True, timeout=60)
+  assert proc.returncode == 0, proc.stderr
+  pins = dict(line.split('==') for line in proc.stdout.split())
+  assert pins['jax'] == jax.__version__
+  assert pins['jaxlib'] == jax.lib.__version__
+  assert 'keeping the installed jax' in proc.stderr
+  for name in _notebooks():
+    with open(os.path.join(NOTEBOOKS, name)) as f:
+      text = f.read()
+    assert 'launch/keep_jax.py > /tmp/keep_jax.txt' in text, name
+    assert '%pip install -q -e . -c /tmp/keep_jax.txt' in text, name
+    assert '%pip install -q -e .\\n' not in text, name

@@ -1,0 +1,53 @@
+"""pip constraints that keep the JAX a runtime already has (Colab's TPU and
+GPU runtimes ship a jax/jaxlib matched to the accelerator; installing this
+package must not replace them: flax issues 2950 and 3007).
+
+  python launch/keep_jax.py > /tmp/keep_jax.txt
+  pip install -e . -c /tmp/keep_jax.txt
+
+Each installed distribution of JAX's family is pinned to its installed
+version, so pip keeps it when it satisfies pyproject.toml's range and says
+so (a resolution error naming it) when it does not, instead of silently
+swapping it for a CPU build. With no JAX installed the file is empty and pip
+installs the pinned range. Standard library only: it runs before the
+package is installed.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib import metadata
+
+# The distributions that make up an accelerator's JAX.
+JAX_FAMILY = ('jax', 'jaxlib', 'jax-cuda12-plugin', 'jax-cuda12-pjrt',
+              'jax-cuda13-plugin', 'jax-cuda13-pjrt', 'libtpu',
+              'libtpu-nightly')
+
+
+def installed_versions(names=JAX_FAMILY) -> dict[str, str]:
+  """{distribution: version} of those installed."""
+  found = {}
+  for name in names:
+    try:
+      found[name] = metadata.version(name)
+    except metadata.PackageNotFoundError:
+      pass
+  return found
+
+
+def constraints(versions: dict[str, str]) -> str:
+  """pip constraint lines pinning each given distribution."""
+  return ''.join(f'{name}=={version}\n'
+                 for name, version in sorted(versions.items()))
+
+
+def main() -> None:
+  versions = installed_versions()
+  sys.stdout.write(constraints(versions))
+  kept = ', '.join(f'{n} {v}' for n, v in sorted(versions.items()))
+  print(f'keeping the installed {kept}' if versions else
+        'no JAX installed: pip installs the pinned range', file=sys.stderr)
+
+
+if __name__ == '__main__':
+  main()
