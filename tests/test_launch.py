@@ -61,13 +61,17 @@ def launcher_xla_flags(xla_flags=None):
 
 
 def test_launchers_ask_for_deterministic_gpu_ops_unless_told_otherwise():
-  assert '--xla_gpu_deterministic_ops=true' in launcher_xla_flags()
-  # The user's setting, either way, is left as it is.
-  assert launcher_xla_flags('--xla_gpu_deterministic_ops=false') == [
-      '--xla_gpu_deterministic_ops=false']
-  flags = launcher_xla_flags('--xla_cpu_enable_fast_math=false')
-  assert flags == ['--xla_cpu_enable_fast_math=false',
-                   '--xla_gpu_deterministic_ops=true']
+  """One launcher process, the user's other flags kept; the rule itself
+  (the user's setting either way wins) without a process."""
+  from deepvsshallow import runtime
+  assert launcher_xla_flags('--xla_cpu_enable_fast_math=false') == [
+      '--xla_cpu_enable_fast_math=false', '--xla_gpu_deterministic_ops=true']
+  for given in ('--xla_gpu_deterministic_ops=false',
+                '--xla_gpu_deterministic_ops=0 --xla_cpu_enable_fast_math=false',
+                '--xla_gpu_deterministic_ops=true'):
+    assert runtime.deterministic_gpu_flags(given) == given
+  assert runtime.deterministic_gpu_flags('') == (
+      '--xla_gpu_deterministic_ops=true')
 
 
 def test_results_say_whether_gpu_ops_were_deterministic():
