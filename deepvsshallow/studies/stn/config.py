@@ -22,12 +22,12 @@ program: 6 min 18 s (2026-12-02); before convolutions were computed as
 matmuls (`ops.conv`): 23 min 20 s. `:mnist` takes hours there and minutes
 on one GPU.
 
-Expected result (default, measured 2026-12-02, README.md): on RTS the
-transformer cuts its plain counterpart's test error (ST-FCN 24% vs FCN
-66%; ST-CNN 15% vs CNN 38%; both supported); on R neither pair is told
-apart (ST-FCN 13.3% vs FCN 11.5%; ST-CNN 10.5% vs CNN 10.7%). The
+Expected result (default, measured 2026-12-03, README.md): on RTS the
+transformer cuts its plain counterpart's test error (ST-FCN 22% vs FCN
+68%; ST-CNN 15% vs CNN 38%; both supported); on R neither pair is told
+apart (ST-FCN 13.0% vs FCN 12.0%; ST-CNN 11.3% vs CNN 9.9%). The
 nearest-sampling ST-FCN's localisation net gets a gradient of exactly 0
-and stays at the identity (70% error, like the FCN).
+and stays at the identity (71% error, like the FCN).
 
 `:mnist5k` (measured 2026-12-03, 62 min on 2 CPU cores beside another
 run, README.md): on RTS the transformer cuts the error of both plain
