@@ -22,6 +22,7 @@ def _tiny_config(**overrides):
   c.depths, c.budgets, c.num_epochs = (1, 2), (), 1
   # The extras add programs to compile; the tests that need them say so.
   c.linear_baseline = c.mimic = False
+  c.inits = ('zero_bias',)
   c.update(overrides)
   return c
 
@@ -73,7 +74,7 @@ def test_test_split_is_read_once_after_all_training(tmp_path, monkeypatch,
   monkeypatch.setattr(train, 'run_program',
                       lambda *a, **k: events.append('train') or real(*a, **k))
   config = ReadTracker(_tiny_config(linear_baseline=True, mimic=True,
-                                    depths=(2,)))
+                                    depths=(2,), inits=('zero_bias', 'torch')))
   summary = deep_vs_shallow.train_and_evaluate(config, str(tmp_path / 'w'))
   # Every architecture, the logistic-regression baseline and the mimicking
   # students, then test.
