@@ -8,7 +8,8 @@ default config, or at its
 `workdir/logs/<study>.txt`, then writes `workdir/REPORT.md`: the chapters in
 the lecture's order, each with its claim, the published anchor, our verdict
 in one line (the study's `headline(summary)`), its whole report and every
-figure it wrote.
+figure it wrote; and `workdir/REPORT.html`, the same as one self-contained
+web page (`webpage.export`: figures embedded, a table of contents).
 
 `config.parallel` studies run at once, each in its own process (their
 console lines prefixed with the study's name); the results do not depend
@@ -35,7 +36,7 @@ import sys
 import threading
 import time
 
-from deepvsshallow import cli, fields, report, runner, studies
+from deepvsshallow import cli, fields, report, runner, studies, webpage
 from deepvsshallow.errors import UsageError
 
 REPORT = 'REPORT.md'
@@ -204,9 +205,12 @@ def run_lecture(config, workdir: str, *,
   ran = [c.name for c in chapters if c.name in {s for s, _, _ in ran}]
   text = render_report(workdir, chapters, runlocal=config.runlocal)
   report.atomic_write(os.path.join(workdir, REPORT), text)
-  print(f'Wrote {os.path.join(workdir, REPORT)} ({len(ran)} studies run, '
-        f'{len(kept)} kept, {time.time() - t0:.0f}s).', flush=True)
-  return {'ran': ran, 'kept': kept, 'report': os.path.join(workdir, REPORT)}
+  page = webpage.export(os.path.join(workdir, REPORT))   # Figures embedded.
+  print(f'Wrote {os.path.join(workdir, REPORT)} and {page} ({len(ran)} '
+        f'studies run, {len(kept)} kept, {time.time() - t0:.0f}s).',
+        flush=True)
+  return {'ran': ran, 'kept': kept, 'report': os.path.join(workdir, REPORT),
+          'page': page}
 
 
 def _embed(markdown: str, study: str) -> str:

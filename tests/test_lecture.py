@@ -144,6 +144,14 @@ def test_lecture_runlocal_lists_every_study_and_links_every_figure(
     for name in pngs:
       assert f'({s.name}/{name})' in text
   assert 'not run' not in text
+  # The same as one page: every figure the report links, embedded.
+  page = (lecture_runlocal / 'REPORT.html').read_text()
+  assert page.count('src="data:image/png;base64,') == len(
+      re.findall(r'!\[[^\]]*\]\(', text))
+  # The verdict table's links into the chapters resolve on the page.
+  for anchor in re.findall(r'\]\(#([^)]+)\)', text):
+    assert f'id="{anchor}"' in page, anchor
+  assert '<img src="' not in page.replace('<img src="data:', '')
 
 
 @pytest.mark.slow
