@@ -8,7 +8,7 @@ network and no JavaScript. A figure the markdown links but that is missing
 is one line naming it, and nothing is written.
 
   python -m deepvsshallow.webpage runs/lecture/REPORT.md    # -> REPORT.html
-  python -m deepvsshallow.webpage runs/stn/results.md       # one study's
+  python -m deepvsshallow.webpage runs/<study>/results.md   # one study's
 """
 
 from __future__ import annotations
