@@ -243,8 +243,9 @@ def render_report(workdir: str, chapters, *, runlocal: bool) -> str:
     with open(path) as f:
       summary = json.load(f)
     verdict = study.headline(summary)
-    lines.append(f'| {i} | [{chapter.title}](#{i}-'
-                 f'{_slug(chapter.title)}) | {verdict.replace("|", "/")} |')
+    lines.append(f'| {i} | [{chapter.title}](#'
+                 f'{webpage.anchor(f"{i}. {chapter.title}")}) | '
+                 f'{verdict.replace("|", "/")} |')
     body = [f'## {i}. {chapter.title}', '',
             f'**The claim.** {chapter.claim}', '',
             f'**Published.** {chapter.anchor}', '',
@@ -262,12 +263,6 @@ def render_report(workdir: str, chapters, *, runlocal: bool) -> str:
     bodies.append('\n'.join(body))
   lines += ['']
   return '\n'.join(lines + bodies) + '\n'
-
-
-def _slug(title: str) -> str:
-  """GitHub's anchor for a heading (after its number)."""
-  slug = re.sub(r'[^\w\- ]', '', title.lower()).strip()
-  return re.sub(r' ', '-', slug)
 
 
 def launch(argv: list[str] | None = None) -> None:

@@ -49,10 +49,17 @@ pre { background: #f5f5f5; padding: 0.7rem; overflow-x: auto; }
 """
 
 
+def anchor(heading: str) -> str:
+  """GitHub's anchor for a heading's text: lower case, punctuation but '-'
+  and '_' removed (letters and digits of any script kept), each space a
+  '-'. A report's [links](#anchor) use it, and so do the page's ids."""
+  slug = re.sub(r'[^\w\- ]', '', heading.lower()).strip()
+  return slug.replace(' ', '-')
+
+
 def _slug(text: str, used: set[str]) -> str:
-  # GitHub's rule, so the report's own [links](#anchors) resolve: lower
-  # case, runs of anything but letters and digits (any script) to '-'.
-  base = re.sub(r'[\W_]+', '-', text.lower()).strip('-') or 'section'
+  """A heading's id on the page: its `anchor`, numbered when repeated."""
+  base = anchor(text) or 'section'
   slug, k = base, 2
   while slug in used:
     slug, k = f'{base}-{k}', k + 1
