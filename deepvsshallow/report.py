@@ -15,13 +15,31 @@ from typing import Iterable, Sequence
 from deepvsshallow.errors import UsageError
 
 
+def _umask() -> int:
+  """The process's umask, read without changing it where Linux says it
+  (/proc), else set and restored at once."""
+  try:
+    with open('/proc/self/status') as f:
+      for line in f:
+        if line.startswith('Umask:'):
+          return int(line.split()[1], 8)
+  except OSError:
+    pass
+  mask = os.umask(0o022)
+  os.umask(mask)
+  return mask
+
+
 def atomic_write(path: str, data: str | bytes) -> None:
-  """Writes `path` whole or not at all. A full disk (or quota) is one
-  UsageError line naming the path; no temporary file is left."""
+  """Writes `path` whole or not at all, with the mode a plain open() would
+  give it (0666 less the umask: readable by a cluster's group or a web
+  server where the umask allows). A full disk (or quota) is one UsageError
+  line naming the path; no temporary file is left."""
   directory = os.path.dirname(os.path.abspath(path))
   try:
     fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-')
     try:
+      os.fchmod(fd, 0o666 & ~_umask())   # mkstemp's own mode is 0600.
       with os.fdopen(fd, 'wb') as f:
         f.write(data.encode() if isinstance(data, str) else data)
       os.replace(tmp, path)

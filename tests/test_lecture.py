@@ -13,6 +13,7 @@ import threading
 
 import pytest
 
+import chromium
 from conftest import ROOT, launch
 from deepvsshallow import lecture, report, studies
 from deepvsshallow.errors import UsageError
@@ -155,6 +156,45 @@ def test_lecture_runlocal_lists_every_study_and_links_every_figure(
 
 
 @pytest.mark.slow
+def test_the_lecture_page_shows_every_figure_in_chromium(lecture_runlocal,
+                                                          tmp_path):
+  """REPORT.html opened in a real browser: every image decoded at its PNG's
+  own size, and the top of the page is not blank (the screenshot's path is
+  printed: look at it)."""
+  if chromium.executable() is None:
+    pytest.skip('Chromium is not installed (Debian: apt-get install '
+                'chromium), so REPORT.html was not opened in a browser')
+  from PIL import Image
+  text = (lecture_runlocal / 'REPORT.md').read_text()
+  links = re.findall(r'!\[[^\]]*\]\(([^)]+)\)', text)
+  sizes = []
+  for link in links:
+    with Image.open(lecture_runlocal / link) as image:
+      sizes.append((True, *image.size))
+  assert len(links) >= len(ALL)
+  page = str(lecture_runlocal / 'REPORT.html')
+  assert chromium.decoded_images(page, str(tmp_path)) == sizes
+  shot = tmp_path / 'REPORT.png'
+  grey = chromium.screenshot(page, str(shot))
+  print(f'screenshot of REPORT.html: {shot}')
+  assert grey.shape == (1600, 1280)
+  assert chromium.inked(grey) > 0.05
+  assert chromium.inked(grey[:, 400:]) > 0.05   # The report, not only its
+  # table of contents.
+  # The checks can fail: an image that does not decode reads 0 x 0, and a
+  # blank page has no ink.
+  broken = tmp_path / 'broken.html'
+  broken.write_text('<!doctype html><html><body><img src="data:image/png;'
+                    'base64,iVBORw0KGgoAAAAN"></body></html>')
+  assert chromium.decoded_images(str(broken), str(tmp_path)) == [
+      (True, 0, 0)]
+  blank = tmp_path / 'blank.html'
+  blank.write_text('<!doctype html><html><body></body></html>')
+  assert chromium.inked(chromium.screenshot(
+      str(blank), str(tmp_path / 'blank.png'))) == 0
+
+
+@pytest.mark.slow
 def test_the_lecture_resumes_a_study_that_was_cut_off(lecture_runlocal,
                                                       tmp_path, tfds_dir):
   workdir = tmp_path / 'lecture'
@@ -268,6 +308,21 @@ def test_a_full_disk_is_one_line_and_leaves_no_temporary_file(
   assert str(path) in str(e.value) and '\n' not in str(e.value)
   assert os.listdir(tmp_path) == ['results.json']
   assert path.read_text() == 'old'
+
+
+@pytest.mark.parametrize('umask', [0o022, 0o077, 0o002])
+def test_a_written_file_has_the_mode_open_gives(tmp_path, umask):
+  """atomic_write's files get 0666 less the umask, as open() gives (not
+  its temporary file's 0600): results a cluster's group can read."""
+  old = os.umask(umask)
+  try:
+    report.atomic_write(str(tmp_path / 'page.html'), 'x')
+    with open(tmp_path / 'plain', 'w'):
+      pass
+  finally:
+    os.umask(old)
+  mode = os.stat(tmp_path / 'page.html').st_mode & 0o777
+  assert mode == 0o666 & ~umask == os.stat(tmp_path / 'plain').st_mode & 0o777
 
 
 def test_the_readmes_adding_a_study_example_runs(tmp_path, tfds_dir):

@@ -2,6 +2,8 @@
 configs), as a user would run them."""
 
 import os
+import re
+import shutil
 
 import pytest
 
@@ -24,21 +26,72 @@ def test_notebooks_are_stored_without_outputs():
     assert 'runlocal' in ''.join(c.source for c in nb.cells)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize('name', _notebooks())
-def test_notebook_runs_top_to_bottom(name, tfds_dir, lecture_runlocal):
-  """`lecture_runlocal` first: it warms the compilation cache with the same
-  programs, as a second run in Colab would find it."""
-  import nbclient
+def _setup_cell(name):
   import nbformat
   nb = nbformat.read(os.path.join(NOTEBOOKS, name), as_version=4)
+  return next(c for c in nb.cells if c.cell_type == 'code').source
+
+
+def test_every_notebook_starts_with_the_same_setup_cell():
+  cells = {_setup_cell(name) for name in _notebooks()}
+  assert len(cells) == 1 and len(_notebooks()) == 4
+
+
+def _execute(nb, path, **kwargs):
+  import nbclient
   client = nbclient.NotebookClient(nb, timeout=600, kernel_name='python3',
-                                   resources={'metadata': {'path': NOTEBOOKS}})
-  client.execute()   # Raises CellExecutionError on any failing cell.
-  outputs = [o for c in nb.cells if c.cell_type == 'code' for o in c.outputs]
+                                   resources={'metadata': {'path': path}},
+                                   **kwargs)
+  client.execute()   # Raises CellExecutionError on a failing cell.
+  return [o for c in nb.cells if c.cell_type == 'code' for o in c.outputs]
+
+
+def test_a_notebook_outside_a_clone_says_to_set_repo_url(tmp_path):
+  """Opened where there is no clone (a downloaded .ipynb, Colab) with
+  REPO_URL empty: one line saying what to set, and no clone attempted."""
+  import nbformat
+  nb = nbformat.v4.new_notebook(
+      cells=[nbformat.v4.new_code_cell(_setup_cell('lecture.ipynb'))])
+  outputs = _execute(nb, str(tmp_path), allow_errors=True)
+  errors = [o for o in outputs if o.get('output_type') == 'error']
+  assert [(e['ename'], e['evalue']) for e in errors] == [(
+      'SystemExit', 'Not in a clone of deepvsshallow: set REPO_URL in this '
+      'cell to its git URL, then run the cell again.')]
+  assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', _notebooks())
+def test_notebook_runs_top_to_bottom(name, tfds_dir, lecture_runlocal,
+                                     tmp_path, monkeypatch):
+  """`lecture_runlocal` first: it warms the compilation cache with the same
+  programs, as a second run in Colab would find it. The lecture's notebook
+  resumes a copy of that lecture with one study cut off (it runs that
+  study, keeps the others and writes the report again)."""
+  import nbformat
+  nb = nbformat.read(os.path.join(NOTEBOOKS, name), as_version=4)
+  if name == 'lecture.ipynb':
+    workdir = tmp_path / 'lecture'
+    shutil.copytree(lecture_runlocal, workdir)
+    for report in ('REPORT.md', 'REPORT.html'):
+      os.remove(workdir / report)
+    os.remove(workdir / 'end_to_end' / 'results.json')
+    monkeypatch.setenv('LECTURE_WORKDIR', str(workdir))
+    monkeypatch.setenv('TFDS_DATA_DIR', tfds_dir)
+  outputs = _execute(nb, NOTEBOOKS)
   kinds = {o.get('output_type') for o in outputs}
   assert 'error' not in kinds
   shown = [o for o in outputs if o.get('output_type') == 'display_data']
+  if name == 'lecture.ipynb':
+    text = ''.join(o.get('text', '') for o in outputs)
+    assert '(1 studies run, 10 kept' in text, text[-2000:]
+    [frame] = [o['data']['text/html'] for o in shown]
+    assert frame.startswith('<iframe srcdoc="&lt;!doctype html&gt;')
+    figures = re.findall(r'!\[[^\]]*\]\(',
+                         (workdir / 'REPORT.md').read_text())
+    assert frame.count('src=&quot;data:image/png;base64,') == len(figures)
+    assert len(figures) >= 11
+    return
   assert any('text/markdown' in o['data'] for o in shown)   # The report.
   assert any('image/png' in o['data'] for o in shown)       # A figure.
 
