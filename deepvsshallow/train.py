@@ -48,6 +48,7 @@ compile 1.3-1.8x faster.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import functools
 import math
@@ -684,9 +685,19 @@ def run_program(program: PopulationProgram, dataset, seeds: Sequence[int],
     template, _ = _run_inputs(program, dataset, seeds, learning_rates,
                               start=False)
     saved = checkpoint.restore(template)
-  carry, args = _run_inputs(program, dataset, seeds, learning_rates,
-                            start=saved is None,
-                            initial=initial)
+  with concurrent.futures.ThreadPoolExecutor(1) as pool:
+    # Not compiled ahead (a runner compiles ahead; `train_population` does
+    # not): compile on a second thread while the members initialise, op by
+    # op, on this one.
+    compiling = pool.submit(compile_program, program, dataset, seeds,
+                            learning_rates) if (
+                                program.compiled is None
+                                and saved is None) else None
+    carry, args = _run_inputs(program, dataset, seeds, learning_rates,
+                              start=saved is None,
+                              initial=initial)
+    if compiling is not None:
+      compiling.result()
   resumed_from = 0
   if checkpoint is not None:
     if saved is not None:
