@@ -17,10 +17,10 @@ on it. Most of a smoke run, and much of a full one, is compiling, which
 XLA:CPU does on one core: two studies at once keep both cores of a 2-core
 machine busy (BUILD_NOTES.md).
 
-Resuming: a study whose `results.json` exists is finished and is not rerun;
-a study directory without it (a run cut off) is run again, and the study
-resumes from the populations it saved (`deepvsshallow.store`), training only
-what is missing. The report is rebuilt from the studies' results.json files
+Resuming: a study whose `results.json` exists is finished (a run writes it
+after its report and figures) and is not rerun; a study directory without
+it (a run cut off) is run again, and the study resumes from the populations
+it saved (`deepvsshallow.store`), training only what is missing. The report is rebuilt from the studies' results.json files
 on every call.
 """
 
@@ -204,8 +204,12 @@ def run_lecture(config, workdir: str, *,
         + '; fix it and run the same command again to resume.')
   ran = [c.name for c in chapters if c.name in {s for s, _, _ in ran}]
   text = render_report(workdir, chapters, runlocal=config.runlocal)
+  # The page first (figures embedded): a figure missing is one line, and
+  # neither file is written.
+  page = os.path.join(workdir, os.path.splitext(REPORT)[0] + '.html')
+  html = webpage.render(text, workdir, REPORT)
   report.atomic_write(os.path.join(workdir, REPORT), text)
-  page = webpage.export(os.path.join(workdir, REPORT))   # Figures embedded.
+  report.atomic_write(page, html)
   print(f'Wrote {os.path.join(workdir, REPORT)} and {page} ({len(ran)} '
         f'studies run, {len(kept)} kept, {time.time() - t0:.0f}s).',
         flush=True)

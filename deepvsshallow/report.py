@@ -122,8 +122,10 @@ def run_footer(summary) -> str:
   training = (f'; {comp["training"]} population training programs'
               if 'training' in comp else '')
   # CPU and TPU are deterministic; a GPU run says which it was.
+  deterministic = plat.get('deterministic_ops')   # None: an older run's.
   gpu = ('' if plat['backend'] != 'gpu' else ', deterministic GPU ops'
-         if plat.get('deterministic_ops') else
+         if deterministic else ', GPU determinism not recorded'
+         if deterministic is None else
          ', GPU ops not deterministic (--xla_gpu_deterministic_ops=false)')
   return (f'Runtime {summary["runtime_s"]:.0f}s ({comp["seconds"]:.0f}s of it '
           f'compiling, {comp["count"]} programs{cached}{training}) on '

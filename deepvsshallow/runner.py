@@ -754,6 +754,10 @@ class Run:
     self.store.save(q.key, q.fp, store_lib.encode_population(result, records))
     self.store.write_trials(self._done + [q.key])
     if self.lead:   # After the save: a full disk here loses no training.
+      # A population trained again (a changed config) leaves no sessions
+      # of its earlier training behind.
+      shutil.rmtree(os.path.join(self.workdir, 'tensorboard', q.key),
+                    ignore_errors=True)
       write_tensorboard(self._logdirs(q), population.name, info, result,
                         seeds, lrs, result.step_def.task.select_on)
     if checkpoint is not None and self.lead:
@@ -880,11 +884,13 @@ class Run:
     })
     if not self.lead:
       return summary
-    report.write_json(os.path.join(self.workdir, 'results.json'), summary)
     report.atomic_write(os.path.join(self.workdir, 'results.md'),
                         render(summary))
     for file_name, plot in (figures or {}).items():
       plot(summary, os.path.join(self.workdir, file_name))
+    # Last: a results.json says the study finished, report and figures
+    # included (the lecture keeps a study that has one).
+    report.write_json(os.path.join(self.workdir, 'results.json'), summary)
     if console is not None:
       self.log('\n' + console(summary) + '\n')
     written = ['trials.jsonl', 'results.json', 'results.md', *(figures or {})]
@@ -952,10 +958,15 @@ def _write_tensorboard(logdirs, name, info, result, seeds, lrs,
           value = float(values[epoch, m])
           if np.isfinite(value):
             writer.add_scalar(tag, value, epoch + 1)
-      # The session: its hyperparameters and the metrics it will hold.
-      for summary in hparams(hparams_of(name, info, lr, seed),
-                             {best_tag: 0.0, test_tag: 0.0}):
-        writer.file_writer.add_summary(summary)
+      # The session (start and end), not an experiment summary: TensorBoard
+      # keeps the first experiment summary it finds for the whole logdir,
+      # so populations with other hyperparameters (a baseline, a mimic)
+      # would lose their columns; without one it builds the experiment
+      # from every session's hyperparameters and metric scalars.
+      _, start, end = hparams(hparams_of(name, info, lr, seed),
+                              {best_tag: 0.0, test_tag: 0.0})
+      writer.file_writer.add_summary(start)
+      writer.file_writer.add_summary(end)
       if not result.diverged[m]:
         writer.add_scalar(best_tag, float(result.best_val[m]),
                           int(result.best_epoch[m]) + 1)

@@ -19,9 +19,10 @@ Before any of that, while JAX has not started its backend, a launcher calls
 `use_cpu_devices()`: one XLA CPU device per core, so that a population
 sharded over the devices keeps every core busy (XLA:CPU runs a small matmul
 on one core; BUILD_NOTES.md measures the gain); and
-`use_deterministic_gpu_ops()`: XLA's deterministic GPU ops, unless
-$XLA_FLAGS sets them either way (a resumed run then equals an
-uninterrupted one on a GPU too; results record it, `deterministic_ops`).
+`use_deterministic_gpu_ops()`: where a GPU plugin is installed, XLA's
+deterministic GPU ops, unless $XLA_FLAGS sets them either way (a resumed
+run then equals an uninterrupted one on a GPU too; results record it,
+`deterministic_ops`).
 """
 
 from __future__ import annotations
@@ -126,11 +127,33 @@ def deterministic_gpu_flags(xla_flags: str) -> str:
   return f'{xla_flags} --{DETERMINISTIC_GPU_FLAG}=true'.strip()
 
 
-def use_deterministic_gpu_ops() -> None:
-  """$XLA_FLAGS through `deterministic_gpu_flags`. Call it before anything
-  starts JAX's backend (a launcher does); afterwards it changes nothing."""
-  os.environ['XLA_FLAGS'] = deterministic_gpu_flags(
-      os.environ.get('XLA_FLAGS', ''))
+def gpu_installed() -> bool:
+  """Whether JAX could start a GPU backend here, read without starting it:
+  a CUDA or ROCm plugin (or a CUDA build of jaxlib) is installed and
+  $JAX_PLATFORMS does not rule GPUs out."""
+  import importlib.metadata
+  platforms = os.environ.get('JAX_PLATFORMS', '').lower()
+  if platforms and not any(p in platforms for p in ('cuda', 'gpu', 'rocm')):
+    return False
+  for dist in importlib.metadata.distributions():
+    name = (dist.metadata['Name'] or '').lower().replace('_', '-')
+    if name.startswith(('jax-cuda', 'jax-rocm')) or (
+        name == 'jaxlib' and '+cuda' in (dist.version or '')):
+      return True
+  return False
+
+
+def use_deterministic_gpu_ops(gpu: bool | None = None) -> None:
+  """$XLA_FLAGS through `deterministic_gpu_flags` where a GPU may run
+  (`gpu`, default `gpu_installed()`). Elsewhere the flags stay as they
+  are: XLA_FLAGS are part of the compilation cache's key, so a flag that
+  changes nothing on CPU would still keep launchers from sharing compiled
+  programs with in-process runs (notebooks, tests). Call it before anything
+  starts JAX's backend (a launcher and the notebooks do); afterwards it
+  changes nothing."""
+  if gpu_installed() if gpu is None else gpu:
+    os.environ['XLA_FLAGS'] = deterministic_gpu_flags(
+        os.environ.get('XLA_FLAGS', ''))
 
 
 def deterministic_ops(backend: str, xla_flags: str | None = None) -> bool:

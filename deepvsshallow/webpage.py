@@ -4,8 +4,10 @@
 markdown-it-py (CommonMark with tables; raw HTML in the markdown is shown
 as text, not passed through), a table of contents from the headings, and
 every figure embedded as a data URI, so the page needs no other file, no
-network and no JavaScript. A figure the markdown links but that is missing
-is one line naming it, and nothing is written.
+network and no JavaScript. Heading ids are GitHub's, so a report's links
+to its own sections work on GitHub and on the page alike. A figure that is
+missing, outside the report's folder or on the network is one line naming
+it, and nothing is written.
 
   python -m deepvsshallow.webpage runs/lecture/REPORT.md    # -> REPORT.html
   python -m deepvsshallow.webpage runs/<study>/results.md   # one study's
@@ -18,6 +20,8 @@ import html
 import os
 import re
 import sys
+import unicodedata
+import urllib.parse
 
 from deepvsshallow import report
 from deepvsshallow.errors import UsageError
@@ -50,21 +54,59 @@ pre { background: #f5f5f5; padding: 0.7rem; overflow-x: auto; }
 
 
 def anchor(heading: str) -> str:
-  """GitHub's anchor for a heading's text: lower case, punctuation but '-'
-  and '_' removed (letters and digits of any script kept), each space a
+  """GitHub's anchor for a heading's text (github-slugger's rule): lower
+  case; letters, marks, digits and connector punctuation ('_') of any
+  script kept, and spaces and '-'; everything else removed; each space a
   '-'. A report's [links](#anchor) use it, and so do the page's ids."""
-  slug = re.sub(r'[^\w\- ]', '', heading.lower()).strip()
-  return slug.replace(' ', '-')
+  kept = (c for c in heading.lower()
+          if c in ' -' or unicodedata.category(c)[0] in 'LMN'
+          or unicodedata.category(c) == 'Pc')
+  return ''.join(kept).replace(' ', '-')
 
 
-def _slug(text: str, used: set[str]) -> str:
-  """A heading's id on the page: its `anchor`, numbered when repeated."""
-  base = anchor(text) or 'section'
-  slug, k = base, 2
-  while slug in used:
-    slug, k = f'{base}-{k}', k + 1
-  used.add(slug)
-  return slug
+class _Slugger:
+  """Heading ids as GitHub numbers them: a repeated anchor gets -1, -2, ...
+  (counted per anchor, skipping ids already taken)."""
+
+  def __init__(self):
+    self.seen = {}
+
+  def __call__(self, text: str) -> str:
+    base = slug = anchor(text)
+    while slug in self.seen:
+      self.seen[base] += 1
+      slug = f'{base}-{self.seen[base]}'
+    self.seen[slug] = 0
+    return slug
+
+
+def _plain(inline) -> str:
+  """A heading's text as the page shows it (its textContent): markup,
+  link targets and images left out."""
+  parts = []
+  for child in inline.children or ():
+    if child.type in ('text', 'code_inline'):
+      parts.append(child.content)
+    elif child.type in ('softbreak', 'hardbreak'):
+      parts.append(' ')
+  return ''.join(parts)
+
+
+def _figure(src: str, base_dir: str) -> str:
+  """The file a relative figure link names, inside `base_dir`."""
+  if re.match(r'^[a-z][a-z0-9+.-]*:', src, re.I) or src.startswith('//'):
+    raise UsageError(f'{src}: a figure that is not a file beside the report; '
+                     'the page stands alone: save it under the report\'s '
+                     'folder and link it by a relative path.')
+  root = os.path.realpath(base_dir)
+  path = os.path.realpath(os.path.join(root, urllib.parse.unquote(src)))
+  if os.path.commonpath([root, path]) != root:
+    raise UsageError(f'{src}: a figure outside the report\'s folder {root}; '
+                     'copy it under that folder and link it relatively.')
+  if not os.path.isfile(path):
+    raise UsageError(f'{path}: a figure the report links is missing; '
+                     'run the study that writes it again.')
+  return path
 
 
 def _data_uri(path: str) -> str:
@@ -76,30 +118,27 @@ def _data_uri(path: str) -> str:
     return f'data:{mime};base64,' + base64.b64encode(f.read()).decode()
 
 
-def render(markdown_text: str, base_dir: str, title: str) -> str:
+def render(markdown_text: str, base_dir: str, name: str) -> str:
   """The page: `markdown_text` with its relative figure links read from
-  `base_dir` and embedded."""
+  `base_dir` and embedded; its title is the first heading (else `name`)."""
   from markdown_it import MarkdownIt
   md = MarkdownIt('commonmark', {'html': False}).enable('table')
   tokens = md.parse(markdown_text)
-  toc, used = [], set()
+  toc, slugger = [], _Slugger()
   for i, token in enumerate(tokens):
-    if token.type == 'heading_open' and token.tag in ('h1', 'h2', 'h3'):
-      text = tokens[i + 1].content
-      slug = _slug(text, used)
+    if token.type == 'heading_open':   # Every level gets GitHub's id.
+      text = _plain(tokens[i + 1])
+      slug = slugger(text)
       token.attrSet('id', slug)
-      toc.append((int(token.tag[1]), text, slug))
+      if token.tag in ('h1', 'h2', 'h3'):
+        toc.append((int(token.tag[1]), text, slug))
     for child in token.children or ():
       if child.type == 'image':
         src = str(child.attrGet('src') or '')
-        if re.match(r'^[a-z][a-z0-9+.-]*:', src, re.I):
-          continue   # Already a URL (data: or otherwise): left as it is.
-        path = os.path.join(base_dir, src)
-        if not os.path.isfile(path):
-          raise UsageError(f'{path}: a figure the report links is missing; '
-                           'run the study that writes it again.')
-        child.attrSet('src', _data_uri(path))
+        if not src.startswith('data:'):
+          child.attrSet('src', _data_uri(_figure(src, base_dir)))
   body = md.renderer.render(tokens, md.options, {})
+  title = toc[0][1] if toc else name
   return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
           f'<meta name="viewport" content="width=device-width">'
           f'<title>{html.escape(title)}</title><style>{_CSS}</style></head>'
@@ -108,33 +147,38 @@ def render(markdown_text: str, base_dir: str, title: str) -> str:
 
 
 def _toc(entries) -> str:
-  """Nested lists of the headings (levels 1-3)."""
-  out, depth = [], 0
+  """Nested lists of the headings (levels 1-3): a deeper heading's list
+  inside its parent's item."""
+  out, open_levels = [], []
   for level, text, slug in entries:
-    while depth < level:
+    if open_levels and level > open_levels[-1]:
       out.append('<ul>')
-      depth += 1
-    while depth > level:
-      out.append('</ul>')
-      depth -= 1
-    out.append(f'<li><a href="#{slug}">{html.escape(text)}</a></li>')
-  out.extend('</ul>' * depth)
+      open_levels.append(level)
+    else:
+      while open_levels and level < open_levels[-1]:
+        out.append('</li></ul>')
+        open_levels.pop()
+      if open_levels:
+        out.append('</li>')
+      else:
+        out.append('<ul>')
+        open_levels.append(level)
+    out.append(f'<li><a href="#{slug}">{html.escape(text)}</a>')
+  out.append('</li></ul>' * len(open_levels))
   return ''.join(out)
 
 
 def export(markdown_path: str, html_path: str | None = None) -> str:
   """Writes the page of `markdown_path` (default: beside it, .html);
-  returns its path. Its title is the first heading."""
+  returns its path."""
   try:
     with open(markdown_path, encoding='utf-8') as f:
       text = f.read()
   except OSError as e:
     raise UsageError(f'{markdown_path}: cannot read it ({e.strerror}); '
                      'pass a report written by a run.') from None
-  title = next((l.lstrip('#').strip() for l in text.splitlines()
-                if l.startswith('#')), os.path.basename(markdown_path))
   page = render(text, os.path.dirname(os.path.abspath(markdown_path)),
-                title)
+                os.path.basename(markdown_path))
   html_path = html_path or os.path.splitext(markdown_path)[0] + '.html'
   report.atomic_write(html_path, page.encode())
   return html_path

@@ -5,6 +5,7 @@ screenshot. Debian's `chromium` (.ci/run installs it when it can);
 Flags: --no-sandbox (CI runs as root, where Chromium's sandbox refuses to
 start), a throwaway profile per call, and no GPU."""
 
+import html
 import json
 import os
 import shutil
@@ -13,13 +14,13 @@ import tempfile
 
 import numpy as np
 
-# Set on <body> by the probe once the page has loaded: one [complete,
-# naturalWidth, naturalHeight] per <img>, in document order.
-_MARKER = 'data-decoded-images'
-_PROBE = ('<script>window.addEventListener("load", () => {'
-          f'document.body.setAttribute("{_MARKER}", JSON.stringify('
-          'Array.from(document.images, i => [i.complete, i.naturalWidth, '
-          'i.naturalHeight])));});</script>')
+# What a probe script leaves on <body>, as JSON, for the dumped DOM.
+_MARKER = 'data-probe'
+
+# Once the page has loaded: [complete, naturalWidth, naturalHeight] of
+# every <img>, in document order.
+IMAGES = ('JSON.stringify(Array.from(document.images, i => [i.complete, '
+          'i.naturalWidth, i.naturalHeight]))')
 
 
 def executable() -> str | None:
@@ -43,23 +44,34 @@ def _run(*args: str, timeout: float = 120) -> str:
   return proc.stdout
 
 
-def decoded_images(page: str, scratch: str) -> list[tuple[bool, int, int]]:
-  """[complete, naturalWidth, naturalHeight] of every <img> on `page` (an
-  HTML file), as Chromium decoded them: a copy with a probe script added is
-  loaded and its DOM dumped after the load event. The page itself runs no
-  script; the probe only reads it."""
+def probe(page: str, expression: str, scratch: str, act: str = '',
+          wait_ms: int = 0) -> object:
+  """The JSON value of the JavaScript `expression` (a JSON string),
+  evaluated on `page` (an HTML file) `wait_ms` after its load event and
+  the statement `act` (what a reader would do: click): a copy with a probe
+  script added is loaded and its DOM dumped. The page itself runs no
+  script."""
   with open(page, encoding='utf-8') as f:
     text = f.read()
   assert text.count('</body>') == 1, page
+  script = (f'<script>window.addEventListener("load", () => {{ {act}; '
+            f'setTimeout(() => document.body.setAttribute("{_MARKER}", '
+            f'{expression}), {wait_ms}); }});</script>')
   probed = os.path.join(scratch, 'probed.html')
   with open(probed, 'w', encoding='utf-8') as f:
-    f.write(text.replace('</body>', _PROBE + '</body>'))
+    f.write(text.replace('</body>', script + '</body>'))
   dom = _run('--virtual-time-budget=10000', '--dump-dom',
              f'file://{os.path.abspath(probed)}')
   start = dom.find(f'{_MARKER}="')
   assert start >= 0, f'the probe did not run: {dom[:300]!r}'
-  value = dom[start + len(_MARKER) + 2:dom.index('"', start + len(_MARKER) + 2)]
-  return [tuple(i) for i in json.loads(value.replace('&quot;', '"'))]
+  start += len(_MARKER) + 2
+  return json.loads(html.unescape(dom[start:dom.index('"', start)]))
+
+
+def decoded_images(page: str, scratch: str) -> list[tuple[bool, int, int]]:
+  """[complete, naturalWidth, naturalHeight] of every <img> on `page`, as
+  Chromium decoded them."""
+  return [tuple(i) for i in probe(page, IMAGES, scratch)]
 
 
 def screenshot(page: str, png: str, width: int = 1280,

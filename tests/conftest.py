@@ -246,27 +246,42 @@ def assert_same_sweep(ours, reference) -> None:
       np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
-def tensorboard_run(run_dir):
-  """(scalars, hparams) of a TensorBoard run directory, every event file in
-  it read with TensorBoard's own record format (length, crc, Event proto,
-  crc) and tensorboardX's protos: scalars as (tag, step, value), hparams as
-  the session's {name: value} (None if it has none)."""
-  from tensorboardX.proto import event_pb2, plugin_hparams_pb2
-  scalars, hparams = [], None
-  for name in sorted(os.listdir(run_dir)):
-    data = open(os.path.join(run_dir, name), 'rb').read()
-    i = 0
-    while i < len(data):
-      n = int.from_bytes(data[i:i + 8], 'little')
-      event = event_pb2.Event.FromString(data[i + 12:i + 12 + n])
-      i += 12 + n + 4
-      for v in event.summary.value:
-        if v.HasField('simple_value'):
-          scalars.append((v.tag, event.step, v.simple_value))
-        elif v.metadata.plugin_data.plugin_name == 'hparams':
-          plugin = plugin_hparams_pb2.HParamsPluginData.FromString(
-              v.metadata.plugin_data.content)
-          if plugin.HasField('session_start_info'):
-            hparams = {k: getattr(h, h.WhichOneof('kind')) for k, h in
-                       plugin.session_start_info.hparams.items()}
-  return scalars, hparams
+def tensorboard_logdir(logdir):
+  """What TensorBoard itself reads from `logdir` (its event multiplexer,
+  data provider and HParams backend, as `tensorboard --logdir` would):
+  (experiment, runs). experiment: the HParams dashboard's columns,
+  (hyperparameter names, metric tags), as TensorBoard computes them from
+  every session; runs: {run: (its session's {name: value} or None,
+  {tag: [(step, value), ...]})}."""
+  from tensorboard import context
+  from tensorboard.backend.event_processing import data_provider
+  from tensorboard.backend.event_processing import plugin_event_multiplexer
+  from tensorboard.plugins import base_plugin
+  from tensorboard.plugins.hparams import backend_context, plugin_data_pb2
+  from tensorboard.util import tensor_util
+  mux = plugin_event_multiplexer.EventMultiplexer()
+  mux.AddRunsFromDirectory(str(logdir))
+  mux.Reload()
+  board = backend_context.Context(base_plugin.TBContext(
+      logdir=str(logdir), multiplexer=mux,
+      data_provider=data_provider.MultiplexerDataProvider(mux, str(logdir))))
+  ctx = context.RequestContext()
+  metadata = board.hparams_metadata(ctx, '')
+  experiment = board.experiment_from_metadata(
+      ctx, '', True, metadata, board.hparams_from_data_provider(ctx, '', None))
+  columns = ({h.name for h in experiment.hparam_infos},
+             {m.name.tag for m in experiment.metric_infos})
+  runs = {}
+  for run, tags in mux.Runs().items():
+    session = None
+    start = metadata.get(run, {}).get('_hparams_/session_start_info')
+    if start is not None:
+      info = plugin_data_pb2.HParamsPluginData.FromString(start)
+      session = {k: getattr(v, v.WhichOneof('kind'))
+                 for k, v in info.session_start_info.hparams.items()}
+    scalars = {tag: [(e.step, tensor_util.make_ndarray(e.tensor_proto).item())
+                     for e in mux.Tensors(run, tag)]
+               for tag in tags['tensors'] if not tag.startswith('_hparams_')
+               and not tag.endswith('text_summary')}
+    runs[run] = (session, scalars)
+  return columns, runs

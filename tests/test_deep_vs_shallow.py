@@ -7,7 +7,8 @@ import os
 
 import numpy as np
 import pytest
-from conftest import ReadTracker, launch, refused, unread_fields
+from conftest import (ReadTracker, launch, refused, tensorboard_logdir,
+                      unread_fields)
 
 from deepvsshallow import data, params, reference, runner, selection, train
 from deepvsshallow.errors import UsageError
@@ -196,6 +197,34 @@ def test_runlocal_end_to_end(runlocal):
   assert report.mimic_verdict(rows, mimics).count('- ') == len(mimics)
   head = deep_vs_shallow.STUDY.headline(summary)
   assert '\n' not in head and f': {claim.verdict}.' in head
+
+
+@pytest.mark.slow
+def test_tensorboards_hparams_view_has_every_populations_columns(runlocal):
+  """Populations record different things (the baseline no widths, the
+  other init its init, a mimic its teacher and a squared-error metric):
+  the HParams dashboard TensorBoard builds from the logdir holds every
+  session's hyperparameters and every metric, and each member's session
+  holds its depth and width as its widths give them."""
+  workdir = runlocal('deep_vs_shallow').workdir
+  (hparams, metrics), runs = tensorboard_logdir(workdir / 'tensorboard')
+  sessions = [hp for hp, _ in runs.values()]
+  assert None not in sessions
+  assert hparams == set().union(*sessions)
+  assert {'init', 'teacher', 'depth', 'width'} <= hparams
+  # Every scalar of a session is a metric column (TensorBoard's rule
+  # without an experiment summary): the HParams ones among them.
+  assert metrics == set().union(*(set(scalars) for _, scalars in
+                                  runs.values()))
+  assert {'hparams/best_validation_error', 'hparams/best_validation_mse',
+          'hparams/test_error'} <= metrics
+  with open(workdir / 'trials.jsonl') as f:
+    records = [json.loads(l) for l in f]
+  assert len(runs) == len(records)
+  for hp in sessions:
+    if 'hidden_widths' in hp:
+      widths = [int(w) for w in hp['hidden_widths'].split('x')]
+      assert (hp['depth'], hp['width']) == (len(widths), max(widths))
 
 
 # ------------------------------------------------- verdicts on made-up rows

@@ -40,20 +40,29 @@ def test_a_bad_device_count_is_a_usage_error(tmp_path):
   assert not (tmp_path / 'never').exists()
 
 
-# A launcher's main with a stand-in for the study: what XLA_FLAGS it leaves
-# for the backend, which starts after it.
-SHOW_FLAGS = (
-    'import os, sys; from deepvsshallow import cli; '
-    'cli.launch("optimism", "deepvsshallow/studies/optimism/config.py", '
-    'lambda config, workdir, execution: print(os.environ["XLA_FLAGS"]), '
-    'argv=[sys.argv[0], "--config=:runlocal", "--workdir=unused"])')
+# A launcher's main with a stand-in for the study (a GPU plugin faked or
+# not): whether JAX's backend had started when the flags were set, and the
+# XLA_FLAGS it leaves for the backend.
+SHOW_FLAGS = """
+import os, sys
+from jax._src import xla_bridge
+from deepvsshallow import cli, runtime
+runtime.gpu_installed = lambda: {gpu}
+use = runtime.use_deterministic_gpu_ops
+def spy():
+  print('started' if xla_bridge.backends_are_initialized() else 'not-started')
+  use()
+runtime.use_deterministic_gpu_ops = spy
+cli.launch('optimism', 'deepvsshallow/studies/optimism/config.py',
+           lambda config, workdir, execution: print(os.environ['XLA_FLAGS']),
+           argv=[sys.argv[0], '--config=:runlocal', '--workdir=unused'])
+"""
 
 
-def launcher_xla_flags(xla_flags=None):
+def launcher_xla_flags(xla_flags: str, gpu: bool):
   env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
-  if xla_flags is not None:
-    env['XLA_FLAGS'] = xla_flags
-  proc = subprocess.run([sys.executable, '-c', SHOW_FLAGS],
+  env['XLA_FLAGS'] = xla_flags
+  proc = subprocess.run([sys.executable, '-c', SHOW_FLAGS.format(gpu=gpu)],
                         capture_output=True, text=True, timeout=120, cwd=ROOT,
                         env=env)
   assert proc.returncode == 0, proc.stderr
@@ -61,17 +70,30 @@ def launcher_xla_flags(xla_flags=None):
 
 
 def test_launchers_ask_for_deterministic_gpu_ops_unless_told_otherwise():
-  """One launcher process, the user's other flags kept; the rule itself
-  (the user's setting either way wins) without a process."""
+  """One launcher process with a GPU plugin faked: the flag is set before
+  the backend starts, the user's other flags kept; the rule itself (the
+  user's setting either way wins; nothing where no GPU can run, so CPU runs
+  share the compilation cache with in-process ones) without a process."""
   from deepvsshallow import runtime
-  assert launcher_xla_flags('--xla_cpu_enable_fast_math=false') == [
-      '--xla_cpu_enable_fast_math=false', '--xla_gpu_deterministic_ops=true']
+  assert launcher_xla_flags('--xla_cpu_enable_fast_math=false', True) == [
+      'not-started', '--xla_cpu_enable_fast_math=false',
+      '--xla_gpu_deterministic_ops=true']
   for given in ('--xla_gpu_deterministic_ops=false',
                 '--xla_gpu_deterministic_ops=0 --xla_cpu_enable_fast_math=false',
                 '--xla_gpu_deterministic_ops=true'):
     assert runtime.deterministic_gpu_flags(given) == given
   assert runtime.deterministic_gpu_flags('') == (
       '--xla_gpu_deterministic_ops=true')
+  before = os.environ.get('XLA_FLAGS')
+  try:
+    runtime.use_deterministic_gpu_ops(gpu=False)
+    assert os.environ.get('XLA_FLAGS') == before
+  finally:
+    if before is not None:
+      os.environ['XLA_FLAGS'] = before
+  # This machine: no CUDA or ROCm plugin, or none that JAX may use.
+  import jax
+  assert runtime.gpu_installed() == (jax.default_backend() == 'gpu')
 
 
 def test_results_say_whether_gpu_ops_were_deterministic():
@@ -96,4 +118,5 @@ def test_results_say_whether_gpu_ops_were_deterministic():
                      'deterministic_ops': deterministic}})
   assert footer('gpu', True).endswith('highest, deterministic GPU ops.')
   assert 'GPU ops not deterministic' in footer('gpu', False)
+  assert 'GPU determinism not recorded' in footer('gpu', None)
   assert footer('cpu', True).endswith('matmul precision highest.')

@@ -195,6 +195,25 @@ def test_the_lecture_page_shows_every_figure_in_chromium(lecture_runlocal,
 
 
 @pytest.mark.slow
+def test_a_missing_figure_stops_the_report_with_one_line(lecture_runlocal,
+                                                         tmp_path):
+  """Every study finished but a figure gone: one line naming it, and the
+  earlier REPORT.md and REPORT.html are left as they were (not a new
+  REPORT.md beside an old page)."""
+  workdir = tmp_path / 'lecture'
+  shutil.copytree(lecture_runlocal, workdir)
+  before = {n: (workdir / n).read_bytes() for n in ('REPORT.md',
+                                                   'REPORT.html')}
+  os.remove(workdir / 'separation' / 'separation.png')
+  with pytest.raises(UsageError) as e:
+    lecture.run_lecture(lecture.get_config('runlocal'), str(workdir))
+  assert str(workdir / 'separation' / 'separation.png') in str(e.value)
+  assert '\n' not in str(e.value)
+  assert {n: (workdir / n).read_bytes() for n in before} == before
+  assert not [n for n in os.listdir(workdir) if n.startswith('.tmp')]
+
+
+@pytest.mark.slow
 def test_the_lecture_resumes_a_study_that_was_cut_off(lecture_runlocal,
                                                       tmp_path, tfds_dir):
   workdir = tmp_path / 'lecture'

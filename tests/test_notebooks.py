@@ -46,17 +46,32 @@ def _execute(nb, path, **kwargs):
   return [o for c in nb.cells if c.cell_type == 'code' for o in c.outputs]
 
 
+def _setup_alone(tmp_path, repo_url=''):
+  """The setup cell run in `tmp_path` (no clone there), REPO_URL set."""
+  import nbformat
+  cell = _setup_cell('lecture.ipynb').replace(
+      "REPO_URL = ''", f'REPO_URL = {repo_url!r}', 1)
+  nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
+  outputs = _execute(nb, str(tmp_path), allow_errors=True)
+  return [(o['ename'], o['evalue']) for o in outputs
+          if o.get('output_type') == 'error']
+
+
 def test_a_notebook_outside_a_clone_says_to_set_repo_url(tmp_path):
   """Opened where there is no clone (a downloaded .ipynb, Colab) with
   REPO_URL empty: one line saying what to set, and no clone attempted."""
-  import nbformat
-  nb = nbformat.v4.new_notebook(
-      cells=[nbformat.v4.new_code_cell(_setup_cell('lecture.ipynb'))])
-  outputs = _execute(nb, str(tmp_path), allow_errors=True)
-  errors = [o for o in outputs if o.get('output_type') == 'error']
-  assert [(e['ename'], e['evalue']) for e in errors] == [(
+  assert _setup_alone(tmp_path) == [(
       'SystemExit', 'Not in a clone of deepvsshallow: set REPO_URL in this '
       'cell to its git URL, then run the cell again.')]
+  assert os.listdir(tmp_path) == []
+
+
+def test_a_failing_setup_step_stops_the_cell_with_one_line(tmp_path):
+  """A clone that fails (here: a REPO_URL that is no repository) stops
+  the cell there, saying so in one line; nothing is installed."""
+  [(name, value)] = _setup_alone(tmp_path, str(tmp_path / 'no-such-repo'))
+  assert name == 'SystemExit' and '\n' not in value
+  assert value.startswith('git clone -q ... failed (exit 128')
   assert os.listdir(tmp_path) == []
 
 
@@ -91,9 +106,34 @@ def test_notebook_runs_top_to_bottom(name, tfds_dir, lecture_runlocal,
                          (workdir / 'REPORT.md').read_text())
     assert frame.count('src=&quot;data:image/png;base64,') == len(figures)
     assert len(figures) >= 11
+    _links_stay_in_the_frame(frame, tmp_path)
     return
   assert any('text/markdown' in o['data'] for o in shown)   # The report.
   assert any('image/png' in o['data'] for o in shown)       # A figure.
+
+
+def _links_stay_in_the_frame(frame: str, tmp_path) -> None:
+  """In Chromium, where it is installed: a click on the page's last
+  contents link, inside the notebook's frame, scrolls the frame to that
+  chapter (without <base>, a srcdoc frame would load the notebook's own
+  URL instead)."""
+  import chromium
+  if chromium.executable() is None:
+    return
+  parent = tmp_path / 'notebook.html'
+  parent.write_text(f'<!doctype html><html><body>{frame}</body></html>',
+                    encoding='utf-8')
+  frame_js = 'document.querySelector("iframe")'
+  click = (f'const links = {frame_js}.contentDocument.querySelectorAll('
+           '"nav a"); links[links.length - 1].click()')
+  where = (f'JSON.stringify([{frame_js}.contentWindow.location.href, '
+           f'{frame_js}.contentWindow.scrollY])')
+  href, scrolled = chromium.probe(str(parent), where, str(tmp_path),
+                                  act=click, wait_ms=500)
+  contents = frame[frame.index('&lt;nav&gt;'):frame.index('&lt;/nav&gt;')]
+  slug = re.findall(r'href=&quot;#([^&]+)&quot;', contents)
+  assert href == f'about:srcdoc#{slug[-1]}' and scrolled > 1000, (
+      href, scrolled)
 
 
 def test_colab_installs_keep_the_runtimes_jax(tmp_path):
@@ -111,9 +151,7 @@ def test_colab_installs_keep_the_runtimes_jax(tmp_path):
   assert pins['jax'] == jax.__version__
   assert pins['jaxlib'] == jax.lib.__version__
   assert 'keeping the installed jax' in proc.stderr
-  for name in _notebooks():
-    with open(os.path.join(NOTEBOOKS, name)) as f:
-      text = f.read()
-    assert 'launch/keep_jax.py > /tmp/keep_jax.txt' in text, name
-    assert '%pip install -q -e . -c /tmp/keep_jax.txt' in text, name
-    assert '%pip install -q -e .\\n' not in text, name
+  setup = _setup_cell('lecture.ipynb')   # Every notebook's (tested).
+  assert "run(sys.executable, 'launch/keep_jax.py')" in setup
+  assert ("run(sys.executable, '-m', 'pip', 'install', '-q', '-e', '.', "
+          "'-c', '/tmp/keep_jax.txt')") in setup

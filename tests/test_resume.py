@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT, launch, sweep_command, tensorboard_run
+from conftest import ROOT, launch, sweep_command, tensorboard_logdir
 from deepvsshallow import report, store
 
 STUDY = 'modularity'   # 11 populations in one sweep: flat, modular, 4 x ovr,
@@ -196,12 +196,12 @@ def test_tensorboard_holds_every_members_epochs(runlocal):
   workdir = runlocal(STUDY).workdir
   saved = np.load(workdir / 'populations' / '0000.npz')
   records = [json.loads(r) for r in saved['__records__']]
+  _, runs = tensorboard_logdir(workdir / 'tensorboard')
   for m, record in enumerate(records):
-    run = (workdir / 'tensorboard' / '0000'
-           / f'lr={record["learning_rate"]:g},seed={record["seed"]}')
-    events = tensorboard_run(run)[0]
-    loss = [v for tag, _, v in events if tag == 'train/loss']
+    _, scalars = runs[
+        f'0000/lr={record["learning_rate"]:g},seed={record["seed"]}']
+    loss = [v for _, v in scalars['train/loss']]
     np.testing.assert_allclose(loss, saved['history/train_loss'][:, m],
                                rtol=1e-6)
-    val = [(s, v) for tag, s, v in events if tag == 'validation/error']
-    assert [s for s, _ in val] == list(range(1, len(loss) + 1))
+    assert [s for s, _ in scalars['validation/error']] == list(
+        range(1, len(loss) + 1))

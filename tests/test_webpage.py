@@ -2,6 +2,7 @@
 
 import base64
 import os
+import re
 import subprocess
 import sys
 
@@ -53,8 +54,11 @@ def test_the_page_embeds_every_figure_and_links_its_headings(tmp_path):
   # Raw HTML in the markdown is text, not markup: no script runs.
   assert '<script' not in page and '&lt;script&gt;' in page
   # The contents link each heading; a repeated heading gets its own id.
-  for slug in ('the-lecture', '1-depth', '1-depth-2'):
+  for slug in ('the-lecture', '1-depth', '1-depth-1'):
     assert f'id="{slug}"' in page and f'href="#{slug}"' in page
+  # The contents nest: a level-2 list inside the level-1 item.
+  assert ('<ul><li><a href="#the-lecture">The lecture</a><ul><li>'
+          '<a href="#1-depth">1. Depth</a></li><li>') in page
 
 
 def test_a_missing_figure_is_one_line_and_nothing_is_written(tmp_path):
@@ -75,3 +79,73 @@ def test_the_command_line_exports_or_says_one_line(tmp_path):
   proc = run(str(tmp_path / 'nothing.md'))
   assert proc.returncode == 2 and proc.stderr.count('\n') == 1
   assert 'nothing.md' in proc.stderr
+
+
+# github-slugger's own fixtures (github.com/Flet/github-slugger,
+# test/fixtures.json): GitHub's heading anchors, in order (repeats count).
+SLUGGER_FIXTURES = [
+    ('alpha', 'alpha'), ('alpha', 'alpha-1'),
+    ('bravoCharlieDelta', 'bravocharliedelta'),
+    ('echo', 'echo'), ('echo', 'echo-1'), ('echo 1', 'echo-1-1'),
+    ('echo-1', 'echo-1-2'), ('echo', 'echo-2'),
+    ('foxtrot-1', 'foxtrot-1'), ('foxtrot', 'foxtrot'),
+    ('foxtrot', 'foxtrot-2'),
+    ('heading with a - dash', 'heading-with-a---dash'),
+    ('heading with an _ underscore', 'heading-with-an-_-underscore'),
+    ('heading with a period.txt', 'heading-with-a-periodtxt'),
+    ('exchange.bind_headers(exchange, routing [, bindCallback])',
+     'exchangebind_headersexchange-routing--bindcallback'),
+    ('apostrophe\u2019s should be trimmed', 'apostrophes-should-be-trimmed'),
+    ('I \u2665 unicode', 'i--unicode'),
+    ('en\u2013dash', 'endash'),
+    ('\U0001F604 unicode emoji', '-unicode-emoji'),
+    ('\u041f\u0440\u0438\u0432\u0435\u0442 non-latin \u4f60\u597d',
+     '\u043f\u0440\u0438\u0432\u0435\u0442-non-latin-\u4f60\u597d'),
+    ('a\u2028b', 'ab'),
+]
+
+
+def test_heading_ids_are_githubs(tmp_path):
+  """Every heading of a page gets the id GitHub gives it (the fixtures
+  above, as headings of one document, any level), and markup counts as
+  its text only."""
+  text = '\n\n'.join(f'{"#" * (1 + i % 6)} {heading}'
+                       for i, (heading, _) in enumerate(SLUGGER_FIXTURES)
+                       if heading != 'a\u2028b')
+  text += ('\n\n## `code` *em* [link](http://x.org/y)\n\n'
+           '### Results (%)\n\n## A &amp; B\n')
+  page = webpage.render(text, str(tmp_path), 'x')
+  ids = re.findall(r'<h[1-6] id="([^"]*)"', page)
+  assert ids == [s for h, s in SLUGGER_FIXTURES if h != 'a\u2028b'] + [
+      'code-em-link', 'results-', 'a--b']
+  assert webpage.anchor('a\u2028b') == 'ab'
+  assert '<a href="#code-em-link">code em link</a>' in page
+  assert '<a href="#a--b">A &amp; B</a>' in page
+  assert '<title>alpha</title>' in page
+
+
+@pytest.mark.parametrize('name', ['a b.png', 'caf\u00e9.png', 'pct%20.png'])
+def test_figure_links_are_read_as_github_reads_them(tmp_path, name):
+  """A link is a URL: %20 is a space, and an escaped name is unescaped."""
+  from urllib.parse import quote
+  (tmp_path / 'sub').mkdir()
+  (tmp_path / 'sub' / name).write_bytes(PNG)
+  page = webpage.render(f'# r\n\n![f](sub/{quote(name)})\n', str(tmp_path),
+                        'x')
+  assert page.count('src="data:image/png;base64,') == 1
+
+
+@pytest.mark.parametrize('link, says', [
+    ('../outside.png', 'outside the report'),
+    ('/abs/outside.png', 'outside the report'),
+    ('https://example.org/f.png', 'not a file beside the report'),
+    ('//example.org/f.png', 'not a file beside the report')])
+def test_a_figure_the_page_cannot_hold_is_one_line(tmp_path, link, says):
+  (tmp_path / 'outside.png').write_bytes(PNG)
+  report = tmp_path / 'report'
+  report.mkdir()
+  (report / 'REPORT.md').write_text(f'# r\n\n![f]({link})\n')
+  with pytest.raises(UsageError, match=says) as e:
+    webpage.export(str(report / 'REPORT.md'))
+  assert '\n' not in str(e.value)
+  assert os.listdir(report) == ['REPORT.md']
