@@ -15,23 +15,23 @@ package is installed.
 
 from __future__ import annotations
 
+import re
 import sys
 from importlib import metadata
 
-# The distributions that make up an accelerator's JAX.
-JAX_FAMILY = ('jax', 'jaxlib', 'jax-cuda12-plugin', 'jax-cuda12-pjrt',
-              'jax-cuda13-plugin', 'jax-cuda13-pjrt', 'libtpu',
-              'libtpu-nightly')
+# The distributions that make up an accelerator's JAX: jax, jaxlib, and
+# any CUDA, ROCm or TPU plugin (jax-cuda12-plugin, jax-cuda12-pjrt,
+# jax-rocm7-plugin, libtpu, ...), whatever its version suffix.
+JAX_FAMILY = re.compile(r'^(jax|jaxlib|jax-(cuda|rocm)\d*-[a-z]+|libtpu.*)$')
 
 
-def installed_versions(names=JAX_FAMILY) -> dict[str, str]:
-  """{distribution: version} of those installed."""
+def installed_versions() -> dict[str, str]:
+  """{distribution: version} of JAX's family, as installed."""
   found = {}
-  for name in names:
-    try:
-      found[name] = metadata.version(name)
-    except metadata.PackageNotFoundError:
-      pass
+  for dist in metadata.distributions():
+    name = (dist.metadata['Name'] or '').lower().replace('_', '-')
+    if JAX_FAMILY.match(name):
+      found[name] = dist.version
   return found
 
 

@@ -151,6 +151,17 @@ def test_colab_installs_keep_the_runtimes_jax(tmp_path):
   assert pins['jax'] == jax.__version__
   assert pins['jaxlib'] == jax.lib.__version__
   assert 'keeping the installed jax' in proc.stderr
+  # The family: every accelerator plugin pip could swap, not JAX libraries.
+  sys.path.insert(0, os.path.join(ROOT, 'launch'))
+  try:
+    import keep_jax
+  finally:
+    sys.path.pop(0)
+  assert all(keep_jax.JAX_FAMILY.match(n) for n in (
+      'jax', 'jaxlib', 'jax-cuda12-plugin', 'jax-cuda13-pjrt',
+      'jax-rocm7-plugin', 'libtpu', 'libtpu-nightly'))
+  assert not any(keep_jax.JAX_FAMILY.match(n) for n in (
+      'jax-md', 'jaxtyping', 'jax-dataclasses', 'flax'))
   setup = _setup_cell('lecture.ipynb')   # Every notebook's (tested).
   assert "run(sys.executable, 'launch/keep_jax.py')" in setup
   assert ("run(sys.executable, '-m', 'pip', 'install', '-q', '-e', '.', "
