@@ -201,6 +201,19 @@ class Population:
   # axis; `train.run_program`), e.g. narrow nets zero-padded into one wider
   # shape, so that many shapes share one program. Part of the fingerprint.
   initial: Any = dataclasses.field(default=None, compare=False, repr=False)
+  # None, or one dict per member merged over `info` in that member's trial
+  # record and HParams session: what tells members apart besides their
+  # seed and learning rate (a search's candidates: each one's widths).
+  member_info: Sequence[dict] | None = dataclasses.field(
+      default=None, compare=False, repr=False)
+
+  def infos(self, info: dict, num_members: int) -> list[dict]:
+    """Each member's info: `info`, then its own `member_info`."""
+    own = self.member_info or [{}] * num_members
+    if len(own) != num_members:
+      raise ValueError(f'{self.name}: member_info has {len(own)} entries '
+                       f'for {num_members} members.')
+    return [{**info, **o} for o in own]
 
   def seeds_and_lrs(self, run: 'Run') -> tuple[list[int], list[float]]:
     if self.members is None:
@@ -749,7 +762,8 @@ class Run:
     finally:
       if checkpoint is not None:
         checkpoint.close()
-    records = self._records(population.name, info, result, seeds, lrs)
+    infos = population.infos(info, len(seeds))
+    records = self._records(population.name, infos, result, seeds, lrs)
     # Whole or absent (written, then renamed): a kill leaves no half of it.
     self.store.save(q.key, q.fp, store_lib.encode_population(result, records))
     self.store.write_trials(self._done + [q.key])
@@ -758,7 +772,7 @@ class Run:
       # of its earlier training behind.
       shutil.rmtree(os.path.join(self.workdir, 'tensorboard', q.key),
                     ignore_errors=True)
-      write_tensorboard(self._logdirs(q), population.name, info, result,
+      write_tensorboard(self._logdirs(q), population.name, infos, result,
                         seeds, lrs, result.step_def.task.select_on)
     if checkpoint is not None and self.lead:
       checkpoints.remove(os.path.join(self.workdir, 'checkpoints'), q.key)
@@ -768,12 +782,13 @@ class Run:
     return self._picked(population.name, info, result, evaluator, lrs, how,
                         self._logdirs(q))
 
-  def _records(self, name: str, info: dict, result: train.PopulationResult,
-               seeds, lrs) -> list[dict]:
-    """One trial record per member: its config, status and metrics."""
+  def _records(self, name: str, infos: Sequence[dict],
+               result: train.PopulationResult, seeds, lrs) -> list[dict]:
+    """One trial record per member: its info, config, status and
+    metrics."""
     metric = result.step_def.task.select_on
     return [{
-        'trial': f'{name}/lr={lr:g}/seed={seed}', 'name': name, **info,
+        'trial': f'{name}/lr={lr:g}/seed={seed}', 'name': name, **infos[m],
         'learning_rate': lr, 'seed': seed,
         'status': 'diverged' if result.diverged[m] else 'done',
         'config': self.config.to_dict(),
@@ -930,26 +945,31 @@ def hparams_metrics(metric: str) -> tuple[str, str]:
   return f'hparams/best_validation_{metric}', f'hparams/test_{metric}'
 
 
-def write_tensorboard(logdirs, name: str, info: dict,
+def write_tensorboard(logdirs, name: str, infos: Sequence[dict],
                       result: train.PopulationResult, seeds, lrs,
                       metric: str) -> None:
   """Each member's per-epoch training loss and validation metric, and its
-  HParams session (hyperparameters, best validation metric), as
-  TensorBoard event files (tensorboardX: no TensorFlow), one run per
-  member: `tensorboard --logdir <workdir>/tensorboard`."""
+  HParams session (hyperparameters from its info, best validation metric),
+  as TensorBoard event files (tensorboardX: no TensorFlow), one run per
+  member: `tensorboard --logdir <workdir>/tensorboard`. A member repeated
+  to pad a population (the same run) is written once."""
   try:
-    _write_tensorboard(logdirs, name, info, result, seeds, lrs, metric)
+    _write_tensorboard(logdirs, name, infos, result, seeds, lrs, metric)
   except OSError as e:
     report.raise_if_full(e, os.path.dirname(logdirs[0]))
     raise
 
 
-def _write_tensorboard(logdirs, name, info, result, seeds, lrs,
+def _write_tensorboard(logdirs, name, infos, result, seeds, lrs,
                        metric) -> None:
   from tensorboardX import SummaryWriter
   from tensorboardX.summary import hparams
   best_tag, test_tag = hparams_metrics(metric)
+  written = set()
   for m, (logdir, seed, lr) in enumerate(zip(logdirs, seeds, lrs)):
+    if logdir in written:
+      continue
+    written.add(logdir)
     with SummaryWriter(logdir, comment=name) as writer:
       writer.add_text('population', name, 0)
       for epoch in range(result.history['train_loss'].shape[0]):
@@ -963,7 +983,7 @@ def _write_tensorboard(logdirs, name, info, result, seeds, lrs,
       # so populations with other hyperparameters (a baseline, a mimic)
       # would lose their columns; without one it builds the experiment
       # from every session's hyperparameters and metric scalars.
-      _, start, end = hparams(hparams_of(name, info, lr, seed),
+      _, start, end = hparams(hparams_of(name, infos[m], lr, seed),
                               {best_tag: 0.0, test_tag: 0.0})
       writer.file_writer.add_summary(start)
       writer.file_writer.add_summary(end)

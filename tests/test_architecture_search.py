@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from conftest import launch, refused, unread_fields, xla_flags
+from conftest import (launch, refused, tensorboard_logdir, unread_fields,
+                      xla_flags)
 from deepvsshallow import config as config_lib
 from deepvsshallow import data, evolution, models, runner, stats, train
 from deepvsshallow.studies import architecture_search
@@ -152,6 +153,34 @@ def test_padded_params_start_as_the_narrow_net_would():
   # He scale of the narrow fan-in (16), not the padded one (64).
   assert np.std(kernels[1][:16, :64]) == pytest.approx(np.sqrt(2 / 16),
                                                        rel=0.15)
+
+
+@pytest.mark.slow
+def test_each_candidate_is_its_own_hparams_session(runlocal):
+  """A population holds candidates of several widths: each candidate's
+  session (read back by TensorBoard) has its own search, widths,
+  activation, parameter count and best validation error, as results.json
+  lists them; a member repeated to pad a population is not a second
+  session."""
+  run = runlocal('architecture_search')
+  summary = json.loads((run.workdir / 'results.json').read_text())
+  expected = sorted(
+      (f'{r["method"]} seed {r["search_seed"]}',
+       'x'.join(map(str, c['widths'])), c['activation'], c['learning_rate'],
+       c['params'], None if c['val_error'] is None else round(
+           c['val_error'], 5))
+      for r in summary['runs'] for c in r['candidates'])
+  _, runs = tensorboard_logdir(run.workdir / 'tensorboard')
+  sessions = sorted(
+      (hp['search'], hp['hidden_widths'], hp['activation'],
+       hp['learning_rate'], hp['param_count'],
+       round(scalars['hparams/best_validation_error'][0][1], 5)
+       if 'hparams/best_validation_error' in scalars else None)
+      for hp, scalars in runs.values())
+  assert sessions == expected
+  for hp, _ in runs.values():
+    widths = [int(w) for w in hp['hidden_widths'].split('x')]
+    assert (hp['depth'], hp['width']) == (len(widths), max(widths))
 
 
 @pytest.mark.slow

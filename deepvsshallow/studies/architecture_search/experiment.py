@@ -155,7 +155,12 @@ def run(run: runner.Run) -> dict:
                    [a.learning_rate for _, a, _ in padded]),
           evaluate_pick=False,
           initial=_stack([padded_initial(a, s, space)
-                          for _, a, s in padded])))
+                          for _, a, s in padded]),
+          member_info=[{'search': f'{method} seed {search_seed}',
+                        'hidden_widths': list(a.widths),
+                        'activation': a.activation,
+                        'param_count': space.param_count(a)}
+                       for (method, search_seed), a, _ in padded]))
     picked = run.train_all(populations)
     fitness = {key: [] for key in searches}
     for p, items in zip(picked, (groups[k] for k in sorted(groups))):
