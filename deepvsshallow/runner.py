@@ -34,6 +34,7 @@ The parts, each on its own:
 from __future__ import annotations
 
 import collections
+import contextlib
 import base64
 import concurrent.futures
 import dataclasses
@@ -207,13 +208,16 @@ class Population:
   member_info: Sequence[dict] | None = dataclasses.field(
       default=None, compare=False, repr=False)
 
+  def __post_init__(self):
+    if self.member_info is not None and (
+        self.members is None or len(self.member_info) != len(self.members[0])):
+      raise ValueError(f'{self.name}: member_info needs explicit members, '
+                       'one entry per member.')
+
   def infos(self, info: dict, num_members: int) -> list[dict]:
     """Each member's info: `info`, then its own `member_info`."""
-    own = self.member_info or [{}] * num_members
-    if len(own) != num_members:
-      raise ValueError(f'{self.name}: member_info has {len(own)} entries '
-                       f'for {num_members} members.')
-    return [{**info, **o} for o in own]
+    return [{**info, **own}
+            for own in (self.member_info or [{}] * num_members)]
 
   def seeds_and_lrs(self, run: 'Run') -> tuple[list[int], list[float]]:
     if self.members is None:
@@ -695,7 +699,10 @@ class Run:
                                  json.dumps(p.info, sort_keys=True,
                                             default=str),
                                  self._data_hash(p.dataset),
-                                 *_arrays_hash(p.initial))
+                                 *_arrays_hash(p.initial),
+                                 *([] if p.member_info is None else [
+                                     json.dumps(list(p.member_info),
+                                                sort_keys=True, default=str)]))
       plan.append(Planned(p, settings, seeds, lrs, program_key, key, fp,
                           self.store.load(key, fp)))
       self._seq += 1
@@ -808,6 +815,12 @@ class Run:
         q.saved, program.step_def, _abstract(population.model_fn))
     info = {'param_count': params_lib.model_param_count(population.model_fn),
             **population.info}
+    if self.lead and not os.path.isdir(
+        os.path.join(self.workdir, 'tensorboard', q.key)):
+      # Saved, but killed before its sessions were written.
+      write_tensorboard(self._logdirs(q), population.name,
+                        population.infos(info, len(q.seeds)), result, q.seeds,
+                        q.lrs, result.step_def.task.select_on)
     return self._picked(population.name, info, result,
                         train.EvalProgram(program.step_def, q.settings),
                         q.lrs, 'resumed from disk', self._logdirs(q))
@@ -899,6 +912,11 @@ class Run:
     })
     if not self.lead:
       return summary
+    # An earlier run's results.json goes first: a crash while rendering or
+    # plotting leaves none (the lecture runs the study again), not an old
+    # one beside new figures.
+    with contextlib.suppress(FileNotFoundError):
+      os.remove(os.path.join(self.workdir, 'results.json'))
     report.atomic_write(os.path.join(self.workdir, 'results.md'),
                         render(summary))
     for file_name, plot in (figures or {}).items():
@@ -965,11 +983,14 @@ def _write_tensorboard(logdirs, name, infos, result, seeds, lrs,
   from tensorboardX import SummaryWriter
   from tensorboardX.summary import hparams
   best_tag, test_tag = hparams_metrics(metric)
-  written = set()
+  written = {}
   for m, (logdir, seed, lr) in enumerate(zip(logdirs, seeds, lrs)):
-    if logdir in written:
+    if logdir in written:   # A member repeated to pad the population.
+      if infos[written[logdir]] != infos[m]:
+        raise ValueError(f'{name}: two members share {logdir} (their seed '
+                         'and learning rate) but not their info.')
       continue
-    written.add(logdir)
+    written[logdir] = m
     with SummaryWriter(logdir, comment=name) as writer:
       writer.add_text('population', name, 0)
       for epoch in range(result.history['train_loss'].shape[0]):

@@ -659,17 +659,29 @@ def train_population(model_fn: Callable[..., nnx.Module], dataset,
   """Trains len(seeds) same-shape models together; member i uses seeds[i]
   and learning_rates[i]. `task` defaults to the dataset's. Returns each
   member's best-validation state (`run_program` of `make_program`)."""
-  return run_program(make_program(model_fn, dataset, settings, task),
-                     dataset, seeds, learning_rates, checkpoint=checkpoint,
-                     desc=desc, initial=initial)
+  program = make_program(model_fn, dataset, settings, task)
+  if initial is not None:   # Its dtypes decide the program: compiled on use.
+    return run_program(program, dataset, seeds, learning_rates,
+                       checkpoint=checkpoint, desc=desc, initial=initial)
+  with concurrent.futures.ThreadPoolExecutor(1) as pool:
+    # This call's own program: compiled on a second thread while
+    # `run_program` initialises the members, op by op, on this one.
+    compiling = pool.submit(compile_program, program, dataset, seeds,
+                            learning_rates)
+    return run_program(program, dataset, seeds, learning_rates,
+                       checkpoint=checkpoint, desc=desc, compiling=compiling)
 
 
 def run_program(program: PopulationProgram, dataset, seeds: Sequence[int],
                 learning_rates: Sequence[float], *, checkpoint=None,
-                desc: str = 'train',
-                initial=None) -> PopulationResult:
+                desc: str = 'train', initial=None,
+                compiling: concurrent.futures.Future | None = None
+                ) -> PopulationResult:
   """`program` (from `make_program`, perhaps compiled ahead) trained on
   `dataset` for these members.
+
+  `compiling`: `compile_program` of this program for these members, under
+  way on another thread; awaited once the members are initialised.
 
   `initial`: (params, rest), each member's initial nnx.Param state and
   other state (host arrays, leading member axis), e.g. narrow nets
@@ -685,19 +697,11 @@ def run_program(program: PopulationProgram, dataset, seeds: Sequence[int],
     template, _ = _run_inputs(program, dataset, seeds, learning_rates,
                               start=False)
     saved = checkpoint.restore(template)
-  with concurrent.futures.ThreadPoolExecutor(1) as pool:
-    # Not compiled ahead (a runner compiles ahead; `train_population` does
-    # not): compile on a second thread while the members initialise, op by
-    # op, on this one.
-    compiling = pool.submit(compile_program, program, dataset, seeds,
-                            learning_rates) if (
-                                program.compiled is None
-                                and saved is None) else None
-    carry, args = _run_inputs(program, dataset, seeds, learning_rates,
-                              start=saved is None,
-                              initial=initial)
-    if compiling is not None:
-      compiling.result()
+  carry, args = _run_inputs(program, dataset, seeds, learning_rates,
+                            start=saved is None,
+                            initial=initial)
+  if compiling is not None:
+    compiling.result()   # Compiled (on another thread) while initialising.
   resumed_from = 0
   if checkpoint is not None:
     if saved is not None:

@@ -98,9 +98,16 @@ def _figure(src: str, base_dir: str) -> str:
     raise UsageError(f'{src}: a figure that is not a file beside the report; '
                      'the page stands alone: save it under the report\'s '
                      'folder and link it by a relative path.')
-  root = os.path.realpath(base_dir)
-  path = os.path.realpath(os.path.join(root, urllib.parse.unquote(src)))
-  if os.path.commonpath([root, path]) != root:
+  # As GitHub reads a link: a query or fragment is not part of the file's
+  # name, and %XX escapes are. Links, not symlinks, must stay inside.
+  root = os.path.abspath(base_dir)
+  path = os.path.normpath(os.path.join(
+      root, urllib.parse.unquote(urllib.parse.urlsplit(src).path)))
+  try:
+    inside = os.path.commonpath([root, path]) == root
+  except ValueError:   # Another drive (Windows).
+    inside = False
+  if not inside:
     raise UsageError(f'{src}: a figure outside the report\'s folder {root}; '
                      'copy it under that folder and link it relatively.')
   if not os.path.isfile(path):
@@ -128,6 +135,8 @@ def render(markdown_text: str, base_dir: str, name: str) -> str:
   for i, token in enumerate(tokens):
     if token.type == 'heading_open':   # Every level gets GitHub's id.
       text = _plain(tokens[i + 1])
+      if not anchor(text):
+        continue   # Nothing to link to (an empty heading).
       slug = slugger(text)
       token.attrSet('id', slug)
       if token.tag in ('h1', 'h2', 'h3'):
@@ -151,18 +160,14 @@ def _toc(entries) -> str:
   inside its parent's item."""
   out, open_levels = [], []
   for level, text, slug in entries:
-    if open_levels and level > open_levels[-1]:
+    while open_levels and level < open_levels[-1]:
+      out.append('</li></ul>')
+      open_levels.pop()
+    if open_levels and level == open_levels[-1]:
+      out.append('</li>')
+    else:   # Deeper than the open item (or the first): a list inside it.
       out.append('<ul>')
       open_levels.append(level)
-    else:
-      while open_levels and level < open_levels[-1]:
-        out.append('</li></ul>')
-        open_levels.pop()
-      if open_levels:
-        out.append('</li>')
-      else:
-        out.append('<ul>')
-        open_levels.append(level)
     out.append(f'<li><a href="#{slug}">{html.escape(text)}</a>')
   out.append('</li></ul>' * len(open_levels))
   return ''.join(out)

@@ -30,8 +30,8 @@ def installed_versions() -> dict[str, str]:
   found = {}
   for dist in metadata.distributions():
     name = (dist.metadata['Name'] or '').lower().replace('_', '-')
-    if JAX_FAMILY.match(name):
-      found[name] = dist.version
+    if JAX_FAMILY.match(name):   # The first on sys.path: the one imported.
+      found.setdefault(name, dist.version)
   return found
 
 

@@ -1,8 +1,11 @@
-"""Launchers give XLA one CPU device per core (`runtime.use_cpu_devices`)."""
+"""Launchers give XLA one CPU device per core (`runtime.use_cpu_devices`) and
+deterministic GPU ops where a GPU can run."""
 
 import os
 import subprocess
 import sys
+
+import pytest
 
 from conftest import ROOT, launch
 
@@ -91,9 +94,30 @@ def test_launchers_ask_for_deterministic_gpu_ops_unless_told_otherwise():
   finally:
     if before is not None:
       os.environ['XLA_FLAGS'] = before
-  # This machine: no CUDA or ROCm plugin, or none that JAX may use.
-  import jax
-  assert runtime.gpu_installed() == (jax.default_backend() == 'gpu')
+
+
+@pytest.mark.parametrize('installed, platforms, gpu', [
+    ({'jax': '0.10.2', 'jaxlib': '0.10.2'}, '', False),
+    ({'jax': '0.10.2', 'jax-cuda12-plugin': '0.10.2'}, '', True),
+    ({'jax': '0.10.2', 'jax_cuda13_pjrt': '0.10.2'}, '', True),
+    ({'jax-rocm7-plugin': '0.10.2'}, '', True),
+    ({'jaxlib': '0.4.30+cuda12.cudnn91'}, '', True),
+    ({'jax-cuda12-plugin': '0.10.2'}, 'cpu', False),
+    ({'jax-cuda12-plugin': '0.10.2'}, 'cuda,cpu', True),
+    ({'jax-cuda12-plugin': '0.10.2'}, 'tpu', False),
+])
+def test_a_gpu_is_found_from_the_installed_plugins(monkeypatch, installed,
+                                                   platforms, gpu):
+  """The distributions are faked: a CUDA or ROCm plugin (or a CUDA jaxlib)
+  makes a GPU possible unless $JAX_PLATFORMS rules it out."""
+  import importlib.metadata
+  import types
+  from deepvsshallow import runtime
+  fake = [types.SimpleNamespace(metadata={'Name': n}, version=v)
+          for n, v in installed.items()]
+  monkeypatch.setattr(importlib.metadata, 'distributions', lambda: fake)
+  monkeypatch.setenv('JAX_PLATFORMS', platforms)
+  assert runtime.gpu_installed() == gpu
 
 
 def test_results_say_whether_gpu_ops_were_deterministic():

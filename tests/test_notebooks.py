@@ -163,6 +163,7 @@ def test_colab_installs_keep_the_runtimes_jax(tmp_path):
   assert not any(keep_jax.JAX_FAMILY.match(n) for n in (
       'jax-md', 'jaxtyping', 'jax-dataclasses', 'flax'))
   setup = _setup_cell('lecture.ipynb')   # Every notebook's (tested).
-  assert "run(sys.executable, 'launch/keep_jax.py')" in setup
-  assert ("run(sys.executable, '-m', 'pip', 'install', '-q', '-e', '.', "
+  assert ("run(sys.executable, os.path.join(clone, 'launch', "
+          "'keep_jax.py'))") in setup
+  assert ("run(sys.executable, '-m', 'pip', 'install', '-q', '-e', clone, "
           "'-c', '/tmp/keep_jax.txt')") in setup

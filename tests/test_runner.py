@@ -169,3 +169,47 @@ def test_a_population_with_its_own_seed_count_keeps_it_when_extended(
                                                num_seeds=3)])
   assert picked.learning_rates == (1e-3,) * 3 + (2e-3,) * 3 + (4e-3,) * 3
   assert len(picked.pick.members) == 3
+
+
+def test_results_json_comes_last_and_a_restore_writes_lost_sessions(
+    digits, tmp_path):
+  """A plot that fails after an earlier run finished leaves no results.json
+  (the lecture then runs the study again), not the old one beside new
+  files; a saved population whose TensorBoard sessions were lost (a kill
+  between saving and writing them) gets them back when it is restored."""
+  import shutil
+  from conftest import tensorboard_logdir
+  from deepvsshallow import config as config_lib
+  schema = config_lib.schema(config_lib.one_dataset('digits'), {})
+  c = schema.config(learning_rates=(1e-3,), num_seeds=2, num_epochs=1,
+                    batch_size=64, grid_extensions=0, progress=False)
+
+  def finish(plot):
+    with runner.Run('t', c, str(tmp_path), schema=schema) as run:
+      run.train('mlp', MLP, digits, info={})
+      run.finish({}, render=lambda summary: '# t\n', figures={'f.png': plot})
+
+  finish(lambda summary, path: open(path, 'wb').write(b'png'))
+  assert (tmp_path / 'results.json').exists()
+  shutil.rmtree(tmp_path / 'tensorboard')
+
+  def broken(summary, path):
+    raise RuntimeError('the plot failed')
+
+  with pytest.raises(RuntimeError, match='the plot failed'):
+    finish(broken)
+  assert not (tmp_path / 'results.json').exists()
+  (hparams, _), runs = tensorboard_logdir(tmp_path / 'tensorboard')
+  assert sorted(runs) == ['0000/lr=0.001,seed=0', '0000/lr=0.001,seed=1']
+  assert {'population', 'learning_rate', 'seed'} <= hparams
+
+
+def test_member_info_needs_one_entry_per_explicit_member(digits):
+  with pytest.raises(ValueError, match='member_info'):
+    runner.Population('p', MLP, digits, member_info=[{}])
+  with pytest.raises(ValueError, match='member_info'):
+    runner.Population('p', MLP, digits, members=([0, 1], [1e-3, 1e-3]),
+                      member_info=[{'a': 1}])
+  p = runner.Population('p', MLP, digits, members=([0, 1], [1e-3, 1e-3]),
+                        member_info=[{'a': 1}, {'a': 2}])
+  assert p.infos({'a': 0, 'b': 3}, 2) == [{'a': 1, 'b': 3}, {'a': 2, 'b': 3}]

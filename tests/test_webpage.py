@@ -149,3 +149,32 @@ def test_a_figure_the_page_cannot_hold_is_one_line(tmp_path, link, says):
     webpage.export(str(report / 'REPORT.md'))
   assert '\n' not in str(e.value)
   assert os.listdir(report) == ['REPORT.md']
+
+
+def test_a_symlinked_study_folder_and_a_query_are_read_as_github_would(
+    tmp_path):
+  """A link that stays inside the report's folder is read even through a
+  symlink (a study's folder linked into the lecture's); `?raw=true` and a
+  fragment are not part of the file's name."""
+  (tmp_path / 'elsewhere').mkdir()
+  (tmp_path / 'elsewhere' / 'fig.png').write_bytes(PNG)
+  report = tmp_path / 'report'
+  report.mkdir()
+  os.symlink(tmp_path / 'elsewhere', report / 'study')
+  page = webpage.render('# r\n\n![a](study/fig.png)\n\n'
+                        '![b](study/fig.png?raw=true)\n\n'
+                        '![c](study/fig.png#top)\n', str(report), 'x')
+  assert page.count('src="data:image/png;base64,') == 3
+
+
+def test_the_contents_nest_under_the_nearest_open_heading(tmp_path):
+  """Levels 1, 3, 2: both lower headings inside the first's item; an empty
+  heading gets no id and no entry."""
+  page = webpage.render('# A\n\n### B\n\n## C\n\n##\n\n# D\n', str(tmp_path),
+                        'x')
+  toc = page[page.index('<nav>'):page.index('</nav>')]
+  assert toc.endswith(
+      '<ul><li><a href="#a">A</a><ul><li><a href="#b">B</a></li></ul>'
+      '<ul><li><a href="#c">C</a></li></ul></li>'
+      '<li><a href="#d">D</a></li></ul>')
+  assert 'id=""' not in page and 'href="#"' not in page
