@@ -78,12 +78,11 @@ def get_config(arg: str = ''):
   Run it again on the same workdir to resume: finished studies are kept, a
   study cut off mid-run is run again, and the report is rebuilt.
 
-  Runtime on a 2-core CPU: 22.4 minutes from nothing (no compilation
+  Runtime on a 2-core CPU: 42 min 45 s from nothing (no compilation
   cache, no datasets; measured 2026-12-03, BUILD_NOTES.md), two studies at a
-  time, the longest first, each with one XLA device per core, before the
-  ideal-vs-real study trained to convergence (it now takes about 20 minutes
-  alone instead of 7.5; the lecture not yet measured again); :runlocal
-  about 3-5 minutes.
+  time, the longest first, each with one XLA device per core; the long pole
+  is the ideal-vs-real study, trained to convergence (27 minutes beside
+  the others); :runlocal about 3-5 minutes.
 
   Expected result: REPORT.md with 10 chapters (every study but the
   data-size sweep, which runs on its own launcher in experiments/; 11
