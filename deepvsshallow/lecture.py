@@ -9,7 +9,8 @@ default config, or at its
 the lecture's order, each with its claim, the published anchor, our verdict
 in one line (the study's `headline(summary)`), its whole report and every
 figure it wrote; and `workdir/REPORT.html`, the same as one self-contained
-web page (`webpage.export`: figures embedded, a table of contents).
+web page (`webpage.render`: figures embedded, a table of contents), rendered
+before either file is written.
 
 `config.parallel` studies run at once, each in its own process (their
 console lines prefixed with the study's name); the results do not depend
@@ -20,8 +21,8 @@ machine busy (BUILD_NOTES.md).
 Resuming: a study whose `results.json` exists is finished (a run writes it
 after its report and figures) and is not rerun; a study directory without
 it (a run cut off) is run again, and the study resumes from the populations
-it saved (`deepvsshallow.store`), training only what is missing. The report is rebuilt from the studies' results.json files
-on every call.
+it saved (`deepvsshallow.store`), training only what is missing. The report
+is rebuilt from the studies' results.json files on every call.
 """
 
 from __future__ import annotations
@@ -205,15 +206,14 @@ def run_lecture(config, workdir: str, *,
   text = render_report(workdir, chapters, runlocal=config.runlocal)
   # The page first (figures embedded): a figure missing is one line, and
   # neither file is written.
-  page = os.path.join(workdir, os.path.splitext(REPORT)[0] + '.html')
+  path = os.path.join(workdir, REPORT)
   html = webpage.render(text, workdir, REPORT)
-  report.atomic_write(os.path.join(workdir, REPORT), text)
-  report.atomic_write(page, html)
-  print(f'Wrote {os.path.join(workdir, REPORT)} and {page} ({len(ran)} '
-        f'studies run, {len(kept)} kept, {time.time() - t0:.0f}s).',
-        flush=True)
-  return {'ran': ran, 'kept': kept, 'report': os.path.join(workdir, REPORT),
-          'page': page}
+  report.atomic_write(path, text)
+  report.atomic_write(webpage.page_path(path), html)
+  print(f'Wrote {path} and {webpage.page_path(path)} ({len(ran)} studies '
+        f'run, {len(kept)} kept, {time.time() - t0:.0f}s).', flush=True)
+  return {'ran': ran, 'kept': kept, 'report': path,
+          'page': webpage.page_path(path)}
 
 
 def _embed(markdown: str, study: str) -> str:

@@ -33,10 +33,10 @@ The parts, each on its own:
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import base64
+import collections
 import concurrent.futures
+import contextlib
 import dataclasses
 import functools
 import hashlib

@@ -173,6 +173,11 @@ def _toc(entries) -> str:
   return ''.join(out)
 
 
+def page_path(markdown_path: str) -> str:
+  """Where a report's page goes by default: beside it, as .html."""
+  return os.path.splitext(markdown_path)[0] + '.html'
+
+
 def export(markdown_path: str, html_path: str | None = None) -> str:
   """Writes the page of `markdown_path` (default: beside it, .html);
   returns its path."""
@@ -184,7 +189,7 @@ def export(markdown_path: str, html_path: str | None = None) -> str:
                      'pass a report written by a run.') from None
   page = render(text, os.path.dirname(os.path.abspath(markdown_path)),
                 os.path.basename(markdown_path))
-  html_path = html_path or os.path.splitext(markdown_path)[0] + '.html'
+  html_path = html_path or page_path(markdown_path)
   report.atomic_write(html_path, page.encode())
   return html_path
 
