@@ -295,13 +295,42 @@ def init_member(model_fn, step_def: StepDef, seed, learning_rate,
                      jnp.zeros((), bool))
 
 
+def permutation(key, n: int) -> jax.Array:
+  """`jax.random.permutation(key, n)`, the same int32 order bit for bit.
+
+  JAX shuffles in rounds: each draws a uint32 per element and stably sorts
+  the (bits, value) pairs by the bits. XLA:CPU sorts pairs through a
+  compiled comparator called per comparison; one operand of a plain type
+  it sorts natively. So on CPU each round here sorts one uint64 operand,
+  bits << 32 | position: its values are distinct, so their order is the
+  stable order, and the positions read back permute the values. 5-6x
+  faster than JAX's for 3,400 to 170,000 elements (BUILD_NOTES.md); on
+  other backends (not measured) JAX's own.
+  """
+  if jax.default_backend() != 'cpu' or n >= 2**32:
+    return jax.random.permutation(key, n)
+  # JAX's round count (jax._src.random.core._shuffle): collisions of the
+  # concatenated keys become unlikely enough.
+  rounds = int(np.ceil(3 * np.log(max(1, n)) / np.log(np.iinfo(np.uint32).max)))
+  order = jnp.arange(n)
+  for _ in range(rounds):
+    key, subkey = jax.random.split(key)
+    bits = jax.random.bits(subkey, (n,), jnp.uint32)
+    with jax.enable_x64(True):  # The uint64 operand only; nothing outside.
+      packed = jax.lax.sort(bits.astype(jnp.uint64) << 32
+                            | jnp.arange(n, dtype=jnp.uint64))
+      position = (packed & 0xFFFFFFFF).astype(jnp.int32)
+    order = order[position]
+  return order
+
+
 def train_epoch(step_def: StepDef, batch_size: int, state: MemberState,
                 seed, learning_rate, epoch, inputs, targets):
   """One pass over the training set in a seeded order (remainder dropped)."""
   n = targets.shape[0]
   steps = n // batch_size
   key = jax.random.fold_in(member_key(seed, 1), epoch)
-  order_SxB = jax.random.permutation(key, n)[:steps * batch_size].reshape(
+  order_SxB = permutation(key, n)[:steps * batch_size].reshape(
       steps, batch_size)
 
   def body(state, idx_B):
