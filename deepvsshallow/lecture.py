@@ -79,8 +79,8 @@ def get_config(arg: str = ''):
   Run it again on the same workdir to resume: finished studies are kept, a
   study cut off mid-run is run again, and the report is rebuilt.
 
-  Runtime on a 2-core CPU: 42 min 45 s from nothing (no compilation
-  cache, no datasets; measured 2026-12-03, BUILD_NOTES.md), two studies at a
+  Runtime on a 2-core CPU: 34 min 57 s from nothing (no compilation
+  cache, no datasets; measured 2026-12-04, BUILD_NOTES.md), two studies at a
   time, the longest first, each with one XLA device per core; the long pole
   is the ideal-vs-real study, trained to convergence (27 minutes beside
   the others); :runlocal about 3-5 minutes.
