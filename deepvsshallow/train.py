@@ -307,7 +307,7 @@ def permutation(key, n: int) -> jax.Array:
   faster than JAX's for 3,400 to 170,000 elements (BUILD_NOTES.md); on
   other backends (not measured) JAX's own.
   """
-  if jax.default_backend() != 'cpu' or n >= 2**32:
+  if jax.default_backend() != 'cpu' or n >= 2**31:  # int32 positions.
     return jax.random.permutation(key, n)
   # JAX's round count (jax._src.random.core._shuffle): collisions of the
   # concatenated keys become unlikely enough.
@@ -547,11 +547,11 @@ class PopulationProgram:
     """The carry of the epoch loop before the first epoch."""
     state = self._init(seeds_P, lrs_P, initial_P)
     num_p, num_e = seeds_P.shape[0], self.settings.num_epochs
-    # Built on the host and copied by device_put: a jnp.full or jnp.copy
-    # compiles a program of its own per shape (40 ms each; about 150 per
-    # study when every population has its own widths).
-    const = lambda value, shape, dtype: jnp.asarray(np.full(shape, value,
-                                                            dtype))
+    # Built on the host and put on the device: jnp.full, jnp.copy and
+    # jnp.asarray each compile a program per shape (about 40 ms; optimism,
+    # whose populations differ in width, compiled 115 copies).
+    const = lambda value, shape, dtype: jax.device_put(np.full(shape, value,
+                                                               dtype))
     # Copies: the run donates the carry, and a buffer cannot be given twice.
     copy = lambda x: jax.device_put(x, may_alias=False)
     return dict(
