@@ -548,8 +548,8 @@ class PopulationProgram:
     state = self._init(seeds_P, lrs_P, initial_P)
     num_p, num_e = seeds_P.shape[0], self.settings.num_epochs
     # Built on the host and put on the device: jnp.full, jnp.copy and
-    # jnp.asarray each compile a program per shape (about 40 ms; optimism,
-    # whose populations differ in width, compiled 115 copies).
+    # jnp.asarray each compile a program per shape (about 40 ms; a sweep
+    # whose populations differ in width compiled 115 copies).
     const = lambda value, shape, dtype: jax.device_put(np.full(shape, value,
                                                                dtype))
     # Copies: the run donates the carry, and a buffer cannot be given twice.
