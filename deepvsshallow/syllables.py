@@ -51,7 +51,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.signal
 
 from deepvsshallow import reference
 
@@ -121,6 +120,9 @@ def synthesise(formants_hz, bandwidths_hz, f0_hz: float, onset: int,
       int(length / period) + 2)
   source = np.zeros(length)
   np.add.at(source, times[times < length].astype(int), 1.0)
+  # Imported here: scipy.signal takes about 0.6 s to import, and every
+  # process imports this module (data.py names the dataset by its version).
+  import scipy.signal
   s = scipy.signal.lfilter(*resonator(0.0, GLOTTAL_BANDWIDTH_HZ, sample_rate),
                            source)
   for f, b in zip(formants_hz, bandwidths_hz):

@@ -87,6 +87,22 @@ print(hlo() == before)
   assert out.stdout.split() == ['True', 'False']
 
 
+def test_a_launch_imports_no_module_it_needs_only_on_demand():
+  """scipy.signal (the syllables' generator, about 0.6 s to import) and
+  matplotlib (figures) load when used, not with every launcher process."""
+  code = '''
+import sys
+from deepvsshallow import cli, lecture, studies
+for name in studies.names():
+  studies.get(name)
+print(' '.join(m for m in ('scipy.signal', 'matplotlib') if m in sys.modules))
+'''
+  out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                       text=True, timeout=300, cwd=ROOT)
+  assert out.returncode == 0, out.stderr[-2000:]
+  assert out.stdout.split() == []
+
+
 def test_an_unknown_study_is_one_line_and_exit_2(tmp_path):
   proc = launch('lecture', "--config.studies=('optimism','astrology')",
                 f'--workdir={tmp_path / "never"}', timeout=120)
