@@ -170,6 +170,28 @@ def x64():
   jax.config.update('jax_enable_x64', previous)
 
 
+@contextlib.contextmanager
+def mock_data(**kwargs):
+  """`tfds.testing.mock_data` whose data sources also read in batches.
+
+  The mock sets `__getitems__` on each data source instance as a partial
+  that takes no `self`, so a batched read raises a TypeError (tfds 4.9.10),
+  while `__getitem__` works; data.py reads in batches. Here the batched read
+  serves each key from the mock's generator, as its `__getitem__` does.
+  """
+  from unittest import mock
+  import tensorflow_datasets as tfds
+  from tensorflow_datasets.testing import mocking
+
+  def getitems(record_keys, generator, serialized=False):
+    assert not serialized
+    return [generator[key] for key in record_keys]
+
+  with mock.patch.object(mocking, '_getitems', getitems), \
+      tfds.testing.mock_data(**kwargs):
+    yield
+
+
 def refused(train_and_evaluate, config, workdir) -> str:
   """Runs a study that must refuse its config: a UsageError of one line,
   and no workdir left behind. Returns the message."""

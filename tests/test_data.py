@@ -11,6 +11,8 @@ import tensorflow_datasets as tfds
 from deepvsshallow import data
 from deepvsshallow.errors import UsageError
 
+from conftest import mock_data
+
 
 def test_digits_shapes_and_sizes(digits):
   assert digits.input_shape == (8, 8, 1) and digits.num_classes == 10
@@ -109,7 +111,7 @@ def test_offline_unprepared_dataset_fails_in_seconds(tmp_path, monkeypatch):
                                         ('cifar10', (32, 32, 3))])
 def test_real_datasets_through_tfds_mock(name, shape, tmp_path, monkeypatch):
   monkeypatch.setattr(data, '_unreachable_hosts', lambda *a: [])
-  with tfds.testing.mock_data(num_examples=40):
+  with mock_data(num_examples=40):
     ds = data.load_dataset(name, data_dir=str(tmp_path), val_fraction=0.25)
     test = ds.test()
   assert ds.train.inputs.shape == (30, *shape)
@@ -137,6 +139,27 @@ def test_mnist1d_equals_the_packages_default_arrays(tfds_dir):
                                 ref['x_test'].astype(np.float32))
   np.testing.assert_array_equal(test.targets, ref['y_test'])
   assert len(test) == 1000 and len(ds.train) + len(ds.validation) == 4000
+
+
+@pytest.mark.parametrize('num_samples,seed,shuffled', [
+    (1234, 3, True), (250, 0, False), (5000, 42, True)])
+def test_mnist1d_generator_equals_make_dataset_bit_for_bit(num_samples, seed,
+                                                           shuffled):
+  """The batched generator against the package's own make_dataset, float64
+  arrays equal to the bit (a sample count that is not a multiple of 10, the
+  shuffled variant, other seeds); numpy's global state is left alone."""
+  from mnist1d.data import get_dataset_args, make_dataset
+  args = get_dataset_args()
+  args.num_samples, args.seed, args.shuffle_seq = num_samples, seed, shuffled
+  ref = make_dataset(args)
+  np.random.seed(7)
+  state = np.random.get_state()[1].copy()
+  ours = data.generate_mnist1d(num_samples, seed, shuffled)
+  assert np.array_equal(np.random.get_state()[1], state)
+  for key in ('x', 'x_test', 'y', 'y_test', 't'):
+    assert ours[key].dtype == ref[key].dtype, key
+    np.testing.assert_array_equal(ours[key], ref[key], err_msg=key)
+  assert len(ours['x']) + len(ours['x_test']) == num_samples // 10 * 10
 
 
 def test_mnist1d_shuffled_is_one_fixed_permutation(tfds_dir):

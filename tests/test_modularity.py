@@ -8,9 +8,8 @@ import re
 
 import numpy as np
 import pytest
-import tensorflow_datasets as tfds
 
-from conftest import launch, refused, unread_fields
+from conftest import launch, mock_data, refused, unread_fields
 from deepvsshallow import data, params, reference, runner, stats
 from deepvsshallow.studies import modularity
 from deepvsshallow.studies.modularity import experiment, report
@@ -234,7 +233,7 @@ def test_celeb_a_through_tfds_mock(tmp_path, monkeypatch):
   monkeypatch.setitem(data.DATASETS, 'celeb_a', dataclasses.replace(
       data.DATASETS['celeb_a'], manual=''))
   monkeypatch.setattr(data, '_unreachable_hosts', lambda *a: [])
-  with tfds.testing.mock_data(num_examples=20):
+  with mock_data(num_examples=20):
     ds = data.load_dataset('celeb_a', data_dir=str(tmp_path),
                            val_fraction=0.25)
     test = ds.test()
@@ -246,7 +245,7 @@ def test_celeb_a_through_tfds_mock(tmp_path, monkeypatch):
   config = mod_config.get_config('celeb_a,runlocal')
   config.data_dir = str(tmp_path)
   config.rare_counts = (50,)   # Mock data: 20 faces in all.
-  with tfds.testing.mock_data(num_examples=20):
+  with mock_data(num_examples=20):
     message = refused(modularity.train_and_evaluate, config,
                       tmp_path / 'never')
   assert 'rare-group training examples, but CelebA' in message
