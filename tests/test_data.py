@@ -111,6 +111,7 @@ def test_offline_unprepared_dataset_fails_in_seconds(tmp_path, monkeypatch):
                                         ('cifar10', (32, 32, 3))])
 def test_real_datasets_through_tfds_mock(name, shape, tmp_path, monkeypatch):
   monkeypatch.setattr(data, '_unreachable_hosts', lambda *a: [])
+  monkeypatch.setattr(data, 'READ_CHUNK', 7)   # Several reads, a short last.
   with mock_data(num_examples=40):
     ds = data.load_dataset(name, data_dir=str(tmp_path), val_fraction=0.25)
     test = ds.test()
@@ -141,21 +142,26 @@ def test_mnist1d_equals_the_packages_default_arrays(tfds_dir):
   assert len(test) == 1000 and len(ds.train) + len(ds.validation) == 4000
 
 
-@pytest.mark.parametrize('num_samples,seed,shuffled', [
-    (1234, 3, True), (250, 0, False), (5000, 42, True)])
-def test_mnist1d_generator_equals_make_dataset_bit_for_bit(num_samples, seed,
-                                                           shuffled):
+@pytest.mark.parametrize('num_samples,seed,shuffled,block', [
+    (1234, 3, True, 97), (250, 0, False, None), (5000, 42, True, 1000)])
+def test_mnist1d_generator_equals_make_dataset_bit_for_bit(
+    num_samples, seed, shuffled, block, monkeypatch):
   """The batched generator against the package's own make_dataset, float64
   arrays equal to the bit (a sample count that is not a multiple of 10, the
-  shuffled variant, other seeds); numpy's global state is left alone."""
+  shuffled variant, other seeds, blocks that split a class and end short);
+  numpy's global state is left alone."""
   from mnist1d.data import get_dataset_args, make_dataset
+  if block:
+    monkeypatch.setattr(data, 'GENERATE_BLOCK', block)
   args = get_dataset_args()
   args.num_samples, args.seed, args.shuffle_seq = num_samples, seed, shuffled
   ref = make_dataset(args)
   np.random.seed(7)
-  state = np.random.get_state()[1].copy()
+  np.random.rand()
+  state = np.random.get_state()
   ours = data.generate_mnist1d(num_samples, seed, shuffled)
-  assert np.array_equal(np.random.get_state()[1], state)
+  after = np.random.get_state()
+  assert np.array_equal(after[1], state[1]) and after[2:] == state[2:]
   for key in ('x', 'x_test', 'y', 'y_test', 't'):
     assert ours[key].dtype == ref[key].dtype, key
     np.testing.assert_array_equal(ours[key], ref[key], err_msg=key)
