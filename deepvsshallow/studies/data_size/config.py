@@ -11,7 +11,9 @@ Command:
 Runtime: not part of the lecture's default. 32 min 19 s (1,939 s) on a
 2-core CPU on 2026-12-03, 255 s of it compiling, the first 8 minutes
 beside another study; generating the 376,470-sample pool the first time
-adds about 2 minutes (then cached in TFDS_DATA_DIR).
+adds about a minute (then cached in TFDS_DATA_DIR; generated one sample at
+a time and read back one record at a time, before 2026-12-04, it added
+several).
 
 Expected result (measured 2026-12-03, 3 seeds, README.md "Where depth
 pays"): the shallow net wins at small N (ahead in all 9 cells at 1k-4k,
