@@ -11,9 +11,9 @@ Command:
 Runtime: 20 min 19 s (1,219 s) on a 2-core CPU on 2026-12-03, 39 s of it
 compiling, alone for 12 minutes and then beside the data-size sweep;
 generating the 250,000-sample ideal set and reading it back take about a
-minute the first time (about 8 minutes beside another study before
-2026-12-04: 4.5 to generate it one sample at a time, 3.7 to read it back
-one record at a time); it is cached in TFDS_DATA_DIR. Training to convergence made it 2-3 times
+minute the first time (almost 5 minutes beside another study before
+2026-12-04: 2 to generate it one sample at a time, 2.5 to read it back one
+record at a time); it is cached in TFDS_DATA_DIR. Training to convergence made it 2-3 times
 longer than the equal-steps version.
 
 Expected result (measured 2026-12-03 with 3 seeds, README.md): the real -
