@@ -324,15 +324,13 @@ def _transform_block(templates, labels: np.ndarray, args,
 
 def _interp_rows(rows: np.ndarray, size: int) -> np.ndarray:
   """Each (finite) row resampled to `size` points, as `np.interp(linspace(0,
-  1, size), linspace(0, 1, len(row)), row)` computes it: the row's own value
-  at a grid point, else slope * (x - x_j) + y_j, slope = (y_j+1 - y_j) /
-  (x_j+1 - x_j)."""
+  1, size), linspace(0, 1, len(row)), row)` computes it: slope * (x - x_j) +
+  y_j, slope = (y_j+1 - y_j) / (x_j+1 - x_j), which is y_j itself at a grid
+  point x_j; the last point is the row's last value."""
   xp, x = np.linspace(0, 1, rows.shape[1]), np.linspace(0, 1, size)
   j = np.clip(np.searchsorted(xp, x, side='right') - 1, 0, len(xp) - 2)
   slope = (rows[:, j + 1] - rows[:, j]) / (xp[j + 1] - xp[j])
   out = slope * (x - xp[j]) + rows[:, j]
-  on_grid = x == xp[j]
-  out[:, on_grid] = rows[:, j[on_grid]]
   out[:, x == xp[-1]] = rows[:, -1:]
   return out
 
