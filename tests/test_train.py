@@ -266,35 +266,42 @@ def test_patience_stops_early(digits):
 
 def test_sharded_population_equals_unsharded(tfds_dir):
   """Two virtual CPU devices, members in turn (shard_map, one shard per
-  device) against one device. (Vmapped members over devices and processes:
-  tests/test_distributed.py.)"""
+  device) against one device: the same bits, for a CNN and an MLP. Each
+  member runs the same computation wherever it is placed (vmapped members
+  do not: a device's batch of members rounds by its size, and they agree
+  only to float rounding; tests/test_distributed.py)."""
   script = textwrap.dedent(f"""
       import functools, numpy as np, jax
       from deepvsshallow import data, models, train
       assert jax.local_device_count() == 2
       d = data.load_dataset('digits', data_dir={tfds_dir!r})
-      cnn = functools.partial(models.CNN, (8, 8, 1), 10, channels=(4, 8))
-      out = {{}}
-      for shard in (True, False):
-        s = train.TrainSettings(num_epochs=2, batch_size=64, progress=False,
-                                  shard=shard, members='map',
-                                  matmul_precision='highest')
-        if shard:   # The population axis is placed across both devices.
-          prog = train.make_program(cnn, d, s)
-          carry, _ = train._run_inputs(prog, d, [0, 1, 2], [1e-3] * 3)
-          sh = jax.tree.leaves(carry['state'].params)[0].sharding
-          print('devices', len(sh.device_set))
-        out[shard] = train.train_population(cnn, d, [0, 1, 2], [1e-3] * 3,
-                                            s).history['train_loss']
-      np.testing.assert_allclose(out[True], out[False], rtol=1e-5)
-      print('ok')
+      nets = {{'cnn': functools.partial(models.CNN, (8, 8, 1), 10,
+                                        channels=(4, 8)),
+               'mlp': functools.partial(models.MLP, 64, [64, 64], 10)}}
+      for name, net in nets.items():
+        out = {{}}
+        for shard in (True, False):
+          s = train.TrainSettings(num_epochs=3, batch_size=64, progress=False,
+                                  shard=shard, members='map')
+          if shard:   # The population axis is placed across both devices.
+            prog = train.make_program(net, d, s)
+            carry, _ = train._run_inputs(prog, d, [0, 1, 2], [1e-3] * 3)
+            sh = jax.tree.leaves(carry['state'].params)[0].sharding
+            print(name, 'devices', len(sh.device_set))
+          r = train.train_population(net, d, [0, 1, 2], [3e-3, 1e-2, 3e-2], s)
+          out[shard] = [r.history['train_loss'], r.history['val'], r.best_val,
+                        *jax.tree.leaves(r.best_params)]
+        for a, b in zip(out[True], out[False]):
+          np.testing.assert_array_equal(a, b)
+        print(name, 'equal')
   """)
   env = dict(os.environ, XLA_FLAGS=xla_flags(2),
              JAX_PLATFORMS='cpu')
   proc = subprocess.run([sys.executable, '-c', script], env=env,
                         capture_output=True, text=True, timeout=300)
   assert proc.returncode == 0, proc.stderr[-3000:]
-  assert 'devices 2' in proc.stdout and 'ok' in proc.stdout
+  for name in ('cnn', 'mlp'):
+    assert f'{name} devices 2' in proc.stdout and f'{name} equal' in proc.stdout
 
 
 def test_bad_settings_are_usage_errors(digits):
