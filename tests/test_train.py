@@ -269,7 +269,9 @@ def test_sharded_population_equals_unsharded(tfds_dir):
   device) against one device: the same bits, for a CNN and an MLP. Each
   member runs the same computation wherever it is placed (vmapped members
   do not: a device's batch of members rounds by its size, and they agree
-  only to float rounding; tests/test_distributed.py)."""
+  only to float rounding; tests/test_distributed.py). It relies on XLA
+  compiling a member's body alike in both programs: an XLA upgrade could
+  break that without a bug here."""
   script = textwrap.dedent(f"""
       import functools, numpy as np, jax
       from deepvsshallow import data, models, train
