@@ -285,12 +285,13 @@ def test_sharded_population_equals_unsharded(tfds_dir):
         for shard in (True, False):
           s = train.TrainSettings(num_epochs=3, batch_size=64, progress=False,
                                   shard=shard, members='map')
+          prog = train.make_program(net, d, s)
           if shard:   # The population axis is placed across both devices.
-            prog = train.make_program(net, d, s)
-            carry, _ = train._run_inputs(prog, d, [0, 1, 2], [1e-3] * 3)
+            carry, _ = train._run_inputs(prog, d, [0, 1, 2], [1e-3] * 3,
+                                         start=False)
             sh = jax.tree.leaves(carry['state'].params)[0].sharding
             print(name, 'devices', len(sh.device_set))
-          r = train.train_population(net, d, [0, 1, 2], [3e-3, 1e-2, 3e-2], s)
+          r = train.run_program(prog, d, [0, 1, 2], [3e-3, 1e-2, 3e-2])
           out[shard] = [r.history['train_loss'], r.history['val'], r.best_val,
                         *jax.tree.leaves(r.best_params)]
         for a, b in zip(out[True], out[False]):
