@@ -64,6 +64,7 @@ from tqdm import auto as tqdm
 
 from deepvsshallow import data as data_lib
 from deepvsshallow import fields as fields_lib
+from deepvsshallow import params as params_lib
 from deepvsshallow import tasks as tasks_lib
 from deepvsshallow.errors import UsageError
 
@@ -128,8 +129,9 @@ class TrainSettings:
       True, 'Shard the population axis over every device (of every '
       'process, with --distributed).', fields_lib.boolean())
   members: str = _setting(
-      'auto', 'vmap | map (in turn) | auto: map for conv nets on CPU, where '
-      'it measured faster.', fields_lib.one_of(*MEMBER_MODES))
+      'auto', 'vmap | map (in turn) | auto: map on CPU for conv nets and for '
+      'nets of at least train.MAP_MIN_PARAMS parameters, where it measured '
+      'faster; vmap elsewhere.', fields_lib.one_of(*MEMBER_MODES))
   matmul_precision: str = _setting(
       'default', 'default | high | highest; GPUs default float32 matmuls to '
       'TF32.', fields_lib.one_of(*MATMUL_PRECISIONS))
@@ -402,15 +404,27 @@ class PopulationResult:
   resumed_from: int = 0            # The epoch of the checkpoint it resumed.
 
 
+# Members take turns on CPU from this many parameters (`nnx.Param` scalars,
+# a trial's `param_count`): the main job's population, 10 epochs of
+# MNIST-1D on 2 devices, took 0.81-0.87 of the vmapped time for its nets of
+# 55k-73k parameters, 0.93-0.99 at 40k and 0.96-1.07 at 5k-24k, and its
+# nets of 1.4k 1.19-1.25 (BUILD_NOTES.md, "Members in turn for large nets").
+MAP_MIN_PARAMS = 50_000
+
+
 def _members_mode(mode: str, abstract_model) -> str:
   if mode not in MEMBER_MODES:
     raise UsageError(f'members must be one of {", ".join(MEMBER_MODES)}, got '
                      f'{mode!r}.')
   if mode != 'auto':
     return mode
+  if jax.default_backend() != 'cpu':
+    return 'vmap'
   has_conv = any(isinstance(node, nnx.Conv)
                  for _, node in nnx.iter_graph(abstract_model))
-  return 'map' if has_conv and jax.default_backend() == 'cpu' else 'vmap'
+  large = params_lib.count_params(nnx.state(abstract_model, nnx.Param)) >= (
+      MAP_MIN_PARAMS)
+  return 'map' if has_conv or large else 'vmap'
 
 
 def over_members(member_fn, num_member_args: int, mode: str, shards: int):
@@ -420,10 +434,14 @@ def over_members(member_fn, num_member_args: int, mode: str, shards: int):
   mode 'vmap' batches members. Mode 'map' runs them one after another
   (lax.map) inside the same program; with several devices, `shard_map` gives
   each device its own members, so nothing is batched across members and no
-  grouped convolution appears anywhere. 'auto' picks 'map' for
-  convolutional models on CPU: with the models' patches-times-kernel
-  convolutions (`ops.conv`) members in turn were faster on the STN's CNNs
-  (bench/bench_conv.py; BUILD_NOTES.md).
+  grouped convolution appears anywhere. 'auto' picks 'map' on CPU for
+  convolutional models (with the models' patches-times-kernel convolutions,
+  `ops.conv`, members in turn were faster on the STN's CNNs;
+  bench/bench_conv.py) and for models of at least `MAP_MIN_PARAMS`
+  parameters, where one member's plain matmuls ran faster than the members'
+  batched ones (BUILD_NOTES.md). Members in turn also compute the same bits
+  whatever the number of devices; vmapped members round differently with
+  the number of members a device holds.
   """
   k = num_member_args
 

@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT, sweep_command, xla_flags
 from flax import nnx
 
-from deepvsshallow import data, models, runtime, tasks, train
+from deepvsshallow import data, models, params, runtime, tasks, train
 from deepvsshallow.errors import UsageError
 
 TINY = dict(input_dim=4, hidden_widths=[5, 3], num_classes=3)
@@ -333,6 +333,19 @@ def test_members_in_turn_equal_vmapped_members(digits):
   auto = train.make_program(fn, ds, SETTINGS)
   assert auto.members == ('map' if jax.default_backend() == 'cpu' else 'vmap')
   assert train.make_program(_mlp(digits), ds, SETTINGS).members == 'vmap'
+
+
+def test_auto_members_take_turns_from_the_threshold(digits):
+  # One hidden layer of w units on digits (64 inputs, 10 classes) has
+  # 75 w + 10 parameters: 666 units fall just below the threshold, 667 reach it.
+  ds = _small(digits)
+  for width in (666, 667):
+    count = params.mlp_param_count(64, [width], 10)
+    mode = train.make_program(_mlp(digits, (width,)), ds, SETTINGS).members
+    large = count >= train.MAP_MIN_PARAMS
+    assert large == (width == 667)
+    assert mode == ('map' if large and jax.default_backend() == 'cpu'
+                    else 'vmap')
 
 
 # ----------------------------------------------------------------- tasks
