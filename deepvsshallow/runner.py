@@ -229,13 +229,17 @@ class Population:
   def program_key(self, settings: train.TrainSettings, num_members: int):
     """Populations with equal keys share one compiled program: the same
     model (a functools.partial's function and arguments), the same data
-    shapes, task, settings and number of members."""
+    shapes, task, settings and number of members. It ends with how the
+    members run ('vmap' or 'map': what 'auto' picks for this model on this
+    backend), which sets how they round, so a result saved under the other
+    mode is not reused."""
     ds = self.dataset
     return (describe_model_fn(self.model_fn), ds.train.inputs.shape, ds.train.inputs.dtype.str,
             ds.train.targets.shape, ds.validation.inputs.shape,
             ds.validation.targets.shape, ds.input_convention,
             self.task.name if self.task else ds.task, settings, num_members,
-            self.evaluate_pick)
+            self.evaluate_pick,
+            train.members_mode(settings.members, _abstract(self.model_fn)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -753,7 +757,7 @@ class Run:
     t0 = time.time()
     population, seeds, lrs = q.population, q.seeds, q.lrs
     info = {'param_count': params_lib.model_param_count(population.model_fn),
-            **population.info}
+            'members': program.members, **population.info}
     every = self.config.checkpoint_every
     # The device count sets how the population is padded, hence the saved
     # shapes: another count starts afresh.
@@ -814,7 +818,7 @@ class Run:
     result = store_lib.decode_population(
         q.saved, program.step_def, _abstract(population.model_fn))
     info = {'param_count': params_lib.model_param_count(population.model_fn),
-            **population.info}
+            'members': program.members, **population.info}
     if self.lead and not os.path.isdir(
         os.path.join(self.workdir, 'tensorboard', q.key)):
       # Saved, but killed before its sessions were written.

@@ -73,6 +73,14 @@ PROGRESS_UPDATES = 10  # Host round trips per population when a bar is shown.
 OPTIMIZERS = ('sgd', 'momentum', 'adam', 'adamw')
 SCHEDULES = ('constant', 'cosine', 'warmup_cosine')
 MEMBER_MODES = ('auto', 'vmap', 'map')
+# 'auto' takes members in turn on CPU from this many parameters (the
+# model's `nnx.Param` scalars, biases included). Map / vmap time of the
+# studies' MLP populations on 2 devices of a 2-core VM
+# (bench/bench_members.py, 2026-12-04): 0.77-0.92 from 54k to 544k
+# parameters (main job, modularity, end to end), 0.89-0.94 at 40k,
+# 0.96-1.06 at 6.5k-23k, 1.25 at 1.4k; with 6 members (ideal_vs_real's)
+# the 40k nets took 1.02 (BUILD_NOTES.md, "Members in turn for large nets").
+MAP_MIN_PARAMS = 50_000
 MATMUL_PRECISIONS = ('default', 'high', 'highest')
 KEEPS = ('best', 'last')
 # The name runtime.compile_stats knows a population's training program by
@@ -130,7 +138,7 @@ class TrainSettings:
       'process, with --distributed).', fields_lib.boolean())
   members: str = _setting(
       'auto', 'vmap | map (in turn) | auto: map on CPU for conv nets and for '
-      'nets of at least train.MAP_MIN_PARAMS parameters, where it measured '
+      f'nets of {MAP_MIN_PARAMS:,} parameters or more, where it measured '
       'faster; vmap elsewhere.', fields_lib.one_of(*MEMBER_MODES))
   matmul_precision: str = _setting(
       'default', 'default | high | highest; GPUs default float32 matmuls to '
@@ -404,21 +412,17 @@ class PopulationResult:
   resumed_from: int = 0            # The epoch of the checkpoint it resumed.
 
 
-# Members take turns on CPU from this many parameters (`nnx.Param` scalars,
-# a trial's `param_count`): the main job's population, 10 epochs of
-# MNIST-1D on 2 devices, took 0.81-0.87 of the vmapped time for its nets of
-# 55k-73k parameters, 0.93-0.99 at 40k and 0.96-1.07 at 5k-24k, and its
-# nets of 1.4k 1.19-1.25 (BUILD_NOTES.md, "Members in turn for large nets").
-MAP_MIN_PARAMS = 50_000
-
-
-def _members_mode(mode: str, abstract_model) -> str:
+def members_mode(mode: str, abstract_model, backend: str | None = None
+                 ) -> str:
+  """How a population of `abstract_model` (from `nnx.eval_shape`) runs its
+  members under `mode` (a `MEMBER_MODES` name) on `backend` (default:
+  JAX's): 'vmap' or 'map'."""
   if mode not in MEMBER_MODES:
     raise UsageError(f'members must be one of {", ".join(MEMBER_MODES)}, got '
                      f'{mode!r}.')
   if mode != 'auto':
     return mode
-  if jax.default_backend() != 'cpu':
+  if (backend or jax.default_backend()) != 'cpu':
     return 'vmap'
   has_conv = any(isinstance(node, nnx.Conv)
                  for _, node in nnx.iter_graph(abstract_model))
@@ -437,11 +441,11 @@ def over_members(member_fn, num_member_args: int, mode: str, shards: int):
   grouped convolution appears anywhere. 'auto' picks 'map' on CPU for
   convolutional models (with the models' patches-times-kernel convolutions,
   `ops.conv`, members in turn were faster on the STN's CNNs;
-  bench/bench_conv.py) and for models of at least `MAP_MIN_PARAMS`
-  parameters, where one member's plain matmuls ran faster than the members'
-  batched ones (BUILD_NOTES.md). Members in turn also compute the same bits
-  whatever the number of devices; vmapped members round differently with
-  the number of members a device holds.
+  bench/bench_conv.py) and for models of `MAP_MIN_PARAMS` parameters or
+  more, where the training program measured faster (bench/bench_members.py).
+  Members in turn also gave the same bits on one CPU device and on two
+  (tests/test_train.py); vmapped members may round differently with the
+  number of members a device holds.
   """
   k = num_member_args
 
@@ -524,7 +528,7 @@ class PopulationProgram:
     tx_fn(1.0)  # Fail now, with a usage error, on a bad name.
     self.settings = settings
     abstract = nnx.eval_shape(lambda: model_fn(rngs=nnx.Rngs(0)))
-    self.members = _members_mode(settings.members, abstract)
+    self.members = members_mode(settings.members, abstract)
     self.step_def = make_step_def(abstract, task, input_convention, tx_fn)
     shards = jax.device_count() if settings.shard else 1
     self._init = jax.vmap(functools.partial(init_member, model_fn,

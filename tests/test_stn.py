@@ -251,7 +251,7 @@ def test_tensorboards_hparams_hold_each_members_settings_and_scores(
       tests[(f'{r.distortion}/{r.model}', r.scores.learning_rate, k)] = error
   (hparams, metrics), runs = tensorboard_logdir(run.workdir / 'tensorboard')
   assert hparams == {'population', 'learning_rate', 'seed', 'param_count',
-                     'distortion', 'model'}
+                     'members', 'distortion', 'model'}
   assert {'hparams/best_validation_error', 'hparams/test_error'} <= metrics
   sessions = {(hp['population'], hp['learning_rate'], hp['seed']): (hp, m)
               for hp, m in runs.values()}
@@ -260,6 +260,10 @@ def test_tensorboards_hparams_hold_each_members_settings_and_scores(
   for r in records:
     hp, scalars = sessions[(r['name'], r['learning_rate'], r['seed'])]
     assert hp['param_count'] == r['param_count']
+    # The STN's nets are convolutional or small: only the CNNs take turns.
+    assert hp['members'] == r['members'] == (
+        'map' if 'CNN' in r['model'] and jax.default_backend() == 'cpu'
+        else 'vmap')
     assert hp['model'] == r['model'] and hp['distortion'] == r['distortion']
     [(_, best)] = scalars['hparams/best_validation_error']
     assert best == pytest.approx(r['metrics']['best_val_error'], abs=1e-6)

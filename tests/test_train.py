@@ -335,17 +335,33 @@ def test_members_in_turn_equal_vmapped_members(digits):
   assert train.make_program(_mlp(digits), ds, SETTINGS).members == 'vmap'
 
 
-def test_auto_members_take_turns_from_the_threshold(digits):
+def test_auto_members_take_turns_from_the_threshold(digits, monkeypatch):
   # One hidden layer of w units on digits (64 inputs, 10 classes) has
-  # 75 w + 10 parameters: 666 units fall just below the threshold, 667 reach it.
-  ds = _small(digits)
-  for width in (666, 667):
-    count = params.mlp_param_count(64, [width], 10)
-    mode = train.make_program(_mlp(digits, (width,)), ds, SETTINGS).members
-    large = count >= train.MAP_MIN_PARAMS
-    assert large == (width == 667)
-    assert mode == ('map' if large and jax.default_backend() == 'cpu'
-                    else 'vmap')
+  # 75 w + 10 parameters, biases included (the closed form).
+  abstract = lambda width: nnx.eval_shape(
+      lambda: _mlp(digits, (width,))(rngs=nnx.Rngs(0)))
+  mode = lambda width, backend='cpu': train.members_mode('auto',
+                                                         abstract(width),
+                                                         backend)
+  # 666 units fall just below the default threshold, 667 reach it.
+  assert params.mlp_param_count(64, [666], 10) < train.MAP_MIN_PARAMS
+  assert params.mlp_param_count(64, [667], 10) >= train.MAP_MIN_PARAMS
+  assert (mode(666), mode(667)) == ('vmap', 'map')
+  # At the threshold exactly, and one parameter short of it.
+  monkeypatch.setattr(train, 'MAP_MIN_PARAMS', 75 * 100 + 10)
+  assert mode(100) == 'map'
+  monkeypatch.setattr(train, 'MAP_MIN_PARAMS', 75 * 100 + 11)
+  assert mode(100) == 'vmap'
+  # Only CPUs take turns by default; an explicit mode is kept everywhere.
+  cnn = nnx.eval_shape(lambda: models.CNN((8, 8, 1), 10, channels=(4, 8),
+                                          rngs=nnx.Rngs(0)))
+  assert train.members_mode('auto', cnn, 'cpu') == 'map'
+  assert mode(667, 'gpu') == train.members_mode('auto', cnn, 'tpu') == 'vmap'
+  assert train.members_mode('map', abstract(10), 'gpu') == 'map'
+  # The program's own pick follows JAX's backend.
+  program = train.make_program(_mlp(digits, (667,)), _small(digits), SETTINGS)
+  assert program.members == ('map' if jax.default_backend() == 'cpu'
+                             else 'vmap')
 
 
 # ----------------------------------------------------------------- tasks
