@@ -75,11 +75,11 @@ SCHEDULES = ('constant', 'cosine', 'warmup_cosine')
 MEMBER_MODES = ('auto', 'vmap', 'map')
 # 'auto' takes members in turn on CPU from this many parameters (the
 # model's `nnx.Param` scalars, biases included). Map / vmap time of the
-# studies' MLP populations on 2 devices of a 2-core VM
+# studies' MLP populations (9-20 members) on 2 devices of a 2-core VM
 # (bench/bench_members.py, 2026-12-04): 0.77-0.92 from 54k to 544k
-# parameters (main job, modularity, end to end), 0.89-0.94 at 40k,
-# 0.96-1.06 at 6.5k-23k, 1.25 at 1.4k; with 6 members (ideal_vs_real's)
-# the 40k nets took 1.02 (BUILD_NOTES.md, "Members in turn for large nets").
+# parameters, 0.89-0.94 at 40k, 0.96-1.06 at 6.5k-23k, 1.25 at 1.4k; 40k
+# nets took 1.02 with 6 members (BUILD_NOTES.md, "Members in turn for
+# large nets").
 MAP_MIN_PARAMS = 50_000
 MATMUL_PRECISIONS = ('default', 'high', 'highest')
 KEEPS = ('best', 'last')
