@@ -45,9 +45,9 @@ def random_dataset(dim, n_train, n_val, classes):
   rng = np.random.default_rng(0)
   split = lambda n: data.Split(
       rng.normal(size=(n, dim)).astype(np.float32),
-      rng.integers(0, max(classes, 2), n).astype(np.int32))
+      rng.integers(0, classes, n).astype(np.int32))
   val = split(n_val)
-  return data.Dataset('random', split(n_train), val, (dim,), max(classes, 2),
+  return data.Dataset('random', split(n_train), val, (dim,), classes,
                       'float', 'classification', lambda: val)
 
 

@@ -298,6 +298,14 @@ def _abstract(model_fn):
   return nnx.eval_shape(lambda: model_fn(rngs=nnx.Rngs(0)))
 
 
+def _trial_info(population: Population, program: train.PopulationProgram
+                ) -> dict:
+  """What every trial record of `population` says besides its own metrics:
+  its parameter count, how its members ran, and the population's info."""
+  return {'param_count': params_lib.model_param_count(population.model_fn),
+          'members': program.members, **population.info}
+
+
 def compile_workers() -> int:
   """Threads that compile ahead: every core but the one that trains."""
   return max(1, runtime.cores() - 1)
@@ -756,8 +764,7 @@ class Run:
              evaluator: train.EvalProgram) -> Picked:
     t0 = time.time()
     population, seeds, lrs = q.population, q.seeds, q.lrs
-    info = {'param_count': params_lib.model_param_count(population.model_fn),
-            'members': program.members, **population.info}
+    info = _trial_info(population, program)
     every = self.config.checkpoint_every
     # The device count sets how the population is padded, hence the saved
     # shapes: another count starts afresh.
@@ -817,8 +824,7 @@ class Run:
                                  q.settings, population.task)
     result = store_lib.decode_population(
         q.saved, program.step_def, _abstract(population.model_fn))
-    info = {'param_count': params_lib.model_param_count(population.model_fn),
-            'members': program.members, **population.info}
+    info = _trial_info(population, program)
     if self.lead and not os.path.isdir(
         os.path.join(self.workdir, 'tensorboard', q.key)):
       # Saved, but killed before its sessions were written.
