@@ -20,7 +20,10 @@ The parts, each on its own:
   * `Run._plan`: what to train, what is already saved (`store`: resume after
     a kill, array tasks sharing a workdir), which array task trains what;
   * `CompileAhead`: while one population trains, worker threads compile the
-    next ones' programs (training, and the fixed-shape evaluation);
+    next ones' programs (training, and the fixed-shape evaluation), another
+    thread initialises the next population's members, and another writes
+    the last one's TensorBoard sessions (`Behind`), so that the devices are
+    not left idle between populations;
   * `Picked`: the pick on validation, keeping the picked members'
     parameters, and the one way to evaluate them (`evaluate`,
     `evaluate_all`);
@@ -280,6 +283,38 @@ class CompileAhead:
     for program_key, f in list(self._programs.items()):
       if f.cancel():
         del self._programs[program_key]
+    self._pool.shutdown()
+    self._pool = None
+
+
+class Behind:
+  """One task at a time on a thread of its own, behind the training (a
+  population's TensorBoard sessions, written while the next one trains).
+  `submit` and `wait` first finish the task before, raising its error; used
+  as `with behind:` around each batch of populations."""
+
+  def __init__(self, name: str):
+    self._name = name
+    self._pool = None
+    self._last = None
+
+  def __enter__(self) -> 'Behind':
+    self._pool = concurrent.futures.ThreadPoolExecutor(
+        1, thread_name_prefix=self._name)
+    return self
+
+  def submit(self, fn, *args) -> None:
+    self.wait()
+    self._last = self._pool.submit(fn, *args)
+
+  def wait(self) -> None:
+    last, self._last = self._last, None
+    if last is not None:
+      last.result()
+
+  def __exit__(self, *_) -> None:
+    # After an error elsewhere, that error is the one raised.
+    self._last = None
     self._pool.shutdown()
     self._pool = None
 
@@ -571,6 +606,7 @@ class Run:
     self._test_read = False
     self.trials_path = os.path.join(self.workdir, 'trials.jsonl')
     self._compiler = CompileAhead()
+    self._sessions = Behind('sessions')
     self._seq = 0         # Populations so far, in the run's order.
     self._done = []       # Keys of this run's populations, trained or loaded.
     self._tested = set()  # TensorBoard runs holding their test metric.
@@ -683,11 +719,25 @@ class Run:
     mine = [q for q in plan
             if q.saved is None and self.execution.mine(int(q.key))]
     picked = {}
-    with self._compiler as compiler:
+    # Left in reverse: the compiler first (cancelling what has not begun),
+    # so that a start waiting on a program returns.
+    with (concurrent.futures.ThreadPoolExecutor(
+        1, thread_name_prefix='start') as starter, self._sessions,
+          self._compiler as compiler):
       futures = {q.key: compiler.submit(q.program_key, self._compile,
                                         q.population) for q in mine}
-      for q in mine:
-        picked[q.key] = self._train(q, *futures[q.key].result())
+      ahead = None
+      for i, q in enumerate(mine):
+        program, evaluator = futures[q.key].result()
+        started = ahead.result() if ahead is not None else None
+        # The next population's members are initialised (op by op: small
+        # programs to compile, on this thread they would leave the devices
+        # idle) while this one trains.
+        nxt = mine[i + 1] if i + 1 < len(mine) else None
+        ahead = starter.submit(self._start, nxt, futures[nxt.key]) if (
+            nxt is not None and self._starts_ahead) else None
+        picked[q.key] = self._train(q, program, evaluator, started)
+      self._sessions.wait()
     for q in plan:
       if q.key not in picked and q.saved is not None:
         picked[q.key] = self._restore(q)
@@ -760,8 +810,21 @@ class Run:
                         split.targets.dtype)
     return program, evaluator
 
+  @property
+  def _starts_ahead(self) -> bool:
+    """Whether the next population's members are initialised while one
+    trains: not with checkpoints (one may hold its start), nor across
+    processes (keeping every process's calls in one order)."""
+    return not self.config.checkpoint_every and jax.process_count() == 1
+
+  def _start(self, q: 'Planned', compiling: concurrent.futures.Future):
+    """`q`'s members initialised and placed (`train.start_run`)."""
+    program, _ = compiling.result()
+    return train.start_run(program, q.population.dataset, q.seeds, q.lrs,
+                           initial=q.population.initial)
+
   def _train(self, q: 'Planned', program: train.PopulationProgram,
-             evaluator: train.EvalProgram) -> Picked:
+             evaluator: train.EvalProgram, started=None) -> Picked:
     t0 = time.time()
     population, seeds, lrs = q.population, q.seeds, q.lrs
     info = _trial_info(population, program)
@@ -776,22 +839,21 @@ class Run:
       result = train.run_program(
           program, population.dataset, seeds, lrs, checkpoint=checkpoint,
           desc=f'{population.name} ({info["param_count"]:,} params)',
-          initial=population.initial)
+          initial=population.initial, started=started)
     finally:
       if checkpoint is not None:
         checkpoint.close()
     infos = population.infos(info, len(seeds))
     records = self._records(population.name, infos, result, seeds, lrs)
+    # The previous population's sessions are written (an error there, a
+    # full disk say, ends the run before this population is saved).
+    self._sessions.wait()
     # Whole or absent (written, then renamed): a kill leaves no half of it.
     self.store.save(q.key, q.fp, store_lib.encode_population(result, records))
     self.store.write_trials(self._done + [q.key])
     if self.lead:   # After the save: a full disk here loses no training.
-      # A population trained again (a changed config) leaves no sessions
-      # of its earlier training behind.
-      shutil.rmtree(os.path.join(self.workdir, 'tensorboard', q.key),
-                    ignore_errors=True)
-      write_tensorboard(self._logdirs(q), population.name, infos, result,
-                        seeds, lrs, result.step_def.task.select_on)
+      # Written while the next population trains.
+      self._sessions.submit(self._write_sessions, q, infos, result)
     if checkpoint is not None and self.lead:
       checkpoints.remove(os.path.join(self.workdir, 'checkpoints'), q.key)
     how = f'{time.time() - t0:.1f}s'
@@ -816,6 +878,15 @@ class Run:
             'final_train_loss': _finite_or_none(result.final_train_loss[m]),
             'epochs_run': result.epochs_run}}
             for m, (seed, lr) in enumerate(zip(seeds, lrs))]
+
+  def _write_sessions(self, q: 'Planned', infos, result) -> None:
+    """`q`'s TensorBoard sessions, in place of any it had: a population
+    trained again (a changed config) leaves none of its earlier training
+    behind."""
+    shutil.rmtree(os.path.join(self.workdir, 'tensorboard', q.key),
+                  ignore_errors=True)
+    write_tensorboard(self._logdirs(q), q.population.name, infos, result,
+                      q.seeds, q.lrs, result.step_def.task.select_on)
 
   def _restore(self, q: 'Planned') -> Picked:
     """A population trained before (this workdir, or another array task)."""

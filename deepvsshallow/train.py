@@ -17,7 +17,9 @@ The members are initialised before the run, outside its program, op by op:
 jax.random's draws are jitted per shape and cached, so populations that
 share layer shapes initialise without compiling again, and the training
 program holds no initialisation: every initialisation scheme of a shape
-shares it (BUILD_NOTES.md measures both).
+shares it (BUILD_NOTES.md measures both). Compiling those small programs
+would leave the devices idle, so the runner initialises the next
+population's members (`start_run`) on another thread while one trains.
 
 The host only starts the run and reads its results. To show progress it
 calls the same program in chunks of epochs, passing the loop state back in;
@@ -688,6 +690,16 @@ def _run_inputs(program, dataset, seeds, learning_rates, *,
   return carry, (*members, *data)
 
 
+def start_run(program: PopulationProgram, dataset, seeds, learning_rates, *,
+              initial=None) -> tuple[Any, tuple]:
+  """`run_program`'s `started`: the first call's carry (these members
+  initialised, op by op, from `initial` where given) and its other
+  arguments, placed. Safe to call on another thread while another
+  population trains: the runner starts the next population's members so."""
+  return _run_inputs(program, dataset, seeds, learning_rates,
+                     initial=initial)
+
+
 def make_program(model_fn, dataset, settings: TrainSettings,
                  task: tasks_lib.Task | None = None) -> PopulationProgram:
   """The program for `model_fn` on `dataset` (task: the dataset's own)."""
@@ -731,7 +743,8 @@ def train_population(model_fn: Callable[..., nnx.Module], dataset,
 def run_program(program: PopulationProgram, dataset, seeds: Sequence[int],
                 learning_rates: Sequence[float], *, checkpoint=None,
                 desc: str = 'train', initial=None,
-                compiling: concurrent.futures.Future | None = None
+                compiling: concurrent.futures.Future | None = None,
+                started: tuple[Any, tuple] | None = None
                 ) -> PopulationResult:
   """`program` (from `make_program`, perhaps compiled ahead) trained on
   `dataset` for these members.
@@ -744,6 +757,9 @@ def run_program(program: PopulationProgram, dataset, seeds: Sequence[int],
   zero-padded into the program's wider shape; None, or either None: each
   member's own initialisation from its seed.
 
+  `started`: `start_run` of these members (and `initial`), made ahead;
+  None: made here.
+
   `checkpoint` (a `checkpoints.Checkpoint`) saves the loop state every N
   epochs and resumes from the last save; the result is the same either way.
   """
@@ -753,9 +769,11 @@ def run_program(program: PopulationProgram, dataset, seeds: Sequence[int],
     template, _ = _run_inputs(program, dataset, seeds, learning_rates,
                               start=False)
     saved = checkpoint.restore(template)
-  carry, args = _run_inputs(program, dataset, seeds, learning_rates,
-                            start=saved is None,
-                            initial=initial)
+  if started is not None and saved is None:
+    carry, args = started
+  else:
+    carry, args = _run_inputs(program, dataset, seeds, learning_rates,
+                              start=saved is None, initial=initial)
   if compiling is not None:
     compiling.result()   # Compiled (on another thread) while initialising.
   resumed_from = 0

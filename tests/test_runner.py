@@ -213,3 +213,47 @@ def test_member_info_needs_one_entry_per_explicit_member(digits):
   p = runner.Population('p', MLP, digits, members=([0, 1], [1e-3, 1e-3]),
                         member_info=[{'a': 1}, {'a': 2}])
   assert p.infos({'a': 0, 'b': 3}, 2) == [{'a': 1, 'b': 3}, {'a': 2, 'b': 3}]
+
+
+def test_the_next_population_starts_while_one_trains_and_learns_the_same(
+    digits, tmp_path, monkeypatch):
+  """Three populations of one shape, told apart only by their seeds: the
+  second and third are initialised on the 'start' thread while the one
+  before trains, and every saved array equals the run that initialises
+  each population on the main thread just before it trains (the engine's
+  order before); every member's TensorBoard session is written (on the
+  'sessions' thread) before the batch returns."""
+  import threading
+  from conftest import tensorboard_logdir
+  from deepvsshallow import config as config_lib
+  schema = config_lib.schema(config_lib.one_dataset('digits'), {})
+  c = schema.config(learning_rates=(1e-2,), num_seeds=2, num_epochs=1,
+                    batch_size=64, grid_extensions=0, progress=False)
+  populations = [runner.Population(f'mlp{i}', MLP, digits,
+                                   members=([2 * i, 2 * i + 1], [1e-2] * 2))
+                 for i in range(3)]
+  threads = []
+  start_run = train.start_run
+  monkeypatch.setattr(train, 'start_run', lambda program, dataset, seeds,
+                      *a, **k: threads.append(
+                          (threading.current_thread().name[:5], seeds))
+                      or start_run(program, dataset, seeds, *a, **k))
+
+  def train_all(workdir):
+    with runner.Run('t', c, str(workdir), schema=schema) as run:
+      picked = run.train_all(populations)
+      sessions = tensorboard_logdir(workdir / 'tensorboard')[1]
+    return [p.result for p in picked], sessions
+
+  ahead, sessions = train_all(tmp_path / 'ahead')
+  assert threads == [('start', [2, 3]), ('start', [4, 5])]
+  assert len(sessions) == 6
+  monkeypatch.setattr(runner.Run, '_starts_ahead', property(lambda _: False))
+  inline, _ = train_all(tmp_path / 'inline')
+  assert len(threads) == 2
+  for a, b in zip(ahead, inline, strict=True):
+    jax.tree.map(np.testing.assert_array_equal,
+                 (a.best_params, a.best_val, a.history),
+                 (b.best_params, b.best_val, b.history))
+  first = lambda result: jax.tree.leaves(result.best_params)[0]
+  assert not np.array_equal(first(ahead[1]), first(ahead[2]))
