@@ -1059,10 +1059,34 @@ def write_tensorboard(logdirs, name: str, infos: Sequence[dict],
     raise
 
 
+@contextlib.contextmanager
+def _events(logdir: str, suffix: str = ''):
+  """`logdir`'s new event file, as a function that writes a tensorboardX
+  `Summary` (at a step, or none) into it, here and now. tensorboardX's
+  SummaryWriter hands every event to a thread of its own through a
+  process queue: about 5 times the cost of a member's session
+  (BUILD_NOTES.md), and the lecture writes some 6,000 of them. The file is
+  the one that writer makes (its name, its first event, its records)."""
+  from tensorboardX.event_file_writer import EventsWriter
+  from tensorboardX.proto import event_pb2
+  os.makedirs(logdir, exist_ok=True)
+  writer = EventsWriter(os.path.join(logdir, 'events'), suffix)
+
+  def write(summary, step: int | None = None) -> None:
+    event = event_pb2.Event(summary=summary, wall_time=time.time())
+    if step is not None:
+      event.step = int(step)
+    writer.write_event(event)
+
+  try:
+    yield write
+  finally:
+    writer.close()
+
+
 def _write_tensorboard(logdirs, name, infos, result, seeds, lrs,
                        metric) -> None:
-  from tensorboardX import SummaryWriter
-  from tensorboardX.summary import hparams
+  from tensorboardX import summary
   best_tag, test_tag = hparams_metrics(metric)
   written = {}
   for m, (logdir, seed, lr) in enumerate(zip(logdirs, seeds, lrs)):
@@ -1072,36 +1096,36 @@ def _write_tensorboard(logdirs, name, infos, result, seeds, lrs,
                          'and learning rate) but not their info.')
       continue
     written[logdir] = m
-    with SummaryWriter(logdir, comment=name) as writer:
-      writer.add_text('population', name, 0)
+    with _events(logdir) as write:
+      write(summary.text('population', name), 0)
       for epoch in range(result.history['train_loss'].shape[0]):
         for tag, values in (('train/loss', result.history['train_loss']),
                             (f'validation/{metric}', result.history['val'])):
           value = float(values[epoch, m])
           if np.isfinite(value):
-            writer.add_scalar(tag, value, epoch + 1)
+            write(summary.scalar(tag, value), epoch + 1)
       # The session (start and end), not an experiment summary: TensorBoard
       # keeps the first experiment summary it finds for the whole logdir,
       # so populations with other hyperparameters (a baseline, a mimic)
       # would lose their columns; without one it builds the experiment
       # from every session's hyperparameters and metric scalars.
-      _, start, end = hparams(hparams_of(name, infos[m], lr, seed),
-                              {best_tag: 0.0, test_tag: 0.0})
-      writer.file_writer.add_summary(start)
-      writer.file_writer.add_summary(end)
+      _, start, end = summary.hparams(hparams_of(name, infos[m], lr, seed),
+                                      {best_tag: 0.0, test_tag: 0.0})
+      write(start)
+      write(end)
       if not result.diverged[m]:
-        writer.add_scalar(best_tag, float(result.best_val[m]),
-                          int(result.best_epoch[m]) + 1)
+        write(summary.scalar(best_tag, float(result.best_val[m])),
+              int(result.best_epoch[m]) + 1)
 
 
 def write_test_metric(logdirs, values, metric: str) -> None:
   """Each picked member's test metric into its HParams session."""
-  from tensorboardX import SummaryWriter
+  from tensorboardX import summary
   tag = hparams_metrics(metric)[1]
   try:
     for logdir, value in zip(logdirs, values):
-      with SummaryWriter(logdir, filename_suffix='.test') as writer:
-        writer.add_scalar(tag, float(value), 0)
+      with _events(logdir, '.test') as write:
+        write(summary.scalar(tag, float(value)), 0)
   except OSError as e:
     report.raise_if_full(e, os.path.dirname(logdirs[0]))
     raise
