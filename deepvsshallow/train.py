@@ -353,6 +353,25 @@ def train_epoch(step_def: StepDef, batch_size: int, state: MemberState,
   return state, jnp.mean(losses_S)
 
 
+def member_epoch(step_def: StepDef, batch_size: int, members: str):
+  """One member's `train_epoch` in a population run as `members` says
+  ('vmap' or 'map'): `(state, seed, learning_rate, real, epoch, inputs,
+  targets) -> (state, mean loss)`. Taken in turn, a member that only pads
+  the population to a multiple of the device count (`real` False) skips
+  its epochs: its state stays as it started, its loss is NaN, and every
+  other member computes the same bits. Vmapped, it trains with the rest
+  (a skip there would be a select after the work)."""
+  def epoch_fn(state, seed, learning_rate, real, *shared):
+    def trained():
+      return train_epoch(step_def, batch_size, state, seed, learning_rate,
+                         *shared)
+    if members != 'map':
+      return trained()
+    return jax.lax.cond(real, trained,
+                        lambda: (state, jnp.full((), jnp.nan, jnp.float32)))
+  return epoch_fn
+
+
 def chunk_metrics(step_def: StepDef, params, rest, inputs, targets, mask,
                   per_example: bool = False):
   """Each task metric of one member over one chunk (evaluation mode), as a
@@ -536,7 +555,7 @@ class PopulationProgram:
     self._init = jax.vmap(functools.partial(init_member, model_fn,
                                             self.step_def))
     self._epoch = over_members(
-        functools.partial(train_epoch, self.step_def, settings.batch_size), 3,
+        member_epoch(self.step_def, settings.batch_size, self.members), 4,
         self.members, shards)
     self._eval = over_members(
         functools.partial(evaluate, self.step_def,
@@ -611,8 +630,8 @@ class PopulationProgram:
 
     def body(c):
       epoch = c['epoch']
-      state, loss_P = self._epoch(c['state'], seeds_P, lrs_P, epoch, x_tr,
-                                  y_tr)
+      state, loss_P = self._epoch(c['state'], seeds_P, lrs_P, real_P, epoch,
+                                  x_tr, y_tr)
       # An update in the epoch's last step may have overflowed unseen.
       state = state.replace(diverged=state.diverged
                             | ~_finite_P(state.params) | ~_finite_P(state.rest))

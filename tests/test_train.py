@@ -271,7 +271,9 @@ def test_sharded_population_equals_unsharded(tfds_dir):
   do not: a device's batch of members rounds by its size, and they agree
   only to float rounding; tests/test_distributed.py). It relies on XLA
   compiling a member's body alike in both programs: an XLA upgrade could
-  break that without a bug here."""
+  break that without a bug here. On two devices the three members are
+  padded to four: the padding member never trains (its parameters are
+  its initial ones, its losses NaN)."""
   script = textwrap.dedent(f"""
       import functools, numpy as np, jax
       from deepvsshallow import data, models, train
@@ -286,14 +288,26 @@ def test_sharded_population_equals_unsharded(tfds_dir):
           s = train.TrainSettings(num_epochs=3, batch_size=64, progress=False,
                                   shard=shard, members='map')
           prog = train.make_program(net, d, s)
-          if shard:   # The population axis is placed across both devices.
-            carry, _ = train._run_inputs(prog, d, [0, 1, 2], [1e-3] * 3,
-                                         start=False)
-            sh = jax.tree.leaves(carry['state'].params)[0].sharding
-            print(name, 'devices', len(sh.device_set))
-          r = train.run_program(prog, d, [0, 1, 2], [3e-3, 1e-2, 3e-2])
-          out[shard] = [r.history['train_loss'], r.history['val'], r.best_val,
-                        *jax.tree.leaves(r.best_params)]
+          members = [0, 1, 2], [3e-3, 1e-2, 3e-2]
+          if not shard:
+            r = train.run_program(prog, d, *members)
+            out[shard] = [r.history['train_loss'], r.history['val'],
+                          r.best_val, *jax.tree.leaves(r.best_params)]
+            continue
+          carry, args = train._run_inputs(prog, d, *members)
+          # The population axis is placed across both devices.
+          first = jax.tree.leaves(carry['state'].params)
+          print(name, 'devices', len(first[0].sharding.device_set))
+          first = [np.asarray(a) for a in first]
+          c = jax.tree.map(np.asarray, prog.run(carry, np.int32(3), *args))
+          out[shard] = [c['train_loss'][:, :3], c['val'][:, :3],
+                        c['best_val'][:3],
+                        *[a[:3] for a in jax.tree.leaves(c['best_params'])]]
+          last = jax.tree.leaves(c['state'].params)
+          assert len(first[0]) == 4 and np.isnan(c['train_loss'][:, 3]).all()
+          for a, b in zip(first, last):
+            np.testing.assert_array_equal(a[3], b[3])
+            assert not np.array_equal(a[2], b[2])
         for a, b in zip(out[True], out[False]):
           np.testing.assert_array_equal(a, b)
         print(name, 'equal')
