@@ -19,11 +19,12 @@ The parts, each on its own:
     figures, all written atomically);
   * `Run._plan`: what to train, what is already saved (`store`: resume after
     a kill, array tasks sharing a workdir), which array task trains what;
-  * `CompileAhead`: while one population trains, worker threads compile the
-    next ones' programs (training, and the fixed-shape evaluation), another
-    thread initialises the next population's members, and another writes
-    the last one's TensorBoard sessions (`Behind`), so that the devices are
-    not left idle between populations;
+  * while one population trains, nothing else waits for it: worker
+    threads compile the next ones' programs (`CompileAhead`: training, and
+    the fixed-shape evaluation), a thread initialises the next population's
+    members (`Run._train_batch`; not with checkpoints, nor across
+    processes), and another writes the last one's TensorBoard sessions
+    (`Behind`);
   * `Picked`: the pick on validation, keeping the picked members'
     parameters, and the one way to evaluate them (`evaluate`,
     `evaluate_all`);
@@ -291,7 +292,9 @@ class Behind:
   """One task at a time on a thread of its own, behind the training (a
   population's TensorBoard sessions, written while the next one trains).
   `submit` and `wait` first finish the task before, raising its error; used
-  as `with behind:` around each batch of populations."""
+  as `with behind:` around each batch of populations, which waits for the
+  last task on the way out (and raises its error), or, leaving on another
+  error, adds the task's error to that one as a note."""
 
   def __init__(self, name: str):
     self._name = name
@@ -312,11 +315,17 @@ class Behind:
     if last is not None:
       last.result()
 
-  def __exit__(self, *_) -> None:
-    # After an error elsewhere, that error is the one raised.
-    self._last = None
-    self._pool.shutdown()
-    self._pool = None
+  def __exit__(self, kind, error, tb) -> None:
+    try:
+      if kind is None:
+        self.wait()
+    finally:
+      last, self._last = self._last, None
+      self._pool.shutdown()   # Waits for a task under way.
+      self._pool = None
+      if (error is not None and last is not None and not last.cancelled()
+          and last.exception() is not None and hasattr(error, 'add_note')):
+        error.add_note(f'{self._name} also failed: {last.exception()!r}')
 
 
 def _arrays_hash(tree) -> tuple[str, ...]:
@@ -609,6 +618,7 @@ class Run:
     self._sessions = Behind('sessions')
     self._seq = 0         # Populations so far, in the run's order.
     self._done = []       # Keys of this run's populations, trained or loaded.
+    self._saved = []      # Keys saved so far in the batch under way.
     self._tested = set()  # TensorBoard runs holding their test metric.
     self._data_hashes = {}
 
@@ -719,10 +729,12 @@ class Run:
     mine = [q for q in plan
             if q.saved is None and self.execution.mine(int(q.key))]
     picked = {}
+    self._saved = []
     # Left in reverse: the compiler first (cancelling what has not begun),
     # so that a start waiting on a program returns.
     with (concurrent.futures.ThreadPoolExecutor(
-        1, thread_name_prefix='start') as starter, self._sessions,
+              1, thread_name_prefix='start') as starter,
+          self._sessions,
           self._compiler as compiler):
       futures = {q.key: compiler.submit(q.program_key, self._compile,
                                         q.population) for q in mine}
@@ -730,14 +742,14 @@ class Run:
       for i, q in enumerate(mine):
         program, evaluator = futures[q.key].result()
         started = ahead.result() if ahead is not None else None
+        ahead = None
         # The next population's members are initialised (op by op: small
         # programs to compile, on this thread they would leave the devices
         # idle) while this one trains.
-        nxt = mine[i + 1] if i + 1 < len(mine) else None
-        ahead = starter.submit(self._start, nxt, futures[nxt.key]) if (
-            nxt is not None and self._starts_ahead) else None
+        if i + 1 < len(mine) and self._starts_ahead:
+          nxt = mine[i + 1]
+          ahead = starter.submit(self._start_members, nxt, futures[nxt.key])
         picked[q.key] = self._train(q, program, evaluator, started)
-      self._sessions.wait()
     for q in plan:
       if q.key not in picked and q.saved is not None:
         picked[q.key] = self._restore(q)
@@ -817,14 +829,17 @@ class Run:
     processes (keeping every process's calls in one order)."""
     return not self.config.checkpoint_every and jax.process_count() == 1
 
-  def _start(self, q: 'Planned', compiling: concurrent.futures.Future):
-    """`q`'s members initialised and placed (`train.start_run`)."""
+  def _start_members(self, q: 'Planned',
+                     compiling: concurrent.futures.Future):
+    """`q`'s members initialised and placed (`train.start_run`), once its
+    program exists."""
     program, _ = compiling.result()
     return train.start_run(program, q.population.dataset, q.seeds, q.lrs,
                            initial=q.population.initial)
 
   def _train(self, q: 'Planned', program: train.PopulationProgram,
-             evaluator: train.EvalProgram, started=None) -> Picked:
+             evaluator: train.EvalProgram,
+             started: tuple[Any, tuple] | None = None) -> Picked:
     t0 = time.time()
     population, seeds, lrs = q.population, q.seeds, q.lrs
     info = _trial_info(population, program)
@@ -850,7 +865,8 @@ class Run:
     self._sessions.wait()
     # Whole or absent (written, then renamed): a kill leaves no half of it.
     self.store.save(q.key, q.fp, store_lib.encode_population(result, records))
-    self.store.write_trials(self._done + [q.key])
+    self._saved.append(q.key)
+    self.store.write_trials(self._done + self._saved)
     if self.lead:   # After the save: a full disk here loses no training.
       # Written while the next population trains.
       self._sessions.submit(self._write_sessions, q, infos, result)
@@ -880,13 +896,25 @@ class Run:
             for m, (seed, lr) in enumerate(zip(seeds, lrs))]
 
   def _write_sessions(self, q: 'Planned', infos, result) -> None:
-    """`q`'s TensorBoard sessions, in place of any it had: a population
-    trained again (a changed config) leaves none of its earlier training
-    behind."""
-    shutil.rmtree(os.path.join(self.workdir, 'tensorboard', q.key),
-                  ignore_errors=True)
-    write_tensorboard(self._logdirs(q), q.population.name, infos, result,
-                      q.seeds, q.lrs, result.step_def.task.select_on)
+    """`q`'s TensorBoard sessions (tensorboard/<key>), in place of any it
+    had (a population trained again, a changed config, leaves none of its
+    earlier training behind). Whole or absent: written into a folder of
+    their own, then renamed, so that a kill or an error part way leaves
+    none, and a rerun writes them again (`_restore`)."""
+    board = os.path.join(self.workdir, 'tensorboard')
+    final, partial = (os.path.join(board, name)
+                      for name in (q.key, f'.{q.key}.partial'))
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+      write_tensorboard(tuple(os.path.join(partial, os.path.basename(d))
+                              for d in self._logdirs(q)),
+                        q.population.name, infos, result, q.seeds, q.lrs,
+                        result.step_def.task.select_on)
+      shutil.rmtree(final, ignore_errors=True)
+      os.replace(partial, final)
+    except BaseException:
+      shutil.rmtree(partial, ignore_errors=True)
+      raise
 
   def _restore(self, q: 'Planned') -> Picked:
     """A population trained before (this workdir, or another array task)."""
@@ -899,9 +927,7 @@ class Run:
     if self.lead and not os.path.isdir(
         os.path.join(self.workdir, 'tensorboard', q.key)):
       # Saved, but killed before its sessions were written.
-      write_tensorboard(self._logdirs(q), population.name,
-                        population.infos(info, len(q.seeds)), result, q.seeds,
-                        q.lrs, result.step_def.task.select_on)
+      self._write_sessions(q, population.infos(info, len(q.seeds)), result)
     return self._picked(population.name, info, result,
                         train.EvalProgram(program.step_def, q.settings),
                         q.lrs, 'resumed from disk', self._logdirs(q))

@@ -363,10 +363,13 @@ def member_epoch(step_def: StepDef, batch_size: int, members: str):
   (a skip there would be a select after the work)."""
   def epoch_fn(state, seed, learning_rate, real, *shared):
     def trained():
+      state_, loss = train_epoch(step_def, batch_size, state, seed,
+                                 learning_rate, *shared)
+      # In the history's dtype, as the skip's NaN (a no-op for float32).
+      return state_, loss.astype(jnp.float32)
+    if members != 'map':
       return train_epoch(step_def, batch_size, state, seed, learning_rate,
                          *shared)
-    if members != 'map':
-      return trained()
     return jax.lax.cond(real, trained,
                         lambda: (state, jnp.full((), jnp.nan, jnp.float32)))
   return epoch_fn
@@ -531,11 +534,12 @@ def _where_P(mask_P, new, old):
 class PopulationProgram:
   """The one compiled program that trains every population of one shape.
 
-  `run(seeds_P, lrs_P, real_P, train inputs, train targets, validation
-  inputs, validation targets)` initialises the members, trains them for up to
-  `num_epochs` epochs (stopping early when `patience` says so), and returns
-  each member's best-validation state. It is jitted once per shape: any
-  seeds, any learning rates, the same population size.
+  `start(seeds_P, lrs_P)` initialises the members (op by op, outside the
+  program); `run(carry, stop_epoch, seeds_P, lrs_P, real_P, train inputs,
+  train targets, validation inputs, validation targets)` trains them on from
+  that loop state until `stop_epoch` (stopping early when `patience` says
+  so), keeping each member's best-validation state. `run` is jitted once
+  per shape: any seeds, any learning rates, the same population size.
   """
 
   def __init__(self, model_fn: Callable[..., nnx.Module],
@@ -713,8 +717,11 @@ def start_run(program: PopulationProgram, dataset, seeds, learning_rates, *,
               initial=None) -> tuple[Any, tuple]:
   """`run_program`'s `started`: the first call's carry (these members
   initialised, op by op, from `initial` where given) and its other
-  arguments, placed. Safe to call on another thread while another
-  population trains: the runner starts the next population's members so."""
+  arguments, placed. The runner calls it on another thread while another
+  population trains. That is safe because it runs only single-device
+  programs and transfers: two threads that both sent programs spanning
+  several devices could queue them in different orders on different
+  devices (and, across processes, wait on each other for ever)."""
   return _run_inputs(program, dataset, seeds, learning_rates,
                      initial=initial)
 
@@ -776,8 +783,9 @@ def run_program(program: PopulationProgram, dataset, seeds: Sequence[int],
   zero-padded into the program's wider shape; None, or either None: each
   member's own initialisation from its seed.
 
-  `started`: `start_run` of these members (and `initial`), made ahead;
-  None: made here.
+  `started`: `start_run` of this program, dataset, seeds, learning rates
+  and `initial`, made ahead (`initial` is then not read again); None: made
+  here. Unused when a checkpoint is restored.
 
   `checkpoint` (a `checkpoints.Checkpoint`) saves the loop state every N
   epochs and resumes from the last save; the result is the same either way.

@@ -2,6 +2,7 @@
 saved-population codec, and the one way to evaluate a population."""
 
 import functools
+import os
 import subprocess
 import sys
 
@@ -218,11 +219,14 @@ def test_member_info_needs_one_entry_per_explicit_member(digits):
 def test_the_next_population_starts_while_one_trains_and_learns_the_same(
     digits, tmp_path, monkeypatch):
   """Three populations of one shape, told apart only by their seeds: the
-  second and third are initialised on the 'start' thread while the one
-  before trains, and every saved array equals the run that initialises
-  each population on the main thread just before it trains (the engine's
-  order before); every member's TensorBoard session is written (on the
-  'sessions' thread) before the batch returns."""
+  main thread initialises only the first; the second and third are
+  initialised on the 'start' thread while the one before trains, and every
+  result array equals the run that initialises each population on the main
+  thread just before it trains (the engine's order before); every member's
+  TensorBoard session is written on the 'sessions' thread and read back by
+  TensorBoard. A population trained from another's start would differ
+  (their seeds do), and one initialised again would show on the main
+  thread."""
   import threading
   from conftest import tensorboard_logdir
   from deepvsshallow import config as config_lib
@@ -232,28 +236,137 @@ def test_the_next_population_starts_while_one_trains_and_learns_the_same(
   populations = [runner.Population(f'mlp{i}', MLP, digits,
                                    members=([2 * i, 2 * i + 1], [1e-2] * 2))
                  for i in range(3)]
-  threads = []
-  start_run = train.start_run
-  monkeypatch.setattr(train, 'start_run', lambda program, dataset, seeds,
-                      *a, **k: threads.append(
-                          (threading.current_thread().name[:5], seeds))
-                      or start_run(program, dataset, seeds, *a, **k))
+  where = []
+  thread = lambda: threading.current_thread().name.split('_')[0]
+  run_inputs, sessions = train._run_inputs, runner._write_tensorboard
+
+  def recorded_run_inputs(program, dataset, seeds, *args, start=True, **kw):
+    if start:
+      where.append((thread(), list(seeds)))
+    return run_inputs(program, dataset, seeds, *args, start=start, **kw)
+
+  def recorded_sessions(logdirs, name, *args):
+    where.append((thread(), name))
+    return sessions(logdirs, name, *args)
+
+  monkeypatch.setattr(train, '_run_inputs', recorded_run_inputs)
+  monkeypatch.setattr(runner, '_write_tensorboard', recorded_sessions)
 
   def train_all(workdir):
     with runner.Run('t', c, str(workdir), schema=schema) as run:
-      picked = run.train_all(populations)
-      sessions = tensorboard_logdir(workdir / 'tensorboard')[1]
-    return [p.result for p in picked], sessions
+      results = [p.result for p in run.train_all(populations)]
+    return results, tensorboard_logdir(workdir / 'tensorboard')[1]
 
-  ahead, sessions = train_all(tmp_path / 'ahead')
-  assert threads == [('start', [2, 3]), ('start', [4, 5])]
-  assert len(sessions) == 6
+  ahead, runs = train_all(tmp_path / 'ahead')
+  assert sorted(w for w in where if w[0] != 'sessions') == [
+      ('MainThread', [0, 1]), ('start', [2, 3]), ('start', [4, 5])]
+  assert sorted(w for w in where if w[0] == 'sessions') == [
+      ('sessions', 'mlp0'), ('sessions', 'mlp1'), ('sessions', 'mlp2')]
+  assert len(runs) == 6 and not any(
+      name.startswith('.') for name in os.listdir(tmp_path / 'ahead' /
+                                                  'tensorboard'))
+  where.clear()
   monkeypatch.setattr(runner.Run, '_starts_ahead', property(lambda _: False))
   inline, _ = train_all(tmp_path / 'inline')
-  assert len(threads) == 2
+  assert [w for w in where if w[0] != 'sessions'] == [
+      ('MainThread', [0, 1]), ('MainThread', [2, 3]), ('MainThread', [4, 5])]
   for a, b in zip(ahead, inline, strict=True):
     jax.tree.map(np.testing.assert_array_equal,
                  (a.best_params, a.best_val, a.history),
                  (b.best_params, b.best_val, b.history))
   first = lambda result: jax.tree.leaves(result.best_params)[0]
   assert not np.array_equal(first(ahead[1]), first(ahead[2]))
+
+
+def test_an_error_while_the_next_population_starts_ends_the_run_at_once(
+    digits, tmp_path, monkeypatch):
+  """The third population's program fails to compile while the second
+  trains and the start thread waits on it: that error ends the run (no
+  hang), after the first two populations were saved."""
+  from deepvsshallow import config as config_lib
+  schema = config_lib.schema(config_lib.one_dataset('digits'), {})
+  c = schema.config(learning_rates=(1e-2,), num_seeds=2, num_epochs=1,
+                    batch_size=64, grid_extensions=0, progress=False)
+  compile_ = runner.Run._compile
+
+  def failing(self, population):
+    if population.name == 'mlp2':
+      raise RuntimeError('mlp2 does not compile')
+    return compile_(self, population)
+
+  monkeypatch.setattr(runner.Run, '_compile', failing)
+  with pytest.raises(RuntimeError, match='mlp2 does not compile'):
+    with runner.Run('t', c, str(tmp_path), schema=schema) as run:
+      run.train_all([runner.Population(
+          f'mlp{i}', functools.partial(models.MLP, 64, (8 + i,), 10), digits)
+          for i in range(3)])
+  assert sorted(os.listdir(tmp_path / 'populations')) == ['0000.npz',
+                                                          '0001.npz']
+
+
+def test_behind_runs_one_task_at_a_time_and_raises_its_error():
+  """A task's error comes out of the next `submit`, or `wait`, or the way
+  out of the block; leaving on another error notes it there."""
+  import threading
+  order, release = [], threading.Event()
+
+  def slow():
+    release.wait(5)
+    order.append('slow')
+
+  def boom():
+    raise OSError(28, 'No space left on device')
+
+  with runner.Behind('t') as behind:
+    behind.submit(slow)
+    release.set()
+    behind.submit(lambda: order.append('next'))   # After slow, not beside.
+    behind.wait()
+    assert order == ['slow', 'next']
+    behind.submit(boom)
+    with pytest.raises(OSError, match='No space'):
+      behind.submit(lambda: order.append('never'))
+  assert order == ['slow', 'next']
+  with pytest.raises(OSError, match='No space'):
+    with runner.Behind('t') as behind:
+      behind.submit(boom)
+  with pytest.raises(KeyError) as e:
+    with runner.Behind('sessions') as behind:
+      behind.submit(boom)
+      raise KeyError('first')
+  if sys.version_info >= (3, 11):   # Exceptions take notes from 3.11.
+    assert any('sessions also failed' in n for n in e.value.__notes__)
+
+
+def test_event_files_hold_what_tensorboardx_writes():
+  """`runner._events` writes the records tensorboardX's own SummaryWriter
+  writes for the same summaries and steps (wall times aside)."""
+  import glob
+  import tempfile
+  from tensorboard.backend.event_processing.event_file_loader import (
+      EventFileLoader)
+  from tensorboardX import SummaryWriter, summary
+  calls = [(summary.text('population', 'p'), 0),
+           (summary.scalar('train/loss', 0.25), 1),
+           (summary.scalar('validation/error', 0.5), 2),
+           *[(s, None) for s in summary.hparams({'lr': 0.01, 'seed': 3},
+                                                {'hparams/x': 0.0})[1:]],
+           (summary.scalar('hparams/x', 0.125), 2)]
+
+  def records(logdir):
+    path, = glob.glob(os.path.join(logdir, 'events.out.tfevents.*'))
+    out = []
+    for event in EventFileLoader(path).Load():
+      event.wall_time = 0
+      out.append(event.SerializeToString())
+    return out
+
+  ours, theirs = tempfile.mkdtemp(), tempfile.mkdtemp()
+  with runner._events(ours) as write:
+    for s, step in calls:
+      write(s, step)
+  with SummaryWriter(theirs) as writer:
+    for s, step in calls:
+      writer.file_writer.add_summary(s, step)
+  assert len(records(ours)) == len(calls) + 1   # The file's version first.
+  assert records(ours) == records(theirs)
