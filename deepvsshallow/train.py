@@ -362,14 +362,11 @@ def member_epoch(step_def: StepDef, batch_size: int, members: str):
   other member computes the same bits. Vmapped, it trains with the rest
   (a skip there would be a select after the work)."""
   def epoch_fn(state, seed, learning_rate, real, *shared):
-    def trained():
-      state_, loss = train_epoch(step_def, batch_size, state, seed,
-                                 learning_rate, *shared)
-      # In the history's dtype, as the skip's NaN (a no-op for float32).
-      return state_, loss.astype(jnp.float32)
+    trained = lambda: train_epoch(step_def, batch_size, state, seed,
+                                  learning_rate, *shared)
     if members != 'map':
-      return train_epoch(step_def, batch_size, state, seed, learning_rate,
-                         *shared)
+      return trained()
+    # NaN in the history's dtype (float32), which the loss has too.
     return jax.lax.cond(real, trained,
                         lambda: (state, jnp.full((), jnp.nan, jnp.float32)))
   return epoch_fn
