@@ -127,8 +127,12 @@ def run_footer(summary) -> str:
          if deterministic else ', GPU determinism not recorded'
          if deterministic is None else
          ', GPU ops not deterministic (--xla_gpu_deterministic_ops=false)')
+  # What float32 matmuls computed in (TF32 on recent GPUs, bfloat16
+  # passes on TPU); absent from older runs' results.
+  computes = (f' (float32 matmuls in {plat["float32_matmuls"]})'
+              if plat.get('float32_matmuls') else '')
   return (f'Runtime {summary["runtime_s"]:.0f}s ({comp["seconds"]:.0f}s of it '
           f'compiling, {comp["count"]} programs{cached}{training}) on '
           f'{plat["devices"]} {plat["backend"]} device(s) '
           f'({plat["device_kind"]}), jax {plat["jax"]}, matmul precision '
-          f'{plat["matmul_precision"]}{gpu}.')
+          f'{plat["matmul_precision"]}{computes}{gpu}.')

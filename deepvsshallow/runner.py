@@ -388,6 +388,8 @@ def platform_info(matmul_precision: str) -> dict[str, Any]:
           'devices': len(devices),
           'processes': jax.process_count(),
           'matmul_precision': matmul_precision,
+          'float32_matmuls': runtime.float32_matmuls(
+              jax.default_backend(), matmul_precision, devices[0]),
           'jax': jax.__version__, 'jaxlib': jax.lib.__version__,
           'flax': flax.__version__, 'optax': optax.__version__,
           'numpy': np.__version__, 'python': platform.python_version()}

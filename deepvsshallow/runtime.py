@@ -166,6 +166,27 @@ def deterministic_ops(backend: str, xla_flags: str | None = None) -> bool:
   return bool(_flag_value(flags, DETERMINISTIC_GPU_FLAG))
 
 
+def float32_matmuls(backend: str, precision: str, device=None) -> str:
+  """What a float32 matmul (or convolution) computes in under
+  `jax.default_matmul_precision(precision)` on this backend, as
+  `jax.lax.Precision`'s documentation gives it: XLA:CPU ignores the
+  setting; a TPU runs 1, 3 or 6 bfloat16 passes; a GPU uses TensorFloat-32
+  (a 10-bit mantissa) where it has it (NVIDIA compute capability 8.0 and
+  up: A100, H100, H200) unless the precision is 'highest'. `device`: one of
+  the run's devices (its `compute_capability`, where it has one)."""
+  if backend == 'tpu':
+    passes = {'default': 1, 'high': 3, 'highest': 6}[precision]
+    return f'bfloat16 x{passes}' + (' (about float32)' if passes == 6 else '')
+  if backend != 'gpu' or precision == 'highest':
+    return 'float32'
+  capability = getattr(device, 'compute_capability', None)
+  try:
+    major = int(str(capability).split('.')[0])
+  except ValueError:
+    return 'TensorFloat-32 where the GPU has it'
+  return 'TensorFloat-32' if major >= 8 else 'float32'
+
+
 def setup(*, compilation_cache: bool = True) -> None:
   """The package's JAX settings for this process (see the module doc)."""
   global _LISTENING

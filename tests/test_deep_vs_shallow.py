@@ -189,6 +189,7 @@ def test_runlocal_end_to_end(runlocal):
     assert f.read(8) == b'\x89PNG\r\n\x1a\n'
   md = (workdir / 'results.md').read_text()
   assert 'Seide et al. 2011' in md and '17.2' in md  # The reference table.
+  assert 'matmul precision default (float32 matmuls in float32).' in md
   # One verdict line per deep net with a matched net, and one per mimic.
   claim = report.depth_claim(rows)
   assert len(claim.pairs) == 1 and claim.pairs[0][:2] == ('2x32', '1x53')

@@ -144,3 +144,43 @@ def test_results_say_whether_gpu_ops_were_deterministic():
   assert 'GPU ops not deterministic' in footer('gpu', False)
   assert 'GPU determinism not recorded' in footer('gpu', None)
   assert footer('cpu', True).endswith('matmul precision highest.')
+
+
+def test_results_say_what_float32_matmuls_computed_in():
+  """On this CPU a float32 matmul is float32 at every precision setting:
+  1 + 2^-20 times 1 keeps its 2^-20, which TensorFloat-32's 10-bit and
+  bfloat16's 7-bit mantissas would round away (the check fails on a
+  backend that rounds the inputs). The accelerators' entries are
+  jax.lax.Precision's documented meanings, the GPU's by its compute
+  capability; a run's footer names the one it ran with."""
+  import types
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  from deepvsshallow import report, runtime, train
+  a = np.full((8, 8), 1 + 2.0**-20, np.float32)
+  eye = np.eye(8, dtype=np.float32)
+  for precision in train.MATMUL_PRECISIONS:
+    with jax.default_matmul_precision(precision):
+      product = jax.jit(jnp.matmul)(a, eye)
+    assert np.all(np.asarray(product) == np.float32(1 + 2.0**-20)), precision
+    assert runtime.float32_matmuls(jax.default_backend(), precision,
+                                   jax.devices()[0]) == 'float32'
+  h200, v100 = (types.SimpleNamespace(compute_capability=c)
+                for c in ('9.0', '7.0'))
+  assert runtime.float32_matmuls('gpu', 'default', h200) == 'TensorFloat-32'
+  assert runtime.float32_matmuls('gpu', 'high', h200) == 'TensorFloat-32'
+  assert runtime.float32_matmuls('gpu', 'highest', h200) == 'float32'
+  assert runtime.float32_matmuls('gpu', 'default', v100) == 'float32'
+  assert runtime.float32_matmuls('gpu', 'default', object()) == (
+      'TensorFloat-32 where the GPU has it')
+  assert [runtime.float32_matmuls('tpu', p) for p in ('default', 'highest')
+          ] == ['bfloat16 x1', 'bfloat16 x6 (about float32)']
+  line = report.run_footer({
+      'runtime_s': 10.0, 'compile': {'seconds': 2.0, 'count': 3},
+      'platform': {'devices': 1, 'backend': 'gpu', 'device_kind': 'H200',
+                   'jax': '0.10.2', 'matmul_precision': 'default',
+                   'float32_matmuls': 'TensorFloat-32',
+                   'deterministic_ops': True}})
+  assert line.endswith('matmul precision default (float32 matmuls in '
+                       'TensorFloat-32), deterministic GPU ops.')
