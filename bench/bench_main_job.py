@@ -3,6 +3,7 @@ r"""The main job's default against its FLOP limit on this machine.
   python bench/bench_main_job.py                    # the default, cold
   python bench/bench_main_job.py --config=:runlocal # a quick check of the bench
   python bench/bench_main_job.py --workdir=runs/deep_vs_shallow --reuse
+  python bench/bench_main_job.py --floor           # and its matmuls alone (+2 min)
 
 It runs `experiments/deep_vs_shallow.py` as a user would, from nothing: a
 fresh compilation cache and a fresh TFDS_DATA_DIR in a temporary folder
@@ -21,16 +22,25 @@ one run, it prints:
     here with the device count the job used (one per core: the launchers'
     default);
   * the FLOP limit (FLOPs / peak) and the ratio wall / limit. Issue 22's
-    goal is a ratio of at most 2.
+    goal is a ratio of at most 2;
+  * when it ran the job, the CPU seconds the job spent (user + system, all
+    threads) against the cores' seconds at the goal (2 x limit x cores).
+With --floor, also the matmuls alone at the job's own shapes: each
+population as it trained (its net, its member count, vmapped or in turn as
+its trials say), the training matmuls timed as bench_mnist1d.py's ceiling
+times them (`bare_matmuls`: nothing else in the program) and the
+validation and test matmuls counted at the peak. No schedule of the job's
+work can be faster than that floor on this machine, compiling aside.
 """
 
 import argparse
+import collections
 import json
 import os
 import sys
 import tempfile
 
-from cold import ROOT, run_cold
+from cold import ROOT, run_cold_timed
 
 
 def hidden_of(architecture: str) -> list[int]:
@@ -41,35 +51,95 @@ def hidden_of(architecture: str) -> list[int]:
   return [int(width)] * int(depth)
 
 
-def job_flops(workdir: str) -> tuple[float, int]:
-  """The matmul FLOPs of every member the job trained, and the member count."""
+def trial_flops(t: dict, sizes: dict, batch: int) -> tuple[float, float]:
+  """One member's matmul FLOPs: its training steps', and its validation
+  (every epoch) and test passes'."""
+  dims = [sizes['input_dim'], *hidden_of(t['architecture']),
+          sizes['num_classes']]
+  weights = sum(a * b for a, b in zip(dims[:-1], dims[1:]))
+  epochs = t['metrics'].get('epochs_run', 0)
+  steps = sizes['train'] // batch * epochs
+  return (2 * batch * steps * (3 * weights - dims[0] * dims[1]),
+          2 * weights * (sizes['validation'] * epochs + sizes['test']))
+
+
+def read_job(workdir: str) -> tuple[dict, list[dict]]:
   with open(os.path.join(workdir, 'results.json')) as f:
     results = json.load(f)
-  sizes, config = results['dataset'], results['config']
-  batch = config['batch_size']
-  total, members = 0.0, 0
   with open(os.path.join(workdir, 'trials.jsonl')) as f:
-    trials = [json.loads(line) for line in f]
+    return results, [json.loads(line) for line in f]
+
+
+def job_flops(workdir: str) -> tuple[float, int]:
+  """The matmul FLOPs of every member the job trained, and the member count."""
+  results, trials = read_job(workdir)
+  batch = results['config']['batch_size']
+  return (sum(sum(trial_flops(t, results['dataset'], batch)) for t in trials),
+          len(trials))
+
+
+def populations(workdir: str) -> list[dict]:
+  """The populations the job trained, from its trials: a net's first
+  population holds its grid (config.learning_rates x seeds); each grid
+  extension, one more rate's seeds (runner's bracketing). Each with its
+  architecture, how its members ran, their count and their FLOPs."""
+  results, trials = read_job(workdir)
+  sizes, batch = results['dataset'], results['config']['batch_size']
+  grid = set(results['config']['learning_rates'])
+  pops = collections.OrderedDict()
   for t in trials:
-    dims = [sizes['input_dim'], *hidden_of(t['architecture']),
-            sizes['num_classes']]
-    weights = sum(a * b for a, b in zip(dims[:-1], dims[1:]))
-    epochs = t['metrics'].get('epochs_run', 0)
-    steps = sizes['train'] // batch * epochs
-    total += 2 * batch * steps * (3 * weights - dims[0] * dims[1])
-    total += 2 * weights * (sizes['validation'] * epochs + sizes['test'])
-    members += 1
-  return total, members
+    lr = t['learning_rate']
+    key = (t['name'], None if lr in grid else lr)
+    p = pops.setdefault(key, {'architecture': t['architecture'],
+                              'mode': t['members'], 'members': 0,
+                              'train_flops': 0.0, 'eval_flops': 0.0})
+    train_f, eval_f = trial_flops(t, sizes, batch)
+    p['members'] += 1
+    p['train_flops'] += train_f
+    p['eval_flops'] += eval_f
+  return list(pops.values())
 
 
-def run_job(workdir: str, config_arg: str | None) -> float:
-  """The launcher from nothing; returns its wall time in seconds."""
+def matmul_floor(workdir: str, peak: float) -> tuple[float, list[str]]:
+  """Seconds the job's matmuls take alone at its shapes, and a table row
+  per (net, member count, mode)."""
+  from bench_mnist1d import bare_matmuls
+  from deepvsshallow import data
+  from deepvsshallow.studies import deep_vs_shallow
+  results, _ = read_job(workdir)
+  config = deep_vs_shallow.STUDY.get_config('mnist1d')
+  dataset = data.load_dataset(results['config']['dataset'],
+                              val_fraction=config.val_fraction,
+                              split_seed=config.split_seed)
+  if len(dataset.train) != results['dataset']['train']:
+    sys.exit('--floor: the job did not train on the default MNIST-1D split')
+  batch = results['config']['batch_size']
+  groups = collections.OrderedDict()
+  for p in populations(workdir):
+    g = groups.setdefault((p['architecture'], p['members'], p['mode']),
+                          [0, 0.0, 0.0])
+    g[0] += 1
+    g[1] += p['train_flops']
+    g[2] += p['eval_flops']
+  total, rows = 0.0, []
+  for (arch, members, mode), (count, train_f, eval_f) in groups.items():
+    gflops = bare_matmuls(hidden_of(arch), dataset, batch, members, 5, mode)
+    seconds = train_f / gflops / 1e9 + eval_f / peak / 1e9
+    total += seconds
+    rows.append(f'| {arch} | {count} x {members} members, {mode} | '
+                f'{gflops:.1f} ({gflops / peak:.2f}) | {seconds:.1f} | '
+                f'{(train_f + eval_f) / peak / 1e9:.1f} |')
+  return total, rows
+
+
+def run_job(workdir: str, config_arg: str | None) -> tuple[float, float]:
+  """The launcher from nothing; returns its wall and CPU seconds."""
   command = [sys.executable, os.path.join(ROOT, 'experiments',
                                           'deep_vs_shallow.py'),
              f'--workdir={workdir}']
   if config_arg:
     command.append(f'--config={config_arg}')
-  return run_cold(command, 'the job', fresh_data=True)
+  return run_cold_timed(command, 'the job', fresh_data=True)
 
 
 def main():
@@ -81,6 +151,8 @@ def main():
                       help='the launcher\'s --config (default: the default)')
   parser.add_argument('--reuse', action='store_true',
                       help='read a finished workdir instead of running')
+  parser.add_argument('--floor', action='store_true',
+                      help='also time the job\'s matmuls alone at its shapes')
   a = parser.parse_args()
   if a.reuse and not a.workdir:
     parser.error('--reuse needs --workdir')
@@ -89,7 +161,7 @@ def main():
   if not a.reuse and os.path.exists(os.path.join(workdir, 'results.json')):
     parser.error(f'{workdir} holds a finished run; pass --reuse or another '
                  '--workdir')
-  wall = None if a.reuse else run_job(workdir, a.config)
+  wall, cpu = (None, None) if a.reuse else run_job(workdir, a.config)
 
   with open(os.path.join(workdir, 'results.json')) as f:
     results = json.load(f)
@@ -115,6 +187,22 @@ def main():
         f'{results["compile"]["seconds"]:.0f} ({results["compile"]["count"]}) '
         f'| {members} | {flops / 1e9:,.0f} | {limit:.1f} | '
         f'{wall / limit:.1f} |')
+  cores = os.cpu_count()
+  if cpu is not None:
+    print(f'The job used {cpu:.0f} CPU seconds ({cpu / wall:.2f} cores busy '
+          f'on average); at the goal, {cores} cores x 2 x the limit = '
+          f'{cores * 2 * limit:.0f}.')
+  if a.floor:
+    floor, rows = matmul_floor(workdir, peak)
+    print()
+    print('| net | populations | matmuls alone GFLOP/s (of peak) | floor s | '
+          'limit s |')
+    print('|---|---|---|---|---|')
+    print('\n'.join(rows))
+    print(f'The matmuls alone at the job\'s shapes: {floor:.1f} s, '
+          f'{floor / limit:.2f}x the limit (the job: {wall / limit:.2f}x; '
+          f'its compiling, {results["compile"]["seconds"]:.0f} s of thread '
+          'time, comes on top).')
 
 
 if __name__ == '__main__':

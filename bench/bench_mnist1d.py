@@ -9,9 +9,10 @@ validation every epoch) on MNIST-1D (3,400 training examples after the
 validation carve), timed after compilation. Measured in the same run:
   * the float32 matmul peak (GFLOP/s) from large square dots;
   * the training program in GFLOP/s and as a fraction of that peak;
-  * the ceiling: the step's matmuls alone (the same shapes, vmapped over the
-    same members, placed on the devices the same way, nothing else), as a
-    fraction of the same peak. Training cannot beat it.
+  * the ceiling: the step's matmuls alone (the same shapes, the same
+    members vmapped or in turn as --members resolves for the net, placed
+    on the devices the same way, nothing else), as a fraction of the same
+    peak. Training cannot beat it.
 FLOPs are the matmuls that run: per member step 2 * B * weights forward,
 2 * B * weights for the weight gradients, and 2 * B * weights for the input
 gradients of every layer but the first (the data needs none); per epoch
@@ -27,6 +28,7 @@ import time
 
 import jax
 import numpy as np
+from flax import nnx
 
 from bench_population import matmul_peak_gflops
 from deepvsshallow import data, models, params, runner, train
@@ -55,8 +57,11 @@ def bench(hidden, dataset, settings, seeds, lrs, epochs):
   return seconds, flops / seconds / 1e9
 
 
-def bare_matmuls(hidden, dataset, batch_size, members, epochs):
-  """GFLOP/s of one step's matmuls alone, as the training program places them."""
+def bare_matmuls(hidden, dataset, batch_size, members, epochs,
+                 mode: str = 'vmap'):
+  """GFLOP/s of one step's matmuls alone, as the training program places
+  them: the members vmapped or in turn (`mode`, resolved: 'vmap' or 'map';
+  `train.over_members`, the engine's own placement), over the devices."""
   dims = [dataset.input_dim, *hidden, dataset.num_classes]
   shards = jax.local_device_count()
   members += -members % shards  # The engine pads the population the same way.
@@ -80,8 +85,9 @@ def bare_matmuls(hidden, dataset, batch_size, members, epochs):
     return new[::-1]
 
   steps = len(dataset.train) // batch_size * epochs
-  loop = jax.jit(lambda ws, x: jax.lax.fori_loop(
-      0, steps, lambda _, ws: jax.vmap(step)(ws, x), ws))
+  member = lambda ws, x: jax.lax.fori_loop(0, steps, lambda _, ws: step(ws, x),
+                                           ws)
+  loop = jax.jit(train.over_members(member, 2, mode, shards))
   jax.block_until_ready(loop(ws, x))
   times = []
   for _ in range(3):
@@ -122,8 +128,11 @@ def main():
   print('|---|---|---|---|---|')
   for hidden in hiddens:
     seconds, gflops = bench(hidden, dataset, settings, seeds, lrs, a.epochs)
+    mode = train.members_mode(a.members, nnx.eval_shape(
+        lambda: models.MLP(dataset.input_dim, list(hidden),
+                           dataset.num_classes, rngs=nnx.Rngs(0))))
     ceiling = bare_matmuls(hidden, dataset, settings.batch_size, len(seeds),
-                           a.epochs)
+                           a.epochs, mode)
     print(f'| {"x".join(map(str, hidden))} | {seconds:.2f} | {gflops:.1f} | '
           f'{gflops / peak:.2f} | {ceiling / peak:.2f} |')
 
