@@ -27,10 +27,14 @@ one run, it prints:
     threads) against the cores' seconds at the goal (2 x limit x cores).
 With --floor, also the matmuls alone at the job's own shapes: each
 population as it trained (its net, its member count, vmapped or in turn as
-its trials say), the training matmuls timed as bench_mnist1d.py's ceiling
-times them (`bare_matmuls`: nothing else in the program) and the
-validation and test matmuls counted at the peak. No schedule of the job's
-work can be faster than that floor on this machine, compiling aside.
+its trials say, padded to the device count as the engine pads it), the
+training matmuls timed as bench_mnist1d.py's ceiling times them
+(`bare_matmuls`: nothing else in the program; its rate counts the real
+members, the padding runs uncounted, as in the limit) and the
+validation and test matmuls counted at the peak. A run that trains each
+population this way (its member count, padding and placement, one
+population at a time) cannot be faster than that floor on this machine,
+before any elementwise work, compiling or initialisation.
 """
 
 import argparse
@@ -91,7 +95,7 @@ def populations(workdir: str) -> list[dict]:
     lr = t['learning_rate']
     key = (t['name'], None if lr in grid else lr)
     p = pops.setdefault(key, {'architecture': t['architecture'],
-                              'mode': t['members'], 'members': 0,
+                              'mode': t.get('members', 'vmap'), 'members': 0,
                               'train_flops': 0.0, 'eval_flops': 0.0})
     train_f, eval_f = trial_flops(t, sizes, batch)
     p['members'] += 1
@@ -104,15 +108,8 @@ def matmul_floor(workdir: str, peak: float) -> tuple[float, list[str]]:
   """Seconds the job's matmuls take alone at its shapes, and a table row
   per (net, member count, mode)."""
   from bench_mnist1d import bare_matmuls
-  from deepvsshallow import data
-  from deepvsshallow.studies import deep_vs_shallow
   results, _ = read_job(workdir)
-  config = deep_vs_shallow.STUDY.get_config('mnist1d')
-  dataset = data.load_dataset(results['config']['dataset'],
-                              val_fraction=config.val_fraction,
-                              split_seed=config.split_seed)
-  if len(dataset.train) != results['dataset']['train']:
-    sys.exit('--floor: the job did not train on the default MNIST-1D split')
+  sizes = results['dataset']
   batch = results['config']['batch_size']
   groups = collections.OrderedDict()
   for p in populations(workdir):
@@ -123,7 +120,9 @@ def matmul_floor(workdir: str, peak: float) -> tuple[float, list[str]]:
     g[2] += p['eval_flops']
   total, rows = 0.0, []
   for (arch, members, mode), (count, train_f, eval_f) in groups.items():
-    gflops = bare_matmuls(hidden_of(arch), dataset, batch, members, 5, mode)
+    gflops = bare_matmuls(sizes['input_dim'], hidden_of(arch),
+                          sizes['num_classes'], sizes['train'], batch,
+                          members, 5, mode)
     seconds = train_f / gflops / 1e9 + eval_f / peak / 1e9
     total += seconds
     rows.append(f'| {arch} | {count} x {members} members, {mode} | '
@@ -187,7 +186,7 @@ def main():
         f'{results["compile"]["seconds"]:.0f} ({results["compile"]["count"]}) '
         f'| {members} | {flops / 1e9:,.0f} | {limit:.1f} | '
         f'{wall / limit:.1f} |')
-  cores = os.cpu_count()
+  cores = runtime.cores()
   if cpu is not None:
     print(f'The job used {cpu:.0f} CPU seconds ({cpu / wall:.2f} cores busy '
           f'on average); at the goal, {cores} cores x 2 x the limit = '
@@ -200,9 +199,10 @@ def main():
     print('|---|---|---|---|---|')
     print('\n'.join(rows))
     print(f'The matmuls alone at the job\'s shapes: {floor:.1f} s, '
-          f'{floor / limit:.2f}x the limit (the job: {wall / limit:.2f}x; '
-          f'its compiling, {results["compile"]["seconds"]:.0f} s of thread '
-          'time, comes on top).')
+          f'{floor / limit:.2f}x the limit (the job: {wall / limit:.2f}x), '
+          'before its elementwise work, initialisation and compiling '
+          f'({results["compile"]["seconds"]:.0f} s of compile-thread time, '
+          'partly overlapped with training).')
 
 
 if __name__ == '__main__':

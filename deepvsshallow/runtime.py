@@ -172,18 +172,25 @@ def float32_matmuls(backend: str, precision: str, device=None) -> str:
   `jax.lax.Precision`'s documentation gives it: XLA:CPU ignores the
   setting; a TPU runs 1, 3 or 6 bfloat16 passes; a GPU uses TensorFloat-32
   (a 10-bit mantissa) where it has it (NVIDIA compute capability 8.0 and
-  up: A100, H100, H200) unless the precision is 'highest'. `device`: one of
-  the run's devices (its `compute_capability`, where it has one)."""
+  up: A100, H100, H200) unless the precision is 'highest' or
+  $NVIDIA_TF32_OVERRIDE=0 turns it off; on ROCm it is not determined here.
+  `device`: one of the run's devices (its `compute_capability`, where it
+  has one)."""
   if backend == 'tpu':
     passes = {'default': 1, 'high': 3, 'highest': 6}[precision]
     return f'bfloat16 x{passes}' + (' (about float32)' if passes == 6 else '')
   if backend != 'gpu' or precision == 'highest':
     return 'float32'
+  client = getattr(device, 'client', None)
+  if 'rocm' in str(getattr(client, 'platform_version', '')).lower():
+    return 'float32 or a reduced format (not determined on ROCm)'
+  if os.environ.get('NVIDIA_TF32_OVERRIDE') == '0':
+    return 'float32 (NVIDIA_TF32_OVERRIDE=0)'
   capability = getattr(device, 'compute_capability', None)
   try:
     major = int(str(capability).split('.')[0])
   except ValueError:
-    return 'TensorFloat-32 where the GPU has it'
+    return 'TensorFloat-32 where the GPU has it (not determined)'
   return 'TensorFloat-32' if major >= 8 else 'float32'
 
 

@@ -143,8 +143,10 @@ class TrainSettings:
       f'nets of {MAP_MIN_PARAMS:,} parameters or more, where it measured '
       'faster; vmap elsewhere.', fields_lib.one_of(*MEMBER_MODES))
   matmul_precision: str = _setting(
-      'default', 'default | high | highest; GPUs default float32 matmuls to '
-      'TF32.', fields_lib.one_of(*MATMUL_PRECISIONS))
+      'default', 'default | high | highest; below highest, NVIDIA GPUs of '
+      'compute capability 8.0 and up run float32 matmuls in TF32, TPUs in 1 '
+      'or 3 bfloat16 passes (results record which: float32_matmuls).',
+      fields_lib.one_of(*MATMUL_PRECISIONS))
   progress: bool = _setting(True, 'A progress bar per population (on a '
                             'terminal).', fields_lib.boolean())
 
