@@ -174,6 +174,25 @@ def test_chunked_run_equals_one_call(digits):
   jax.tree.map(np.testing.assert_array_equal, *outs)
 
 
+def test_a_population_trains_without_host_round_trips(digits):
+  """Every epoch and step of a population runs inside its one program (no
+  host round trip per step or per epoch, on any backend): without a
+  progress bar the host calls it once for all 6 epochs, and the program
+  holds no callback to the host, while its epochs are a loop in it."""
+  ds = _small(digits)
+  settings = _settings(num_epochs=6)
+  program = train.make_program(_mlp(digits), ds, settings)
+  calls = []
+  jitted = program.run
+  program.run = lambda *args: calls.append(args[1]) or jitted(*args)
+  result = train.run_program(program, ds, [0, 1], [1e-3, 1e-2])
+  assert result.epochs_run == 6 and [int(c) for c in calls] == [6]
+  carry, args = train._run_inputs(program, ds, [0, 1], [1e-3, 1e-2],
+                                  start=False)
+  hlo = jitted.lower(carry, np.int32(6), *args).as_text()
+  assert 'callback' not in hlo.lower() and 'while' in hlo
+
+
 @pytest.mark.parametrize('shard', [True, False])
 def test_a_resume_from_a_checkpoint_equals_one_run(digits, tmp_path, shard):
   """Saved at epoch 2 of 4, a second call resumes there: the same result,
