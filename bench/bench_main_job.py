@@ -82,12 +82,11 @@ def job_flops(workdir: str) -> tuple[float, int]:
           len(trials))
 
 
-def populations(workdir: str) -> list[dict]:
+def populations(results: dict, trials: list[dict]) -> list[dict]:
   """The populations the job trained, from its trials: a net's first
   population holds its grid (config.learning_rates x seeds); each grid
   extension, one more rate's seeds (runner's bracketing). Each with its
   architecture, how its members ran, their count and their FLOPs."""
-  results, trials = read_job(workdir)
   sizes, batch = results['dataset'], results['config']['batch_size']
   grid = set(results['config']['learning_rates'])
   pops = collections.OrderedDict()
@@ -108,11 +107,11 @@ def matmul_floor(workdir: str, peak: float) -> tuple[float, list[str]]:
   """Seconds the job's matmuls take alone at its shapes, and a table row
   per (net, member count, mode)."""
   from bench_mnist1d import bare_matmuls
-  results, _ = read_job(workdir)
+  results, trials = read_job(workdir)
   sizes = results['dataset']
   batch = results['config']['batch_size']
   groups = collections.OrderedDict()
-  for p in populations(workdir):
+  for p in populations(results, trials):
     g = groups.setdefault((p['architecture'], p['members'], p['mode']),
                           [0, 0.0, 0.0])
     g[0] += 1

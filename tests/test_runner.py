@@ -338,11 +338,10 @@ def test_behind_runs_one_task_at_a_time_and_raises_its_error():
     assert any('sessions also failed' in n for n in e.value.__notes__)
 
 
-def test_event_files_hold_what_tensorboardx_writes():
+def test_event_files_hold_what_tensorboardx_writes(tmp_path):
   """`runner._events` writes the records tensorboardX's own SummaryWriter
   writes for the same summaries and steps (wall times aside)."""
   import glob
-  import tempfile
   from tensorboard.backend.event_processing.event_file_loader import (
       EventFileLoader)
   from tensorboardX import SummaryWriter, summary
@@ -361,7 +360,7 @@ def test_event_files_hold_what_tensorboardx_writes():
       out.append(event.SerializeToString())
     return out
 
-  ours, theirs = tempfile.mkdtemp(), tempfile.mkdtemp()
+  ours, theirs = str(tmp_path / 'ours'), str(tmp_path / 'theirs')
   with runner._events(ours) as write:
     for s, step in calls:
       write(s, step)
